@@ -1,0 +1,201 @@
+"""The Python API: ``convert(source, options, output)`` -> Result, through a persistent worker.
+
+Everything that can be checked without TensorFlow (paths, formats, option
+combinations) is checked here, in the caller's process, before a worker starts.
+The artifact appears at ``output`` only when the conversion and every check
+succeeded: the worker writes a temporary file that is renamed into place.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib.metadata
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from converter import options as options_module
+from converter import sources
+from converter.conversion import Request
+from converter.digest import path_digest
+from converter.errors import ConverterError, OptionsError
+from converter.spec import KerasSource, Options, PythonSource, Source, source_to_dict
+from converter.worker import Worker
+
+PROJECT = "tflite-build"
+
+
+@dataclass(frozen=True)
+class Result:
+    """A finished conversion."""
+
+    path: Path
+    size: int
+    sha256: str
+    seconds: float
+    warnings: tuple[str, ...]
+    log: str
+    provenance: dict[str, Any] | None
+
+
+def version(distribution: str) -> str:
+    """An installed distribution's version, read without importing it ('' if absent)."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+def tensorflow_version() -> str:
+    return version("tensorflow") or version("tensorflow-cpu")
+
+
+def source_file(source: Source) -> Path | None:
+    """The file or directory a source's bytes come from (a Python entry's file, if it names one)."""
+    return source.file if isinstance(source, PythonSource) else source.path
+
+
+def make_provenance(source: Source, options: Options, extra: dict[str, Any]) -> dict[str, Any]:
+    """The JSON stamped into an artifact: no paths, no clock, so it is the same on every machine."""
+    described = source_to_dict(source)
+    for key in ("path", "base_dir"):
+        if key in described:  # machine-specific; the digest says what the bytes were
+            described[key] = Path(described[key]).name
+    origin = source_file(source)
+    provenance: dict[str, Any] = {
+        "tool": PROJECT,
+        "tool_version": version(PROJECT),
+        "tensorflow": tensorflow_version(),
+        "source": described,
+        "source_digest": path_digest(origin) if origin is not None and origin.exists() else None,
+        "options": options.to_dict(),
+    }
+    provenance.update(extra)
+    return provenance
+
+
+class Engine:
+    """Converts through persistent workers (one for Keras 3, one for legacy tf_keras if needed).
+
+    Use one engine per process and close it (or use it as a context manager).
+    """
+
+    def __init__(self, *, timeout: float = 600.0, memory_limit_mb: float | None = 4096.0) -> None:
+        self.timeout = timeout
+        self.memory_limit_mb = memory_limit_mb
+        self._workers: dict[bool, Worker] = {}
+        self._logs = Path(tempfile.mkdtemp(prefix="tflite-build-logs-"))
+
+    @property
+    def processes_started(self) -> int:
+        """How many worker processes this engine has started (a cache hit starts none)."""
+        return sum(w.processes_started for w in self._workers.values())
+
+    def worker(self, legacy_keras: bool = False) -> Worker:
+        if legacy_keras not in self._workers:
+            self._workers[legacy_keras] = Worker(
+                legacy_keras=legacy_keras,
+                timeout=self.timeout,
+                memory_limit_mb=self.memory_limit_mb,
+            )
+        return self._workers[legacy_keras]
+
+    def convert(
+        self,
+        source: Source,
+        options: Options | None = None,
+        output: Path | str = "model.tflite",
+        *,
+        provenance: bool | dict[str, Any] = False,
+    ) -> Result:
+        """Convert ``source`` to ``output``. Raises a ConverterError subclass on any failure.
+
+        ``provenance`` stamps a metadata entry (a dict adds caller fields, e.g. a cache key).
+        On failure nothing is left at ``output``, not even an earlier artifact.
+        """
+        options = options or Options()
+        output = Path(output)
+        sources.precheck(source)
+        problems = options_module.check(options, source.api)
+        if problems:
+            raise OptionsError(options_module.format_problems(problems))
+        rep = options.representative
+        if rep is not None and rep.data is not None and not rep.data.is_file():
+            raise OptionsError(f"representative data {rep.data}: no such file")
+        stamp = None
+        if provenance:
+            extra = provenance if isinstance(provenance, dict) else {}
+            stamp = make_provenance(source, options, extra)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        temporary = output.parent / f".{output.name}.{uuid.uuid4().hex[:12]}.tmp"
+        log_path = self._logs / f"{uuid.uuid4().hex}.log"
+        legacy = isinstance(source, KerasSource) and source.legacy
+        try:
+            outcome = self.worker(legacy).convert(
+                Request(source, options, temporary.resolve(), stamp), log_path
+            )
+            os.replace(temporary, output)
+        except ConverterError:
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+            with contextlib.suppress(FileNotFoundError):
+                output.unlink()
+            raise
+        finally:
+            log = log_path.read_text(errors="replace") if log_path.exists() else ""
+            with contextlib.suppress(FileNotFoundError):
+                log_path.unlink()
+        return Result(
+            path=output,
+            size=outcome.size,
+            sha256=outcome.sha256,
+            seconds=outcome.seconds,
+            warnings=outcome.warnings,
+            log=log,
+            provenance=stamp,
+        )
+
+    def close(self) -> None:
+        for worker in self._workers.values():
+            worker.close()
+        self._workers.clear()
+        shutil.rmtree(self._logs, ignore_errors=True)
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+_default: Engine | None = None
+
+
+def default_engine() -> Engine:
+    global _default
+    if _default is None:
+        _default = Engine()
+        atexit.register(_default.close)
+    return _default
+
+
+def convert(
+    source: Source,
+    options: Options | None = None,
+    output: Path | str = "model.tflite",
+    *,
+    provenance: bool | dict[str, Any] = False,
+) -> Result:
+    """Convert with the process-wide default engine (see ``Engine.convert``)."""
+    return default_engine().convert(source, options, output, provenance=provenance)

@@ -1,0 +1,155 @@
+"""One conversion, inside the worker: load, apply options, convert, check, stamp, write.
+
+This is the one place that catches TensorFlow's exceptions and turns them into
+our sentences. It imports TensorFlow only inside functions; the worker process
+calls ``run`` for each request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from converter import checks, modelinfo, options, representative, sources
+from converter.errors import ConversionError, ConverterError, OptionsError
+from converter.spec import Options, Source
+
+
+@dataclass(frozen=True)
+class Request:
+    source: Source
+    options: Options
+    output: Path  # where the worker writes; the caller renames it into place
+    provenance: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    size: int
+    sha256: str
+    seconds: float
+    warnings: tuple[str, ...] = ()
+    api: str = "v2"
+    input_names: tuple[str, ...] = field(default=())
+
+
+def run(request: Request) -> Outcome:
+    """Convert ``request.source`` and write the checked artifact to ``request.output``."""
+    start = time.perf_counter()
+    notes: list[str] = []
+    if request.source.api is not None:
+        options.plan(request.options, request.source.api)  # fail before loading the model
+    loaded = sources.load(request.source)
+    try:
+        attrs = options.plan(request.options, loaded.api)
+        apply(loaded.converter, attrs)
+        if request.options.custom_opdefs:
+            from tensorflow.lite.python.convert import register_custom_opdefs
+
+            register_custom_opdefs(list(request.options.custom_opdefs))
+        rep = request.options.representative
+        if rep is not None:
+            samples = representative.load_samples(rep, loaded.input_specs())
+            loaded.converter.representative_dataset = lambda: iter(samples)
+        data = _convert(loaded.converter)
+    finally:
+        loaded.close()
+    if not request.options.allow_resource_variables:
+        checks.check_resource_variables(data)
+    if request.options.probe:
+        warning = checks.probe(data)
+        if warning:
+            notes.append(warning)
+    if request.provenance is not None:
+        data = modelinfo.stamp_provenance(data, request.provenance)
+    request.output.write_bytes(data)
+    return Outcome(
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        seconds=time.perf_counter() - start,
+        warnings=tuple(notes),
+        api=loaded.api,
+    )
+
+
+def apply(converter: Any, attrs: dict[str, Any]) -> None:
+    """Set a plan's attributes on a converter, turning symbolic values into TF objects."""
+    import tensorflow as tf
+
+    for path, value in attrs.items():
+        *parents, name = path.split(".")
+        target = converter
+        for parent in parents:
+            target = getattr(target, parent)
+        if not hasattr(target, name):
+            raise OptionsError(
+                f"converter -> {path}: {type(converter).__name__} has no attribute {path!r}"
+            )
+        setattr(target, name, _tf_value(tf, path, value))
+
+
+def _tf_value(tf: Any, path: str, value: Any) -> Any:
+    if path == "optimizations":
+        return [tf.lite.Optimize[v] for v in value]
+    if path == "target_spec.supported_ops":
+        return {tf.lite.OpsSet[v] for v in value}
+    if path == "target_spec.supported_types":
+        return [tf.as_dtype(v) for v in value]
+    if path in options.DTYPE_ATTRIBUTES:
+        return tf.as_dtype(value)
+    return value
+
+
+# Known failure texts -> what to do about them.
+_HINTS = (
+    (
+        r"neither a custom op nor a flex op|not supported by the native TFLite runtime",
+        "some ops have no TFLite builtin: add select_tf_ops to supported_ops (the stock "
+        "interpreter cannot run those ops) or allow_custom_ops with your own kernels",
+    ),
+    (
+        r"[Qq]uantization not yet supported|isn't quantizable|Failed to quantize",
+        "an op cannot be quantized to integer: set float_fallback: true to keep it in float",
+    ),
+    (
+        r"TensorListReserve|element_shape to be static",
+        "recurrent layers need a static batch: build the model with Input(batch_size=1) or "
+        "use unroll=True",
+    ),
+)
+
+
+def _convert(converter: Any) -> bytes:
+    try:
+        data = converter.convert()
+    except ConverterError:
+        raise
+    except Exception as e:
+        raise ConversionError(describe(e)) from None
+    if not isinstance(data, bytes):
+        raise ConversionError(
+            f"the converter returned {type(data).__name__}, not a TFLite flatbuffer "
+            "(output_format GRAPHVIZ_DOT is not a build artifact)"
+        )
+    return data
+
+
+def describe(error: BaseException) -> str:
+    """A short account of a TF conversion error: its 'error:' lines, then a hint if we know one."""
+    text = str(error)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = []
+    for line in lines:
+        match = re.search(r"error: (.*)", line)
+        if match and match.group(1) not in errors:
+            errors.append(match.group(1))
+    summary = "; ".join(errors[:3]) if errors else (lines[0] if lines else type(error).__name__)
+    message = f"TensorFlow's converter failed: {summary}"
+    for pattern, hint in _HINTS:
+        if re.search(pattern, text):
+            return f"{message} ({hint})"
+    return message

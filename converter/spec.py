@@ -1,0 +1,193 @@
+"""What to convert and how: plain frozen dataclasses, shared by the caller and the worker.
+
+Nothing here imports TensorFlow. The worker receives these objects over a pipe,
+so every field is a plain value (str, int, float, bool, tuples, dicts, Paths).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Union
+
+QUANTIZE_MODES = ("none", "dynamic", "float16", "int8", "int16x8")
+IO_TYPES = ("float32", "int8", "uint8", "int16")
+INFERENCE_TYPES = ("float32", "int8", "uint8")
+
+QuantizeMode = Literal["none", "dynamic", "float16", "int8", "int16x8"]
+ConverterApi = Literal["v1", "v2"]
+
+
+@dataclass(frozen=True)
+class SavedModelSource:
+    """A TF2 SavedModel directory, converted by ``tf.lite.TFLiteConverter.from_saved_model``."""
+
+    path: Path
+    signature_keys: tuple[str, ...] = ()  # empty: TF's default (serving_default)
+    tags: tuple[str, ...] = ()  # empty: TF's default ({"serve"})
+
+    kind: ClassVar[str] = "saved_model"
+    api: ClassVar[ConverterApi | None] = "v2"
+
+
+@dataclass(frozen=True)
+class TF1SavedModelSource:
+    """A SavedModel converted through ``tf.compat.v1.lite.TFLiteConverter.from_saved_model``."""
+
+    path: Path
+    signature_key: str | None = None
+    tags: tuple[str, ...] = ()
+    input_arrays: tuple[str, ...] = ()
+    output_arrays: tuple[str, ...] = ()
+    input_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+
+    kind: ClassVar[str] = "tf1_saved_model"
+    api: ClassVar[ConverterApi | None] = "v1"
+
+
+@dataclass(frozen=True)
+class KerasSource:
+    """A ``.keras`` or ``.h5`` file; ``legacy`` loads it with tf_keras (``TF_USE_LEGACY_KERAS=1``)."""
+
+    path: Path
+    legacy: bool = False
+
+    kind: ClassVar[str] = "keras"
+    api: ClassVar[ConverterApi | None] = "v2"
+
+
+@dataclass(frozen=True)
+class FrozenGraphSource:
+    """A frozen GraphDef ``.pb``, converted by the TF1 converter."""
+
+    path: Path
+    input_arrays: tuple[str, ...]
+    output_arrays: tuple[str, ...]
+    input_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+
+    kind: ClassVar[str] = "frozen_graph"
+    api: ClassVar[ConverterApi | None] = "v1"
+
+
+@dataclass(frozen=True)
+class PythonSource:
+    """``file.py:function`` or ``package.module:function``, called in the worker.
+
+    The function returns a Keras model, a ``tf.function`` with an input signature,
+    one or more ConcreteFunctions, or a ``(tf.compat.v1.Session, inputs, outputs)``
+    triple. ``base_dir`` is where a relative file is looked up and what is put on
+    ``sys.path`` during the call. Sessions go through the TF1 converter, the rest
+    through TF2.
+    """
+
+    entry: str
+    base_dir: Path = Path(".")
+
+    kind: ClassVar[str] = "python"
+    api: ClassVar[ConverterApi | None] = None  # decided by what the function returns
+
+    @property
+    def target(self) -> str:
+        return self.entry.rpartition(":")[0]
+
+    @property
+    def function(self) -> str:
+        return self.entry.rpartition(":")[2]
+
+    @property
+    def file(self) -> Path | None:
+        """The entry's file when it names one (``build.py:make``), else None (a module)."""
+        target = self.target
+        if target.endswith(".py") or "/" in target:
+            path = Path(target)
+            return path if path.is_absolute() else self.base_dir / path
+        return None
+
+
+Source = Union[SavedModelSource, TF1SavedModelSource, KerasSource, FrozenGraphSource, PythonSource]
+
+
+@dataclass(frozen=True)
+class Representative:
+    """Calibration samples for integer quantization.
+
+    Exactly one of ``data`` (an ``.npz`` with arrays keyed by input name, or an
+    ``.npy`` for a single-input model; the first axis indexes samples) and
+    ``python`` (``file.py:function`` returning an iterable of samples, each an
+    array, a list of arrays in input order, or a dict keyed by input name).
+    ``samples`` caps how many are used (the first N, so the result is deterministic).
+    """
+
+    data: Path | None = None
+    python: str | None = None
+    samples: int | None = None
+    base_dir: Path = Path(".")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to convert; mapped onto converter attributes by ``converter.options.plan``.
+
+    ``quantize`` picks the post-training quantization mode. For ``int8`` and
+    ``int16x8`` every op must be quantized unless ``float_fallback`` lets the
+    converter keep unsupported ops in float. ``converter`` passes any other
+    TFLiteConverter attribute by name (``target_spec.*`` included).
+    """
+
+    quantize: QuantizeMode = "none"
+    float_fallback: bool = False
+    representative: Representative | None = None
+    input_type: str | None = None  # None: the converter's default (float32)
+    output_type: str | None = None
+    supported_ops: tuple[str, ...] = ()
+    allow_custom_ops: bool = False
+    exclude_conversion_metadata: bool = False
+    # TF1 converter only: quantization-aware or "dummy" quantization.
+    inference_type: str | None = None
+    quantized_input_stats: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    default_ranges: tuple[float, float] | None = None
+    custom_opdefs: tuple[str, ...] = ()
+    converter: Mapping[str, Any] = field(default_factory=dict)
+    # Checks after conversion (see converter.checks).
+    allow_resource_variables: bool = False
+    probe: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view with defaults left out: stable input for fingerprints."""
+        out: dict[str, Any] = {}
+        defaults = Options()
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value == getattr(defaults, f.name):
+                continue
+            out[f.name] = _jsonable(value)
+        return out
+
+
+def source_to_dict(source: Source) -> dict[str, Any]:
+    """A JSON-ready description of a source (its kind plus every non-default field)."""
+    out: dict[str, Any] = {"kind": source.kind}
+    for f in dataclasses.fields(source):
+        value = getattr(source, f.name)
+        if f.default is not dataclasses.MISSING and value == f.default:
+            continue
+        out[f.name] = _jsonable(value)
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _jsonable(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if getattr(value, f.name) != f.default
+        }
+    if isinstance(value, Path):
+        return value.as_posix()
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in sorted(value.items())}
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    return value

@@ -1,0 +1,268 @@
+"""The persistent conversion worker: a child process imports TensorFlow once and serves many requests.
+
+Like Bazel's persistent workers. The parent never imports TensorFlow; it sends
+``convert.Request`` objects over a socket and gets ``convert.Outcome`` or a
+``ConverterError`` back. Everything the child prints (TF's C++ logs, Keras'
+"Saved artifact at ..." lines) goes to a per-request log file, never to the
+user's terminal. A crash, a timeout or a run over the memory ceiling fails that
+one request with the exit signal and the log's tail; the next request starts a
+fresh child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from converter.conversion import Outcome, Request
+from converter.errors import ConversionError, ConverterError, WorkerError
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+POLL_SECONDS = 0.05
+STARTUP_TIMEOUT = 300.0
+LOG_TAIL_LINES = 30
+# After a request, a child above this share of the ceiling is retired while idle,
+# so the next (possibly bigger) conversion starts from a fresh process.
+RECYCLE_SHARE = 0.75
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a process in MB (Linux /proc; 0 where unavailable)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "stopped answering"
+    if code < 0:
+        try:
+            return f"died from signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"died from signal {-code}"
+    return f"exited with status {code}"
+
+
+class Worker:
+    """One worker process (started on first use, restarted after a failure)."""
+
+    def __init__(
+        self,
+        *,
+        legacy_keras: bool = False,
+        timeout: float = 600.0,
+        memory_limit_mb: float | None = 4096.0,
+        python: str = sys.executable,
+    ) -> None:
+        self.legacy_keras = legacy_keras
+        self.timeout = timeout
+        self.memory_limit_mb = memory_limit_mb
+        self.python = python
+        self.processes_started = 0
+        self.requests_served = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._conn: Connection | None = None
+        self._dir = Path(tempfile.mkdtemp(prefix="tflite-build-worker-"))
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def _start(self) -> None:
+        parent_sock, child_sock = socket.socketpair()
+        startup_log = self._dir / f"startup-{self.processes_started}.log"
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p
+        )
+        env["PYTHONUNBUFFERED"] = "1"
+        if self.legacy_keras:
+            env["TF_USE_LEGACY_KERAS"] = "1"
+        with open(startup_log, "wb") as log:
+            self._proc = subprocess.Popen(
+                [self.python, "-m", "converter.worker", str(child_sock.fileno())],
+                pass_fds=(child_sock.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=env,
+                start_new_session=True,  # Ctrl-C reaches the parent, which shuts us down
+            )
+        child_sock.close()
+        self._conn = Connection(parent_sock.detach())
+        self.processes_started += 1
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not self._conn.poll(POLL_SECONDS):
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                code = self._proc.poll()
+                self._kill()
+                raise WorkerError(
+                    f"the conversion worker could not start: it {_describe_exit(code)} "
+                    "while importing TensorFlow",
+                    log=log_tail(startup_log),
+                )
+        self._conn.recv()  # "ready"
+
+    def convert(self, request: Request, log_path: Path) -> Outcome:
+        """Run one request; TF's output goes to ``log_path``. Raises ConverterError."""
+        if self._proc is None or self._proc.poll() is not None:
+            self._kill()
+            self._start()
+        assert self._proc is not None and self._conn is not None
+        self._conn.send((request, str(log_path)))
+        deadline = time.monotonic() + self.timeout
+        while True:
+            if self._conn.poll(POLL_SECONDS):
+                try:
+                    status, payload, rss_mb = self._conn.recv()
+                except (EOFError, OSError):
+                    break  # died while answering: handled as a crash below
+                self.requests_served += 1
+                if self.memory_limit_mb and rss_mb > self.memory_limit_mb * RECYCLE_SHARE:
+                    self.close()
+                if status == "ok":
+                    assert isinstance(payload, Outcome)
+                    return payload
+                assert isinstance(payload, ConverterError)
+                payload.log = log_tail(log_path)
+                raise payload
+            if self._proc.poll() is not None:
+                break
+            if time.monotonic() > deadline:
+                self._kill()
+                raise WorkerError(
+                    f"the conversion took longer than the {self.timeout:g} s timeout; "
+                    "the worker was stopped",
+                    log=log_tail(log_path),
+                )
+            rss = _rss_mb(self._proc.pid)
+            if self.memory_limit_mb and rss > self.memory_limit_mb:
+                self._kill()
+                raise WorkerError(
+                    f"the conversion went over the worker's memory ceiling "
+                    f"({rss:.0f} MB > {self.memory_limit_mb:g} MB); the worker was stopped",
+                    log=log_tail(log_path),
+                )
+        code = self._proc.wait()
+        self._kill()
+        raise WorkerError(
+            f"the conversion worker {_describe_exit(code)} during the conversion "
+            "(a crash inside TensorFlow); the next conversion starts a fresh worker",
+            log=log_tail(log_path),
+        )
+
+    def _kill(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._proc is not None:
+            if self._proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+
+    def close(self) -> None:
+        """Ask the child to exit (it finishes nothing new), then make sure it has."""
+        if self._proc is not None and self._conn is not None and self._proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self._conn.send(None)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=10)
+        self._kill()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self._kill()
+
+
+# --- the child ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _output_to(path: str) -> Iterator[None]:
+    """Point file descriptors 1 and 2 (Python and C++ alike) at ``path`` for a while."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    saved = os.dup(1), os.dup(2)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+def serve(conn: Connection) -> None:
+    """The child's loop: answer requests until told to stop or the parent goes away."""
+    import tensorflow  # noqa: F401  (imported once, here, for every request to come)
+
+    from converter import conversion
+
+    conn.send("ready")
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        request, log_path = message
+        with _output_to(log_path):
+            try:
+                reply: tuple[str, object] = ("ok", conversion.run(request))
+            except ConverterError as e:
+                reply = ("error", e)
+            except Exception as e:
+                traceback.print_exc()
+                reply = (
+                    "error",
+                    ConversionError(
+                        f"unexpected {type(e).__name__} in the conversion worker: {e} "
+                        "(the traceback is in the conversion log)"
+                    ),
+                )
+        conn.send((*reply, _rss_mb(os.getpid())))
+
+
+def main(argv: list[str]) -> int:
+    conn = Connection(int(argv[1]))
+    # The parent handles Ctrl-C; a stray SIGINT must not kill us mid-write.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    serve(conn)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
