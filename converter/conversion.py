@@ -8,14 +8,13 @@ calls ``run`` for each request.
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from converter import checks, modelinfo, options, representative, sources
-from converter.errors import ConversionError, ConverterError, OptionsError
+from converter.errors import ConversionError, ConverterError, OptionsError, describe
 from converter.spec import Options, Source
 
 
@@ -104,25 +103,6 @@ def _tf_value(tf: Any, path: str, value: Any) -> Any:
     return value
 
 
-# Known failure texts -> what to do about them.
-_HINTS = (
-    (
-        r"neither a custom op nor a flex op|not supported by the native TFLite runtime",
-        "some ops have no TFLite builtin: add select_tf_ops to supported_ops (the stock "
-        "interpreter cannot run those ops) or allow_custom_ops with your own kernels",
-    ),
-    (
-        r"[Qq]uantization not yet supported|isn't quantizable|Failed to quantize",
-        "an op cannot be quantized to integer: set float_fallback: true to keep it in float",
-    ),
-    (
-        r"TensorListReserve|element_shape to be static",
-        "recurrent layers need a static batch: build the model with Input(batch_size=1) or "
-        "use unroll=True",
-    ),
-)
-
-
 def _convert(converter: Any) -> bytes:
     try:
         data = converter.convert()
@@ -136,20 +116,3 @@ def _convert(converter: Any) -> bytes:
             "(output_format GRAPHVIZ_DOT is not a build artifact)"
         )
     return data
-
-
-def describe(error: BaseException) -> str:
-    """A short account of a TF conversion error: its 'error:' lines, then a hint if we know one."""
-    text = str(error)
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    errors = []
-    for line in lines:
-        match = re.search(r"error: (.*)", line)
-        if match and match.group(1) not in errors:
-            errors.append(match.group(1))
-    summary = "; ".join(errors[:3]) if errors else (lines[0] if lines else type(error).__name__)
-    message = f"TensorFlow's converter failed: {summary}"
-    for pattern, hint in _HINTS:
-        if re.search(pattern, text):
-            return f"{message} ({hint})"
-    return message

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from converter.errors import SourceError
+from converter.errors import SourceError, hint_for, summary
 from converter.spec import (
     ConverterApi,
     FrozenGraphSource,
@@ -101,7 +101,7 @@ def _is_saved_model(path: Path) -> bool:
 
 def _require_saved_model_dir(path: Path) -> None:
     if path.is_file():
-        kind = "a Keras model file (use keras)" if path.suffix.lower() in KERAS_SUFFIXES else "a file"
+        kind = "a Keras model file" if path.suffix.lower() in KERAS_SUFFIXES else "a file"
         raise SourceError(f"{path}: is {kind}, not a SavedModel directory")
     if not _is_saved_model(path):
         raise SourceError(f"{path}: not a SavedModel directory (no saved_model.pb in it)")
@@ -188,8 +188,7 @@ def load(source: Source) -> Loaded:
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]
+    return summary(error) + hint_for(str(error))
 
 
 def _saved_model(source: SavedModelSource) -> Loaded:

@@ -1,0 +1,210 @@
+"""Shared fixtures: tiny models of every input format, built in-process once per session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import converter
+
+REPO = Path(__file__).resolve().parent.parent
+INPUT_SHAPE = (8, 8, 1)
+CALIBRATION_SAMPLES = 10
+
+ENTRIES = textwrap.dedent(
+    '''
+    """Python entry points used by the tests (each returns what a user's build.py would)."""
+    import os
+    import time
+
+    import numpy as np
+
+
+    def keras_model():
+        import keras
+
+        inputs = keras.Input((8, 8, 1), name="img")
+        x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+        x = keras.layers.Flatten()(x)
+        return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+
+
+    _KEEP = []  # tf.function methods hold their module weakly; keep it alive
+
+
+    def tf_function():
+        import tensorflow as tf
+
+        class Scorer(tf.Module):
+            def __init__(self):
+                super().__init__()
+                self.w = tf.Variable(tf.random.stateless_normal([64, 3], seed=[1, 2]))
+
+            @tf.function(input_signature=[tf.TensorSpec([1, 8, 8, 1], tf.float32, name="img")])
+            def serve(self, img):
+                return tf.nn.softmax(tf.reshape(img, [1, 64]) @ self.w)
+
+        _KEEP[:] = [Scorer()]
+        return _KEEP[0].serve
+
+
+    def session():
+        import tensorflow as tf
+
+        graph = tf.Graph()
+        with graph.as_default():
+            img = tf.compat.v1.placeholder(tf.float32, [1, 8, 8, 1], name="img")
+            w = tf.compat.v1.get_variable(
+                "w", [3, 3, 1, 4], initializer=tf.compat.v1.constant_initializer(0.1)
+            )
+            y = tf.nn.relu(tf.nn.conv2d(img, w, 1, "VALID"))
+            out = tf.identity(tf.reduce_mean(y, [1, 2]), name="out")
+            sess = tf.compat.v1.Session(graph=graph)
+            sess.run(tf.compat.v1.global_variables_initializer())
+        return sess, [img], [out]
+
+
+    def calibration():
+        rng = np.random.default_rng(7)
+        for _ in range(10):
+            yield [rng.random((1, 8, 8, 1), dtype=np.float32)]
+
+
+    def crash():
+        os.abort()
+
+
+    def sleepy():
+        time.sleep(60)
+
+
+    def hungry():
+        blocks = [np.ones(64 << 20, np.uint8) for _ in range(40)]
+        time.sleep(60)
+        return blocks
+
+
+    def not_a_model():
+        return 42
+    '''
+)
+
+LEGACY_BUILD = textwrap.dedent(
+    """
+    import sys
+    import tf_keras
+
+    tf_keras.utils.set_random_seed(0)
+    model = tf_keras.Sequential([
+        tf_keras.layers.Input((8, 8, 1)),
+        tf_keras.layers.Conv2D(4, 3, activation="relu"),
+        tf_keras.layers.Flatten(),
+        tf_keras.layers.Dense(3, activation="softmax"),
+    ])
+    model.save(sys.argv[1])
+    """
+)
+
+
+@dataclass(frozen=True)
+class Models:
+    root: Path
+    saved_model: Path
+    keras: Path
+    h5: Path
+    legacy_h5: Path
+    frozen_graph: Path
+    tf1_saved_model: Path
+    keras3_tf_saved_model: Path  # the NaN trap: tf.saved_model.save on a Keras 3 model
+    entries: Path
+    calibration: Path
+    samples: np.ndarray
+
+
+def _tiny_keras_model():  # type: ignore[no-untyped-def]
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(INPUT_SHAPE, name="img")
+    x = keras.layers.Conv2D(4, 3, activation="relu")(inputs)
+    x = keras.layers.Flatten()(x)
+    return keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+
+
+def _frozen_graph(model, path: Path) -> None:  # type: ignore[no-untyped-def]
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
+
+    spec = tf.TensorSpec([1, *INPUT_SHAPE], tf.float32, name="img")
+    function = tf.function(lambda img: tf.identity(model(img), name="probs"))
+    frozen = convert_variables_to_constants_v2(function.get_concrete_function(spec))
+    path.write_bytes(frozen.graph.as_graph_def().SerializeToString())
+
+
+def _tf1_saved_model(path: Path) -> None:
+    import tensorflow as tf
+
+    graph = tf.Graph()
+    with graph.as_default():
+        img = tf.compat.v1.placeholder(tf.float32, [1, *INPUT_SHAPE], name="img")
+        w = tf.compat.v1.get_variable(
+            "w", [64, 3], initializer=tf.compat.v1.constant_initializer(0.05)
+        )
+        out = tf.nn.softmax(tf.matmul(tf.reshape(img, [1, 64]), w), name="out")
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            tf.compat.v1.saved_model.simple_save(sess, str(path), {"img": img}, {"out": out})
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
+    """Every input format, written once: the same tiny CNN where the format allows."""
+    import tensorflow as tf
+
+    root = tmp_path_factory.mktemp("models")
+    model = _tiny_keras_model()
+    model.save(root / "model.keras")
+    model.save(root / "model.h5")
+    model.export(str(root / "saved_model"), verbose=False)
+    tf.saved_model.save(model, str(root / "keras3_tf_saved_model"))
+    _frozen_graph(model, root / "frozen.pb")
+    _tf1_saved_model(root / "tf1_saved_model")
+    subprocess.run(
+        [sys.executable, "-c", LEGACY_BUILD, str(root / "legacy.h5")],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "TF_USE_LEGACY_KERAS": "1"},
+    )
+    (root / "entries.py").write_text(ENTRIES)
+    samples = np.random.default_rng(0).random((CALIBRATION_SAMPLES, *INPUT_SHAPE), np.float32)
+    np.savez(root / "calibration.npz", img=samples)
+    return Models(
+        root=root,
+        saved_model=root / "saved_model",
+        keras=root / "model.keras",
+        h5=root / "model.h5",
+        legacy_h5=root / "legacy.h5",
+        frozen_graph=root / "frozen.pb",
+        tf1_saved_model=root / "tf1_saved_model",
+        keras3_tf_saved_model=root / "keras3_tf_saved_model",
+        entries=root / "entries.py",
+        calibration=root / "calibration.npz",
+        samples=samples,
+    )
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[converter.Engine]:
+    """One engine (one worker process) for the whole session."""
+    with converter.Engine(timeout=300) as e:
+        yield e

@@ -1,0 +1,287 @@
+"""Every input format x every quantization mode: our artifact equals TF's own output, byte for byte.
+
+The oracle is TensorFlow's Python API called here, in the test process, with the
+same options. Our artifact carries a provenance entry; with it removed the bytes
+must be identical, and the ai-edge-litert interpreter must run the artifact.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import Models
+
+import converter
+from converter import modelinfo
+
+pytestmark = pytest.mark.tf
+
+INTEGER_MODES = ("int8", "int8_fallback", "int16x8")
+
+
+def our_options(mode: str, models: Models) -> converter.Options:
+    rep = converter.Representative(data=models.calibration)
+    return {
+        "none": converter.Options(),
+        "dynamic": converter.Options(quantize="dynamic"),
+        "float16": converter.Options(quantize="float16"),
+        "int8": converter.Options(
+            quantize="int8", representative=rep, input_type="int8", output_type="int8"
+        ),
+        "int8_fallback": converter.Options(quantize="int8", float_fallback=True, representative=rep),
+        "int16x8": converter.Options(quantize="int16x8", representative=rep),
+    }[mode]
+
+
+def tf_apply(conv: Any, mode: str, samples: np.ndarray) -> None:
+    """What a TF user writes by hand for each mode."""
+    import tensorflow as tf
+
+    if mode == "none":
+        return
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        conv.target_spec.supported_types = [tf.float16]
+    if mode in INTEGER_MODES:
+        conv.representative_dataset = lambda: ([s[None]] for s in samples)
+    if mode == "int8":
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+    if mode == "int16x8":
+        conv.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+        ]
+
+
+def _entry(models: Models, name: str) -> Any:
+    """Call an entry point the way the worker does: fresh Keras state, seed 0, fresh graph."""
+    import keras
+    import tensorflow as tf
+
+    spec = importlib.util.spec_from_file_location("test_entries", models.entries)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    tf.compat.v1.reset_default_graph()
+    return getattr(module, name)()
+
+
+def _keras_file(path: Path) -> Any:
+    import keras
+    import tensorflow as tf
+
+    keras.backend.clear_session()
+    return tf.lite.TFLiteConverter.from_keras_model(keras.models.load_model(path, compile=False))
+
+
+def _session(models: Models) -> Any:
+    import tensorflow as tf
+
+    sess, inputs, outputs = _entry(models, "session")
+    return tf.compat.v1.lite.TFLiteConverter.from_session(sess, inputs, outputs)
+
+
+# format -> (our source, TF's converter for the same model)
+FORMATS: dict[str, tuple[Callable[[Models], converter.Source], Callable[[Models], Any]]] = {
+    "saved_model": (
+        lambda m: converter.SavedModelSource(m.saved_model),
+        lambda m: __import__("tensorflow").lite.TFLiteConverter.from_saved_model(str(m.saved_model)),
+    ),
+    "keras": (lambda m: converter.KerasSource(m.keras), lambda m: _keras_file(m.keras)),
+    "h5": (lambda m: converter.KerasSource(m.h5), lambda m: _keras_file(m.h5)),
+    "frozen_graph": (
+        lambda m: converter.FrozenGraphSource(m.frozen_graph, ("img",), ("probs",)),
+        lambda m: __import__("tensorflow").compat.v1.lite.TFLiteConverter.from_frozen_graph(
+            str(m.frozen_graph), ["img"], ["probs"]
+        ),
+    ),
+    "tf1_saved_model": (
+        lambda m: converter.TF1SavedModelSource(m.tf1_saved_model),
+        lambda m: __import__("tensorflow").compat.v1.lite.TFLiteConverter.from_saved_model(
+            str(m.tf1_saved_model)
+        ),
+    ),
+    "python_keras": (
+        lambda m: converter.PythonSource("entries.py:keras_model", m.root),
+        lambda m: __import__("tensorflow").lite.TFLiteConverter.from_keras_model(
+            _entry(m, "keras_model")
+        ),
+    ),
+    "python_tf_function": (
+        lambda m: converter.PythonSource("entries.py:tf_function", m.root),
+        lambda m: __import__("tensorflow").lite.TFLiteConverter.from_concrete_functions(
+            [_entry(m, "tf_function").get_concrete_function()]
+        ),
+    ),
+    "python_session": (
+        lambda m: converter.PythonSource("entries.py:session", m.root),
+        _session,
+    ),
+}
+MODES = ("none", "dynamic", "float16", "int8", "int8_fallback", "int16x8")
+
+
+def run_interpreter(data: bytes, samples: np.ndarray) -> np.ndarray:
+    """One inference in ai-edge-litert, with the input quantized as the model asks."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=data)
+    interpreter.allocate_tensors()
+    (inp,) = interpreter.get_input_details()
+    x = samples[:1]
+    if inp["dtype"] != np.float32:
+        scale, zero = inp["quantization"]
+        info = np.iinfo(inp["dtype"])
+        x = np.clip(np.round(x / scale) + zero, info.min, info.max)
+    interpreter.set_tensor(inp["index"], x.astype(inp["dtype"]))
+    interpreter.invoke()
+    out = interpreter.get_output_details()[0]
+    y = interpreter.get_tensor(out["index"]).astype(np.float32)
+    if out["dtype"] != np.float32:
+        scale, zero = out["quantization"]
+        y = (y - zero) * scale
+    return y
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_artifact_equals_tensorflow_output(
+    fmt: str, mode: str, models: Models, engine: converter.Engine, tmp_path: Path
+) -> None:
+    make_source, make_tf_converter = FORMATS[fmt]
+    result = engine.convert(
+        make_source(models),
+        our_options(mode, models),
+        tmp_path / f"{fmt}-{mode}.tflite",
+        provenance={"key": f"{fmt}/{mode}"},
+    )
+    ours = result.path.read_bytes()
+    assert result.size == len(ours)
+    assert modelinfo.read_provenance(ours)["key"] == f"{fmt}/{mode}"  # type: ignore[index]
+
+    tf_converter = make_tf_converter(models)
+    tf_apply(tf_converter, mode, models.samples)
+    expected = tf_converter.convert()
+
+    assert modelinfo.strip_provenance(ours) == expected
+    y = run_interpreter(ours, models.samples)
+    assert np.all(np.isfinite(y)) and y.size > 0
+
+
+LEGACY_ORACLE = textwrap.dedent(
+    """
+    import json, sys
+    import tensorflow as tf
+    import tf_keras
+
+    path, out = sys.argv[1], sys.argv[2]
+    for mode in json.loads(sys.argv[3]):
+        conv = tf.lite.TFLiteConverter.from_keras_model(tf_keras.models.load_model(path, compile=False))
+        if mode != "none":
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        if mode == "float16":
+            conv.target_spec.supported_types = [tf.float16]
+        open(f"{out}/{mode}.tflite", "wb").write(conv.convert())
+    """
+)
+
+
+def test_legacy_tf_keras_h5_equals_tensorflow_output(
+    models: Models, engine: converter.Engine, tmp_path: Path
+) -> None:
+    modes = ["none", "dynamic", "float16"]
+    subprocess.run(
+        [sys.executable, "-c", LEGACY_ORACLE, str(models.legacy_h5), str(tmp_path), json.dumps(modes)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "TF_USE_LEGACY_KERAS": "1"},
+    )
+    for mode in modes:
+        result = engine.convert(
+            converter.KerasSource(models.legacy_h5, legacy=True),
+            converter.Options(quantize=mode),  # type: ignore[arg-type]
+            tmp_path / f"ours-{mode}.tflite",
+            provenance=True,
+        )
+        ours = result.path.read_bytes()
+        assert modelinfo.strip_provenance(ours) == (tmp_path / f"{mode}.tflite").read_bytes(), mode
+        assert run_interpreter(ours, models.samples).shape == (1, 3)
+
+
+def test_python_entry_is_deterministic_across_calls(
+    models: Models, engine: converter.Engine, tmp_path: Path
+) -> None:
+    """A persistent worker must not leak Keras name counters or seeds between requests."""
+    source = converter.PythonSource("entries.py:keras_model", models.root)
+    first = engine.convert(source, converter.Options(), tmp_path / "a.tflite")
+    engine.convert(converter.KerasSource(models.keras), converter.Options(), tmp_path / "b.tflite")
+    second = engine.convert(source, converter.Options(), tmp_path / "c.tflite")
+    assert first.sha256 == second.sha256
+
+
+def test_multi_signature_saved_model_keeps_its_signatures(
+    models: Models, engine: converter.Engine, tmp_path: Path
+) -> None:
+    import keras
+    import tensorflow as tf
+
+    model = keras.models.load_model(models.keras)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    spec = [tf.TensorSpec([None, 8, 8, 1], tf.float32)]
+    archive.add_endpoint("predict", model.call, input_signature=spec)
+    archive.add_endpoint(
+        "top_class", lambda x: tf.argmax(model(x), axis=-1), input_signature=spec
+    )
+    archive.write_out(str(tmp_path / "multi"), verbose=False)
+
+    both = engine.convert(
+        converter.SavedModelSource(tmp_path / "multi", ("predict", "top_class")),
+        converter.Options(),
+        tmp_path / "both.tflite",
+    )
+    one = engine.convert(
+        converter.SavedModelSource(tmp_path / "multi", ("top_class",)),
+        converter.Options(),
+        tmp_path / "one.tflite",
+    )
+    from ai_edge_litert.interpreter import Interpreter
+
+    assert set(Interpreter(model_path=str(both.path)).get_signature_list()) == {"predict", "top_class"}
+    assert set(Interpreter(model_path=str(one.path)).get_signature_list()) == {"top_class"}
+
+
+def test_python_representative_generator(
+    models: Models, engine: converter.Engine, tmp_path: Path
+) -> None:
+    rep = converter.Representative(python="entries.py:calibration", samples=5, base_dir=models.root)
+    result = engine.convert(
+        converter.SavedModelSource(models.saved_model),
+        converter.Options(quantize="int8", representative=rep),
+        tmp_path / "gen.tflite",
+    )
+    import tensorflow as tf
+
+    entries = importlib.util.spec_from_file_location("calib_entries", models.entries)
+    assert entries is not None and entries.loader is not None
+    module = importlib.util.module_from_spec(entries)
+    entries.loader.exec_module(module)
+    samples = list(module.calibration())[:5]
+    conv = tf.lite.TFLiteConverter.from_saved_model(str(models.saved_model))
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: iter(samples)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    assert result.path.read_bytes() == conv.convert()
