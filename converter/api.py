@@ -9,7 +9,6 @@ succeeded: the worker writes a temporary file that is renamed into place.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import importlib.metadata
 import os
 import shutil
@@ -119,8 +118,21 @@ class Engine:
         ``provenance`` stamps a metadata entry (a dict adds caller fields, e.g. a cache key).
         On failure nothing is left at ``output``, not even an earlier artifact.
         """
-        options = options or Options()
         output = Path(output)
+        try:
+            return self._convert(source, options or Options(), output, provenance)
+        except ConverterError:
+            # Like make's .DELETE_ON_ERROR: an earlier artifact no longer matches its inputs.
+            output.unlink(missing_ok=True)
+            raise
+
+    def _convert(
+        self,
+        source: Source,
+        options: Options,
+        output: Path,
+        provenance: bool | dict[str, Any],
+    ) -> Result:
         sources.precheck(source)
         problems = options_module.check(options, source.api)
         if problems:
@@ -141,16 +153,12 @@ class Engine:
                 Request(source, options, temporary.resolve(), stamp), log_path
             )
             os.replace(temporary, output)
-        except ConverterError:
-            with contextlib.suppress(FileNotFoundError):
-                temporary.unlink()
-            with contextlib.suppress(FileNotFoundError):
-                output.unlink()
+        except BaseException:  # Ctrl-C included: never leave a half-written file
+            temporary.unlink(missing_ok=True)
             raise
         finally:
             log = log_path.read_text(errors="replace") if log_path.exists() else ""
-            with contextlib.suppress(FileNotFoundError):
-                log_path.unlink()
+            log_path.unlink(missing_ok=True)
         return Result(
             path=output,
             size=outcome.size,

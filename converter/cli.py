@@ -69,7 +69,7 @@ class StrictParser(argparse.ArgumentParser):
             hints = []
             for word in message.split(":", 1)[1].split():
                 flag = word.split("=", 1)[0]
-                close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
+                close = difflib.get_close_matches(flag, known, n=1, cutoff=0.75)
                 if flag.startswith("-") and close:
                     hints.append(f"{flag}: did you mean {close[0]}?")
             if hints:

@@ -95,7 +95,7 @@ def strip_metadata(data: bytes, name: str) -> bytes:
             model.buffers.pop()  # ours is appended last; anything else keeps its index
         else:
             model.buffers[entry.buffer] = schema.BufferT()
-    model.metadata = kept
+    model.metadata = kept or None  # converter output without metadata has no vector at all
     return _pack(model)
 
 

@@ -136,10 +136,8 @@ def ops_set_name(name: str) -> str | None:
 
 def suggest(word: str, choices: Iterable[str]) -> str:
     """A did-you-mean clause (with a leading '; ') or an empty string."""
-    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
-    if not close:
-        return ""
-    return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _one_of(choices: Iterable[str], got: object) -> str:
