@@ -46,10 +46,7 @@ def probe(data: bytes) -> str | None:
     for detail in interpreter.get_input_details():
         shape = [d if d > 0 else 1 for d in detail["shape"]]
         dtype = np.dtype(detail["dtype"])
-        if dtype.kind == "f":
-            value = rng.random(shape).astype(dtype)
-        else:
-            value = np.zeros(shape, dtype)
+        value = rng.random(shape).astype(dtype) if dtype.kind == "f" else np.zeros(shape, dtype)
         interpreter.set_tensor(detail["index"], value)
     try:
         interpreter.invoke()

@@ -53,7 +53,12 @@ V1_ONLY_FLAGS = (
     "conversion_summary_dir",
 )
 # tflite_convert's names for inference types.
-INFERENCE_TYPE_NAMES = {"FLOAT": "float32", "INT8": "int8", "UINT8": "uint8", "QUANTIZED_UINT8": "uint8"}
+INFERENCE_TYPE_NAMES = {
+    "FLOAT": "float32",
+    "INT8": "int8",
+    "UINT8": "uint8",
+    "QUANTIZED_UINT8": "uint8",
+}
 
 
 class UsageError(Exception):
@@ -103,9 +108,7 @@ def build_parser() -> StrictParser:
     src = p.add_argument_group("input model (exactly one)")
     src.add_argument("--saved_model_dir", help="SavedModel directory.")
     src.add_argument("--keras_model_file", help="Keras model file (.keras or .h5).")
-    src.add_argument(
-        "--graph_def_file", help="Frozen GraphDef .pb (needs --enable_v1_converter)."
-    )
+    src.add_argument("--graph_def_file", help="Frozen GraphDef .pb (needs --enable_v1_converter).")
     src.add_argument(
         "--python_entry",
         help="FILE.py:FUNCTION or MODULE:FUNCTION returning a Keras model, tf.function(s), "
@@ -130,32 +133,48 @@ def build_parser() -> StrictParser:
         help="Use the TF1 converter (frozen graphs, TF1 SavedModels, TF1 options).",
     )
     p.add_argument(
-        "--experimental_new_converter", nargs="?", const=True, type=_bool_flag, default=None,
-        metavar="BOOL", help="Use the MLIR converter (default true).",
+        "--experimental_new_converter",
+        nargs="?",
+        const=True,
+        type=_bool_flag,
+        default=None,
+        metavar="BOOL",
+        help="Use the MLIR converter (default true).",
     )
     p.add_argument(
-        "--experimental_new_quantizer", nargs="?", const=True, type=_bool_flag, default=None,
-        metavar="BOOL", help="Use the MLIR quantizer (default true).",
+        "--experimental_new_quantizer",
+        nargs="?",
+        const=True,
+        type=_bool_flag,
+        default=None,
+        metavar="BOOL",
+        help="Use the MLIR quantizer (default true).",
     )
     q = p.add_argument_group("quantization (tflite-build; both modes)")
     q.add_argument("--quantize", choices=QUANTIZE_MODES, help="Post-training quantization mode.")
     q.add_argument(
-        "--post_training_quantize", "--quantize_weights", dest="post_training_quantize",
-        action="store_true", help="Dynamic-range quantization (same as --quantize dynamic).",
+        "--post_training_quantize",
+        "--quantize_weights",
+        dest="post_training_quantize",
+        action="store_true",
+        help="Dynamic-range quantization (same as --quantize dynamic).",
     )
     q.add_argument(
-        "--quantize_to_float16", action="store_true",
+        "--quantize_to_float16",
+        action="store_true",
         help="With --post_training_quantize: float16 (same as --quantize float16).",
     )
     q.add_argument(
-        "--float_fallback", action="store_true",
+        "--float_fallback",
+        action="store_true",
         help="With int8/int16x8: keep ops that cannot be quantized in float.",
     )
     q.add_argument("--representative_data", help=".npz (arrays keyed by input name) or .npy.")
     q.add_argument("--representative_python", help="FILE.py:FUNCTION yielding samples.")
     q.add_argument("--representative_samples", type=int, help="Use the first N samples.")
     q.add_argument(
-        "--inference_input_type", type=str.upper,
+        "--inference_input_type",
+        type=str.upper,
         help="Input type: FLOAT, INT8, UINT8, QUANTIZED_UINT8 (tflite_convert names) or INT16.",
     )
     q.add_argument("--inference_output_type", type=str.upper, help="Output type, as above.")
@@ -164,13 +183,15 @@ def build_parser() -> StrictParser:
         help=f"Comma-separated op sets: {', '.join(OPS_SETS)} (or tf.lite.OpsSet names).",
     )
     q.add_argument(
-        "--exclude_conversion_metadata", action="store_true",
+        "--exclude_conversion_metadata",
+        action="store_true",
         help="Leave out the converter's CONVERSION_METADATA entry.",
     )
     v1 = p.add_argument_group("TF1 converter flags (with --enable_v1_converter)")
     v1.add_argument("--output_format", type=str.upper, choices=["TFLITE", "GRAPHVIZ_DOT"])
     v1.add_argument(
-        "--inference_type", type=str.upper,
+        "--inference_type",
+        type=str.upper,
         help="FLOAT, INT8, UINT8 or QUANTIZED_UINT8 (quantization-aware models).",
     )
     v1.add_argument("--input_arrays", help="Comma-separated input tensor names.")
@@ -184,8 +205,13 @@ def build_parser() -> StrictParser:
     v1.add_argument("--reorder_across_fake_quant", action="store_true")
     v1.add_argument("--change_concat_input_ranges", type=str.upper, choices=["TRUE", "FALSE"])
     v1.add_argument(
-        "--allow_custom_ops", nargs="?", const=True, type=_bool_flag, default=False,
-        metavar="BOOL", help="Let unknown ops through as custom ops.",
+        "--allow_custom_ops",
+        nargs="?",
+        const=True,
+        type=_bool_flag,
+        default=False,
+        metavar="BOOL",
+        help="Let unknown ops through as custom ops.",
     )
     v1.add_argument("--custom_opdefs", help="Comma-separated OpDef strings for custom ops.")
     q.add_argument("--target_ops", help="Comma-separated tf.lite.OpsSet names.")
@@ -198,16 +224,21 @@ def build_parser() -> StrictParser:
     v1.add_argument("--conversion_summary_dir")
     extra = p.add_argument_group("tflite-build")
     extra.add_argument(
-        "--converter_attr", action="append", default=[], metavar="NAME=JSON",
+        "--converter_attr",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
         help="Set any other TFLiteConverter attribute, e.g. "
         "_experimental_disable_per_channel=true (repeatable; names are checked).",
     )
     extra.add_argument(
-        "--provenance", action="store_true",
+        "--provenance",
+        action="store_true",
         help="Stamp a tflite_build metadata entry (source digest, options, versions).",
     )
     extra.add_argument(
-        "--allow_resource_variables", action="store_true",
+        "--allow_resource_variables",
+        action="store_true",
         help="Do not fail on unfrozen resource variables.",
     )
     extra.add_argument("--no_probe", action="store_true", help="Skip the probe inference.")
@@ -242,14 +273,17 @@ def _input_shapes(args: argparse.Namespace) -> dict[str, tuple[int, ...]]:
     if len(shapes) != len(names):
         raise UsageError("--input_shapes and --input_arrays must have the same number of items")
     try:
-        return {n: tuple(int(d) for d in s.split(",") if d) for n, s in zip(names, shapes)}
+        return {
+            n: tuple(int(d) for d in s.split(",") if d) for n, s in zip(names, shapes, strict=True)
+        }
     except ValueError:
         raise UsageError(f"--input_shapes: expected integers, got {args.input_shapes!r}") from None
 
 
 def make_source(args: argparse.Namespace) -> Source:
     given = [
-        f for f in ("saved_model_dir", "keras_model_file", "graph_def_file", "python_entry")
+        f
+        for f in ("saved_model_dir", "keras_model_file", "graph_def_file", "python_entry")
         if getattr(args, f)
     ]
     if len(given) != 1:
@@ -264,7 +298,9 @@ def make_source(args: argparse.Namespace) -> Source:
         return KerasSource(Path(args.keras_model_file), legacy=args.legacy_keras)
     if args.graph_def_file:
         if not args.input_arrays or not args.output_arrays:
-            raise UsageError("--input_arrays and --output_arrays are required with --graph_def_file")
+            raise UsageError(
+                "--input_arrays and --output_arrays are required with --graph_def_file"
+            )
         return FrozenGraphSource(
             Path(args.graph_def_file),
             _split(args.input_arrays),
@@ -336,7 +372,9 @@ def make_options(args: argparse.Namespace) -> Options:
     ops = _split(args.target_ops) + _split(args.supported_ops)
     if args.experimental_select_user_tf_ops:
         if "SELECT_TF_OPS" not in ops and "select_tf_ops" not in ops:
-            raise UsageError("--experimental_select_user_tf_ops needs SELECT_TF_OPS in --target_ops")
+            raise UsageError(
+                "--experimental_select_user_tf_ops needs SELECT_TF_OPS in --target_ops"
+            )
         attrs["target_spec.experimental_select_user_tf_ops"] = sorted(
             set(_split(args.experimental_select_user_tf_ops))
         )
@@ -354,12 +392,14 @@ def make_options(args: argparse.Namespace) -> Options:
         stds = [float(v) for v in _split(args.std_dev_values)]
         names = _split(args.input_arrays)
         if not (means and stds) or len(means) != len(stds):
-            raise UsageError("--std_dev_values and --mean_values must be used together, item for item")
+            raise UsageError(
+                "--std_dev_values and --mean_values must be used together, item for item"
+            )
         if len(names) != len(means):
             raise UsageError(
                 "--mean_values and --std_dev_values need --input_arrays naming as many inputs"
             )
-        stats = {n: (m, s) for n, m, s in zip(names, means, stds)}
+        stats = {n: (m, s) for n, m, s in zip(names, means, stds, strict=True)}
     ranges = None
     if (args.default_ranges_min is None) != (args.default_ranges_max is None):
         raise UsageError("--default_ranges_min and --default_ranges_max must be used together")
@@ -399,7 +439,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = engine.convert(source, options, args.output_file, provenance=args.provenance)
         except ConverterError as e:
             print(f"error: {e}", file=sys.stderr)
-            if e.log and (args.verbose or isinstance(e, (ConversionError, CheckError, WorkerError))):
+            if e.log and (
+                args.verbose or isinstance(e, (ConversionError, CheckError, WorkerError))
+            ):
                 print("--- conversion log (last lines) ---", file=sys.stderr)
                 print(e.log, file=sys.stderr)
             return 1

@@ -117,7 +117,7 @@ def op_name(model: Any, opcode_index: int) -> str:
     if name == "CUSTOM":
         custom = (code.CustomCode() or b"").decode()
         return f"FLEX:{custom[4:]}" if custom.startswith("Flex") else f"CUSTOM:{custom}"
-    return name
+    return str(name)
 
 
 def op_counts(data: bytes) -> Counter[str]:

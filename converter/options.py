@@ -196,9 +196,7 @@ def check(options: Options, api: ConverterApi | None) -> list[Problem]:
             problems.append((key, f"{value} does not fit quantize int16x8; use int16 or float32"))
     for name in options.supported_ops:
         if ops_set_name(name) is None:
-            problems.append(
-                ("supported_ops", _one_of(OPS_SETS, name) + suggest(name, OPS_SETS))
-            )
+            problems.append(("supported_ops", _one_of(OPS_SETS, name) + suggest(name, OPS_SETS)))
     problems += _check_v1_only(options, api)
     problems += _check_converter_attributes(options.converter, api)
     return problems
@@ -249,7 +247,9 @@ def _check_v1_only(options: Options, api: ConverterApi | None) -> list[Problem]:
     return problems
 
 
-def _check_converter_attributes(attrs: Mapping[str, Any], api: ConverterApi | None) -> list[Problem]:
+def _check_converter_attributes(
+    attrs: Mapping[str, Any], api: ConverterApi | None
+) -> list[Problem]:
     known = V2_ATTRIBUTES if api == "v2" else V1_ATTRIBUTES
     problems: list[Problem] = []
     for name in attrs:

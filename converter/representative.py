@@ -42,7 +42,7 @@ def load_samples(rep: Representative, specs: list[InputSpec]) -> list[list[np.nd
     if not samples:
         raise OptionsError(f"representative {where}: has no samples")
     for i, sample in enumerate(samples):
-        for spec, array in zip(specs, sample):
+        for spec, array in zip(specs, sample, strict=True):
             _check(where, i, spec, array)
     return samples
 
@@ -56,7 +56,9 @@ def _arrays_from_file(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files if key != LABELS_KEY}
     except (OSError, ValueError) as e:
-        raise OptionsError(f"representative data {path}: not a readable .npz/.npy file ({e})") from None
+        raise OptionsError(
+            f"representative data {path}: not a readable .npz/.npy file ({e})"
+        ) from None
 
 
 def _split_arrays(
@@ -127,7 +129,7 @@ def _check(where: str, index: int, spec: InputSpec, array: np.ndarray) -> None:
     if spec.shape is None:
         return
     fits = len(array.shape) == len(spec.shape) and all(
-        want is None or want == got for want, got in zip(spec.shape, array.shape)
+        want is None or want == got for want, got in zip(spec.shape, array.shape, strict=True)
     )
     if not fits:
         expected = "(" + ", ".join("None" if d is None else str(d) for d in spec.shape) + ")"

@@ -235,7 +235,7 @@ def _v1_specs(converter: Any) -> Callable[[], list[InputSpec]]:
                 None if t.shape.rank is None else tuple(t.shape.as_list()),
                 t.dtype.as_numpy_dtype.__name__,
             )
-            for name, t in zip(names, tensors)
+            for name, t in zip(names, tensors, strict=True)
         ]
 
     return specs
@@ -325,7 +325,9 @@ def _frozen_graph(source: FrozenGraphSource) -> Loaded:
             {k: list(v) for k, v in source.input_shapes.items()} or None,
         )
     except Exception as e:
-        raise SourceError(f"{source.path}: cannot load the frozen graph: {_first_line(e)}") from None
+        raise SourceError(
+            f"{source.path}: cannot load the frozen graph: {_first_line(e)}"
+        ) from None
     return Loaded(converter, "v1", _v1_specs(converter))
 
 
@@ -354,8 +356,10 @@ def _python(source: PythonSource) -> Loaded:
 def _from_python_result(entry: str, result: Any) -> Loaded:
     import tensorflow as tf
 
-    if isinstance(result, tuple) and len(result) == 3 and isinstance(
-        result[0], tf.compat.v1.Session
+    if (
+        isinstance(result, tuple)
+        and len(result) == 3
+        and isinstance(result[0], tf.compat.v1.Session)
     ):
         session, inputs, outputs = result
         inputs, outputs = _as_list(inputs), _as_list(outputs)

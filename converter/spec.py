@@ -10,7 +10,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Union
+from typing import Any, ClassVar, Literal
 
 QUANTIZE_MODES = ("none", "dynamic", "float16", "int8", "int16x8")
 IO_TYPES = ("float32", "int8", "uint8", "int16")
@@ -106,7 +106,7 @@ class PythonSource:
         return None
 
 
-Source = Union[SavedModelSource, TF1SavedModelSource, KerasSource, FrozenGraphSource, PythonSource]
+Source = SavedModelSource | TF1SavedModelSource | KerasSource | FrozenGraphSource | PythonSource
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -194,6 +195,7 @@ class Worker:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(timeout=10)
         self._kill()
+        shutil.rmtree(self._dir, ignore_errors=True)
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):

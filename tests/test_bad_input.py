@@ -53,8 +53,7 @@ def test_wrong_input_array_name(engine: converter.Engine, models: Models, tmp_pa
     source = converter.FrozenGraphSource(models.frozen_graph, ("image",), ("probs",))
     error = _fails(engine, tmp_path, source)
     assert str(error) == (
-        f"{models.frozen_graph}: input array 'image' is not in the graph; "
-        "its placeholders are: img"
+        f"{models.frozen_graph}: input array 'image' is not in the graph; its placeholders are: img"
     )
 
 
@@ -63,9 +62,7 @@ def test_representative_data_of_the_wrong_shape(
 ) -> None:
     data = tmp_path / "calib.npz"
     np.savez(data, img=np.zeros((4, 9, 9, 1), np.float32))
-    options = converter.Options(
-        quantize="int8", representative=converter.Representative(data=data)
-    )
+    options = converter.Options(quantize="int8", representative=converter.Representative(data=data))
     error = _fails(engine, tmp_path, converter.SavedModelSource(models.saved_model), options)
     assert isinstance(error, converter.OptionsError)
     assert str(error) == (
@@ -79,11 +76,11 @@ def test_representative_data_of_the_wrong_dtype(
 ) -> None:
     data = tmp_path / "calib.npz"
     np.savez(data, img=np.zeros((4, 8, 8, 1), np.float64))
-    options = converter.Options(
-        quantize="int8", representative=converter.Representative(data=data)
-    )
+    options = converter.Options(quantize="int8", representative=converter.Representative(data=data))
     error = _fails(engine, tmp_path, converter.SavedModelSource(models.saved_model), options)
-    assert "dtype float64, the model expects float32 (convert with .astype(np.float32))" in str(error)
+    assert "dtype float64, the model expects float32 (convert with .astype(np.float32))" in str(
+        error
+    )
 
 
 def test_unknown_converter_option(engine: converter.Engine, models: Models, tmp_path: Path) -> None:
@@ -139,6 +136,8 @@ def test_select_tf_ops_model_converts_and_is_reported(
         "    return f\n"
     )
     options = converter.Options(supported_ops=("builtins", "select_tf_ops"))
-    result = engine.convert(converter.PythonSource("flex.py:model", tmp_path), options, tmp_path / "f.tflite")
+    result = engine.convert(
+        converter.PythonSource("flex.py:model", tmp_path), options, tmp_path / "f.tflite"
+    )
     assert result.path.is_file()
     assert any("cannot run this model" in w for w in result.warnings)

@@ -25,9 +25,16 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
         pytest.param(lambda m: ["--saved_model_dir", str(m.saved_model)], id="saved_model"),
         pytest.param(
             lambda m: [
-                "--enable_v1_converter", "--graph_def_file", str(m.frozen_graph),
-                "--input_arrays", "img", "--output_arrays", "probs",
-                "--input_shapes", "1,8,8,1", "--post_training_quantize",
+                "--enable_v1_converter",
+                "--graph_def_file",
+                str(m.frozen_graph),
+                "--input_arrays",
+                "img",
+                "--output_arrays",
+                "probs",
+                "--input_shapes",
+                "1,8,8,1",
+                "--post_training_quantize",
             ],
             id="frozen_graph_dynamic",
         ),
@@ -37,7 +44,9 @@ def test_same_bytes_as_tflite_convert(flags, models: Models, tmp_path: Path) -> 
     common = flags(models)
     theirs = _run([str(TFLITE_CONVERT), *common, "--output_file", "theirs.tflite"], tmp_path)
     assert theirs.returncode == 0, theirs.stderr[-2000:]
-    ours = _run([sys.executable, "-m", "converter", *common, "--output_file", "ours.tflite"], tmp_path)
+    ours = _run(
+        [sys.executable, "-m", "converter", *common, "--output_file", "ours.tflite"], tmp_path
+    )
     assert ours.returncode == 0, ours.stderr[-2000:]
     assert (tmp_path / "ours.tflite").read_bytes() == (tmp_path / "theirs.tflite").read_bytes()
     assert ours.stdout == ""  # TF's noise stays in the log
@@ -45,8 +54,16 @@ def test_same_bytes_as_tflite_convert(flags, models: Models, tmp_path: Path) -> 
 
 def test_misspelled_flag_fails_with_a_suggestion(tmp_path: Path) -> None:
     run = _run(
-        [sys.executable, "-m", "converter", "--saved_model_dir", "sm", "--output_file", "o.tflite",
-         "--post_training_quantise"],
+        [
+            sys.executable,
+            "-m",
+            "converter",
+            "--saved_model_dir",
+            "sm",
+            "--output_file",
+            "o.tflite",
+            "--post_training_quantise",
+        ],
         tmp_path,
     )
     assert run.returncode == 2
@@ -57,8 +74,16 @@ def test_misspelled_flag_fails_with_a_suggestion(tmp_path: Path) -> None:
 
 def test_help_documents_every_flag() -> None:
     text = cli.build_parser().format_help()
-    for flag in ("--saved_model_dir", "--graph_def_file", "--quantize", "--representative_data",
-                 "--inference_input_type", "--target_ops", "--converter_attr", "--provenance"):
+    for flag in (
+        "--saved_model_dir",
+        "--graph_def_file",
+        "--quantize",
+        "--representative_data",
+        "--inference_input_type",
+        "--target_ops",
+        "--converter_attr",
+        "--provenance",
+    ):
         assert flag in text
 
 
@@ -69,21 +94,46 @@ def _options(*argv: str):  # type: ignore[no-untyped-def]
 
 def test_flag_mapping_without_tensorflow() -> None:
     source, options = _options(
-        "--enable_v1_converter", "--graph_def_file", "g.pb", "--input_arrays", "a,b",
-        "--output_arrays", "y", "--input_shapes", "1,4:1,2", "--inference_type", "QUANTIZED_UINT8",
-        "--mean_values", "128,0", "--std_dev_values", "127,1", "--default_ranges_min", "0",
-        "--default_ranges_max", "6",
+        "--enable_v1_converter",
+        "--graph_def_file",
+        "g.pb",
+        "--input_arrays",
+        "a,b",
+        "--output_arrays",
+        "y",
+        "--input_shapes",
+        "1,4:1,2",
+        "--inference_type",
+        "QUANTIZED_UINT8",
+        "--mean_values",
+        "128,0",
+        "--std_dev_values",
+        "127,1",
+        "--default_ranges_min",
+        "0",
+        "--default_ranges_max",
+        "6",
     )
     assert source.input_shapes == {"a": (1, 4), "b": (1, 2)}  # type: ignore[union-attr]
     assert options.inference_type == "uint8"
     assert options.quantized_input_stats == {"a": (128.0, 127.0), "b": (0.0, 1.0)}
     assert options.default_ranges == (0.0, 6.0)
 
-    _, options = _options("--saved_model_dir", "sm", "--post_training_quantize", "--quantize_to_float16")
+    _, options = _options(
+        "--saved_model_dir", "sm", "--post_training_quantize", "--quantize_to_float16"
+    )
     assert options.quantize == "float16"
     _, options = _options(
-        "--saved_model_dir", "sm", "--quantize", "int8", "--representative_data", "c.npz",
-        "--inference_input_type", "INT8", "--converter_attr", "_experimental_disable_per_channel=true",
+        "--saved_model_dir",
+        "sm",
+        "--quantize",
+        "int8",
+        "--representative_data",
+        "c.npz",
+        "--inference_input_type",
+        "INT8",
+        "--converter_attr",
+        "_experimental_disable_per_channel=true",
     )
     assert (options.quantize, options.input_type) == ("int8", "int8")
     assert options.converter == {"_experimental_disable_per_channel": True}
@@ -93,9 +143,18 @@ def test_flag_mapping_without_tensorflow() -> None:
     ("argv", "message"),
     [
         (["--saved_model_dir", "sm", "--graph_def_file", "g.pb"], "give exactly one of"),
-        (["--saved_model_dir", "sm", "--input_arrays", "x"], "--input_arrays needs --enable_v1_converter"),
-        (["--saved_model_dir", "sm", "--quantize_to_float16"], "only works with --post_training_quantize"),
-        (["--enable_v1_converter", "--graph_def_file", "g.pb"], "--input_arrays and --output_arrays are required"),
+        (
+            ["--saved_model_dir", "sm", "--input_arrays", "x"],
+            "--input_arrays needs --enable_v1_converter",
+        ),
+        (
+            ["--saved_model_dir", "sm", "--quantize_to_float16"],
+            "only works with --post_training_quantize",
+        ),
+        (
+            ["--enable_v1_converter", "--graph_def_file", "g.pb"],
+            "--input_arrays and --output_arrays are required",
+        ),
     ],
 )
 def test_flag_combinations_that_tflite_convert_would_ignore(

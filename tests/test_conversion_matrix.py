@@ -38,7 +38,9 @@ def our_options(mode: str, models: Models) -> converter.Options:
         "int8": converter.Options(
             quantize="int8", representative=rep, input_type="int8", output_type="int8"
         ),
-        "int8_fallback": converter.Options(quantize="int8", float_fallback=True, representative=rep),
+        "int8_fallback": converter.Options(
+            quantize="int8", float_fallback=True, representative=rep
+        ),
         "int16x8": converter.Options(quantize="int16x8", representative=rep),
     }[mode]
 
@@ -98,7 +100,9 @@ def _session(models: Models) -> Any:
 FORMATS: dict[str, tuple[Callable[[Models], converter.Source], Callable[[Models], Any]]] = {
     "saved_model": (
         lambda m: converter.SavedModelSource(m.saved_model),
-        lambda m: __import__("tensorflow").lite.TFLiteConverter.from_saved_model(str(m.saved_model)),
+        lambda m: __import__("tensorflow").lite.TFLiteConverter.from_saved_model(
+            str(m.saved_model)
+        ),
     ),
     "keras": (lambda m: converter.KerasSource(m.keras), lambda m: _keras_file(m.keras)),
     "h5": (lambda m: converter.KerasSource(m.h5), lambda m: _keras_file(m.h5)),
@@ -204,7 +208,14 @@ def test_legacy_tf_keras_h5_equals_tensorflow_output(
 ) -> None:
     modes = ["none", "dynamic", "float16"]
     subprocess.run(
-        [sys.executable, "-c", LEGACY_ORACLE, str(models.legacy_h5), str(tmp_path), json.dumps(modes)],
+        [
+            sys.executable,
+            "-c",
+            LEGACY_ORACLE,
+            str(models.legacy_h5),
+            str(tmp_path),
+            json.dumps(modes),
+        ],
         check=True,
         capture_output=True,
         env={**os.environ, "TF_USE_LEGACY_KERAS": "1"},
@@ -243,9 +254,7 @@ def test_multi_signature_saved_model_keeps_its_signatures(
     archive.track(model)
     spec = [tf.TensorSpec([None, 8, 8, 1], tf.float32)]
     archive.add_endpoint("predict", model.call, input_signature=spec)
-    archive.add_endpoint(
-        "top_class", lambda x: tf.argmax(model(x), axis=-1), input_signature=spec
-    )
+    archive.add_endpoint("top_class", lambda x: tf.argmax(model(x), axis=-1), input_signature=spec)
     archive.write_out(str(tmp_path / "multi"), verbose=False)
 
     both = engine.convert(
@@ -260,7 +269,10 @@ def test_multi_signature_saved_model_keeps_its_signatures(
     )
     from ai_edge_litert.interpreter import Interpreter
 
-    assert set(Interpreter(model_path=str(both.path)).get_signature_list()) == {"predict", "top_class"}
+    assert set(Interpreter(model_path=str(both.path)).get_signature_list()) == {
+        "predict",
+        "top_class",
+    }
     assert set(Interpreter(model_path=str(one.path)).get_signature_list()) == {"top_class"}
 
 

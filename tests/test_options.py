@@ -31,9 +31,14 @@ REP = Representative(data=Path("calib.npz"))
                 "inference_output_type": "int8",
             },
         ),
-        (Options(quantize="int8", representative=REP, float_fallback=True), {"optimizations": ("DEFAULT",)}),
         (
-            Options(quantize="int16x8", representative=REP, float_fallback=True, input_type="int16"),
+            Options(quantize="int8", representative=REP, float_fallback=True),
+            {"optimizations": ("DEFAULT",)},
+        ),
+        (
+            Options(
+                quantize="int16x8", representative=REP, float_fallback=True, input_type="int16"
+            ),
             {
                 "optimizations": ("DEFAULT",),
                 "target_spec.supported_ops": (
@@ -45,10 +50,16 @@ REP = Representative(data=Path("calib.npz"))
         ),
         (
             Options(supported_ops=("select_tf_ops",), allow_custom_ops=True),
-            {"target_spec.supported_ops": ("TFLITE_BUILTINS", "SELECT_TF_OPS"), "allow_custom_ops": True},
+            {
+                "target_spec.supported_ops": ("TFLITE_BUILTINS", "SELECT_TF_OPS"),
+                "allow_custom_ops": True,
+            },
         ),
         (
-            Options(converter={"_experimental_disable_per_channel": True}, exclude_conversion_metadata=True),
+            Options(
+                converter={"_experimental_disable_per_channel": True},
+                exclude_conversion_metadata=True,
+            ),
             {"exclude_conversion_metadata": True, "_experimental_disable_per_channel": True},
         ),
     ],
@@ -71,20 +82,68 @@ def test_tf1_plan() -> None:
 @pytest.mark.parametrize(
     ("options", "api", "problem"),
     [
-        (Options(quantize="int9"), "v2", "quantize: expected one of none, dynamic, float16, int8, int16x8; got 'int9'"),  # type: ignore[arg-type]
+        (
+            Options(quantize="int9"),
+            "v2",
+            "quantize: expected one of none, dynamic, float16, int8, int16x8; got 'int9'",
+        ),  # type: ignore[arg-type]
         (Options(quantize="int8"), "v2", "representative: quantize int8 needs representative data"),
-        (Options(quantize="dynamic", representative=REP), "v2", "representative: representative data is used only by quantize int8 or int16x8, not dynamic"),
-        (Options(input_type="int8"), "v2", "input_type: int8 needs integer quantization (quantize: int8); the model is none"),
-        (Options(quantize="float16", output_type="uint8"), "v2", "output_type: uint8 needs integer quantization"),
-        (Options(quantize="int8", representative=REP, input_type="int16"), "v2", "input_type: int16 needs quantize: int16x8"),
-        (Options(float_fallback=True), "v2", "float_fallback: applies only to quantize int8 or int16x8"),
+        (
+            Options(quantize="dynamic", representative=REP),
+            "v2",
+            "representative: representative data is used only by quantize int8 or int16x8, not dynamic",
+        ),
+        (
+            Options(input_type="int8"),
+            "v2",
+            "input_type: int8 needs integer quantization (quantize: int8); the model is none",
+        ),
+        (
+            Options(quantize="float16", output_type="uint8"),
+            "v2",
+            "output_type: uint8 needs integer quantization",
+        ),
+        (
+            Options(quantize="int8", representative=REP, input_type="int16"),
+            "v2",
+            "input_type: int16 needs quantize: int16x8",
+        ),
+        (
+            Options(float_fallback=True),
+            "v2",
+            "float_fallback: applies only to quantize int8 or int16x8",
+        ),
         (Options(supported_ops=("select_ops",)), "v2", "did you mean 'select_tf_ops'?"),
-        (Options(inference_type="uint8"), "v2", "inference_type: is an option of the TF1 converter"),
-        (Options(inference_type="uint8"), "v1", "quantized_input_stats: inference_type uint8 needs quantized_input_stats"),
-        (Options(default_ranges=(6, 0)), "v1", "default_ranges: expected [min, max] with min < max"),
-        (Options(converter={"optimizations": []}), "v2", "converter -> optimizations: is set by the option 'quantize'"),
-        (Options(converter={"drop_control_dependency": True}), "v2", "is an attribute of the TF1 converter only"),
-        (Options(representative=Representative(), quantize="int8"), "v2", "give exactly one of data or python"),
+        (
+            Options(inference_type="uint8"),
+            "v2",
+            "inference_type: is an option of the TF1 converter",
+        ),
+        (
+            Options(inference_type="uint8"),
+            "v1",
+            "quantized_input_stats: inference_type uint8 needs quantized_input_stats",
+        ),
+        (
+            Options(default_ranges=(6, 0)),
+            "v1",
+            "default_ranges: expected [min, max] with min < max",
+        ),
+        (
+            Options(converter={"optimizations": []}),
+            "v2",
+            "converter -> optimizations: is set by the option 'quantize'",
+        ),
+        (
+            Options(converter={"drop_control_dependency": True}),
+            "v2",
+            "is an attribute of the TF1 converter only",
+        ),
+        (
+            Options(representative=Representative(), quantize="int8"),
+            "v2",
+            "give exactly one of data or python",
+        ),
     ],
 )
 def test_refused_combinations(options: Options, api: str, problem: str) -> None:
@@ -95,12 +154,17 @@ def test_refused_combinations(options: Options, api: str, problem: str) -> None:
 
 
 def test_all_problems_reported_at_once() -> None:
-    problems = opts.check(Options(quantize="int8", float_fallback=False, input_type="int16", converter={"bogus": 1}), "v2")
+    problems = opts.check(
+        Options(quantize="int8", float_fallback=False, input_type="int16", converter={"bogus": 1}),
+        "v2",
+    )
     assert [key for key, _ in problems] == ["representative", "input_type", "converter -> bogus"]
 
 
 def test_options_to_dict_leaves_out_defaults() -> None:
-    options = Options(quantize="int8", representative=Representative(data=Path("d/c.npz"), samples=5))
+    options = Options(
+        quantize="int8", representative=Representative(data=Path("d/c.npz"), samples=5)
+    )
     assert options.to_dict() == {
         "quantize": "int8",
         "representative": {"data": "d/c.npz", "samples": 5},

@@ -42,9 +42,7 @@ def test_one_worker_serves_many_requests(
     assert (worker.processes_started, worker.pid) == (started, pid)
 
 
-def test_crash_inside_the_worker_fails_only_that_request(
-    models: Models, tmp_path: Path
-) -> None:
+def test_crash_inside_the_worker_fails_only_that_request(models: Models, tmp_path: Path) -> None:
     with converter.Engine() as engine:
         with pytest.raises(converter.WorkerError) as info:
             engine.convert(
@@ -65,7 +63,9 @@ def test_timeout_recycles_the_worker(models: Models, tmp_path: Path) -> None:
         engine.convert(converter.SavedModelSource(models.saved_model), None, tmp_path / "a.tflite")
         with pytest.raises(converter.WorkerError, match="longer than the 15 s timeout"):
             engine.convert(
-                converter.PythonSource("entries.py:sleepy", models.root), None, tmp_path / "s.tflite"
+                converter.PythonSource("entries.py:sleepy", models.root),
+                None,
+                tmp_path / "s.tflite",
             )
         engine.convert(converter.SavedModelSource(models.saved_model), None, tmp_path / "b.tflite")
         assert engine.processes_started == 2
@@ -76,7 +76,9 @@ def test_memory_ceiling_stops_a_runaway_conversion(models: Models, tmp_path: Pat
     with converter.Engine(memory_limit_mb=2000) as engine:
         with pytest.raises(converter.WorkerError, match="memory ceiling"):
             engine.convert(
-                converter.PythonSource("entries.py:hungry", models.root), None, tmp_path / "h.tflite"
+                converter.PythonSource("entries.py:hungry", models.root),
+                None,
+                tmp_path / "h.tflite",
             )
         ok = engine.convert(
             converter.SavedModelSource(models.saved_model), None, tmp_path / "ok.tflite"
@@ -92,7 +94,11 @@ def test_tensorflow_noise_goes_to_the_log_not_the_terminal(models: Models, tmp_p
         "print('LOG-HAS-SAVED-ARTIFACT' if 'Saved artifact at' in r.log else 'LOG-MISSING')\n"
     )
     run = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True,
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)},
     )
     assert run.stdout.strip() == "LOG-HAS-SAVED-ARTIFACT"
