@@ -21,10 +21,16 @@ from typing import Any
 
 from converter import options as options_module
 from converter import sources
-from converter.conversion import Request
 from converter.digest import path_digest
 from converter.errors import ConverterError, OptionsError
-from converter.spec import KerasSource, Options, PythonSource, Source, source_to_dict
+from converter.spec import (
+    KerasSource,
+    Options,
+    PythonSource,
+    Request,
+    Source,
+    source_to_dict,
+)
 from converter.worker import Worker
 
 PROJECT = "tflite-build"

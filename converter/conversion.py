@@ -9,31 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from converter import checks, modelinfo, options, representative, sources
 from converter.errors import ConversionError, ConverterError, OptionsError, describe
-from converter.spec import Options, Source
-
-
-@dataclass(frozen=True)
-class Request:
-    source: Source
-    options: Options
-    output: Path  # where the worker writes; the caller renames it into place
-    provenance: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    size: int
-    sha256: str
-    seconds: float
-    warnings: tuple[str, ...] = ()
-    api: str = "v2"
-    input_names: tuple[str, ...] = field(default=())
+from converter.spec import Outcome, Request
 
 
 def run(request: Request) -> Outcome:

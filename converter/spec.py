@@ -191,3 +191,24 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (tuple, list)):
         return [_jsonable(v) for v in value]
     return value
+
+
+@dataclass(frozen=True)
+class Request:
+    """One conversion, as sent to the worker."""
+
+    source: Source
+    options: Options
+    output: Path  # where the worker writes; the caller renames it into place
+    provenance: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the worker reports back about a finished conversion."""
+
+    size: int
+    sha256: str
+    seconds: float
+    warnings: tuple[str, ...] = ()
+    api: str = "v2"

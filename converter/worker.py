@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from converter.conversion import Outcome, Request
 from converter.errors import ConversionError, ConverterError, WorkerError
+from converter.spec import Outcome, Request
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 POLL_SECONDS = 0.05

@@ -1,0 +1,49 @@
+"""example_project's build file: tflite-build's tasks plus the project's own.
+
+The first two lines are all a monorepo needs to get `doit convert` and `doit check`.
+The task_* functions below are this project's own: they produce model sources
+(training, exports) and are named by manifests with `source: {task: ...}`, so
+doit runs them first and a conversion sees their output.
+"""
+
+import sys
+from pathlib import Path
+
+import rules
+
+globals().update(rules.doit_tasks(__file__))
+
+HERE = Path(__file__).resolve().parent
+
+
+def _script(folder: str, script: str, targets: list[str], doc: str) -> dict[str, object]:
+    return {
+        "doc": doc,
+        "actions": [[sys.executable, str(HERE / folder / script)]],
+        "file_dep": [str(HERE / folder / script)],
+        "targets": [str(HERE / folder / t) for t in targets],
+        "clean": True,
+    }
+
+
+def task_train_digits() -> dict[str, object]:
+    return _script(
+        "digits",
+        "train.py",
+        ["export/saved_model.pb", "data/calib.npz", "data/test.npz"],
+        "Train the digits classifier on scikit-learn's digits and export a SavedModel",
+    )
+
+
+def task_mobilenet_keras() -> dict[str, object]:
+    return _script(
+        "mobilenet", "build.py", ["mobilenet.keras"], "Build MobileNetV2 (random weights) as .keras"
+    )
+
+
+def task_frozen_graph() -> dict[str, object]:
+    return _script("frozen_graph", "make_graph.py", ["graph.pb"], "Write a frozen GraphDef")
+
+
+def task_keras_h5() -> dict[str, object]:
+    return _script("keras_h5", "make_h5.py", ["model.h5"], "Write a small Keras model as .h5")

@@ -1,0 +1,76 @@
+"""File digests remembered by (size, mtime, inode): each unchanged file is hashed once.
+
+doit re-hashes a file whose mtime changed on every run, forever, because it only
+records state for tasks it executes. Here a file's sha256 is stored in a small
+SQLite table keyed by its stat signature, so after a checkout or a cache restore
+the first check hashes and every later one is stat-only. SQLite, not JSON:
+parallel doit processes share the table without losing each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from converter.digest import file_digest, tree_files
+
+Signature = tuple[int, int, int]  # size, mtime_ns, inode
+
+
+def _signature(stat: os.stat_result) -> Signature:
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+
+
+class DigestMemo:
+    """sha256 of files by path, recomputed only when a file's stat signature changes."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        self.hashed = 0  # files actually read since this memo was opened (for tests and benches)
+        self._rows: dict[str, tuple[Signature, str]] | None = None
+        self._db: sqlite3.Connection | None = None
+        self._pid = 0
+
+    def _open(self) -> sqlite3.Connection:
+        if self._db is None or self._pid != os.getpid():  # never reuse a connection across fork
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=OFF")  # a lost row only costs a re-hash
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS digests "
+                "(path TEXT PRIMARY KEY, size INT, mtime_ns INT, inode INT, sha256 TEXT)"
+            )
+            self._pid = os.getpid()
+            self._rows = {
+                path: ((size, mtime, inode), digest)
+                for path, size, mtime, inode, digest in self._db.execute("SELECT * FROM digests")
+            }
+        return self._db
+
+    def file(self, path: Path) -> str:
+        """The sha256 of one file; FileNotFoundError if it is missing."""
+        db = self._open()
+        assert self._rows is not None
+        key = str(path)
+        signature = _signature(os.stat(path))
+        known = self._rows.get(key)
+        if known is not None and known[0] == signature:
+            return known[1]
+        digest = file_digest(path)
+        self.hashed += 1
+        # A file written within the filesystem's timestamp granularity could change
+        # again without a new mtime; such a file is hashed again next time.
+        if signature == _signature(os.stat(path)):
+            self._rows[key] = (signature, digest)
+            db.execute(
+                "INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?, ?)", (key, *signature, digest)
+            )
+        return digest
+
+    def tree(self, path: Path) -> dict[Path, str]:
+        """Every file under a directory (or the file itself) with its digest."""
+        if path.is_dir():
+            return {p: self.file(p) for p in tree_files(path)}
+        return {path: self.file(path)}

@@ -1,0 +1,120 @@
+"""What one conversion depends on, and its key: the content hash that names its artifact.
+
+A job's key is a sha256 over canonical JSON of: the model and variant names, the
+source description and effective options (paths relative to the project root,
+so the key is the same on every machine), the versions of TensorFlow and of this
+project (read from package metadata, never by importing TF), and the digest of
+every input file, directories expanded. The same key means the same artifact
+bytes: the converter is deterministic for the same inputs and options.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from converter.api import PROJECT, tensorflow_version, version
+from converter.digest import canonical_digest
+from converter.spec import Options, PythonSource, Source, source_to_dict
+from rules.digests import DigestMemo
+from rules.manifest import Manifest, Variant
+
+KEY_FORMAT = 1  # bump when the key's recipe changes
+
+
+@dataclass(frozen=True)
+class ConvertJob:
+    """Everything a convert task needs, as plain picklable data (doit -n sends it to workers)."""
+
+    model: str
+    variant: str
+    source: Source
+    options: Options
+    inputs: tuple[Path, ...]  # files and directories the conversion reads
+    root: Path
+    output: Path
+    fingerprint: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}/{self.variant}"
+
+    @property
+    def sidecar(self) -> Path:
+        return self.output.with_suffix(".convert.json")
+
+    @property
+    def log(self) -> Path:
+        return self.output.with_suffix(".convert.log")
+
+
+@functools.cache
+def tool_versions() -> dict[str, str]:
+    return {"tensorflow": tensorflow_version(), PROJECT: version(PROJECT)}
+
+
+def _entry_file(entry: str, base_dir: Path) -> Path | None:
+    return PythonSource(entry, base_dir).file
+
+
+def inputs_of(manifest: Manifest, variant: Variant) -> tuple[Path, ...]:
+    """The files and directories one variant's conversion reads."""
+    source = manifest.source
+    found: list[Path] = []
+    if isinstance(source, PythonSource):
+        entry = source.file
+        if entry is not None:
+            found.append(entry)
+    else:
+        found.append(source.path)
+    found.extend(manifest.deps)
+    rep = variant.options.representative
+    if rep is not None:
+        if rep.data is not None:
+            found.append(rep.data)
+        elif rep.python is not None:
+            entry = _entry_file(rep.python, rep.base_dir)
+            if entry is not None:
+                found.append(entry)
+    return tuple(dict.fromkeys(found))  # unique, in order
+
+
+def portable(value: Any, root: Path) -> Any:
+    """``value`` with absolute paths under ``root`` made relative (POSIX)."""
+    if isinstance(value, dict):
+        return {k: portable(v, root) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v, root) for v in value]
+    if isinstance(value, str) and os.path.isabs(value):
+        relative = os.path.relpath(value, root)
+        if not relative.startswith(".."):
+            return Path(relative).as_posix()
+    return value
+
+
+def fingerprint_of(root: Path, manifest: Manifest, variant: Variant) -> dict[str, Any]:
+    """The non-file part of the key: names, source description, options, tool versions."""
+    return {
+        "format": KEY_FORMAT,
+        "model": manifest.name,
+        "variant": variant.name,
+        "source": portable(source_to_dict(manifest.source), root),
+        "options": portable(variant.options.to_dict(), root),
+        **tool_versions(),
+    }
+
+
+def input_digests(job: ConvertJob, memo: DigestMemo) -> dict[str, str]:
+    """Project-relative path -> sha256 for every input file (FileNotFoundError if one is gone)."""
+    digests: dict[str, str] = {}
+    for path in job.inputs:
+        for file, digest in memo.tree(path).items():
+            digests[Path(os.path.relpath(file, job.root)).as_posix()] = digest
+    return dict(sorted(digests.items()))
+
+
+def cache_key(job: ConvertJob, memo: DigestMemo) -> str:
+    return canonical_digest({"fingerprint": job.fingerprint, "inputs": input_digests(job, memo)})

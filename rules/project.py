@@ -1,0 +1,136 @@
+"""The project: its root, its ``[tool.tflite-build]`` settings, and where its manifests are."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from converter.options import suggest
+from rules.errors import Problem, RulesError
+
+CONFIG_KEYS = ("build_dir", "cache", "manifests", "exclude")
+DEFAULT_MANIFESTS = ("**/model.yaml",)
+# Never searched for manifests: tool and VCS folders, virtual environments.
+ALWAYS_EXCLUDED = ("node_modules", "__pycache__", "venv", "site-packages")
+CACHE_ENV = "TFLITE_BUILD_CACHE"
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    build_dir: Path
+    cache: str
+    manifests: tuple[str, ...] = DEFAULT_MANIFESTS
+    exclude: tuple[str, ...] = ()
+
+    @property
+    def state_dir(self) -> Path:
+        """Our bookkeeping inside the build dir (doit's database, the digest memo)."""
+        return self.build_dir / ".tflite-build"
+
+    def display(self, path: Path) -> str:
+        """A path as the user should read it: relative to the working directory when inside it."""
+        try:
+            return os.path.relpath(path)
+        except ValueError:
+            return str(path)
+
+    def relative(self, path: Path) -> str:
+        """A path relative to the project root, in POSIX form (machine-independent)."""
+        return Path(os.path.relpath(path, self.root)).as_posix()
+
+
+def load_project(root: Path | str) -> Project:
+    """Read ``root/pyproject.toml`` (if any); unknown settings are errors with a suggestion."""
+    root = Path(root).resolve()
+    config: dict[str, object] = {}
+    pyproject = root / "pyproject.toml"
+    where = os.path.relpath(pyproject)
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise RulesError(f"{where}: not valid TOML: {e}") from None
+        config = data.get("tool", {}).get("tflite-build", {})
+    problems = []
+    for key in config:
+        if key not in CONFIG_KEYS:
+            problems.append(
+                Problem(
+                    where,
+                    None,
+                    ("tool.tflite-build", key),
+                    f"unknown setting{suggest(key, CONFIG_KEYS)} (valid: {', '.join(CONFIG_KEYS)})",
+                )
+            )
+
+    def text(key: str, default: str) -> str:
+        value = config.get(key, default)
+        if not isinstance(value, str) or not value:
+            problems.append(
+                Problem(
+                    where, None, ("tool.tflite-build", key), f"expected a string; got {value!r}"
+                )
+            )
+            return default
+        return value
+
+    def patterns(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = config.get(key, list(default))
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            problems.append(
+                Problem(
+                    where,
+                    None,
+                    ("tool.tflite-build", key),
+                    f"expected a list of globs; got {value!r}",
+                )
+            )
+            return default
+        return tuple(value)
+
+    build_dir = text("build_dir", "build")
+    cache = os.environ.get(CACHE_ENV) or text("cache", "~/.cache/tflite-build")
+    manifests = patterns("manifests", DEFAULT_MANIFESTS)
+    exclude = patterns("exclude", ())
+    if problems:
+        raise RulesError("\n".join(str(p) for p in problems))
+    return Project(root, (root / build_dir).resolve(), cache, manifests, exclude)
+
+
+def find_manifests(project: Project) -> list[Path]:
+    """Every manifest under the root matching the globs, sorted; skips hidden and build folders."""
+    found = []
+    build = project.build_dir
+    for dirpath, dirnames, filenames in os.walk(project.root):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if not d.startswith(".")
+            and d not in ALWAYS_EXCLUDED
+            and here / d != build
+            and not _excluded(project, here / d)
+        )
+        for name in filenames:
+            path = here / name
+            relative = project.relative(path)
+            matches = any(_glob_match(relative, pattern) for pattern in project.manifests)
+            if matches and not _excluded(project, path):
+                found.append(path)
+    return sorted(found)
+
+
+def _excluded(project: Project, path: Path) -> bool:
+    relative = project.relative(path)
+    return any(_glob_match(relative, pattern) for pattern in project.exclude)
+
+
+def _glob_match(relative: str, pattern: str) -> bool:
+    # "**/x" also matches "x" at the root, as in most build tools.
+    if pattern.startswith("**/") and fnmatch.fnmatch(relative, pattern[3:]):
+        return True
+    return fnmatch.fnmatch(relative, pattern)
