@@ -67,22 +67,50 @@ def source_file(source: Source) -> Path | None:
 
 
 def make_provenance(source: Source, options: Options, extra: dict[str, Any]) -> dict[str, Any]:
-    """The JSON stamped into an artifact: no paths, no clock, so it is the same on every machine."""
-    described = source_to_dict(source)
-    for key in ("path", "base_dir"):
-        if key in described:  # machine-specific; the digest says what the bytes were
-            described[key] = Path(described[key]).name
+    """The JSON stamped into an artifact: no absolute paths, no clock, the same on every machine.
+
+    ``extra`` is merged last, so a caller that knows better (relative paths) can say so.
+    """
     origin = source_file(source)
     provenance: dict[str, Any] = {
         "tool": PROJECT,
         "tool_version": version(PROJECT),
         "tensorflow": tensorflow_version(),
-        "source": described,
+        "source": _names_only(source_to_dict(source)),
         "source_digest": path_digest(origin) if origin is not None and origin.exists() else None,
-        "options": options.to_dict(),
+        "options": _names_only(options.to_dict()),
     }
     provenance.update(extra)
     return provenance
+
+
+def _sweep_orphans(output: Path) -> None:
+    """Remove temporary files for ``output`` left by a process that was killed mid-write."""
+    for temporary in output.parent.glob(f".{output.name}.*-*.tmp"):
+        pid = temporary.name[len(output.name) + 2 :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            temporary.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _names_only(value: Any) -> Any:
+    """``value`` with absolute paths cut to their last part: where a file lay is machine-specific."""
+    if isinstance(value, dict):
+        return {k: _names_only(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_names_only(v) for v in value]
+    if isinstance(value, str) and os.path.isabs(value):
+        return Path(value).name
+    return value
 
 
 class Engine:
@@ -151,7 +179,8 @@ class Engine:
             extra = provenance if isinstance(provenance, dict) else {}
             stamp = make_provenance(source, options, extra)
         output.parent.mkdir(parents=True, exist_ok=True)
-        temporary = output.parent / f".{output.name}.{uuid.uuid4().hex[:12]}.tmp"
+        _sweep_orphans(output)
+        temporary = output.parent / f".{output.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
         log_path = self._logs / f"{uuid.uuid4().hex}.log"
         legacy = isinstance(source, KerasSource) and source.legacy
         try:

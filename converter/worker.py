@@ -105,7 +105,7 @@ class Worker:
             env["TF_USE_LEGACY_KERAS"] = "1"
         with open(startup_log, "wb") as log:
             self._proc = subprocess.Popen(
-                [self.python, "-m", "converter.worker", str(child_sock.fileno())],
+                [self.python, "-m", "converter.worker", str(child_sock.fileno()), str(os.getpid())],
                 pass_fds=(child_sock.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -255,11 +255,29 @@ def serve(conn: Connection) -> None:
                         "(the traceback is in the conversion log)"
                     ),
                 )
-        conn.send((*reply, _rss_mb(os.getpid())))
+        try:
+            conn.send((*reply, _rss_mb(os.getpid())))
+        except OSError:  # the caller is gone: nobody will rename what we wrote
+            Path(request.output).unlink(missing_ok=True)
+            return
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: be killed when the parent dies (a kill -9 of the build), not linger converting."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return  # elsewhere: we exit at the next request when the pipe is closed
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def main(argv: list[str]) -> int:
     conn = Connection(int(argv[1]))
+    _die_with_parent(int(argv[2]))
     # The parent handles Ctrl-C; a stray SIGINT must not kill us mid-write.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     serve(conn)

@@ -91,7 +91,13 @@ def convert(job: ConvertJob, memo_path: Path) -> dict[str, Any] | TaskFailed:
         key = cache_key(job, memo(memo_path))
     except FileNotFoundError as e:
         return TaskFailed(f"{job.name}: input {e.filename} does not exist")
-    provenance = {"key": key, "model": job.model, "variant": job.variant}
+    provenance = {
+        "key": key,
+        "model": job.model,
+        "variant": job.variant,
+        "source": job.fingerprint["source"],
+        "options": job.fingerprint["options"],
+    }
     try:
         result = engine().convert(job.source, job.options, job.output, provenance=provenance)
     except ConverterError as e:

@@ -522,18 +522,20 @@ def _read_variants(
     if not variants_map:
         reader.problem(node, ("variants",), "needs at least one variant (for example float32: {})")
         return []
+    key_nodes = {str(k.value): k for k, _ in node.value}
     out = []
     for name, variant_node in variants_map.items():
         keys: Keys = ("variants", name)
+        key_node = key_nodes[name]  # problems without a key of their own point at the name
         if not NAME_PATTERN.match(name):
-            reader.problem(variant_node, keys, _bad_name(name))
+            reader.problem(key_node, keys, _bad_name(name))
             continue
         own = reader.mapping(variant_node, keys, VARIANT_KEYS)
         if own is None or defaults is None:
             continue
-        options = _read_options(reader, keys, variant_node, _merged(defaults, own), source)
+        options = _read_options(reader, keys, key_node, _merged(defaults, own), source)
         if options is not None:
-            out.append(Variant(name, options, variant_node.start_mark.line + 1))
+            out.append(Variant(name, options, key_node.start_mark.line + 1))
     return out
 
 

@@ -208,3 +208,15 @@ def engine() -> Iterator[converter.Engine]:
     """One engine (one worker process) for the whole session."""
     with converter.Engine(timeout=300) as e:
         yield e
+
+
+def write_files(root: Path, files: dict[str, str | bytes]) -> Path:
+    """Write a whole tree in one call (like dvc's tmp_dir.gen); text is dedented."""
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(textwrap.dedent(content).lstrip("\n"))
+    return root

@@ -1,0 +1,351 @@
+"""doit convert for real, on projects written into temp dirs: what rebuilds, and what does not.
+
+Most runs use doit's own entry point in this process (DoitMain), so one worker
+serves them all and its request counter proves when nothing was converted.
+Parallel builds, kills and the TF-free load run doit as a separate process.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import runpy
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REPO, Models, write_files
+from doit.cmd_base import ModuleTaskLoader
+from doit.doit_cmd import DoitMain
+
+import rules
+from rules import actions, fingerprint
+
+pytestmark = pytest.mark.tf
+
+DODO = """
+import shutil
+from pathlib import Path
+
+import rules
+
+globals().update(rules.doit_tasks(__file__))
+HERE = Path(__file__).parent
+
+
+def copy(source, target):
+    shutil.copyfile(source, target)
+
+
+def task_make_model():
+    \"\"\"A user's own task that produces a model file (here: copies a recipe).\"\"\"
+    recipe, model = HERE / "made/recipe.keras", HERE / "made/model.keras"
+    return {"actions": [(copy, [recipe, model])], "file_dep": [recipe], "targets": [model]}
+"""
+ALL = {
+    "convert:sm/float32",
+    "convert:sm/dynamic",
+    "convert:sm/int8",
+    "convert:kr/float32",
+    "convert:kr/float16",
+    "convert:py/float32",
+    "convert:made/float32",
+}
+
+
+@dataclass
+class Run:
+    code: int
+    executed: set[str]
+    output: str
+    conversions: int
+
+
+def conversions() -> int:
+    return sum(w.requests_served for w in actions.engine()._workers.values())
+
+
+COMMANDS = {"clean", "list", "info", "forget", "ignore", "help"}
+
+
+def doit(root: Path, *args: str) -> Run:
+    """Run doit in this process on the project at ``root`` (its own dodo.py)."""
+    namespace = runpy.run_path(str(root / "dodo.py"))
+    report = root / "build" / "doit-report.txt"
+    if (
+        args and args[0] not in COMMANDS
+    ):  # doit's reporter prints to the stdout it was imported with
+        args = ("run", "-o", str(report), *args)
+    report.unlink(missing_ok=True)
+    out, err = io.StringIO(), io.StringIO()
+    before = conversions()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = DoitMain(ModuleTaskLoader(namespace)).run(list(args))
+    reported = report.read_text() if report.exists() else ""
+    executed = {line[3:].strip() for line in reported.splitlines() if line.startswith(".  ")}
+    return Run(code, executed, reported + out.getvalue() + err.getvalue(), conversions() - before)
+
+
+@pytest.fixture
+def project(models: Models, tmp_path: Path) -> Path:
+    """Four models: a SavedModel, a .keras file, a Python entry, a file made by a user task."""
+    root = tmp_path / "proj"
+    shutil.copytree(models.saved_model, root / "sm/export")
+    write_files(
+        root,
+        {
+            "dodo.py": DODO,
+            "sm/calib.npz": models.calibration.read_bytes(),
+            "sm/model.yaml": """
+                source: {saved_model: export}
+                variants:
+                  float32: {}
+                  dynamic: {quantize: dynamic}
+                  int8: {quantize: int8, representative: {data: calib.npz}}
+                evaluate: {data: calib.npz}
+                budgets: {"*": {max_size: 1MB}}
+                """,
+            "kr/model.keras": models.keras.read_bytes(),
+            "kr/model.yaml": """
+                source: {keras: model.keras}
+                variants:
+                  float32: {}
+                  float16: {quantize: float16}
+                """,
+            "py/entries.py": models.entries.read_text(),
+            "py/helper.txt": "v1\n",
+            "py/model.yaml": """
+                source: {python: entries.py:keras_model, deps: [helper.txt]}
+                variants: {float32: {}}
+                """,
+            "made/recipe.keras": models.keras.read_bytes(),
+            "made/model.yaml": """
+                source: {keras: model.keras, task: make_model}
+                variants: {float32: {}}
+                """,
+        },
+    )
+    return root
+
+
+def build(root: Path, *args: str) -> Run:
+    return doit(root, *(args or ("convert",)))
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def converted(run: Run) -> set[str]:
+    return {name for name in run.executed if name.startswith("convert:")}
+
+
+def test_first_run_builds_everything_second_run_nothing(project: Path) -> None:
+    first = build(project)
+    assert first.code == 0, first.output
+    assert converted(first) == ALL
+    assert first.conversions == len(ALL)
+    for name in ALL:
+        model, variant = name.split(":")[1].split("/")
+        assert (project / "build" / model / f"{variant}.tflite").is_file()
+    second = build(project)
+    assert second.code == 0 and second.executed == set() and second.conversions == 0
+
+
+def test_each_input_rebuilds_exactly_what_uses_it(project: Path) -> None:
+    assert build(project).code == 0
+    # One variant's options.
+    edit(
+        project / "kr/model.yaml",
+        "float16: {quantize: float16}",
+        "float16: {quantize: float16, probe: false}",
+    )
+    assert converted(build(project)) == {"convert:kr/float16"}
+    # Evaluation data and budgets are not conversion inputs.
+    edit(project / "sm/model.yaml", "max_size: 1MB", "max_size: 2MB")
+    edit(
+        project / "sm/model.yaml",
+        "evaluate: {data: calib.npz}",
+        "evaluate: {data: calib.npz, samples: 5}",
+    )
+    assert build(project).executed == set()
+    # Any file inside a SavedModel directory.
+    (project / "sm/export/assets").mkdir(exist_ok=True)
+    (project / "sm/export/assets/vocab.txt").write_text("new file\n")
+    assert converted(build(project)) == {
+        "convert:sm/float32",
+        "convert:sm/dynamic",
+        "convert:sm/int8",
+    }
+    # Representative data: only the variant that uses it.
+    import numpy as np
+
+    np.savez(project / "sm/calib.npz", img=np.full((10, 8, 8, 1), 0.5, np.float32))
+    assert converted(build(project)) == {"convert:sm/int8"}
+    # A Python entry point's file, and a listed dep.
+    (project / "py/entries.py").write_text((project / "py/entries.py").read_text() + "\n# edited\n")
+    assert converted(build(project)) == {"convert:py/float32"}
+    (project / "py/helper.txt").write_text("v2\n")
+    assert converted(build(project)) == {"convert:py/float32"}
+    # A source made by the user's own task: the task runs first, then the conversion.
+    (project / "made/recipe.keras").write_bytes((project / "kr/model.keras").read_bytes() + b"")
+    os.utime(project / "made/recipe.keras", (1, 1))
+    run = build(project)
+    assert run.executed == set(), "same bytes: the user task's file_dep and our key both hold"
+    shutil.copyfile(project / "sm/calib.npz", project / "made/recipe.keras")
+    run = build(project)
+    assert "make_model" in run.executed and "convert:made/float32" in run.executed
+    assert run.code != 0 and "made/float32" in run.output  # a .npz is no Keras model
+    assert "Traceback" not in run.output
+
+
+def test_tool_versions_are_part_of_every_key(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert build(project).code == 0
+    versions = dict(fingerprint.tool_versions())
+    monkeypatch.setattr(fingerprint, "tool_versions", lambda: {**versions, "tensorflow": "2.99.0"})
+    assert converted(build(project)) == ALL
+    monkeypatch.setattr(fingerprint, "tool_versions", lambda: {**versions, "tflite-build": "9.9"})
+    assert converted(build(project)) == ALL
+
+
+def test_touched_files_are_hashed_once_then_stat_only(project: Path) -> None:
+    assert build(project).code == 0
+    memo = actions.memo(project / "build/.tflite-build/digests.sqlite")
+    for path in project.rglob("*"):
+        if path.is_file() and "build" not in path.parts:
+            os.utime(path, (time.time() + 5, time.time() + 5))
+    hashed = memo.hashed
+    assert build(project).executed == set()
+    assert memo.hashed > hashed, "touched files must be re-hashed once"
+    hashed = memo.hashed
+    assert build(project).executed == set()
+    assert memo.hashed == hashed, "and then never again"
+
+
+def test_edited_artifact_is_rebuilt(project: Path) -> None:
+    assert build(project).code == 0
+    artifact = project / "build/kr/float32.tflite"
+    good = artifact.read_bytes()
+    artifact.write_bytes(good[: len(good) // 2])  # truncated: doit alone would not notice
+    assert converted(build(project)) == {"convert:kr/float32"}
+    assert artifact.read_bytes() == good
+
+
+def test_select_one_model_and_clean(project: Path) -> None:
+    run = build(project, "convert:sm/*")
+    assert converted(run) == {"convert:sm/float32", "convert:sm/dynamic", "convert:sm/int8"}
+    assert not build(project, "clean", "convert:sm/*").code  # doit's clean returns None
+    assert not list((project / "build/sm").glob("*.tflite"))
+
+
+def test_failure_is_one_sentence_and_other_models_still_build(project: Path) -> None:
+    edit(project / "py/model.yaml", "entries.py:keras_model", "entries.py:not_a_model")
+    run = build(project, "--continue", "convert")
+    assert run.code != 0  # 1, or 2 as here: the `convert` group's dependency failed
+    assert (
+        "py/float32: 'entries.py:not_a_model': returned int; expected a Keras model" in run.output
+    )
+    assert "Traceback" not in run.output
+    assert converted(run) == ALL
+    assert not (project / "build/py/float32.tflite").exists()
+    assert (project / "build/kr/float32.tflite").is_file()
+
+
+def test_no_directory_ever_reaches_doit_as_file_dep(project: Path) -> None:
+    namespace = rules.doit_tasks(project)
+    for task in namespace["task_convert"]():
+        for dep in task.get("file_dep", []):
+            assert not Path(dep).is_dir()
+
+
+def _doit_process(root: Path, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "doit", *args],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        **kwargs,
+    )
+
+
+def _artifacts(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root / "build").as_posix(): p.read_bytes()
+        for p in sorted((root / "build").rglob("*.tflite"))
+    }
+
+
+def test_parallel_build_gives_the_serial_bytes(project: Path, tmp_path: Path) -> None:
+    parallel = tmp_path / "parallel"
+    shutil.copytree(project, parallel)
+    assert doit(project, "convert").code == 0
+    process = _doit_process(parallel, "-n", "2", "convert")
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output
+    assert _artifacts(parallel) == _artifacts(project)
+    assert len(_artifacts(project)) == len(ALL)
+
+
+def test_killed_build_reruns_to_complete_correct_artifacts(project: Path, tmp_path: Path) -> None:
+    reference = tmp_path / "reference"
+    shutil.copytree(project, reference)
+    assert doit(reference, "convert").code == 0
+    process = _doit_process(project, "convert")
+    deadline = time.monotonic() + 300
+    while not list((project / "build").rglob("*.tflite")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = len(_artifacts(project))
+    assert 0 < finished < len(ALL), "the kill should land mid-build"
+    rerun = _doit_process(project, "convert")
+    output, _ = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, output
+    assert _artifacts(project) == _artifacts(reference)
+    assert not list((project / "build").rglob("*.tmp"))
+
+
+def test_loading_the_example_projects_tasks_never_imports_tensorflow() -> None:
+    script = (
+        "import runpy, sys\n"
+        "from doit.cmd_base import ModuleTaskLoader\n"
+        "from doit.doit_cmd import DoitMain\n"
+        "ns = runpy.run_path('example_project/dodo.py')\n"
+        "code = DoitMain(ModuleTaskLoader(ns)).run(['list', '--all'])\n"
+        "print('RESULT', code, 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True)
+    assert "convert:digits/int8" in run.stdout
+    assert run.stdout.strip().splitlines()[-1] == "RESULT 0 False False"
+
+
+def test_doit_check_reports_every_problem_without_a_traceback(project: Path) -> None:
+    ok = subprocess.run(
+        [sys.executable, "-m", "doit", "check"], cwd=project, capture_output=True, text=True
+    )
+    assert ok.returncode == 0 and "4 manifest(s), 7 variant(s): all valid" in ok.stdout
+    edit(project / "sm/model.yaml", "quantize: dynamic", "quantize: dynamc")
+    edit(project / "kr/model.yaml", "float32: {}", "float32: {probe: maybe}")
+    bad = subprocess.run(
+        [sys.executable, "-m", "doit", "check"], cwd=project, capture_output=True, text=True
+    )
+    assert bad.returncode == 3
+    assert bad.stderr.splitlines() == [
+        "ERROR: 2 problems in the manifests:",
+        "  kr/model.yaml:3: variants -> float32 -> probe: expected true or false; got string 'maybe'",
+        "  sm/model.yaml:4: variants -> dynamic -> quantize: expected one of none, dynamic, "
+        "float16, int8, int16x8; got 'dynamc'; did you mean 'dynamic'?",
+    ]
