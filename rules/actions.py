@@ -10,7 +10,6 @@ rebuilt.
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import sys
@@ -20,22 +19,17 @@ from typing import Any
 
 from doit.exceptions import TaskFailed
 
-from converter.api import Engine
+from converter.api import Engine, default_engine
 from converter.errors import ConverterError
 from rules.digests import DigestMemo
 from rules.fingerprint import ConvertJob, cache_key
 
-_engine: Engine | None = None
 _memos: dict[Path, DigestMemo] = {}
 
 
 def engine() -> Engine:
     """One engine (one persistent worker) per doit process, closed at exit."""
-    global _engine
-    if _engine is None:
-        _engine = Engine()
-        atexit.register(_engine.close)
-    return _engine
+    return default_engine()
 
 
 def memo(path: Path) -> DigestMemo:
