@@ -1,9 +1,9 @@
 """What doit runs: conversions through the engine, the up-to-date check, cleaning.
 
 The only writer of build outputs. A conversion writes ``<variant>.tflite``
-(atomically, through the engine), then its sidecar ``<variant>.convert.json``
-(key, digest, size, warnings) and ``<variant>.convert.log`` (what TensorFlow
-printed). The sidecar is written last, so a build killed at any point leaves
+(atomically, through the engine or from the cache), then
+``<variant>.convert.log`` (what TensorFlow printed) and its sidecar
+``<variant>.convert.json`` (key, digest, size, warnings, origin). The sidecar is written last, so a build killed at any point leaves
 either a complete record or none; an artifact without a matching record is
 rebuilt.
 """
@@ -21,8 +21,10 @@ from doit.exceptions import TaskFailed
 
 from converter.api import Engine, default_engine
 from converter.errors import ConverterError
+from rules.cache import CacheSettings, cache_for
 from rules.digests import DigestMemo
 from rules.fingerprint import ConvertJob, cache_key
+from rules.stores import LocalStore, redact
 
 _memos: dict[Path, DigestMemo] = {}
 
@@ -38,12 +40,21 @@ def memo(path: Path) -> DigestMemo:
     return _memos[path]
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(temporary, path)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(path: Path, text: str) -> None:
+    write_atomic_bytes(path, text.encode())
 
 
 def read_sidecar(job: ConvertJob) -> dict[str, Any]:
@@ -54,37 +65,74 @@ def read_sidecar(job: ConvertJob) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-class UpToDate:
-    """doit ``uptodate``: true when the key and the artifact's bytes match the last build's.
+# Variants the up-to-date check restored from the cache in this process (the reporter counts them).
+RESTORED: dict[str, str] = {}
 
-    The record is doit's saved values, or failing that the sidecar, so work
-    finished before a kill (when doit saved nothing) is not redone. A missing
-    input is 'not up to date': the conversion then reports it properly.
+
+class UpToDate:
+    """doit ``uptodate``: true when the artifact is what the current key says it should be.
+
+    That is the case when the key and the artifact's bytes match the last build's
+    record (doit's saved values, or failing that the sidecar, so work finished
+    before a kill is not redone), or when the artifact could be restored from the
+    cache right here. Restoring in the check, like Bazel materializing a cached
+    action's outputs, means a cache hit runs neither the task that produces the
+    source nor the worker. A missing input is 'not up to date': the conversion
+    then reports it properly.
     """
 
-    def __init__(self, job: ConvertJob, memo_path: Path) -> None:
+    def __init__(self, job: ConvertJob, memo_path: Path, settings: CacheSettings) -> None:
         self.job = job
         self.memo_path = memo_path
+        self.settings = settings
 
     def __call__(self, task: object, values: dict[str, Any]) -> bool:
-        record = values if values.get("key") else read_sidecar(self.job)
-        if not record.get("key") or not self.job.output.is_file():
-            return False
         digests = memo(self.memo_path)
         try:
             key = cache_key(self.job, digests)
         except FileNotFoundError:
             return False
-        return bool(record["key"] == key and digests.file(self.job.output) == record.get("sha256"))
+        record = values if values.get("key") else read_sidecar(self.job)
+        if (
+            record.get("key") == key
+            and self.job.output.is_file()
+            and digests.file(self.job.output) == record.get("sha256")
+        ):
+            return True
+        return self._restore(key)
+
+    def _restore(self, key: str) -> bool:
+        if not (self.settings.local or self.settings.remote):
+            return False
+        hit = cache_for(self.settings).fetch(key)
+        if hit is None:
+            return False
+        write_atomic_bytes(self.job.output, hit.artifact)
+        _finish(self.job, key, hit.record, hit.log, origin=hit.origin)
+        RESTORED[f"convert:{self.job.name}"] = hit.origin
+        return True
 
 
-def convert(job: ConvertJob, memo_path: Path) -> dict[str, Any] | TaskFailed:
-    """Convert one variant; returns the record doit saves, or a one-sentence failure."""
+def convert(
+    job: ConvertJob, memo_path: Path, settings: CacheSettings
+) -> dict[str, Any] | TaskFailed:
+    """Fetch one variant from the cache, or convert it and store it there.
+
+    Returns the record doit saves (with ``origin``: built, local or remote), or a
+    one-sentence failure. A cache hit starts no worker and imports no TensorFlow.
+    """
     job.sidecar.unlink(missing_ok=True)
     try:
         key = cache_key(job, memo(memo_path))
     except FileNotFoundError as e:
         return TaskFailed(f"{job.name}: input {e.filename} does not exist")
+    cache = cache_for(settings) if settings.local or settings.remote else None
+    hit = cache.fetch(key) if cache is not None else None
+    if hit is not None:
+        write_atomic_bytes(job.output, hit.artifact)
+        _finish(job, key, hit.record, hit.log, origin=hit.origin)
+        print(f"    {job.name}: from the {hit.origin} cache", file=sys.stderr)
+        return {"key": key, "sha256": hit.record["sha256"], "origin": hit.origin}
     provenance = {
         "key": key,
         "model": job.model,
@@ -99,25 +147,57 @@ def convert(job: ConvertJob, memo_path: Path) -> dict[str, Any] | TaskFailed:
             write_atomic(job.log, e.log + "\n")
         where = f"\n  (TensorFlow's log: {os.path.relpath(job.log)})" if e.log else ""
         return TaskFailed(f"{job.name}: {e}{where}")
-    write_atomic(job.log, result.log)
     record = {
-        "key": key,
         "sha256": result.sha256,
         "size": result.size,
         "seconds": round(result.seconds, 3),
         "warnings": list(result.warnings),
         "fingerprint": job.fingerprint,
     }
-    write_atomic(job.sidecar, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    if cache is not None:
+        cache.store(key, job.output.read_bytes(), record, result.log)
+    _finish(job, key, record, result.log, origin="built")
     for warning in result.warnings:
         print(f"    warning: {job.name}: {warning}", file=sys.stderr)
     print(f"    {job.name}: {result.size:,} bytes in {result.seconds:.1f} s", file=sys.stderr)
-    return {"key": key, "sha256": result.sha256}
+    return {"key": key, "sha256": result.sha256, "origin": "built"}
+
+
+def _finish(job: ConvertJob, key: str, record: dict[str, Any], log: str, origin: str) -> None:
+    """The log, then the sidecar: written last, it marks the variant complete."""
+    write_atomic(job.log, log)
+    sidecar = {**record, "key": key, "origin": origin}
+    write_atomic(job.sidecar, json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
 
 
 def clean(job: ConvertJob) -> None:
     for path in (job.output, job.sidecar, job.log):
         path.unlink(missing_ok=True)
+
+
+def cache_stats(settings: CacheSettings) -> TaskFailed | None:
+    if settings.local is None:
+        return TaskFailed("the cache is off (cache = 'off')")
+    usage = LocalStore(settings.local).usage()
+    limit = f" of {settings.max_size / 1e9:.1f} GB" if settings.max_size else ""
+    print(
+        f"{settings.local}: {usage.entries} entries, {usage.blobs} artifacts, "
+        f"{usage.bytes / 1e6:.1f} MB{limit}"
+    )
+    if settings.remote:
+        print(f"remote: {redact(settings.remote)}" + (" (read-only)" if settings.read_only else ""))
+    return None
+
+
+def cache_prune(settings: CacheSettings) -> TaskFailed | None:
+    if settings.local is None or settings.max_size is None:
+        return TaskFailed("nothing to prune: no local cache or no cache_max_size")
+    removed = LocalStore(settings.local).prune(settings.max_size)
+    print(
+        f"removed {removed.entries} entries and {removed.blobs} artifacts "
+        f"({removed.bytes / 1e6:.1f} MB); limit {settings.max_size / 1e9:.1f} GB"
+    )
+    return None
 
 
 def report_check(manifests: int, variants: int) -> None:

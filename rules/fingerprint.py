@@ -61,19 +61,27 @@ def _entry_file(entry: str, base_dir: Path) -> Path | None:
 
 
 def inputs_of(manifest: Manifest, variant: Variant) -> tuple[Path, ...]:
-    """The files and directories one variant's conversion reads."""
+    """The files and directories whose bytes key one variant.
+
+    A source made by a task is keyed by that task's recipe (the ``deps`` the
+    manifest declares for it), not by the bytes it produced: training and
+    exporting are rarely byte-reproducible, and a fresh clone must be able to
+    take the artifact from the cache without running the task first. Data files
+    of such a manifest count as the task's products too; a committed one is
+    tracked by listing it in ``deps``.
+    """
     source = manifest.source
     found: list[Path] = []
     if isinstance(source, PythonSource):
         entry = source.file
         if entry is not None:
             found.append(entry)
-    else:
+    elif manifest.task is None:
         found.append(source.path)
     found.extend(manifest.deps)
     rep = variant.options.representative
     if rep is not None:
-        if rep.data is not None:
+        if rep.data is not None and manifest.task is None:  # else a product of the task, too
             found.append(rep.data)
         elif rep.python is not None:
             entry = _entry_file(rep.python, rep.base_dir)
@@ -101,6 +109,7 @@ def fingerprint_of(root: Path, manifest: Manifest, variant: Variant) -> dict[str
         "format": KEY_FORMAT,
         "model": manifest.name,
         "variant": variant.name,
+        "task": manifest.task,
         "source": portable(source_to_dict(manifest.source), root),
         "options": portable(variant.options.to_dict(), root),
         **tool_versions(),

@@ -9,39 +9,49 @@ it as ``ERROR: ...``, no traceback) before anything is built.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from doit.exceptions import InvalidDodoFile
 
+from rules.cache import CacheSettings, settings_for
 from rules.errors import ManifestError, RulesError
 from rules.manifest import Manifest, load_manifests
 from rules.project import Project, find_manifests, load_project
-from rules.tasks import check_task, convert_tasks
+from rules.reporter import reporter_for
+from rules.tasks import cache_tasks, check_task, convert_tasks
+
+SHARD_ENV = "TFLITE_BUILD_SHARD"
 
 
 def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
     """DOIT_CONFIG, task_convert and task_check for the project at this dodo.py's folder."""
     root = Path(dodo_file_or_root)
     root = root.parent if root.suffix == ".py" else root
+    project: Project | None = None
+    settings = CacheSettings(None)
+    shard: tuple[int, int] | None = None
+    error: RulesError | None = None
     try:
-        project: Project | None = load_project(root)
-        error: RulesError | None = None
+        project = load_project(root)
+        settings = settings_for(project)
+        shard = parse_shard(os.environ.get(SHARD_ENV, ""))
     except RulesError as e:
-        project, error = None, e
+        error = e
     state_dir = project.state_dir if project else root.resolve() / "build" / ".tflite-build"
     state_dir.mkdir(parents=True, exist_ok=True)
     config = {
         "backend": "sqlite3",  # parallel doit processes keep each other's results
         "dep_file": str(state_dir / "doit.sqlite"),
         "default_tasks": ["convert"],
+        "reporter": reporter_for(settings),
     }
 
     @functools.cache
     def manifests() -> tuple[Project, list[Manifest]]:
-        if project is None:
-            assert error is not None
+        if project is None or error is not None:
             raise InvalidDodoFile(str(error))
         found, problems = load_manifests(project, find_manifests(project))
         if problems:
@@ -50,10 +60,28 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
 
     def task_convert() -> Iterator[dict[str, Any]]:
         """Convert every model variant to .tflite"""
-        yield from convert_tasks(*manifests())
+        yield from convert_tasks(*manifests(), settings, shard)
+
+    def task_cache() -> Iterator[dict[str, Any]]:
+        yield from cache_tasks(settings)
 
     def task_check() -> dict[str, Any]:
         """Validate every manifest without building"""
         return check_task(*manifests())
 
-    return {"DOIT_CONFIG": config, "task_convert": task_convert, "task_check": task_check}
+    return {
+        "DOIT_CONFIG": config,
+        "task_convert": task_convert,
+        "task_check": task_check,
+        "task_cache": task_cache,
+    }
+
+
+def parse_shard(text: str) -> tuple[int, int] | None:
+    """``"2/4"`` -> (2, 4): this job builds the second quarter of the variants."""
+    if not text:
+        return None
+    k, sep, n = text.partition("/")
+    if sep and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n):
+        return int(k), int(n)
+    raise RulesError(f"{SHARD_ENV}={text!r}: expected K/N with 1 <= K <= N, e.g. 2/4")

@@ -373,6 +373,13 @@ def _read_source(reader: _Reader, node: Node) -> tuple[Source | None, str | None
         return None, None, ()
     if "task" in fields:
         reader.task = reader.string(fields["task"], (*keys, "task"))
+        if "deps" not in fields:
+            reader.problem(
+                fields["task"],
+                (*keys, "task"),
+                "needs deps: the files the task reads (they, not the bytes it writes, "
+                "key the cache)",
+            )
     formats = [f for f in SOURCE_FORMATS if f in fields]
     if len(formats) != 1:
         got = f"got {', '.join(formats)}" if formats else "got none"

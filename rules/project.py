@@ -11,7 +11,7 @@ from pathlib import Path
 from converter.options import suggest
 from rules.errors import Problem, RulesError
 
-CONFIG_KEYS = ("build_dir", "cache", "manifests", "exclude")
+CONFIG_KEYS = ("build_dir", "cache", "cache_read_only", "cache_max_size", "manifests", "exclude")
 DEFAULT_MANIFESTS = ("**/model.yaml",)
 # Never searched for manifests: tool and VCS folders, virtual environments.
 ALWAYS_EXCLUDED = ("node_modules", "__pycache__", "venv", "site-packages")
@@ -25,6 +25,8 @@ class Project:
     cache: str
     manifests: tuple[str, ...] = DEFAULT_MANIFESTS
     exclude: tuple[str, ...] = ()
+    cache_read_only: bool = False
+    cache_max_size: str | None = "10GB"
 
     @property
     def state_dir(self) -> Path:
@@ -94,11 +96,35 @@ def load_project(root: Path | str) -> Project:
 
     build_dir = text("build_dir", "build")
     cache = os.environ.get(CACHE_ENV) or text("cache", "~/.cache/tflite-build")
+    read_only = config.get("cache_read_only", False)
+    if not isinstance(read_only, bool):
+        problems.append(
+            Problem(
+                where,
+                None,
+                ("tool.tflite-build", "cache_read_only"),
+                f"expected true or false; got {read_only!r}",
+            )
+        )
+        read_only = False
+    max_size = config.get("cache_max_size", "10GB")
+    if not (isinstance(max_size, (str, int)) and not isinstance(max_size, bool)):
+        problems.append(
+            Problem(
+                where,
+                None,
+                ("tool.tflite-build", "cache_max_size"),
+                f"expected a size like 10GB; got {max_size!r}",
+            )
+        )
+        max_size = "10GB"
     manifests = patterns("manifests", DEFAULT_MANIFESTS)
     exclude = patterns("exclude", ())
     if problems:
         raise RulesError("\n".join(str(p) for p in problems))
-    return Project(root, (root / build_dir).resolve(), cache, manifests, exclude)
+    return Project(
+        root, (root / build_dir).resolve(), cache, manifests, exclude, read_only, str(max_size)
+    )
 
 
 def find_manifests(project: Project) -> list[Path]:

@@ -4,15 +4,17 @@ Task names are fixed: ``convert:<model>/<variant>`` and ``check``. Convert tasks
 have no ``file_dep``: doit crashes on directories there and re-hashes touched
 files forever. Instead one ``uptodate`` check compares the job's content key
 (inputs, options, tool versions) and the artifact's own digest with the last
-build's; see ``rules.actions.UpToDate``.
+build's, or restores the artifact from the cache; see ``rules.actions.UpToDate``.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from typing import Any
 
 from rules import actions
+from rules.cache import CacheSettings
 from rules.fingerprint import ConvertJob, fingerprint_of, inputs_of
 from rules.manifest import Manifest, Variant
 from rules.project import Project
@@ -41,28 +43,64 @@ def describe(variant: Variant) -> str:
     return ", ".join(words)
 
 
-def convert_tasks(project: Project, manifests: list[Manifest]) -> Iterator[dict[str, Any]]:
-    """The ``convert`` group: one subtask per model variant."""
+def in_shard(name: str, shard: tuple[int, int] | None) -> bool:
+    """Whether task ``name`` belongs to shard ``(k, n)`` (1-based): a stable hash, not an order."""
+    if shard is None:
+        return True
+    k, n = shard
+    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % n == k - 1
+
+
+def convert_tasks(
+    project: Project,
+    manifests: list[Manifest],
+    settings: CacheSettings,
+    shard: tuple[int, int] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """The ``convert`` group: one subtask per model variant (of this shard, if sharded)."""
+    where = f" (shard {shard[0]} of {shard[1]})" if shard else ""
     yield {
         "basename": "convert",
         "name": None,
-        "doc": "Convert every model variant to .tflite (convert:<model>/<variant> for one)",
+        "doc": f"Convert every model variant to .tflite{where} (convert:<model>/<variant> for one)",
     }
     memo_path = project.state_dir / "digests.sqlite"
     for manifest in manifests:
         for variant in manifest.variants:
             job = job_for(project, manifest, variant)
+            if not in_shard(job.name, shard):
+                continue
             yield {
                 "name": job.name,
                 "doc": f"{manifest.name} {variant.name}: {describe(variant)} "
                 f"({project.display(manifest.path)})",
-                "actions": [(actions.convert, [job, memo_path])],
+                "actions": [(actions.convert, [job, memo_path, settings])],
                 "targets": [str(job.output), str(job.sidecar)],
-                "uptodate": [actions.UpToDate(job, memo_path)],
-                "task_dep": [manifest.task] if manifest.task else [],
+                "uptodate": [actions.UpToDate(job, memo_path, settings)],
+                # `setup`, not `task_dep`: the producing task runs only when this
+                # variant is not up to date (and not in the cache either).
+                "setup": [manifest.task] if manifest.task else [],
                 "clean": [(actions.clean, [job])],
                 "verbosity": 1,
             }
+
+
+def cache_tasks(settings: CacheSettings) -> Iterator[dict[str, Any]]:
+    """``cache_stats`` and ``cache_prune`` for the local cache."""
+    yield {
+        "basename": "cache_stats",
+        "doc": f"Show the local artifact cache's size ({settings.describe()})",
+        "actions": [(actions.cache_stats, [settings])],
+        "uptodate": [False],
+        "verbosity": 2,
+    }
+    yield {
+        "basename": "cache_prune",
+        "doc": "Shrink the local cache to cache_max_size, least recently used first",
+        "actions": [(actions.cache_prune, [settings])],
+        "uptodate": [False],
+        "verbosity": 2,
+    }
 
 
 def check_task(project: Project, manifests: list[Manifest]) -> dict[str, Any]:

@@ -203,6 +203,18 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
     )
 
 
+@pytest.fixture(autouse=True)
+def private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Every test gets its own empty artifact cache (never the user's ~/.cache)."""
+    path = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("TFLITE_BUILD_CACHE", str(path))
+    monkeypatch.delenv("TFLITE_BUILD_CACHE_READ_ONLY", raising=False)
+    monkeypatch.delenv("TFLITE_BUILD_SHARD", raising=False)
+    return path
+
+
 @pytest.fixture(scope="session")
 def engine() -> Iterator[converter.Engine]:
     """One engine (one worker process) for the whole session."""

@@ -18,7 +18,6 @@ import time
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import REPO, Models, write_files
@@ -127,7 +126,7 @@ def project(models: Models, tmp_path: Path) -> Path:
                 """,
             "made/recipe.keras": models.keras.read_bytes(),
             "made/model.yaml": """
-                source: {keras: model.keras, task: make_model}
+                source: {keras: model.keras, task: make_model, deps: [recipe.keras]}
                 variants: {float32: {}}
                 """,
         },
@@ -233,12 +232,20 @@ def test_touched_files_are_hashed_once_then_stat_only(project: Path) -> None:
     assert memo.hashed == hashed, "and then never again"
 
 
-def test_edited_artifact_is_rebuilt(project: Path) -> None:
+def test_edited_artifact_is_restored_or_rebuilt(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert build(project).code == 0
     artifact = project / "build/kr/float32.tflite"
     good = artifact.read_bytes()
     artifact.write_bytes(good[: len(good) // 2])  # truncated: doit alone would not notice
-    assert converted(build(project)) == {"convert:kr/float32"}
+    run = build(project)
+    assert "C  convert:kr/float32 (from the local cache)" in run.output and run.conversions == 0
+    assert artifact.read_bytes() == good
+    monkeypatch.setenv("TFLITE_BUILD_CACHE", "off")
+    artifact.write_bytes(b"edited by hand")
+    run = build(project)
+    assert converted(run) == {"convert:kr/float32"} and run.conversions == 1
     assert artifact.read_bytes() == good
 
 
@@ -269,7 +276,9 @@ def test_no_directory_ever_reaches_doit_as_file_dep(project: Path) -> None:
             assert not Path(dep).is_dir()
 
 
-def _doit_process(root: Path, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
+def _doit_process(root: Path, *args: str) -> subprocess.Popen[str]:
+    """doit in its own process, with an empty cache of its own: it must really convert."""
+    cache = root / "build" / "private-cache"
     return subprocess.Popen(
         [sys.executable, "-m", "doit", *args],
         cwd=root,
@@ -277,7 +286,7 @@ def _doit_process(root: Path, *args: str, **kwargs: Any) -> subprocess.Popen[str
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
-        **kwargs,
+        env={**os.environ, "TFLITE_BUILD_CACHE": str(cache)},
     )
 
 

@@ -227,8 +227,13 @@ def test_every_problem_of_every_file_at_once(tmp_path: Path) -> None:
 
 
 def test_a_producing_task_excuses_missing_outputs(tmp_path: Path) -> None:
-    text = "source: {saved_model: not_yet, task: train}\nvariants:\n  int8:\n    quantize: int8\n    representative: {data: later.npz}\n"
+    text = "source: {saved_model: not_yet, task: train, deps: [build.py]}\nvariants:\n  int8:\n    quantize: int8\n    representative: {data: later.npz}\n"
     assert problems(tmp_path, {"m/model.yaml": text}) == []
+    text = "source: {saved_model: not_yet, task: train}\nvariants: {f: {}}\n"
+    assert problems(tmp_path, {"m/model.yaml": text}) == [
+        "m/model.yaml:1: source -> task: needs deps: the files the task reads (they, not the "
+        "bytes it writes, key the cache)"
+    ]
 
 
 def test_project_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

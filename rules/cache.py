@@ -1,0 +1,216 @@
+"""The artifact cache: a variant's key -> its .tflite bytes and record, verified on every read.
+
+Like Bazel's action cache plus content-addressed storage: ``ac/<key>`` is a small
+JSON entry naming the artifact's sha256, ``cas/<sha256>`` holds the bytes. The
+local store is always consulted first; a remote one (HTTP with Bazel's layout,
+or any fsspec URL) second, and what it returns fills the local store. A
+corrupt or truncated entry or blob is a miss, evicted with a warning: never a
+wrong artifact. A remote that fails in any way is dropped for the rest of the
+process with one warning, and the build goes on locally.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rules.errors import RulesError
+from rules.manifest import parse_size
+from rules.project import Project
+from rules.stores import LocalStore, Store, StoreError, open_store, redact
+
+ENTRY_FORMAT = 1
+DEFAULT_LOCAL = "~/.cache/tflite-build"
+DEFAULT_MAX_SIZE = 10 * 10**9
+OFF = ("off", "none", "false", "0")
+READ_ONLY_ENV = "TFLITE_BUILD_CACHE_READ_ONLY"
+LOCAL_ENV = "TFLITE_BUILD_LOCAL_CACHE"
+
+
+@dataclass(frozen=True)
+class CacheSettings:
+    """Where the cache is. Plain data: doit -n sends it to worker processes."""
+
+    local: Path | None
+    remote: str | None = None
+    read_only: bool = False
+    max_size: int | None = DEFAULT_MAX_SIZE
+    timeout: float = 10.0
+
+    def describe(self) -> str:
+        parts = [str(self.local) if self.local else "no local cache"]
+        if self.remote:
+            parts.append(
+                f"remote {redact(self.remote)}" + (" (read-only)" if self.read_only else "")
+            )
+        return ", ".join(parts)
+
+
+def _is_url(text: str) -> bool:
+    scheme = urllib.parse.urlsplit(text).scheme
+    return len(scheme) > 1  # "C:\\..." is a path
+
+
+def settings_for(project: Project) -> CacheSettings:
+    """``cache`` (or TFLITE_BUILD_CACHE) is a directory, a URL, or 'off'."""
+    value = project.cache.strip()
+    read_only = project.cache_read_only or os.environ.get(READ_ONLY_ENV, "").lower() in (
+        "1",
+        "true",
+        "yes",
+    )
+    max_size = parse_size(project.cache_max_size) if project.cache_max_size else None
+    if project.cache_max_size and max_size is None:
+        raise RulesError(
+            f"cache_max_size: expected a size like 10GB or 500MiB; got {project.cache_max_size!r}"
+        )
+    if value.lower() in OFF:
+        return CacheSettings(None)
+    if _is_url(value) and not value.startswith("file://"):
+        local = Path(os.environ.get(LOCAL_ENV) or DEFAULT_LOCAL).expanduser()
+        return CacheSettings(local, value, read_only, max_size)
+    path = Path(value.removeprefix("file://")).expanduser()
+    return CacheSettings(project.root / path, None, read_only, max_size)
+
+
+@dataclass(frozen=True)
+class Hit:
+    artifact: bytes
+    record: dict[str, Any]
+    log: str
+    origin: str  # "local" or "remote"
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+class ArtifactCache:
+    """Fetch and store artifacts by key; see the module docstring for the guarantees."""
+
+    def __init__(self, settings: CacheSettings, warn: Callable[[str], None] = _warn) -> None:
+        self.settings = settings
+        self.warn = warn
+        self.pid = os.getpid()  # a forked doit worker must not inherit a dropped remote
+        self.local = LocalStore(settings.local) if settings.local else None
+        self.remote: Store | None = None
+        self.remote_failed = False
+        if settings.remote:
+            try:
+                self.remote = open_store(settings.remote, settings.timeout)
+            except StoreError as e:
+                self._drop_remote(str(e))
+
+    def _drop_remote(self, reason: str) -> None:
+        if not self.remote_failed:
+            self.warn(f"remote cache unavailable, building locally: {reason}")
+        self.remote_failed = True
+        self.remote = None
+
+    def fetch(self, key: str) -> Hit | None:
+        if self.local is not None:
+            hit = self._read(self.local, key, "local")
+            if hit is not None:
+                return hit
+        if self.remote is None:
+            return None
+        try:
+            hit = self._read(self.remote, key, "remote")
+        except StoreError as e:
+            self._drop_remote(str(e))
+            return None
+        if hit is not None and self.local is not None:
+            self._write_local(key, hit.artifact, self._entry(key, hit))
+        return hit
+
+    def store(self, key: str, artifact: bytes, record: dict[str, Any], log: str) -> None:
+        hit = Hit(artifact, record, log, "local")
+        entry = self._entry(key, hit)
+        self._write_local(key, artifact, entry)
+        if self.remote is not None and not self.settings.read_only:
+            try:
+                self._write(self.remote, key, artifact, entry)
+            except StoreError as e:
+                self._drop_remote(str(e))
+
+    @staticmethod
+    def _entry(key: str, hit: Hit) -> bytes:
+        entry = {
+            "format": ENTRY_FORMAT,
+            "key": key,
+            "sha256": hashlib.sha256(hit.artifact).hexdigest(),
+            "size": len(hit.artifact),
+            "record": hit.record,
+            "log": hit.log,
+        }
+        return json.dumps(entry, sort_keys=True).encode()
+
+    def _write_local(self, key: str, artifact: bytes, entry: bytes) -> None:
+        if self.local is None:
+            return
+        try:
+            self._write(self.local, key, artifact, entry)
+        except OSError as e:  # a full disk or a read-only home must not fail the build
+            self.warn(f"could not write the local cache {self.local.root}: {e.strerror or e}")
+
+    @staticmethod
+    def _write(store: Store, key: str, artifact: bytes, entry: bytes) -> None:
+        # The blob first: an entry is only ever visible once its bytes are.
+        store.put("cas", hashlib.sha256(artifact).hexdigest(), artifact)
+        store.put("ac", key, entry)
+
+    def _read(self, store: Store, key: str, origin: str) -> Hit | None:
+        raw = store.get("ac", key)
+        if raw is None:
+            return None
+        try:
+            entry = json.loads(raw)
+            valid = (
+                entry["format"] == ENTRY_FORMAT
+                and entry["key"] == key
+                and isinstance(entry["record"], dict)
+                and isinstance(entry["sha256"], str)
+                and entry["sha256"].isalnum()
+            )
+        except (ValueError, KeyError, TypeError):
+            valid = False
+        if not valid:
+            self._evict(
+                store, origin, key, None, "its entry is not valid JSON of the expected form"
+            )
+            return None
+        digest = entry["sha256"]
+        blob = store.get("cas", digest)
+        if blob is None:
+            return None  # pruned or never uploaded: a plain miss
+        if len(blob) != entry["size"] or hashlib.sha256(blob).hexdigest() != digest:
+            self._evict(store, origin, key, digest, "its artifact does not match its sha256")
+            return None
+        return Hit(blob, entry["record"], str(entry.get("log", "")), origin)
+
+    def _evict(self, store: Store, origin: str, key: str, digest: str | None, why: str) -> None:
+        self.warn(f"{origin} cache entry {key[:12]}… is corrupt ({why}); evicted, rebuilding")
+        try:
+            store.delete("ac", key)
+            if digest is not None:
+                store.delete("cas", digest)
+        except StoreError:
+            pass  # a read-only or failing remote: the entry stays a miss for us anyway
+
+
+_caches: dict[CacheSettings, ArtifactCache] = {}
+
+
+def cache_for(settings: CacheSettings) -> ArtifactCache:
+    """One cache per settings per process (so a failed remote is dropped once)."""
+    cache = _caches.get(settings)
+    if cache is None or cache.pid != os.getpid():
+        cache = _caches[settings] = ArtifactCache(settings)
+    return cache
