@@ -1,0 +1,136 @@
+"""A fresh clone pointed at a warm cache: every artifact byte-identical, TensorFlow never imported."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import Models, write_files
+from servers import nginx_webdav
+
+import rules
+
+pytestmark = pytest.mark.tf
+
+DODO = "import rules\n\nglobals().update(rules.doit_tasks(__file__))\n"
+# Runs doit in one process and reports what that process imported and started.
+PROBE = """
+import runpy, sys
+from doit.cmd_base import ModuleTaskLoader
+from doit.doit_cmd import DoitMain
+import converter.api
+code = DoitMain(ModuleTaskLoader(runpy.run_path("dodo.py"))).run(["convert"])
+print("PROBE", code, "tensorflow" in sys.modules, converter.api._default is None)
+"""
+
+
+def _project(root: Path, models: Models) -> Path:
+    shutil.copytree(models.saved_model, root / "sm/export")
+    write_files(
+        root,
+        {
+            "dodo.py": DODO,
+            "sm/calib.npz": models.calibration.read_bytes(),
+            "sm/model.yaml": "source: {saved_model: export}\nvariants:\n  float32: {}\n"
+            "  int8: {quantize: int8, io_type: int8, representative: {data: calib.npz}}\n",
+            "kr/model.keras": models.keras.read_bytes(),
+            "kr/model.yaml": "source: {keras: model.keras}\nvariants: {float32: {}, dynamic: {quantize: dynamic}}\n",
+        },
+    )
+    return root
+
+
+def _run(root: Path, cache: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "TFLITE_BUILD_CACHE": cache,
+        "TFLITE_BUILD_LOCAL_CACHE": str(root / ".local-cache"),
+    }
+    return subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+
+
+def _artifacts(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted((root / "build").rglob("*.tflite"))
+    }
+
+
+def test_fresh_clone_with_a_warm_local_cache(models: Models, tmp_path: Path) -> None:
+    cache = str(tmp_path / "cache")
+    original = _project(tmp_path / "original", models)
+    first = _run(original, cache)
+    assert first.stdout.strip().endswith("PROBE 0 False False"), first.stdout + first.stderr
+    clone = tmp_path / "clone"
+    shutil.copytree(original, clone, ignore=shutil.ignore_patterns("build"))
+    second = _run(clone, cache)
+    assert second.stdout.strip().endswith("PROBE 0 False True"), second.stdout + second.stderr
+    assert "0 built, 4 from cache" in second.stdout
+    assert _artifacts(clone) == _artifacts(original) and len(_artifacts(clone)) == 4
+
+
+def test_fresh_clone_with_only_a_remote_cache(models: Models, tmp_path: Path) -> None:
+    with nginx_webdav(tmp_path / "server") as (url, _):
+        original = _project(tmp_path / "ci", models)
+        assert _run(original, url).returncode == 0
+        clone = tmp_path / "laptop"
+        shutil.copytree(original, clone, ignore=shutil.ignore_patterns("build", ".local-cache"))
+        run = _run(clone, url)
+        assert run.stdout.strip().endswith("PROBE 0 False True"), run.stdout + run.stderr
+        assert "4 from cache (4 remote)" in run.stdout
+        assert _artifacts(clone) == _artifacts(original)
+    # The remote is gone now; the local cache it filled still serves a second clone.
+    shutil.rmtree(clone / "build")
+    offline = _run(clone, url)
+    assert "4 from cache" in offline.stdout and "(4 remote)" not in offline.stdout
+    assert offline.stderr.count("remote cache unavailable") <= 1
+
+
+def test_shards_cover_every_variant_exactly_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files: dict[str, str | bytes] = {"dodo.py": DODO}
+    for m in range(12):
+        files[f"m{m}/export/saved_model.pb"] = b""
+        files[f"m{m}/model.yaml"] = (
+            "source: {saved_model: export}\nvariants: {a: {}, b: {}, c: {}}\n"
+        )
+    write_files(tmp_path, files)
+
+    def names() -> set[str]:
+        tasks = rules.doit_tasks(tmp_path)["task_convert"]()
+        return {t["name"] for t in tasks if t.get("name")}
+
+    everything = names()
+    assert len(everything) == 36
+    shards = []
+    for k in (1, 2, 3):
+        monkeypatch.setenv("TFLITE_BUILD_SHARD", f"{k}/3")
+        shards.append(names())
+    assert set().union(*shards) == everything
+    assert sum(len(s) for s in shards) == len(everything)
+    assert all(6 <= len(s) <= 18 for s in shards)
+
+
+def test_bad_shard_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_files(tmp_path, {"dodo.py": DODO})
+    monkeypatch.setenv("TFLITE_BUILD_SHARD", "4/3")
+    run = subprocess.run(
+        [sys.executable, "-m", "doit", "list"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert run.returncode == 3
+    assert (
+        run.stderr.strip()
+        == "ERROR: TFLITE_BUILD_SHARD='4/3': expected K/N with 1 <= K <= N, e.g. 2/4"
+    )
