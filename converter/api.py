@@ -9,7 +9,6 @@ succeeded: the worker writes a temporary file that is renamed into place.
 from __future__ import annotations
 
 import atexit
-import importlib.metadata
 import os
 import shutil
 import tempfile
@@ -51,6 +50,8 @@ class Result:
 
 def version(distribution: str) -> str:
     """An installed distribution's version, read without importing it ('' if absent)."""
+    import importlib.metadata  # here: it costs 20 ms, and a no-op build may not need it
+
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:

@@ -23,13 +23,26 @@ def bytes_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def tree_files(root: Path) -> list[Path]:
-    """Every regular file under ``root``, sorted by relative POSIX path; symlinks followed."""
-    found: list[Path] = []
+def walk_files(root: str) -> list[tuple[str, str]]:
+    """(relative POSIX path, absolute path) of every regular file under ``root``, sorted.
+
+    Plain strings, not Path objects: this runs for every input of every variant
+    on every build, and pathlib's parsing would dominate a no-op build.
+    """
+    found: list[tuple[str, str]] = []
+    cut = len(root.rstrip(os.sep)) + 1
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         dirnames.sort()
-        found.extend(Path(dirpath) / name for name in filenames)
-    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+        relative_dir = dirpath[cut:].replace(os.sep, "/")
+        for name in filenames:
+            found.append((f"{relative_dir}/{name}" if relative_dir else name, f"{dirpath}/{name}"))
+    found.sort()
+    return found
+
+
+def tree_files(root: Path) -> list[Path]:
+    """Every regular file under ``root``, sorted by relative POSIX path; symlinks followed."""
+    return [Path(absolute) for _, absolute in walk_files(str(root))]
 
 
 def path_digest(path: Path) -> str:
@@ -40,7 +53,9 @@ def path_digest(path: Path) -> str:
     """
     if not path.is_dir():
         return file_digest(path)
-    listing = [[p.relative_to(path).as_posix(), file_digest(p)] for p in tree_files(path)]
+    listing = [
+        [relative, file_digest(Path(absolute))] for relative, absolute in walk_files(str(path))
+    ]
     return canonical_digest({"tree": listing})
 
 

@@ -7,6 +7,7 @@ so every field is a plain value (str, int, float, bool, tuples, dicts, Paths).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,13 +158,17 @@ class Options:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view with defaults left out: stable input for fingerprints."""
         out: dict[str, Any] = {}
-        defaults = Options()
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if value == getattr(defaults, f.name):
-                continue
-            out[f.name] = _jsonable(value)
+        for name, default in _option_defaults().items():
+            value = getattr(self, name)
+            if value != default:
+                out[name] = _jsonable(value)
         return out
+
+
+@functools.cache
+def _option_defaults() -> dict[str, Any]:
+    defaults = Options()
+    return {f.name: getattr(defaults, f.name) for f in dataclasses.fields(Options)}
 
 
 def source_to_dict(source: Source) -> dict[str, Any]:

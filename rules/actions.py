@@ -40,6 +40,12 @@ def memo(path: Path) -> DigestMemo:
     return _memos[path]
 
 
+def new_build() -> None:
+    """Called when doit loads the tasks: directory listings may have changed since."""
+    for digests in _memos.values():
+        digests.new_build()
+
+
 def write_atomic_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +75,9 @@ def read_sidecar(job: ConvertJob) -> dict[str, Any]:
 RESTORED: dict[str, str] = {}
 
 
-class UpToDate:
+def up_to_date(
+    task: object, values: dict[str, Any], job: ConvertJob, memo_path: Path, settings: CacheSettings
+) -> bool:
     """doit ``uptodate``: true when the artifact is what the current key says it should be.
 
     That is the case when the key and the artifact's bytes match the last build's
@@ -78,39 +86,34 @@ class UpToDate:
     cache right here. Restoring in the check, like Bazel materializing a cached
     action's outputs, means a cache hit runs neither the task that produces the
     source nor the worker. A missing input is 'not up to date': the conversion
-    then reports it properly.
+    then reports it properly. doit passes ``task`` and ``values`` by these names,
+    first; a plain function, not an object, as doit inspects it on every call.
     """
-
-    def __init__(self, job: ConvertJob, memo_path: Path, settings: CacheSettings) -> None:
-        self.job = job
-        self.memo_path = memo_path
-        self.settings = settings
-
-    def __call__(self, task: object, values: dict[str, Any]) -> bool:
-        digests = memo(self.memo_path)
-        try:
-            key = cache_key(self.job, digests)
-        except FileNotFoundError:
-            return False
-        record = values if values.get("key") else read_sidecar(self.job)
-        if (
-            record.get("key") == key
-            and self.job.output.is_file()
-            and digests.file(self.job.output) == record.get("sha256")
-        ):
-            return True
-        return self._restore(key)
-
-    def _restore(self, key: str) -> bool:
-        if not (self.settings.local or self.settings.remote):
-            return False
-        hit = cache_for(self.settings).fetch(key)
-        if hit is None:
-            return False
-        write_atomic_bytes(self.job.output, hit.artifact)
-        _finish(self.job, key, hit.record, hit.log, origin=hit.origin)
-        RESTORED[f"convert:{self.job.name}"] = hit.origin
+    digests = memo(memo_path)
+    try:
+        key = cache_key(job, digests)
+    except FileNotFoundError:
+        return False
+    record = values if values.get("key") else read_sidecar(job)
+    if (
+        record.get("key") == key
+        and job.output.is_file()
+        and digests.file(job.output) == record.get("sha256")
+    ):
         return True
+    return _restore(job, settings, key)
+
+
+def _restore(job: ConvertJob, settings: CacheSettings, key: str) -> bool:
+    if not (settings.local or settings.remote):
+        return False
+    hit = cache_for(settings).fetch(key)
+    if hit is None:
+        return False
+    write_atomic_bytes(job.output, hit.artifact)
+    _finish(job, key, hit.record, hit.log, origin=hit.origin)
+    RESTORED[f"convert:{job.name}"] = hit.origin
+    return True
 
 
 def convert(

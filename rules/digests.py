@@ -13,7 +13,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from converter.digest import file_digest, tree_files
+from converter.digest import file_digest, walk_files
 
 Signature = tuple[int, int, int]  # size, mtime_ns, inode
 
@@ -31,6 +31,7 @@ class DigestMemo:
         self._rows: dict[str, tuple[Signature, str]] | None = None
         self._db: sqlite3.Connection | None = None
         self._pid = 0
+        self._listings: dict[str, list[str]] = {}
 
     def _open(self) -> sqlite3.Connection:
         if self._db is None or self._pid != os.getpid():  # never reuse a connection across fork
@@ -49,7 +50,7 @@ class DigestMemo:
             }
         return self._db
 
-    def file(self, path: Path) -> str:
+    def file(self, path: Path | str) -> str:
         """The sha256 of one file; FileNotFoundError if it is missing."""
         db = self._open()
         assert self._rows is not None
@@ -58,7 +59,7 @@ class DigestMemo:
         known = self._rows.get(key)
         if known is not None and known[0] == signature:
             return known[1]
-        digest = file_digest(path)
+        digest = file_digest(Path(path))
         self.hashed += 1
         # A file written within the filesystem's timestamp granularity could change
         # again without a new mtime; such a file is hashed again next time.
@@ -69,8 +70,18 @@ class DigestMemo:
             )
         return digest
 
-    def tree(self, path: Path) -> dict[Path, str]:
-        """Every file under a directory (or the file itself) with its digest."""
-        if path.is_dir():
-            return {p: self.file(p) for p in tree_files(path)}
-        return {path: self.file(path)}
+    def tree(self, path: str) -> list[tuple[str, str]]:
+        """(absolute path, digest) of every file under a directory, or of the file itself.
+
+        A directory is listed once per build (``new_build`` forgets the listings):
+        the variants of one model share their source, and each file is still
+        checked by its stat signature every time.
+        """
+        listing = self._listings.get(path)
+        if listing is None:
+            listing = [a for _, a in walk_files(path)] if os.path.isdir(path) else [path]
+            self._listings[path] = listing
+        return [(absolute, self.file(absolute)) for absolute in listing]
+
+    def new_build(self) -> None:
+        self._listings.clear()

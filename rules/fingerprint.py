@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from converter.api import PROJECT, tensorflow_version, version
-from converter.digest import canonical_digest
+from converter.digest import bytes_digest, canonical_json
 from converter.spec import Options, PythonSource, Source, source_to_dict
 from rules.digests import DigestMemo
 from rules.manifest import Manifest, Variant
@@ -41,6 +41,10 @@ class ConvertJob:
     @property
     def name(self) -> str:
         return f"{self.model}/{self.variant}"
+
+    @functools.cached_property
+    def fingerprint_json(self) -> str:
+        return canonical_json(self.fingerprint)
 
     @property
     def sidecar(self) -> Path:
@@ -103,14 +107,22 @@ def portable(value: Any, root: Path) -> Any:
     return value
 
 
-def fingerprint_of(root: Path, manifest: Manifest, variant: Variant) -> dict[str, Any]:
+def source_part(root: Path, manifest: Manifest) -> dict[str, Any]:
+    """The manifest's source, described portably (shared, read-only, by its variants' keys)."""
+    described: dict[str, Any] = portable(source_to_dict(manifest.source), root)
+    return described
+
+
+def fingerprint_of(
+    root: Path, manifest: Manifest, variant: Variant, source: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The non-file part of the key: names, source description, options, tool versions."""
     return {
         "format": KEY_FORMAT,
         "model": manifest.name,
         "variant": variant.name,
         "task": manifest.task,
-        "source": portable(source_to_dict(manifest.source), root),
+        "source": source if source is not None else source_part(root, manifest),
         "options": portable(variant.options.to_dict(), root),
         **tool_versions(),
     }
@@ -118,12 +130,20 @@ def fingerprint_of(root: Path, manifest: Manifest, variant: Variant) -> dict[str
 
 def input_digests(job: ConvertJob, memo: DigestMemo) -> dict[str, str]:
     """Project-relative path -> sha256 for every input file (FileNotFoundError if one is gone)."""
+    root = str(job.root).rstrip(os.sep) + os.sep
     digests: dict[str, str] = {}
     for path in job.inputs:
-        for file, digest in memo.tree(path).items():
-            digests[Path(os.path.relpath(file, job.root)).as_posix()] = digest
+        for absolute, digest in memo.tree(str(path)):
+            if absolute.startswith(root):
+                relative = absolute[len(root) :].replace(os.sep, "/")
+            else:
+                relative = Path(os.path.relpath(absolute, job.root)).as_posix()
+            digests[relative] = digest
     return dict(sorted(digests.items()))
 
 
 def cache_key(job: ConvertJob, memo: DigestMemo) -> str:
-    return canonical_digest({"fingerprint": job.fingerprint, "inputs": input_digests(job, memo)})
+    """sha256 of canonical JSON ``{"fingerprint": ..., "inputs": {path: digest}}``."""
+    # The same text canonical_json would give, with the fingerprint serialized once per job.
+    text = f'{{"fingerprint":{job.fingerprint_json},"inputs":{canonical_json(input_digests(job, memo))}}}'
+    return bytes_digest(text.encode())

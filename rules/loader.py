@@ -16,6 +16,7 @@ from typing import Any
 
 from doit.exceptions import InvalidDodoFile
 
+from rules import actions
 from rules.cache import CacheSettings, settings_for
 from rules.errors import ManifestError, RulesError
 from rules.manifest import Manifest, load_manifests
@@ -53,6 +54,7 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
     def manifests() -> tuple[Project, list[Manifest]]:
         if project is None or error is not None:
             raise InvalidDodoFile(str(error))
+        actions.new_build()
         found, problems = load_manifests(project, find_manifests(project))
         if problems:
             raise InvalidDodoFile(str(ManifestError(problems)))

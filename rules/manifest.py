@@ -270,9 +270,17 @@ class _Reader:
         return text
 
 
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()  # type: ignore[no-untyped-call]
+
+
 def _construct(node: Node) -> Any:
-    """The plain Python value of a node (a fresh constructor: it caches what it built)."""
-    return yaml.constructor.SafeConstructor().construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+    """The plain Python value of a node."""
+    if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str":
+        return node.value  # the common case, without the constructor's bookkeeping
+    try:
+        return _CONSTRUCTOR.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+    finally:
+        _CONSTRUCTOR.constructed_objects.clear()  # it remembers every node it built
 
 
 def _is_null(node: Node) -> bool:

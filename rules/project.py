@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,35 +130,43 @@ def load_project(root: Path | str) -> Project:
 
 
 def find_manifests(project: Project) -> list[Path]:
-    """Every manifest under the root matching the globs, sorted; skips hidden and build folders."""
+    """Every manifest under the root matching the globs, sorted.
+
+    Skips hidden, build and virtual-environment folders, and never descends
+    into a SavedModel (no manifest lives in one; big monorepos have hundreds).
+    """
+    root = str(project.root)
+    cut = len(root.rstrip(os.sep)) + 1
+    build = str(project.build_dir)
+    wanted = [_compile(p) for p in project.manifests]
+    skipped = [_compile(p) for p in project.exclude]
     found = []
-    build = project.build_dir
-    for dirpath, dirnames, filenames in os.walk(project.root):
-        here = Path(dirpath)
-        dirnames[:] = sorted(
-            d
-            for d in dirnames
-            if not d.startswith(".")
-            and d not in ALWAYS_EXCLUDED
-            and here / d != build
-            and not _excluded(project, here / d)
-        )
+    for dirpath, dirnames, filenames in os.walk(root):
+        relative_dir = dirpath[cut:].replace(os.sep, "/")
+        prefix = f"{relative_dir}/" if relative_dir else ""
+        if "saved_model.pb" in filenames:
+            dirnames[:] = []
+        else:
+            dirnames[:] = sorted(
+                d
+                for d in dirnames
+                if not d.startswith(".")
+                and d not in ALWAYS_EXCLUDED
+                and f"{dirpath}{os.sep}{d}" != build
+                and not any(s.match(prefix + d) for s in skipped)
+            )
         for name in filenames:
-            path = here / name
-            relative = project.relative(path)
-            matches = any(_glob_match(relative, pattern) for pattern in project.manifests)
-            if matches and not _excluded(project, path):
-                found.append(path)
+            relative = prefix + name
+            if any(w.match(relative) for w in wanted) and not any(
+                s.match(relative) for s in skipped
+            ):
+                found.append(Path(dirpath, name))
     return sorted(found)
 
 
-def _excluded(project: Project, path: Path) -> bool:
-    relative = project.relative(path)
-    return any(_glob_match(relative, pattern) for pattern in project.exclude)
-
-
-def _glob_match(relative: str, pattern: str) -> bool:
-    # "**/x" also matches "x" at the root, as in most build tools.
-    if pattern.startswith("**/") and fnmatch.fnmatch(relative, pattern[3:]):
-        return True
-    return fnmatch.fnmatch(relative, pattern)
+@functools.cache
+def _compile(pattern: str) -> re.Pattern[str]:
+    """A glob as a regex; ``**/x`` also matches ``x`` at the root, as in most build tools."""
+    if pattern.startswith("**/"):
+        return re.compile(f"(?:{fnmatch.translate(pattern)})|(?:{fnmatch.translate(pattern[3:])})")
+    return re.compile(fnmatch.translate(pattern))

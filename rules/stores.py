@@ -13,9 +13,7 @@ import base64
 import contextlib
 import os
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -159,6 +157,9 @@ class HttpStore:
     def _request(
         self, method: str, kind: str, name: str, data: bytes | None = None
     ) -> bytes | None:
+        import urllib.error
+        import urllib.request  # here: a build without a remote cache never pays for it
+
         url = f"{self.base}/{kind}/{name}"
         request = urllib.request.Request(url, data=data, method=method, headers=self.headers)
         if data is not None:

@@ -4,7 +4,7 @@ Task names are fixed: ``convert:<model>/<variant>`` and ``check``. Convert tasks
 have no ``file_dep``: doit crashes on directories there and re-hashes touched
 files forever. Instead one ``uptodate`` check compares the job's content key
 (inputs, options, tool versions) and the artifact's own digest with the last
-build's, or restores the artifact from the cache; see ``rules.actions.UpToDate``.
+build's, or restores the artifact from the cache; see ``rules.actions.up_to_date``.
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from typing import Any
 
 from rules import actions
 from rules.cache import CacheSettings
-from rules.fingerprint import ConvertJob, fingerprint_of, inputs_of
+from rules.fingerprint import ConvertJob, fingerprint_of, inputs_of, source_part
 from rules.manifest import Manifest, Variant
 from rules.project import Project
 
 
-def job_for(project: Project, manifest: Manifest, variant: Variant) -> ConvertJob:
+def job_for(
+    project: Project, manifest: Manifest, variant: Variant, source: dict[str, Any] | None = None
+) -> ConvertJob:
     return ConvertJob(
         model=manifest.name,
         variant=variant.name,
@@ -29,7 +31,7 @@ def job_for(project: Project, manifest: Manifest, variant: Variant) -> ConvertJo
         inputs=inputs_of(manifest, variant),
         root=project.root,
         output=project.build_dir / manifest.name / f"{variant.name}.tflite",
-        fingerprint=fingerprint_of(project.root, manifest, variant),
+        fingerprint=fingerprint_of(project.root, manifest, variant, source),
     )
 
 
@@ -66,17 +68,18 @@ def convert_tasks(
     }
     memo_path = project.state_dir / "digests.sqlite"
     for manifest in manifests:
+        source = source_part(project.root, manifest)
+        where = project.display(manifest.path)
         for variant in manifest.variants:
-            job = job_for(project, manifest, variant)
+            job = job_for(project, manifest, variant, source)
             if not in_shard(job.name, shard):
                 continue
             yield {
                 "name": job.name,
-                "doc": f"{manifest.name} {variant.name}: {describe(variant)} "
-                f"({project.display(manifest.path)})",
+                "doc": f"{manifest.name} {variant.name}: {describe(variant)} ({where})",
                 "actions": [(actions.convert, [job, memo_path, settings])],
                 "targets": [str(job.output), str(job.sidecar)],
-                "uptodate": [actions.UpToDate(job, memo_path, settings)],
+                "uptodate": [(actions.up_to_date, [job, memo_path, settings])],
                 # `setup`, not `task_dep`: the producing task runs only when this
                 # variant is not up to date (and not in the cache either).
                 "setup": [manifest.task] if manifest.task else [],
