@@ -6,25 +6,67 @@ worker process (see ``converter.worker``).
 
 from __future__ import annotations
 
-from converter.api import Engine, Result, convert
-from converter.errors import (
-    CheckError,
-    ConversionError,
-    ConverterError,
-    OptionsError,
-    SourceError,
-    WorkerError,
-)
-from converter.spec import (
-    FrozenGraphSource,
-    KerasSource,
-    Options,
-    PythonSource,
-    Representative,
-    SavedModelSource,
-    Source,
-    TF1SavedModelSource,
-)
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from converter.api import Engine, Result, convert
+    from converter.errors import (
+        CheckError,
+        ConversionError,
+        ConverterError,
+        OptionsError,
+        SourceError,
+        WorkerError,
+    )
+    from converter.spec import (
+        FrozenGraphSource,
+        KerasSource,
+        Options,
+        PythonSource,
+        Representative,
+        SavedModelSource,
+        Source,
+        TF1SavedModelSource,
+    )
+
+# Public names load on first use (PEP 562): code that needs only the specs, such as
+# a no-op build, never loads the worker's process machinery.
+_HOME = {
+    **dict.fromkeys(("Engine", "Result", "convert"), "converter.api"),
+    **dict.fromkeys(
+        (
+            "CheckError",
+            "ConversionError",
+            "ConverterError",
+            "OptionsError",
+            "SourceError",
+            "WorkerError",
+        ),
+        "converter.errors",
+    ),
+    **dict.fromkeys(
+        (
+            "FrozenGraphSource",
+            "KerasSource",
+            "Options",
+            "PythonSource",
+            "Representative",
+            "SavedModelSource",
+            "Source",
+            "TF1SavedModelSource",
+        ),
+        "converter.spec",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        import importlib
+
+        return getattr(importlib.import_module(_HOME[name]), name)
+    raise AttributeError(f"module 'converter' has no attribute {name!r}")
+
 
 __all__ = [
     "CheckError",

@@ -30,9 +30,8 @@ from converter.spec import (
     Source,
     source_to_dict,
 )
+from converter.versions import PROJECT, tensorflow_version, version
 from converter.worker import Worker
-
-PROJECT = "tflite-build"
 
 
 @dataclass(frozen=True)
@@ -46,20 +45,6 @@ class Result:
     warnings: tuple[str, ...]
     log: str
     provenance: dict[str, Any] | None
-
-
-def version(distribution: str) -> str:
-    """An installed distribution's version, read without importing it ('' if absent)."""
-    import importlib.metadata  # here: it costs 20 ms, and a no-op build may not need it
-
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return ""
-
-
-def tensorflow_version() -> str:
-    return version("tensorflow") or version("tensorflow-cpu")
 
 
 def source_file(source: Source) -> Path | None:

@@ -9,7 +9,6 @@ worker turns symbols into TF objects in a few lines, so everything that decides
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -136,6 +135,8 @@ def ops_set_name(name: str) -> str | None:
 
 def suggest(word: str, choices: Iterable[str]) -> str:
     """A did-you-mean clause (with a leading '; ') or an empty string."""
+    import difflib  # here: only a mistake needs it
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 

@@ -15,22 +15,26 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from doit.exceptions import TaskFailed
 
-from converter.api import Engine, default_engine
 from converter.errors import ConverterError
 from rules.cache import CacheSettings, cache_for
 from rules.digests import DigestMemo
 from rules.fingerprint import ConvertJob, cache_key
 from rules.stores import LocalStore, redact
 
+if TYPE_CHECKING:
+    from converter.api import Engine
+
 _memos: dict[Path, DigestMemo] = {}
 
 
 def engine() -> Engine:
     """One engine (one persistent worker) per doit process, closed at exit."""
+    from converter.api import default_engine  # here: a build of cache hits never needs it
+
     return default_engine()
 
 

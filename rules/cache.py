@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from rules.errors import RulesError
-from rules.manifest import parse_size
 from rules.project import Project
+from rules.specs import parse_size
 from rules.stores import LocalStore, Store, StoreError, open_store, redact
 
 ENTRY_FORMAT = 1

@@ -9,6 +9,7 @@ parallel doit processes share the table without losing each other's rows.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from pathlib import Path
@@ -16,6 +17,13 @@ from pathlib import Path
 from converter.digest import file_digest, walk_files
 
 Signature = tuple[int, int, int]  # size, mtime_ns, inode
+
+
+def _mtime(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
 
 
 def _signature(stat: os.stat_result) -> Signature:
@@ -32,6 +40,7 @@ class DigestMemo:
         self._db: sqlite3.Connection | None = None
         self._pid = 0
         self._listings: dict[str, list[str]] = {}
+        self._saved_listings: dict[str, str] = {}
 
     def _open(self) -> sqlite3.Connection:
         if self._db is None or self._pid != os.getpid():  # never reuse a connection across fork
@@ -43,11 +52,15 @@ class DigestMemo:
                 "CREATE TABLE IF NOT EXISTS digests "
                 "(path TEXT PRIMARY KEY, size INT, mtime_ns INT, inode INT, sha256 TEXT)"
             )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS listings (path TEXT PRIMARY KEY, listing TEXT)"
+            )
             self._pid = os.getpid()
             self._rows = {
                 path: ((size, mtime, inode), digest)
                 for path, size, mtime, inode, digest in self._db.execute("SELECT * FROM digests")
             }
+            self._saved_listings = dict(self._db.execute("SELECT * FROM listings"))
         return self._db
 
     def file(self, path: Path | str) -> str:
@@ -79,9 +92,30 @@ class DigestMemo:
         """
         listing = self._listings.get(path)
         if listing is None:
-            listing = [a for _, a in walk_files(path)] if os.path.isdir(path) else [path]
+            listing = self._listing(path) if os.path.isdir(path) else [path]
             self._listings[path] = listing
         return [(absolute, self.file(absolute)) for absolute in listing]
+
+    def _listing(self, path: str) -> list[str]:
+        """The files under a directory, remembered with every folder's mtime.
+
+        Adding, removing or renaming a file changes its folder's mtime, so when
+        no folder's mtime changed the remembered listing is still right and a
+        no-op build stats the folders instead of walking them.
+        """
+        db = self._open()
+        saved = self._saved_listings.get(path)
+        if saved is not None:
+            known_folders, known_files = json.loads(saved)
+            if all(_mtime(folder) == mtime for folder, mtime in known_folders):
+                return list(known_files)
+        # Every folder, empty ones too: a file may appear there.
+        folders = [[dirpath, _mtime(dirpath)] for dirpath, _, _ in os.walk(path, followlinks=True)]
+        files = [absolute for _, absolute in walk_files(path)]
+        text = json.dumps([folders, files])
+        self._saved_listings[path] = text
+        db.execute("INSERT OR REPLACE INTO listings VALUES (?, ?)", (path, text))
+        return files
 
     def new_build(self) -> None:
         self._listings.clear()

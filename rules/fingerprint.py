@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from converter.api import PROJECT, tensorflow_version, version
 from converter.digest import bytes_digest, canonical_json
 from converter.spec import Options, PythonSource, Source, source_to_dict
+from converter.versions import PROJECT, tensorflow_version, version
 from rules.digests import DigestMemo
-from rules.manifest import Manifest, Variant
+from rules.specs import Manifest, Variant
 
 KEY_FORMAT = 1  # bump when the key's recipe changes
 

@@ -18,10 +18,11 @@ from doit.exceptions import InvalidDodoFile
 
 from rules import actions
 from rules.cache import CacheSettings, settings_for
+from rules.catalog import load_manifests
 from rules.errors import ManifestError, RulesError
-from rules.manifest import Manifest, load_manifests
 from rules.project import Project, find_manifests, load_project
 from rules.reporter import reporter_for
+from rules.specs import Manifest
 from rules.tasks import cache_tasks, check_task, convert_tasks
 
 SHARD_ENV = "TFLITE_BUILD_SHARD"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,7 +33,8 @@ from converter.spec import (
     TF1SavedModelSource,
 )
 from rules.errors import Problem
-from rules.project import Project
+from rules.project import DIRECTORY, MISSING, Project, path_state
+from rules.specs import Budget, Evaluate, Manifest, Variant, parse_fraction, parse_size
 
 try:  # the C loader is several times faster, which matters for big monorepos
     from yaml import CSafeLoader as _Loader
@@ -86,64 +87,10 @@ BUDGET_KEYS = (
     "max_latency_ms",
 )
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*$", re.IGNORECASE)
-SIZE_UNITS = {
-    "b": 1,
-    "kb": 10**3,
-    "mb": 10**6,
-    "gb": 10**9,
-    "kib": 2**10,
-    "mib": 2**20,
-    "gib": 2**30,
-}
 
 T = TypeVar("T")
 Node = yaml.Node
 Keys = tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Limits on one variant's report; None means no limit."""
-
-    max_size: int | None = None  # bytes
-    max_size_growth: float | None = None  # fraction against the baseline, 0.02 = +2%
-    min_accuracy: float | None = None
-    max_accuracy_drop: float | None = None
-    min_top1_agreement: float | None = None
-    max_error: float | None = None
-    max_latency_ms: float | None = None
-
-
-@dataclass(frozen=True)
-class Evaluate:
-    data: Path
-    samples: int | None = None
-
-
-@dataclass(frozen=True)
-class Variant:
-    name: str
-    options: Options
-    line: int
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """One model.yaml, validated. Paths are absolute."""
-
-    path: Path
-    name: str
-    source: Source
-    task: str | None
-    deps: tuple[Path, ...]
-    variants: tuple[Variant, ...]
-    evaluate: Evaluate | None = None
-    budgets: Mapping[str, Budget] = field(default_factory=dict)
-
-    @property
-    def folder(self) -> Path:
-        return self.path.parent
 
 
 class _Reader:
@@ -155,6 +102,8 @@ class _Reader:
         self.display = project.display(path)
         self.problems: list[Problem] = []
         self.task: str | None = None  # a producing task excuses files that do not exist yet
+        # Every path looked at, with what was found: the parse cache re-checks these.
+        self.checked: list[tuple[str, int]] = []
 
     def problem(self, node: Node | None, keys: Keys, message: str) -> None:
         line = node.start_mark.line + 1 if node is not None else None
@@ -239,14 +188,16 @@ class _Reader:
         except ValueError:
             self.problem(node, keys, f"{text!r} is outside the project root")
             return None
-        if not path.exists():
+        state = path_state(path)
+        self.checked.append((str(path), state))
+        if state == MISSING:
             if self.task is None:
                 self.problem(node, keys, f"{text!r} does not exist")
                 return None
-        elif kind == "dir" and not path.is_dir():
+        elif kind == "dir" and state != DIRECTORY:
             self.problem(node, keys, f"{text!r} is a file; expected a directory")
             return None
-        elif kind == "file" and path.is_dir():
+        elif kind == "file" and state == DIRECTORY:
             self.problem(node, keys, f"{text!r} is a directory; expected a file")
             return None
         return path
@@ -301,34 +252,26 @@ def _describe(node: Node) -> str:
     return f"{kind} {value!r}"
 
 
-def parse_size(text: object) -> int | None:
-    """Bytes from 2000000, '2MB' (10^6), '1.5 MiB' (2^20)...; None if it is not a size."""
-    if isinstance(text, int) and not isinstance(text, bool):
-        return text if text >= 0 else None
-    if not isinstance(text, str):
-        return None
-    match = SIZE_PATTERN.match(text)
-    if not match:
-        return None
-    unit = (match.group(2) or "B").lower()
-    return int(float(match.group(1)) * SIZE_UNITS[unit])
-
-
-def parse_fraction(value: object) -> float | None:
-    """0.02, '2%' -> 0.02; None if it is neither."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str) and value.strip().endswith("%"):
-        try:
-            return float(value.strip()[:-1]) / 100
-        except ValueError:
-            return None
-    return None
+@dataclass(frozen=True)
+class Parsed:
+    manifest: Manifest | None  # None when any problem was found
+    problems: list[Problem]
+    checked: list[tuple[str, int]] = field(default_factory=list)  # (path, state) it relied on
 
 
 def load_manifest(project: Project, path: Path) -> tuple[Manifest | None, list[Problem]]:
     """Parse one manifest; the Manifest is None when any problem was found."""
+    parsed = parse_manifest(project, path)
+    return parsed.manifest, parsed.problems
+
+
+def parse_manifest(project: Project, path: Path) -> Parsed:
     reader = _Reader(project, path)
+    manifest, problems = _parse(reader, path)
+    return Parsed(manifest, problems, reader.checked)
+
+
+def _parse(reader: _Reader, path: Path) -> tuple[Manifest | None, list[Problem]]:
     try:
         root = yaml.compose(path.read_text(), Loader=_Loader)
     except yaml.MarkedYAMLError as e:
@@ -753,28 +696,3 @@ def _read_budgets(reader: _Reader, node: Node, variants: list[Variant]) -> dict[
                 values[key] = number
         out[target] = Budget(**values)
     return out
-
-
-def load_manifests(project: Project, paths: list[Path]) -> tuple[list[Manifest], list[Problem]]:
-    """Parse every manifest; also reports model names used twice, naming both files."""
-    manifests: list[Manifest] = []
-    problems: list[Problem] = []
-    for path in paths:
-        manifest, found = load_manifest(project, path)
-        problems += found
-        if manifest is not None:
-            manifests.append(manifest)
-    seen: dict[str, Manifest] = {}
-    for manifest in manifests:
-        other = seen.setdefault(manifest.name, manifest)
-        if other is not manifest:
-            problems.append(
-                Problem(
-                    project.display(manifest.path),
-                    None,
-                    ("name",),
-                    f"model name {manifest.name!r} is also used by {project.display(other.path)}; "
-                    "names must be unique in the project",
-                )
-            )
-    return manifests, problems

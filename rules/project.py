@@ -6,6 +6,7 @@ import fnmatch
 import functools
 import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,17 @@ DEFAULT_MANIFESTS = ("**/model.yaml",)
 # Never searched for manifests: tool and VCS folders, virtual environments.
 ALWAYS_EXCLUDED = ("node_modules", "__pycache__", "venv", "site-packages")
 CACHE_ENV = "TFLITE_BUILD_CACHE"
+
+
+MISSING, FILE, DIRECTORY = 0, 1, 2
+
+
+def path_state(path: Path | str) -> int:
+    """MISSING, FILE or DIRECTORY, with one stat call."""
+    try:
+        return DIRECTORY if stat.S_ISDIR(os.stat(path).st_mode) else FILE
+    except OSError:
+        return MISSING
 
 
 @dataclass(frozen=True)

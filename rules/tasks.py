@@ -16,8 +16,8 @@ from typing import Any
 from rules import actions
 from rules.cache import CacheSettings
 from rules.fingerprint import ConvertJob, fingerprint_of, inputs_of, source_part
-from rules.manifest import Manifest, Variant
 from rules.project import Project
+from rules.specs import Manifest, Variant
 
 
 def job_for(

@@ -9,9 +9,10 @@ import pytest
 from conftest import write_files
 
 from converter.spec import KerasSource, PythonSource, SavedModelSource
+from rules.catalog import load_manifests
 from rules.errors import ManifestError, RulesError
-from rules.manifest import load_manifests, parse_size
 from rules.project import find_manifests, load_project
+from rules.specs import parse_size
 
 BASE = {
     "export/saved_model.pb": b"",

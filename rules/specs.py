@@ -1,0 +1,94 @@
+"""A validated manifest as frozen dataclasses, and the value syntaxes manifests share.
+
+Nothing here parses YAML (see ``rules.manifest``), so a build whose manifests
+come from the parse cache never imports the parser.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from converter.spec import Options, Source
+
+SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*$", re.IGNORECASE)
+SIZE_UNITS = {
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+}
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits on one variant's report; None means no limit."""
+
+    max_size: int | None = None  # bytes
+    max_size_growth: float | None = None  # fraction against the baseline, 0.02 = +2%
+    min_accuracy: float | None = None
+    max_accuracy_drop: float | None = None
+    min_top1_agreement: float | None = None
+    max_error: float | None = None
+    max_latency_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class Evaluate:
+    data: Path
+    samples: int | None = None
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    options: Options
+    line: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One model.yaml, validated. Paths are absolute."""
+
+    path: Path
+    name: str
+    source: Source
+    task: str | None
+    deps: tuple[Path, ...]
+    variants: tuple[Variant, ...]
+    evaluate: Evaluate | None = None
+    budgets: Mapping[str, Budget] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+
+def parse_size(text: object) -> int | None:
+    """Bytes from 2000000, '2MB' (10^6), '1.5 MiB' (2^20)...; None if it is not a size."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text if text >= 0 else None
+    if not isinstance(text, str):
+        return None
+    match = SIZE_PATTERN.match(text)
+    if not match:
+        return None
+    unit = (match.group(2) or "B").lower()
+    return int(float(match.group(1)) * SIZE_UNITS[unit])
+
+
+def parse_fraction(value: object) -> float | None:
+    """0.02, '2%' -> 0.02; None if it is neither."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            return float(value.strip()[:-1]) / 100
+        except ValueError:
+            return None
+    return None
