@@ -10,6 +10,7 @@ rebuilt.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from doit.exceptions import TaskFailed
 
 from converter.errors import ConverterError
+from rules import fingerprint
 from rules.cache import CacheSettings, cache_for
 from rules.digests import DigestMemo
 from rules.fingerprint import ConvertJob, cache_key
@@ -79,36 +81,60 @@ def read_sidecar(job: ConvertJob) -> dict[str, Any]:
 RESTORED: dict[str, str] = {}
 
 
-def up_to_date(
-    task: object, values: dict[str, Any], job: ConvertJob, memo_path: Path, settings: CacheSettings
-) -> bool:
+def up_to_date(task: object, job: ConvertJob, memo_path: Path, settings: CacheSettings) -> bool:
     """doit ``uptodate``: true when the artifact is what the current key says it should be.
 
     That is the case when the key and the artifact's bytes match the last build's
-    record (doit's saved values, or failing that the sidecar, so work finished
-    before a kill is not redone), or when the artifact could be restored from the
-    cache right here. Restoring in the check, like Bazel materializing a cached
-    action's outputs, means a cache hit runs neither the task that produces the
-    source nor the worker. A missing input is 'not up to date': the conversion
-    then reports it properly. doit passes ``task`` and ``values`` by these names,
-    first; a plain function, not an object, as doit inspects it on every call.
+    record (kept in the build's database, or failing that in the sidecar, and
+    written the moment a variant finishes, so a kill loses nothing), or when the
+    artifact could be restored from the cache right here. Restoring in the check,
+    like Bazel materializing a cached action's outputs, means a cache hit runs
+    neither the task that produces the source nor the worker. A missing input is
+    'not up to date': the conversion then reports it properly.
     """
     digests = memo(memo_path)
+    record = digests.recorded(job.name)
+    stats = stat_signature(job, digests)
+    if record is not None and record[2] == stats:
+        return True  # nothing it depends on was even touched: no hashing, no key
     try:
         key = cache_key(job, digests)
     except FileNotFoundError:
         return False
-    record = values if values.get("key") else read_sidecar(job)
-    if (
-        record.get("key") == key
-        and job.output.is_file()
-        and digests.file(job.output) == record.get("sha256")
-    ):
+    from_sidecar = record is None
+    if record is None:
+        sidecar = read_sidecar(job)
+        record = (sidecar.get("key", ""), sidecar.get("sha256", ""), "")
+    try:
+        matches = record[0] == key and digests.file(job.output) == record[1]
+    except FileNotFoundError:
+        matches = False
+    if matches:
+        if from_sidecar or record[2] != stats:  # touched but unchanged: remember the new stats
+            digests.remember(job.name, record[0], record[1], stats)
         return True
-    return _restore(job, settings, key)
+    return _restore(job, memo_path, settings, key)
 
 
-def _restore(job: ConvertJob, settings: CacheSettings, key: str) -> bool:
+def stat_signature(job: ConvertJob, digests: DigestMemo) -> str:
+    """What a no-op build compares: the stats of the manifest, every input and the artifact.
+
+    The manifest's own stats stand for the options it sets, and the tool versions
+    are part of it too; when all of this is unchanged so is the key.
+    """
+    inputs = [str(job.manifest)]
+    for path in job.inputs:
+        inputs += digests.files(str(path))
+    versions = ",".join(fingerprint.tool_versions().values())
+    output = digests.stats([str(job.output)])
+    return f"{versions}|{digests.stats(inputs, this_build=True)}|{output}"
+
+
+# doit inspects an uptodate callable on every call, for every task; this makes it a lookup.
+up_to_date.__signature__ = inspect.signature(up_to_date)  # type: ignore[attr-defined]
+
+
+def _restore(job: ConvertJob, memo_path: Path, settings: CacheSettings, key: str) -> bool:
     if not (settings.local or settings.remote):
         return False
     hit = cache_for(settings).fetch(key)
@@ -116,6 +142,8 @@ def _restore(job: ConvertJob, settings: CacheSettings, key: str) -> bool:
         return False
     write_atomic_bytes(job.output, hit.artifact)
     _finish(job, key, hit.record, hit.log, origin=hit.origin)
+    digests = memo(memo_path)
+    digests.remember(job.name, key, hit.record["sha256"], stat_signature(job, digests))
     RESTORED[f"convert:{job.name}"] = hit.origin
     return True
 
@@ -138,6 +166,8 @@ def convert(
     if hit is not None:
         write_atomic_bytes(job.output, hit.artifact)
         _finish(job, key, hit.record, hit.log, origin=hit.origin)
+        digests = memo(memo_path)
+        digests.remember(job.name, key, hit.record["sha256"], stat_signature(job, digests))
         print(f"    {job.name}: from the {hit.origin} cache", file=sys.stderr)
         return {"key": key, "sha256": hit.record["sha256"], "origin": hit.origin}
     provenance = {
@@ -164,6 +194,8 @@ def convert(
     if cache is not None:
         cache.store(key, job.output.read_bytes(), record, result.log)
     _finish(job, key, record, result.log, origin="built")
+    digests = memo(memo_path)
+    digests.remember(job.name, key, result.sha256, stat_signature(job, digests))
     for warning in result.warnings:
         print(f"    warning: {job.name}: {warning}", file=sys.stderr)
     print(f"    {job.name}: {result.size:,} bytes in {result.seconds:.1f} s", file=sys.stderr)

@@ -1,4 +1,6 @@
-"""File digests remembered by (size, mtime, inode): each unchanged file is hashed once.
+"""The build's memory: file digests by stat signature, folder listings, and what each variant built.
+
+File digests are remembered by (size, mtime, inode): each unchanged file is hashed once.
 
 doit re-hashes a file whose mtime changed on every run, forever, because it only
 records state for tasks it executes. Here a file's sha256 is stored in a small
@@ -17,6 +19,7 @@ from pathlib import Path
 from converter.digest import file_digest, walk_files
 
 Signature = tuple[int, int, int]  # size, mtime_ns, inode
+SCHEMA_VERSION = 2
 
 
 def _mtime(path: str) -> int | None:
@@ -41,6 +44,8 @@ class DigestMemo:
         self._pid = 0
         self._listings: dict[str, list[str]] = {}
         self._saved_listings: dict[str, str] = {}
+        self._records: dict[str, tuple[str, str, str]] = {}
+        self._stats: dict[str, str] = {}
 
     def _open(self) -> sqlite3.Connection:
         if self._db is None or self._pid != os.getpid():  # never reuse a connection across fork
@@ -48,6 +53,10 @@ class DigestMemo:
             self._db = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=OFF")  # a lost row only costs a re-hash
+            if self._db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                for table in ("digests", "listings", "records"):  # a memory, not data: start over
+                    self._db.execute(f"DROP TABLE IF EXISTS {table}")
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS digests "
                 "(path TEXT PRIMARY KEY, size INT, mtime_ns INT, inode INT, sha256 TEXT)"
@@ -55,12 +64,20 @@ class DigestMemo:
             self._db.execute(
                 "CREATE TABLE IF NOT EXISTS listings (path TEXT PRIMARY KEY, listing TEXT)"
             )
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS records "
+                "(name TEXT PRIMARY KEY, key TEXT, sha256 TEXT, stats TEXT)"
+            )
             self._pid = os.getpid()
             self._rows = {
                 path: ((size, mtime, inode), digest)
                 for path, size, mtime, inode, digest in self._db.execute("SELECT * FROM digests")
             }
             self._saved_listings = dict(self._db.execute("SELECT * FROM listings"))
+            self._records = {
+                name: (key, sha, stats)
+                for name, key, sha, stats in self._db.execute("SELECT * FROM records")
+            }
         return self._db
 
     def file(self, path: Path | str) -> str:
@@ -90,11 +107,7 @@ class DigestMemo:
         the variants of one model share their source, and each file is still
         checked by its stat signature every time.
         """
-        listing = self._listings.get(path)
-        if listing is None:
-            listing = self._listing(path) if os.path.isdir(path) else [path]
-            self._listings[path] = listing
-        return [(absolute, self.file(absolute)) for absolute in listing]
+        return [(absolute, self.file(absolute)) for absolute in self.files(path)]
 
     def _listing(self, path: str) -> list[str]:
         """The files under a directory, remembered with every folder's mtime.
@@ -119,3 +132,44 @@ class DigestMemo:
 
     def new_build(self) -> None:
         self._listings.clear()
+        self._stats.clear()
+
+    def recorded(self, name: str) -> tuple[str, str, str] | None:
+        """(key, artifact sha256, stat signature) of the last build of ``name``, if known."""
+        self._open()
+        return self._records.get(name)
+
+    def remember(self, name: str, key: str, sha256: str, stats: str = "") -> None:
+        """Record a finished build at once: a kill a moment later loses nothing."""
+        db = self._open()
+        self._records[name] = (key, sha256, stats)
+        db.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?)", (name, key, sha256, stats))
+
+    def files(self, path: str) -> list[str]:
+        """The files a source path stands for (its listing, or the file itself)."""
+        listing = self._listings.get(path)
+        if listing is None:
+            self._open()
+            listing = self._listing(path) if os.path.isdir(path) else [path]
+            self._listings[path] = listing
+        return listing
+
+    def stats(self, paths: list[str], *, this_build: bool = False) -> str:
+        """One string of every file's stat signature; a missing file reads as '-'.
+
+        ``this_build``: the files are inputs, which nothing rewrites during a build,
+        so each is stat'ed once per build however many variants share it.
+        """
+        parts = []
+        for path in paths:
+            part = self._stats.get(path) if this_build else None
+            if part is None:
+                try:
+                    stat = os.stat(path)
+                    part = f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"
+                except OSError:
+                    part = "-"
+                if this_build:
+                    self._stats[path] = part
+            parts.append(part)
+        return ",".join(parts)

@@ -35,6 +35,7 @@ class ConvertJob:
     options: Options
     inputs: tuple[Path, ...]  # files and directories the conversion reads
     root: Path
+    manifest: Path
     output: Path
     fingerprint: dict[str, Any]
 
@@ -94,16 +95,22 @@ def inputs_of(manifest: Manifest, variant: Variant) -> tuple[Path, ...]:
     return tuple(dict.fromkeys(found))  # unique, in order
 
 
-def portable(value: Any, root: Path) -> Any:
+def portable(value: Any, root: Path | str) -> Any:
     """``value`` with absolute paths under ``root`` made relative (POSIX)."""
+    prefix = str(root).rstrip(os.sep) + os.sep
+    return _portable(value, prefix)
+
+
+def _portable(value: Any, prefix: str) -> Any:
     if isinstance(value, dict):
-        return {k: portable(v, root) for k, v in value.items()}
+        return {k: _portable(v, prefix) for k, v in value.items()}
     if isinstance(value, list):
-        return [portable(v, root) for v in value]
-    if isinstance(value, str) and os.path.isabs(value):
-        relative = os.path.relpath(value, root)
-        if not relative.startswith(".."):
-            return Path(relative).as_posix()
+        return [_portable(v, prefix) for v in value]
+    if isinstance(value, str):
+        if value.startswith(prefix):
+            return value[len(prefix) :].replace(os.sep, "/")
+        if value == prefix[:-1]:
+            return "."
     return value
 
 

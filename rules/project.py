@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import functools
+import json
 import os
 import re
 import stat
@@ -146,14 +148,44 @@ def find_manifests(project: Project) -> list[Path]:
 
     Skips hidden, build and virtual-environment folders, and never descends
     into a SavedModel (no manifest lives in one; big monorepos have hundreds).
+    The answer is remembered with the mtime of every folder walked: adding or
+    removing a file or folder changes its parent's mtime, so while none changed
+    the answer stands and a no-op build stats folders instead of walking them.
     """
+    memo = project.state_dir / "manifests.json"
+    settings = [list(project.manifests), list(project.exclude), str(project.build_dir)]
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        saved = json.loads(memo.read_text())
+        if saved["settings"] == settings and all(
+            _mtime(folder) == mtime for folder, mtime in saved["folders"]
+        ):
+            return [Path(p) for p in saved["found"]]
+    found, folders = _walk(project)
+    with contextlib.suppress(OSError):
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        temporary = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps({"settings": settings, "folders": folders, "found": found}))
+        os.replace(temporary, memo)
+    return [Path(p) for p in found]
+
+
+def _mtime(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+def _walk(project: Project) -> tuple[list[str], list[tuple[str, int | None]]]:
     root = str(project.root)
     cut = len(root.rstrip(os.sep)) + 1
     build = str(project.build_dir)
     wanted = [_compile(p) for p in project.manifests]
     skipped = [_compile(p) for p in project.exclude]
-    found = []
+    found: list[str] = []
+    folders: list[tuple[str, int | None]] = []
     for dirpath, dirnames, filenames in os.walk(root):
+        folders.append((dirpath, _mtime(dirpath)))
         relative_dir = dirpath[cut:].replace(os.sep, "/")
         prefix = f"{relative_dir}/" if relative_dir else ""
         if "saved_model.pb" in filenames:
@@ -172,8 +204,8 @@ def find_manifests(project: Project) -> list[Path]:
             if any(w.match(relative) for w in wanted) and not any(
                 s.match(relative) for s in skipped
             ):
-                found.append(Path(dirpath, name))
-    return sorted(found)
+                found.append(os.path.join(dirpath, name))
+    return sorted(found), folders
 
 
 @functools.cache

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from rules import actions
@@ -30,7 +31,8 @@ def job_for(
         options=variant.options,
         inputs=inputs_of(manifest, variant),
         root=project.root,
-        output=project.build_dir / manifest.name / f"{variant.name}.tflite",
+        manifest=manifest.path,
+        output=Path(f"{project.build_dir}/{manifest.name}/{variant.name}.tflite"),
         fingerprint=fingerprint_of(project.root, manifest, variant, source),
     )
 
@@ -70,6 +72,7 @@ def convert_tasks(
     for manifest in manifests:
         source = source_part(project.root, manifest)
         where = project.display(manifest.path)
+        out = f"{project.build_dir}/{manifest.name}"
         for variant in manifest.variants:
             job = job_for(project, manifest, variant, source)
             if not in_shard(job.name, shard):
@@ -78,7 +81,7 @@ def convert_tasks(
                 "name": job.name,
                 "doc": f"{manifest.name} {variant.name}: {describe(variant)} ({where})",
                 "actions": [(actions.convert, [job, memo_path, settings])],
-                "targets": [str(job.output), str(job.sidecar)],
+                "targets": [f"{out}/{variant.name}.tflite", f"{out}/{variant.name}.convert.json"],
                 "uptodate": [(actions.up_to_date, [job, memo_path, settings])],
                 # `setup`, not `task_dep`: the producing task runs only when this
                 # variant is not up to date (and not in the cache either).
