@@ -105,7 +105,8 @@ class Engine:
     Use one engine per process and close it (or use it as a context manager).
     """
 
-    def __init__(self, *, timeout: float = 600.0, memory_limit_mb: float | None = 4096.0) -> None:
+    def __init__(self, *, timeout: float = 600.0, memory_limit_mb: float | None = None) -> None:
+        """``memory_limit_mb`` defaults to 80% of physical memory."""
         self.timeout = timeout
         self.memory_limit_mb = memory_limit_mb
         self._workers: dict[bool, Worker] = {}
@@ -211,10 +212,11 @@ class Engine:
 _default: Engine | None = None
 
 
-def default_engine() -> Engine:
+def default_engine(timeout: float = 600.0, memory_limit_mb: float | None = None) -> Engine:
+    """The process-wide engine, made on first use with these limits."""
     global _default
     if _default is None:
-        _default = Engine()
+        _default = Engine(timeout=timeout, memory_limit_mb=memory_limit_mb)
         atexit.register(_default.close)
     return _default
 

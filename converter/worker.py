@@ -45,6 +45,14 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
+def default_memory_limit_mb() -> float:
+    """80% of physical memory: a ceiling for runaways, not a limit on big models."""
+    try:
+        return 0.8 * os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (ValueError, OSError, AttributeError):
+        return 16384.0
+
+
 def _rss_mb(pid: int) -> float:
     """Resident memory of a process in MB (Linux /proc; 0 where unavailable)."""
     try:
@@ -76,12 +84,12 @@ class Worker:
         *,
         legacy_keras: bool = False,
         timeout: float = 600.0,
-        memory_limit_mb: float | None = 4096.0,
+        memory_limit_mb: float | None = None,
         python: str = sys.executable,
     ) -> None:
         self.legacy_keras = legacy_keras
         self.timeout = timeout
-        self.memory_limit_mb = memory_limit_mb
+        self.memory_limit_mb = memory_limit_mb or default_memory_limit_mb()
         self.python = python
         self.processes_started = 0
         self.requests_served = 0

@@ -25,6 +25,7 @@ from rules import fingerprint
 from rules.cache import CacheSettings, cache_for
 from rules.digests import DigestMemo
 from rules.fingerprint import ConvertJob, cache_key
+from rules.project import WorkerLimits
 from rules.stores import LocalStore, redact
 
 if TYPE_CHECKING:
@@ -33,11 +34,11 @@ if TYPE_CHECKING:
 _memos: dict[Path, DigestMemo] = {}
 
 
-def engine() -> Engine:
+def engine(limits: WorkerLimits) -> Engine:
     """One engine (one persistent worker) per doit process, closed at exit."""
     from converter.api import default_engine  # here: a build of cache hits never needs it
 
-    return default_engine()
+    return default_engine(limits.timeout, limits.memory_mb)
 
 
 def memo(path: Path) -> DigestMemo:
@@ -149,7 +150,7 @@ def _restore(job: ConvertJob, memo_path: Path, settings: CacheSettings, key: str
 
 
 def convert(
-    job: ConvertJob, memo_path: Path, settings: CacheSettings
+    job: ConvertJob, memo_path: Path, settings: CacheSettings, limits: WorkerLimits
 ) -> dict[str, Any] | TaskFailed:
     """Fetch one variant from the cache, or convert it and store it there.
 
@@ -178,7 +179,7 @@ def convert(
         "options": job.fingerprint["options"],
     }
     try:
-        result = engine().convert(job.source, job.options, job.output, provenance=provenance)
+        result = engine(limits).convert(job.source, job.options, job.output, provenance=provenance)
     except ConverterError as e:
         if e.log:
             write_atomic(job.log, e.log + "\n")

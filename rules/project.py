@@ -16,7 +16,16 @@ from pathlib import Path
 from converter.options import suggest
 from rules.errors import Problem, RulesError
 
-CONFIG_KEYS = ("build_dir", "cache", "cache_read_only", "cache_max_size", "manifests", "exclude")
+CONFIG_KEYS = (
+    "build_dir",
+    "cache",
+    "cache_read_only",
+    "cache_max_size",
+    "manifests",
+    "exclude",
+    "worker_timeout",
+    "worker_memory",
+)
 DEFAULT_MANIFESTS = ("**/model.yaml",)
 # Never searched for manifests: tool and VCS folders, virtual environments.
 ALWAYS_EXCLUDED = ("node_modules", "__pycache__", "venv", "site-packages")
@@ -35,6 +44,14 @@ def path_state(path: Path | str) -> int:
 
 
 @dataclass(frozen=True)
+class WorkerLimits:
+    """Per-conversion limits of the conversion worker (see converter.worker)."""
+
+    timeout: float = 600.0  # seconds
+    memory_mb: float | None = None  # None: 80% of physical memory
+
+
+@dataclass(frozen=True)
 class Project:
     root: Path
     build_dir: Path
@@ -43,6 +60,7 @@ class Project:
     exclude: tuple[str, ...] = ()
     cache_read_only: bool = False
     cache_max_size: str | None = "10GB"
+    limits: WorkerLimits = WorkerLimits()
 
     @property
     def state_dir(self) -> Path:
@@ -136,11 +154,51 @@ def load_project(root: Path | str) -> Project:
         max_size = "10GB"
     manifests = patterns("manifests", DEFAULT_MANIFESTS)
     exclude = patterns("exclude", ())
+    limits = _limits(config, where, problems)
     if problems:
         raise RulesError("\n".join(str(p) for p in problems))
     return Project(
-        root, (root / build_dir).resolve(), cache, manifests, exclude, read_only, str(max_size)
+        root,
+        (root / build_dir).resolve(),
+        cache,
+        manifests,
+        exclude,
+        read_only,
+        str(max_size),
+        limits,
     )
+
+
+def _limits(config: dict[str, object], where: str, problems: list[Problem]) -> WorkerLimits:
+    from rules.specs import parse_size
+
+    timeout = config.get("worker_timeout", 600)
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
+        problems.append(
+            Problem(
+                where,
+                None,
+                ("tool.tflite-build", "worker_timeout"),
+                f"expected seconds > 0; got {timeout!r}",
+            )
+        )
+        timeout = 600
+    memory = config.get("worker_memory")
+    memory_mb = None
+    if memory is not None:
+        size = parse_size(memory)
+        if size is None or size <= 0:
+            problems.append(
+                Problem(
+                    where,
+                    None,
+                    ("tool.tflite-build", "worker_memory"),
+                    f"expected a size like 16GB; got {memory!r}",
+                )
+            )
+        else:
+            memory_mb = size / 2**20
+    return WorkerLimits(float(timeout), memory_mb)
 
 
 def find_manifests(project: Project) -> list[Path]:

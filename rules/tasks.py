@@ -80,7 +80,7 @@ def convert_tasks(
             yield {
                 "name": job.name,
                 "doc": f"{manifest.name} {variant.name}: {describe(variant)} ({where})",
-                "actions": [(actions.convert, [job, memo_path, settings])],
+                "actions": [(actions.convert, [job, memo_path, settings, project.limits])],
                 "targets": [f"{out}/{variant.name}.tflite", f"{out}/{variant.name}.convert.json"],
                 "uptodate": [(actions.up_to_date, [job, memo_path, settings])],
                 # `setup`, not `task_dep`: the producing task runs only when this

@@ -26,6 +26,7 @@ from doit.doit_cmd import DoitMain
 
 import rules
 from rules import actions, fingerprint
+from rules.project import WorkerLimits
 
 pytestmark = pytest.mark.tf
 
@@ -68,7 +69,7 @@ class Run:
 
 
 def conversions() -> int:
-    return sum(w.requests_served for w in actions.engine()._workers.values())
+    return sum(w.requests_served for w in actions.engine(WorkerLimits())._workers.values())
 
 
 COMMANDS = {"clean", "list", "info", "forget", "ignore", "help"}

@@ -250,6 +250,15 @@ def test_project_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("TFLITE_BUILD_CACHE", "s3://bucket/cache")
     project = load_project(tmp_path)
     assert project.build_dir == tmp_path / "out" and project.cache == "s3://bucket/cache"
+    write_files(
+        tmp_path,
+        {"pyproject.toml": "[tool.tflite-build]\nworker_memory = '16GiB'\nworker_timeout = 1200\n"},
+    )
+    limits = load_project(tmp_path).limits
+    assert (limits.timeout, limits.memory_mb) == (1200.0, 16384.0)
+    write_files(tmp_path, {"pyproject.toml": "[tool.tflite-build]\nworker_memory = 'lots'\n"})
+    with pytest.raises(RulesError, match="worker_memory: expected a size like 16GB; got 'lots'"):
+        load_project(tmp_path)
 
 
 def test_discovery_skips_build_hidden_and_venv_folders(tmp_path: Path) -> None:
