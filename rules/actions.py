@@ -144,6 +144,7 @@ def _restore(job: ConvertJob, memo_path: Path, settings: CacheSettings, key: str
     write_atomic_bytes(job.output, hit.artifact)
     _finish(job, key, hit.record, hit.log, origin=hit.origin)
     digests = memo(memo_path)
+    digests.learn(job.output, hit.record["sha256"])
     digests.remember(job.name, key, hit.record["sha256"], stat_signature(job, digests))
     RESTORED[f"convert:{job.name}"] = hit.origin
     return True
@@ -168,6 +169,7 @@ def convert(
         write_atomic_bytes(job.output, hit.artifact)
         _finish(job, key, hit.record, hit.log, origin=hit.origin)
         digests = memo(memo_path)
+        digests.learn(job.output, hit.record["sha256"])
         digests.remember(job.name, key, hit.record["sha256"], stat_signature(job, digests))
         print(f"    {job.name}: from the {hit.origin} cache", file=sys.stderr)
         return {"key": key, "sha256": hit.record["sha256"], "origin": hit.origin}
@@ -196,6 +198,7 @@ def convert(
         cache.store(key, job.output.read_bytes(), record, result.log)
     _finish(job, key, record, result.log, origin="built")
     digests = memo(memo_path)
+    digests.learn(job.output, result.sha256)  # the engine hashed it: no need to read it again
     digests.remember(job.name, key, result.sha256, stat_signature(job, digests))
     for warning in result.warnings:
         print(f"    warning: {job.name}: {warning}", file=sys.stderr)

@@ -100,6 +100,17 @@ class DigestMemo:
             )
         return digest
 
+    def learn(self, path: Path | str, digest: str) -> None:
+        """Remember the digest of a file just written, whose bytes we already hashed."""
+        db = self._open()
+        assert self._rows is not None
+        key = str(path)
+        signature = _signature(os.stat(path))
+        self._rows[key] = (signature, digest)
+        db.execute(
+            "INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?, ?)", (key, *signature, digest)
+        )
+
     def tree(self, path: str) -> list[tuple[str, str]]:
         """(absolute path, digest) of every file under a directory, or of the file itself.
 

@@ -49,3 +49,13 @@ def test_changed_bytes_change_the_digest(tmp_path: Path) -> None:
     after = dict(DigestMemo(tmp_path / "d.sqlite").tree(str(sm)))
     assert before[str(sm / "saved_model.pb")] == after[str(sm / "saved_model.pb")]
     assert before[str(sm / "variables/v.data")] != after[str(sm / "variables/v.data")]
+
+
+def test_a_learned_digest_is_not_read_again(tmp_path: Path) -> None:
+    artifact = tmp_path / "model.tflite"
+    artifact.write_bytes(b"converted bytes")
+    memo = DigestMemo(tmp_path / "d.sqlite")
+    memo.learn(artifact, "d" * 64)  # what the engine computed while writing it
+    assert memo.file(artifact) == "d" * 64 and memo.hashed == 0
+    artifact.write_bytes(b"edited by hand!")
+    assert memo.file(artifact) != "d" * 64 and memo.hashed == 1
