@@ -9,9 +9,13 @@ converter-written model gives back the same bytes, so removing our entry again
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import flatbuffers
@@ -134,3 +138,177 @@ def op_counts(data: bytes) -> Counter[str]:
 def resource_variable_count(data: bytes) -> int:
     """VAR_HANDLE ops: resource variables the converter could not freeze into constants."""
     return op_counts(data)["VAR_HANDLE"]
+
+
+_TYPE_NAMES = {
+    value: name for name, value in vars(schema.TensorType).items() if not name.startswith("_")
+}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    shape: list[int]  # -1 where the signature leaves a dimension free
+    dtype: str
+    scale: list[float] = field(default_factory=list)  # quantization, per tensor or per channel
+    zero_point: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SignatureInfo:
+    key: str
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a .tflite file holds, read from the flatbuffer alone."""
+
+    size: int
+    parameters: int  # elements of constant tensors
+    constant_bytes: dict[str, int]  # by tensor dtype; each buffer counted once
+    ops: dict[str, int]  # CONV_2D, CUSTOM:name, FLEX:name (Select TF ops)
+    subgraphs: list[dict[str, Any]]
+    signatures: list[SignatureInfo]
+    min_runtime_version: str
+    conversion: dict[str, Any] | None  # the converter's own CONVERSION_METADATA
+    provenance: dict[str, Any] | None
+
+    @property
+    def select_tf_ops(self) -> int:
+        return sum(n for op, n in self.ops.items() if op.startswith("FLEX:"))
+
+    @property
+    def custom_ops(self) -> int:
+        return sum(n for op, n in self.ops.items() if op.startswith("CUSTOM:"))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["select_tf_ops"] = self.select_tf_ops
+        out["custom_ops"] = self.custom_ops
+        return out
+
+
+def _tensor(model: Any, subgraph: Any, index: int) -> TensorInfo:
+    tensor = subgraph.Tensors(index)
+    shape = (
+        tensor.ShapeSignatureAsNumpy() if tensor.ShapeSignatureLength() else tensor.ShapeAsNumpy()
+    )
+    quantization = tensor.Quantization()
+    scale: list[float] = []
+    zero_point: list[int] = []
+    if quantization is not None and quantization.ScaleLength():
+        scale = [float(s) for s in quantization.ScaleAsNumpy()]
+        zero_point = [int(z) for z in quantization.ZeroPointAsNumpy()]
+    return TensorInfo(
+        (tensor.Name() or b"").decode(),
+        [int(d) for d in shape] if not isinstance(shape, int) else [],
+        _TYPE_NAMES.get(tensor.Type(), str(tensor.Type())),
+        scale,
+        zero_point,
+    )
+
+
+def _buffer_bytes(buffer: Any) -> int:
+    if buffer is None:
+        return 0
+    if buffer.Offset() > 1:  # weights stored after the flatbuffer (models over 2 GB)
+        return int(buffer.Size())
+    return int(buffer.DataLength())
+
+
+def describe(data: bytes) -> ModelInfo:
+    """The size report's data: constants by dtype, parameters, ops, signatures, metadata."""
+    model = root(data)
+    constant_bytes: Counter[str] = Counter()
+    parameters = 0
+    seen_buffers: set[int] = set()
+    subgraphs = []
+    for s in range(model.SubgraphsLength()):
+        subgraph = model.Subgraphs(s)
+        for t in range(subgraph.TensorsLength()):
+            tensor = subgraph.Tensors(t)
+            index = tensor.Buffer()
+            size = _buffer_bytes(model.Buffers(index)) if index else 0
+            if not size or index in seen_buffers:
+                continue
+            seen_buffers.add(index)
+            dtype = _TYPE_NAMES.get(tensor.Type(), str(tensor.Type()))
+            constant_bytes[dtype] += size
+            elements = 1
+            for d in tensor.ShapeAsNumpy() if tensor.ShapeLength() else []:
+                elements *= int(d)
+            parameters += elements
+        subgraphs.append(
+            {
+                "name": (subgraph.Name() or b"").decode(),
+                "tensors": subgraph.TensorsLength(),
+                "operators": subgraph.OperatorsLength(),
+            }
+        )
+    signatures = []
+    for i in range(model.SignatureDefsLength()):
+        sig = model.SignatureDefs(i)
+        subgraph = model.Subgraphs(sig.SubgraphIndex())
+        inputs = [
+            _tensor(model, subgraph, sig.Inputs(j).TensorIndex()) for j in range(sig.InputsLength())
+        ]
+        outputs = [
+            _tensor(model, subgraph, sig.Outputs(j).TensorIndex())
+            for j in range(sig.OutputsLength())
+        ]
+        signatures.append(SignatureInfo((sig.SignatureKey() or b"").decode(), inputs, outputs))
+    entries = metadata(data)
+    runtime = entries.get("min_runtime_version", b"").rstrip(b"\0").decode(errors="replace")
+    conversion = entries.get("CONVERSION_METADATA")
+    return ModelInfo(
+        size=len(data),
+        parameters=parameters,
+        constant_bytes=dict(sorted(constant_bytes.items())),
+        ops=dict(sorted(op_counts(data).items())),
+        subgraphs=subgraphs,
+        signatures=signatures,
+        min_runtime_version=runtime,
+        conversion=_conversion_metadata(conversion) if conversion else None,
+        provenance=read_provenance(data),
+    )
+
+
+@functools.cache
+def _conversion_schema() -> ModuleType | None:
+    """TF's generated schema for CONVERSION_METADATA, loaded by path: importing it as
+    ``tensorflow.lite.python...`` would import all of TensorFlow first."""
+    spec = importlib.util.find_spec("tensorflow")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations)))
+    path = path / "lite" / "python" / "conversion_metadata_schema_py_generated.py"
+    loader_spec = importlib.util.spec_from_file_location("_tflite_conversion_metadata", path)
+    if loader_spec is None or loader_spec.loader is None or not path.is_file():
+        return None
+    module = importlib.util.module_from_spec(loader_spec)
+    loader_spec.loader.exec_module(module)
+    return module
+
+
+def _conversion_metadata(raw: bytes) -> dict[str, Any]:
+    generated = _conversion_schema()
+    if generated is None:
+        return {"bytes": len(raw)}
+    table = generated.ConversionMetadata.GetRootAs(raw, 0)
+    environment, options = table.Environment(), table.Options()
+    out: dict[str, Any] = {}
+    if environment is not None:
+        out["tensorflow_version"] = (environment.TensorflowVersion() or b"").decode()
+        out["api_version"] = int(environment.ApiVersion())
+        out["model_type"] = int(environment.ModelType())
+    if options is not None:
+        out["allow_custom_ops"] = bool(options.AllowCustomOps())
+        out["enable_select_tf_ops"] = bool(options.EnableSelectTfOps())
+        out["force_select_tf_ops"] = bool(options.ForceSelectTfOps())
+        out["optimization_modes"] = [
+            int(options.ModelOptimizationModes(i))
+            for i in range(options.ModelOptimizationModesLength())
+        ]
+    return out
