@@ -26,6 +26,7 @@ from rules.cache import CacheSettings, cache_for
 from rules.digests import DigestMemo
 from rules.fingerprint import ConvertJob, cache_key
 from rules.project import WorkerLimits
+from rules.report import REPORT_FORMAT, ReportJob, build_report, summary_line
 from rules.stores import LocalStore, redact
 
 if TYPE_CHECKING:
@@ -211,6 +212,46 @@ def _finish(job: ConvertJob, key: str, record: dict[str, Any], log: str, origin:
     write_atomic(job.log, log)
     sidecar = {**record, "key": key, "origin": origin}
     write_atomic(job.sidecar, json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
+
+
+def report_up_to_date(task: object, job: ReportJob, memo_path: Path) -> bool:
+    """doit ``uptodate`` for a report: the artifacts, the manifest and the report unchanged."""
+    digests = memo(memo_path)
+    record = digests.recorded(f"report:{job.name}")
+    return record is not None and record[2] == _report_stats(job, digests)
+
+
+report_up_to_date.__signature__ = inspect.signature(report_up_to_date)  # type: ignore[attr-defined]
+
+
+def _report_stats(job: ReportJob, digests: DigestMemo) -> str:
+    files = [str(job.manifest), str(job.artifact), str(job.output)]
+    if job.float32 is not None:
+        files.append(str(job.float32))
+    versions = ",".join(fingerprint.tool_versions().values())
+    return f"{REPORT_FORMAT}|{versions}|{digests.stats(files)}"
+
+
+def report(job: ReportJob, memo_path: Path) -> dict[str, Any] | TaskFailed:
+    """Write ``<variant>.report.json``; a budget breach fails the task after writing it."""
+    try:
+        data, checks = build_report(job)
+    except FileNotFoundError as e:
+        return TaskFailed(f"{job.name}: {e.filename} does not exist (run convert first)")
+    write_atomic(job.output, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    print(f"    {summary_line(job, data)}", file=sys.stderr)
+    for unmeasured in (c for c in checks if c.passed is None):
+        print(
+            f"    note: {job.name}: budget {unmeasured.budget} is not checked yet "
+            "(accuracy and latency reports are still to come)",
+            file=sys.stderr,
+        )
+    breaches = [c.sentence(job.name) for c in checks if c.passed is False]
+    if breaches:
+        return TaskFailed("\n".join(breaches))
+    digests = memo(memo_path)
+    digests.remember(f"report:{job.name}", "", "", _report_stats(job, digests))
+    return {"size": data["size"]["size"]}
 
 
 def clean(job: ConvertJob) -> None:

@@ -23,7 +23,7 @@ from rules.errors import ManifestError, RulesError
 from rules.project import Project, find_manifests, load_project
 from rules.reporter import reporter_for
 from rules.specs import Manifest
-from rules.tasks import cache_tasks, check_task, convert_tasks
+from rules.tasks import cache_tasks, check_task, convert_tasks, report_tasks
 
 SHARD_ENV = "TFLITE_BUILD_SHARD"
 
@@ -65,6 +65,10 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
         """Convert every model variant to .tflite"""
         yield from convert_tasks(*manifests(), settings, shard)
 
+    def task_report() -> Iterator[dict[str, Any]]:
+        """Report every variant's size and check its budgets"""
+        yield from report_tasks(*manifests())
+
     def task_cache() -> Iterator[dict[str, Any]]:
         yield from cache_tasks(settings)
 
@@ -76,6 +80,7 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
         "DOIT_CONFIG": config,
         "task_convert": task_convert,
         "task_check": task_check,
+        "task_report": task_report,
         "task_cache": task_cache,
     }
 

@@ -14,10 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from converter.spec import PythonSource
 from rules import actions
 from rules.cache import CacheSettings
 from rules.fingerprint import ConvertJob, fingerprint_of, inputs_of, source_part
 from rules.project import Project
+from rules.report import ReportJob, budget_for
 from rules.specs import Manifest, Variant
 
 
@@ -87,6 +89,46 @@ def convert_tasks(
                 # variant is not up to date (and not in the cache either).
                 "setup": [manifest.task] if manifest.task else [],
                 "clean": [(actions.clean, [job])],
+                "verbosity": 1,
+            }
+
+
+def report_tasks(project: Project, manifests: list[Manifest]) -> Iterator[dict[str, Any]]:
+    """The ``report`` group: one size (and, to come, accuracy) report per variant."""
+    yield {
+        "basename": "report",
+        "name": None,
+        "doc": "Report every variant's size and check its budgets (report:<model>/<variant> for one)",
+    }
+    memo_path = project.state_dir / "digests.sqlite"
+    for manifest in manifests:
+        names = [v.name for v in manifest.variants]
+        out = project.build_dir / manifest.name
+        source = None if isinstance(manifest.source, PythonSource) else manifest.source.path
+        for variant in manifest.variants:
+            job = ReportJob(
+                model=manifest.name,
+                variant=variant.name,
+                artifact=out / f"{variant.name}.tflite",
+                float32=out / "float32.tflite"
+                if "float32" in names and variant.name != "float32"
+                else None,
+                source=source,
+                budget=budget_for(dict(manifest.budgets), variant.name),
+                manifest=manifest.path,
+                output=out / f"{variant.name}.report.json",
+            )
+            converts = [f"convert:{job.name}"]
+            if job.float32 is not None:
+                converts.append(f"convert:{manifest.name}/float32")
+            yield {
+                "name": job.name,
+                "doc": f"{manifest.name} {variant.name}: size report and budgets",
+                "actions": [(actions.report, [job, memo_path])],
+                "targets": [str(job.output)],
+                "task_dep": converts,
+                "uptodate": [(actions.report_up_to_date, [job, memo_path])],
+                "clean": True,
                 "verbosity": 1,
             }
 

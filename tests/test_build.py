@@ -8,6 +8,7 @@ Parallel builds, kills and the TF-free load run doit as a separate process.
 from __future__ import annotations
 
 import io
+import json
 import os
 import runpy
 import shutil
@@ -359,3 +360,33 @@ def test_doit_check_reports_every_problem_without_a_traceback(project: Path) -> 
         "  sm/model.yaml:4: variants -> dynamic -> quantize: expected one of none, dynamic, "
         "float16, int8, int16x8; got 'dynamc'; did you mean 'dynamic'?",
     ]
+
+
+def test_reports_and_budgets(project: Path) -> None:
+    run = build(project, "report")
+    assert run.code == 0, run.output
+    assert {"report:sm/float32", "report:sm/int8", "report:kr/float16"} <= run.executed
+    report = json.loads((project / "build/sm/int8.report.json").read_text())
+    int8, float32 = (project / "build/sm/int8.tflite"), (project / "build/sm/float32.tflite")
+    assert report["size"]["size"] == int8.stat().st_size
+    assert report["size"]["vs_float32"] == round(int8.stat().st_size / float32.stat().st_size, 4)
+    assert report["budgets"] == [
+        {"budget": "max_size", "limit": 1_000_000, "measured": int8.stat().st_size, "passed": True}
+    ]
+    assert build(project, "report").executed == set()
+    # Budgets are not conversion inputs: a breach fails the report, converts nothing.
+    edit(
+        project / "sm/model.yaml",
+        'budgets: {"*": {max_size: 1MB}}',
+        'budgets: {"*": {max_size: 4KB}, float32: {min_accuracy: 0.9}}',
+    )
+    run = build(project, "--continue", "report")
+    assert run.code != 0 and run.conversions == 0
+    for variant in ("float32", "dynamic", "int8"):
+        size = (project / f"build/sm/{variant}.tflite").stat().st_size
+        assert (
+            f"sm/{variant}: over budget: max_size is 4,000 bytes, measured {size:,} bytes"
+            in run.output
+        )
+    assert "note: sm/float32: budget min_accuracy is not checked yet" in run.output
+    assert "Traceback" not in run.output
