@@ -28,6 +28,7 @@ from rules.fingerprint import ConvertJob, cache_key
 from rules.project import WorkerLimits
 from rules.report import REPORT_FORMAT, ReportJob, build_report, summary_line
 from rules.stores import LocalStore, redact
+from rules.summary import collect, markdown
 
 if TYPE_CHECKING:
     from converter.api import Engine
@@ -252,6 +253,17 @@ def report(job: ReportJob, memo_path: Path) -> dict[str, Any] | TaskFailed:
     digests = memo(memo_path)
     digests.remember(f"report:{job.name}", "", "", _report_stats(job, digests))
     return {"size": data["size"]["size"]}
+
+
+def summary(reports: list[Path], build_dir: Path) -> None:
+    """Write build/summary.json and build/summary.md from every report."""
+    data = collect(reports)
+    write_atomic(build_dir / "summary.json", json.dumps(data, indent=2, sort_keys=True) + "\n")
+    write_atomic(build_dir / "summary.md", markdown(data))
+    print(
+        f"    summary: {len(data['variants'])} variants, {data['total_bytes']:,} bytes",
+        file=sys.stderr,
+    )
 
 
 def clean(job: ConvertJob) -> None:

@@ -23,7 +23,13 @@ from rules.errors import ManifestError, RulesError
 from rules.project import Project, find_manifests, load_project
 from rules.reporter import reporter_for
 from rules.specs import Manifest
-from rules.tasks import cache_tasks, check_task, convert_tasks, report_tasks
+from rules.tasks import (
+    cache_tasks,
+    check_task,
+    convert_tasks,
+    report_tasks,
+    summary_task,
+)
 
 SHARD_ENV = "TFLITE_BUILD_SHARD"
 
@@ -69,6 +75,10 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
         """Report every variant's size and check its budgets"""
         yield from report_tasks(*manifests())
 
+    def task_summary() -> dict[str, Any]:
+        """Summarize every report in build/summary.json and build/summary.md"""
+        return summary_task(*manifests())
+
     def task_cache() -> Iterator[dict[str, Any]]:
         yield from cache_tasks(settings)
 
@@ -81,6 +91,7 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
         "task_convert": task_convert,
         "task_check": task_check,
         "task_report": task_report,
+        "task_summary": task_summary,
         "task_cache": task_cache,
     }
 

@@ -133,6 +133,21 @@ def report_tasks(project: Project, manifests: list[Manifest]) -> Iterator[dict[s
             }
 
 
+def summary_task(project: Project, manifests: list[Manifest]) -> dict[str, Any]:
+    reports = [
+        project.build_dir / m.name / f"{v.name}.report.json" for m in manifests for v in m.variants
+    ]
+    return {
+        "basename": "summary",
+        "doc": "Summarize every report in build/summary.json and build/summary.md",
+        "actions": [(actions.summary, [reports, project.build_dir])],
+        "task_dep": ["report"],
+        "file_dep": [str(r) for r in reports],
+        "targets": [str(project.build_dir / "summary.json"), str(project.build_dir / "summary.md")],
+        "clean": True,
+    }
+
+
 def cache_tasks(settings: CacheSettings) -> Iterator[dict[str, Any]]:
     """``cache_stats`` and ``cache_prune`` for the local cache."""
     yield {

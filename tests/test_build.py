@@ -374,6 +374,10 @@ def test_reports_and_budgets(project: Path) -> None:
         {"budget": "max_size", "limit": 1_000_000, "measured": int8.stat().st_size, "passed": True}
     ]
     assert build(project, "report").executed == set()
+    assert build(project, "summary").code == 0
+    summary = json.loads((project / "build/summary.json").read_text())
+    assert len(summary["variants"]) == len(ALL) and summary["missing_reports"] == []
+    assert "| sm | int8 |" in (project / "build/summary.md").read_text()
     # Budgets are not conversion inputs: a breach fails the report, converts nothing.
     edit(
         project / "sm/model.yaml",
