@@ -14,7 +14,6 @@ import inspect
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +26,7 @@ from rules.digests import DigestMemo
 from rules.fingerprint import ConvertJob, cache_key
 from rules.project import WorkerLimits
 from rules.report import REPORT_FORMAT, ReportJob, build_report, summary_line
-from rules.stores import LocalStore, redact
+from rules.stores import LocalStore, redact, write_atomic
 from rules.summary import collect, markdown
 
 if TYPE_CHECKING:
@@ -55,21 +54,8 @@ def new_build() -> None:
         digests.new_build()
 
 
-def write_atomic_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def write_atomic(path: Path, text: str) -> None:
-    write_atomic_bytes(path, text.encode())
+def write_text_atomic(path: Path, text: str) -> None:
+    write_atomic(path, text.encode())
 
 
 def read_sidecar(job: ConvertJob) -> dict[str, Any]:
@@ -143,7 +129,7 @@ def _restore(job: ConvertJob, memo_path: Path, settings: CacheSettings, key: str
     hit = cache_for(settings).fetch(key)
     if hit is None:
         return False
-    write_atomic_bytes(job.output, hit.artifact)
+    write_atomic(job.output, hit.artifact)
     _finish(job, key, hit.record, hit.log, origin=hit.origin)
     digests = memo(memo_path)
     digests.learn(job.output, hit.record["sha256"])
@@ -168,7 +154,7 @@ def convert(
     cache = cache_for(settings) if settings.local or settings.remote else None
     hit = cache.fetch(key) if cache is not None else None
     if hit is not None:
-        write_atomic_bytes(job.output, hit.artifact)
+        write_atomic(job.output, hit.artifact)
         _finish(job, key, hit.record, hit.log, origin=hit.origin)
         digests = memo(memo_path)
         digests.learn(job.output, hit.record["sha256"])
@@ -186,7 +172,7 @@ def convert(
         result = engine(limits).convert(job.source, job.options, job.output, provenance=provenance)
     except ConverterError as e:
         if e.log:
-            write_atomic(job.log, e.log + "\n")
+            write_text_atomic(job.log, e.log + "\n")
         where = f"\n  (TensorFlow's log: {os.path.relpath(job.log)})" if e.log else ""
         return TaskFailed(f"{job.name}: {e}{where}")
     record = {
@@ -210,9 +196,9 @@ def convert(
 
 def _finish(job: ConvertJob, key: str, record: dict[str, Any], log: str, origin: str) -> None:
     """The log, then the sidecar: written last, it marks the variant complete."""
-    write_atomic(job.log, log)
+    write_text_atomic(job.log, log)
     sidecar = {**record, "key": key, "origin": origin}
-    write_atomic(job.sidecar, json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
+    write_text_atomic(job.sidecar, json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
 
 
 def report_up_to_date(task: object, job: ReportJob, memo_path: Path) -> bool:
@@ -239,7 +225,7 @@ def report(job: ReportJob, memo_path: Path) -> dict[str, Any] | TaskFailed:
         data, checks = build_report(job)
     except FileNotFoundError as e:
         return TaskFailed(f"{job.name}: {e.filename} does not exist (run convert first)")
-    write_atomic(job.output, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    write_text_atomic(job.output, json.dumps(data, indent=2, sort_keys=True) + "\n")
     print(f"    {summary_line(job, data)}", file=sys.stderr)
     for unmeasured in (c for c in checks if c.passed is None):
         print(
@@ -258,8 +244,8 @@ def report(job: ReportJob, memo_path: Path) -> dict[str, Any] | TaskFailed:
 def summary(reports: list[Path], build_dir: Path) -> None:
     """Write build/summary.json and build/summary.md from every report."""
     data = collect(reports)
-    write_atomic(build_dir / "summary.json", json.dumps(data, indent=2, sort_keys=True) + "\n")
-    write_atomic(build_dir / "summary.md", markdown(data))
+    write_text_atomic(build_dir / "summary.json", json.dumps(data, indent=2, sort_keys=True) + "\n")
+    write_text_atomic(build_dir / "summary.md", markdown(data))
     print(
         f"    summary: {len(data['variants'])} variants, {data['total_bytes']:,} bytes",
         file=sys.stderr,

@@ -34,6 +34,20 @@ class Store(Protocol):
     def delete(self, kind: str, name: str) -> None: ...
 
 
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a private temporary file beside ``path``, then rename it into place:
+    readers see the old file or the new one, never a part, even with concurrent writers."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:24]}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def redact(url: str) -> str:
     """``url`` without user, password or query string (where tokens hide)."""
     parts = urllib.parse.urlsplit(url)
@@ -75,16 +89,7 @@ class LocalStore:
         return data
 
     def put(self, kind: str, name: str, data: bytes) -> None:
-        path = self.path(kind, name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{name[:16]}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomic(self.path(kind, name), data)
 
     def delete(self, kind: str, name: str) -> None:
         self.path(kind, name).unlink(missing_ok=True)

@@ -94,6 +94,17 @@ ENTRIES = textwrap.dedent(
 
     def not_a_model():
         return 42
+
+
+    def flex():
+        """Ops with no TFLite builtin: they convert only as Select TF ops."""
+        import tensorflow as tf
+
+        @tf.function(input_signature=[tf.TensorSpec([4], tf.float32)])
+        def f(x):
+            return tf.raw_ops.Cumprod(x=x, axis=0, exclusive=True, reverse=True) + tf.math.lgamma(x)
+
+        return f
     '''
 )
 

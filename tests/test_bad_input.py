@@ -124,20 +124,11 @@ def test_missing_legacy_extra_is_named(
 
 
 def test_select_tf_ops_model_converts_and_is_reported(
-    engine: converter.Engine, tmp_path: Path
+    engine: converter.Engine, models: Models, tmp_path: Path
 ) -> None:
-    entry = tmp_path / "flex.py"
-    entry.write_text(
-        "import tensorflow as tf\n"
-        "def model():\n"
-        "    @tf.function(input_signature=[tf.TensorSpec([4], tf.float32)])\n"
-        "    def f(x):\n"
-        "        return tf.raw_ops.Cumprod(x=x, axis=0, exclusive=True, reverse=True) + tf.math.lgamma(x)\n"
-        "    return f\n"
-    )
     options = converter.Options(supported_ops=("builtins", "select_tf_ops"))
     result = engine.convert(
-        converter.PythonSource("flex.py:model", tmp_path), options, tmp_path / "f.tflite"
+        converter.PythonSource("entries.py:flex", models.root), options, tmp_path / "f.tflite"
     )
     assert result.path.is_file()
     assert any("cannot run this model" in w for w in result.warnings)

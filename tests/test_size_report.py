@@ -66,19 +66,12 @@ def test_anatomy_matches_tensorflows_reading(
     assert info.min_runtime_version.count(".") == 2
 
 
-def test_select_tf_ops_are_counted(engine: converter.Engine, tmp_path: Path) -> None:
-    entry = tmp_path / "flex.py"
-    entry.write_text(
-        "import tensorflow as tf\n"
-        "def model():\n"
-        "    @tf.function(input_signature=[tf.TensorSpec([4], tf.float32)])\n"
-        "    def f(x):\n"
-        "        return tf.raw_ops.Cumprod(x=x, axis=0, exclusive=True, reverse=True) + tf.math.lgamma(x)\n"
-        "    return f\n"
-    )
+def test_select_tf_ops_are_counted(
+    engine: converter.Engine, models: Models, tmp_path: Path
+) -> None:
     options = converter.Options(supported_ops=("builtins", "select_tf_ops"))
     result = engine.convert(
-        converter.PythonSource("flex.py:model", tmp_path), options, tmp_path / "f.tflite"
+        converter.PythonSource("entries.py:flex", models.root), options, tmp_path / "f.tflite"
     )
     info = modelinfo.describe(result.path.read_bytes())
     assert info.select_tf_ops >= 1 and any(op.startswith("FLEX:") for op in info.ops)
