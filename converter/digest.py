@@ -40,11 +40,6 @@ def walk_files(root: str) -> list[tuple[str, str]]:
     return found
 
 
-def tree_files(root: Path) -> list[Path]:
-    """Every regular file under ``root``, sorted by relative POSIX path; symlinks followed."""
-    return [Path(absolute) for _, absolute in walk_files(str(root))]
-
-
 def path_digest(path: Path) -> str:
     """A file's digest, or for a directory the digest of its sorted (relative path, digest) list.
 

@@ -259,12 +259,6 @@ class Parsed:
     checked: list[tuple[str, int]] = field(default_factory=list)  # (path, state) it relied on
 
 
-def load_manifest(project: Project, path: Path) -> tuple[Manifest | None, list[Problem]]:
-    """Parse one manifest; the Manifest is None when any problem was found."""
-    parsed = parse_manifest(project, path)
-    return parsed.manifest, parsed.problems
-
-
 def parse_manifest(project: Project, path: Path) -> Parsed:
     reader = _Reader(project, path)
     manifest, problems = _parse(reader, path)
