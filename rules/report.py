@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from converter import modelinfo
 from rules.specs import Budget
 
 REPORT_FORMAT = 1
@@ -83,6 +82,8 @@ def bytes_on_disk(path: Path | None) -> int | None:
 
 
 def size_section(job: ReportJob) -> dict[str, Any]:
+    from converter import modelinfo  # here: numpy and the flatbuffer schema cost 0.1 s to import
+
     info = modelinfo.describe(job.artifact.read_bytes())
     section = info.to_dict()
     section.pop("provenance")
