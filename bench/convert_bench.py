@@ -35,14 +35,8 @@ almost all of it in (a): 20 processes that each import TensorFlow.
 from __future__ import annotations
 
 import argparse
-import datetime
-import importlib.metadata
 import json
-import os
-import platform
 import shutil
-import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -50,24 +44,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO = BENCH_DIR.parent
-WORK = BENCH_DIR / "work"
+from common import (
+    LOG_DIR,
+    RESULTS,
+    WORK,
+    Check,
+    checks_table,
+    child_command,
+    export_keras,
+    load_average,
+    median,
+    new_report,
+    plural,
+    positive_int,
+    print_checks,
+    print_timings,
+    reproduce,
+    run_logged,
+    section,
+    timings_table,
+    update_results,
+    verdict,
+    write_json,
+)
+
 MODELS_DIR = WORK / "models"
 OUT_DIR = WORK / "out"
-LOG_DIR = WORK / "logs"
-REPORT_DIR = WORK / "reports"
-RESULTS = BENCH_DIR / "RESULTS.md"
-START_MARK = "<!-- convert_bench:start -->"
-END_MARK = "<!-- convert_bench:end -->"
-COMMAND = ".venv/bin/python bench/convert_bench.py"
 
-ARMS = ("a", "b", "c")
 ARM_NAMES = {
     "a": "(a) tflite_convert per model",
     "b": "(b) floor: one TF process",
     "c": "(c) ours: converter.Engine",
 }
+ARMS = tuple(ARM_NAMES)
 TARGET_A_OVER_C = 4.0  # (a) / (c) at least this
 TARGET_C_OVER_B = 1.2  # (c) / (b) at most this
 
@@ -114,15 +123,8 @@ def generate_models(indices: Sequence[int]) -> None:
         x = keras.layers.Dense(recipe["dense"], activation="relu")(x)
         outputs = keras.layers.Dense(recipe["classes"])(x)
         model = keras.Model(inputs, outputs, name=model_name(index))
-        final = MODELS_DIR / model_name(index)
-        staging = MODELS_DIR / f".{model_name(index)}.tmp"
-        shutil.rmtree(staging, ignore_errors=True)
-        model.export(str(staging))  # not tf.saved_model.save: broken models with Keras 3
-        (staging / "recipe.json").write_text(
-            json.dumps({**recipe, "params": model.count_params()}, sort_keys=True)
-        )
-        shutil.rmtree(final, ignore_errors=True)
-        staging.rename(final)
+        recipe_json = json.dumps({**recipe, "params": model.count_params()}, sort_keys=True)
+        export_keras(model, MODELS_DIR / model_name(index), {"recipe.json": recipe_json})
         keras.backend.clear_session()
 
 
@@ -132,16 +134,7 @@ def ensure_models(count: int) -> list[Path]:
     if missing:
         print(f"setup: generating {len(missing)} SavedModel(s) in {MODELS_DIR} ...", flush=True)
         MODELS_DIR.mkdir(parents=True, exist_ok=True)
-        run_logged(
-            [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "_child",
-                "generate",
-                *map(str, missing),
-            ],
-            LOG_DIR / "generate.log",
-        )
+        run_logged(child_command(__file__, "generate", *missing), LOG_DIR / "generate.log")
         still = [i for i in range(count) if not model_is_current(i)]
         if still:
             raise RuntimeError(f"model generation left {len(still)} model(s) missing")
@@ -168,14 +161,13 @@ def child_floor(out_dir: Path, report: Path, models: Sequence[Path]) -> None:
         data = tf.lite.TFLiteConverter.from_saved_model(str(directory)).convert()
         (out_dir / f"{directory.name}.tflite").write_bytes(data)
         per_model.append(time.perf_counter() - t)
-    report.write_text(
-        json.dumps(
-            {
-                "import_seconds": imported - start,
-                "per_model_seconds": per_model,
-                "inside_seconds": time.perf_counter() - start,
-            }
-        )
+    write_json(
+        report,
+        {
+            "import_seconds": imported - start,
+            "per_model_seconds": per_model,
+            "inside_seconds": time.perf_counter() - start,
+        },
     )
 
 
@@ -198,17 +190,22 @@ def child_ours(out_dir: Path, report: Path, models: Sequence[Path]) -> None:
             in_worker.append(result.seconds)
         processes = engine.processes_started
         closing = time.perf_counter()
-    report.write_text(
-        json.dumps(
-            {
-                "per_model_seconds": per_model,
-                "in_worker_seconds": in_worker,
-                "processes_started": processes,
-                "close_seconds": time.perf_counter() - closing,
-                "inside_seconds": time.perf_counter() - start,
-            }
-        )
+    write_json(
+        report,
+        {
+            "per_model_seconds": per_model,
+            "in_worker_seconds": in_worker,
+            "processes_started": processes,
+            "close_seconds": time.perf_counter() - closing,
+            "inside_seconds": time.perf_counter() - start,
+        },
     )
+
+
+CHILDREN: dict[str, Callable[[Path, Path, Sequence[Path]], None]] = {
+    "floor": child_floor,
+    "ours": child_ours,
+}
 
 
 def child_main(argv: Sequence[str]) -> int:
@@ -216,29 +213,13 @@ def child_main(argv: Sequence[str]) -> int:
     mode, *rest = argv
     if mode == "generate":
         generate_models([int(i) for i in rest])
-        return 0
-    out_dir, report, *models = (Path(p) for p in rest)
-    children: dict[str, Callable[[Path, Path, Sequence[Path]], None]] = {
-        "floor": child_floor,
-        "ours": child_ours,
-    }
-    children[mode](out_dir, report, models)
+    else:
+        out_dir, report, *models = (Path(p) for p in rest)
+        CHILDREN[mode](out_dir, report, models)
     return 0
 
 
 # --- running and timing --------------------------------------------------------------------------
-
-
-def run_logged(command: Sequence[str], log: Path, *, append: bool = False) -> None:
-    """Run ``command`` with its output in ``log``; RuntimeError with the log's tail on failure."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab" if append else "wb") as out:
-        code = subprocess.run(
-            command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=REPO
-        ).returncode
-    if code != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-        raise RuntimeError(f"{command[0]} ... exited with status {code}; log {log}:\n{tail}")
 
 
 def tflite_convert_path() -> str:
@@ -263,37 +244,19 @@ def run_makefile(models: Sequence[Path], rep: int) -> float:
     tool = tflite_convert_path()
     start = time.perf_counter()
     for directory in models:
-        command = [
-            tool,
-            "--saved_model_dir",
-            str(directory),
-            "--output_file",
-            str(out / f"{directory.name}.tflite"),
-        ]
+        output = str(out / f"{directory.name}.tflite")
+        command = [tool, "--saved_model_dir", str(directory), "--output_file", output]
         run_logged(command, log, append=True)
     return time.perf_counter() - start
 
 
-def run_child(
-    arm: str, mode: str, models: Sequence[Path], rep: int
-) -> tuple[float, dict[str, Any]]:
+def run_child(arm: str, models: Sequence[Path], rep: int) -> tuple[float, dict[str, Any]]:
     """(b) or (c): one fresh Python process timed from spawn to exit, plus its own report."""
     out = fresh_dir(OUT_DIR / arm)
-    report = REPORT_DIR / f"{arm}-rep{rep}.json"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.unlink(missing_ok=True)
-    command = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "_child",
-        mode,
-        str(out),
-        str(report),
-        *map(str, models),
-    ]
-    start = time.perf_counter()
-    run_logged(command, LOG_DIR / f"{arm}-rep{rep}.log")
-    seconds = time.perf_counter() - start
+    report = new_report(f"{arm}-rep{rep}.json")
+    mode = "floor" if arm == "b" else "ours"
+    command = child_command(__file__, mode, out, report, *models)
+    seconds = run_logged(command, LOG_DIR / f"{arm}-rep{rep}.log")
     return seconds, json.loads(report.read_text())
 
 
@@ -313,11 +276,6 @@ def differing(left: str, right: str, models: Sequence[Path]) -> list[str]:
     return bad
 
 
-def load_average() -> float:
-    """The 1-minute load average (other work on a shared machine shows up here)."""
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-
-
 @dataclass
 class Measurements:
     wall: dict[str, list[float]] = field(default_factory=lambda: {arm: [] for arm in ARMS})
@@ -325,10 +283,6 @@ class Measurements:
     b_c_mismatches: list[str] = field(default_factory=list)  # "rep N: model_XX"
     a_b_mismatches: list[str] = field(default_factory=list)  # informative only
     load_before: float = field(default_factory=load_average)
-    load_after: float = float("nan")
-
-    def median(self, arm: str) -> float:
-        return statistics.median(self.wall[arm])
 
 
 def measure(models: Sequence[Path], reps: int) -> Measurements:
@@ -339,59 +293,16 @@ def measure(models: Sequence[Path], reps: int) -> Measurements:
             if arm == "a":
                 seconds = run_makefile(models, rep)
             else:
-                seconds, report = run_child(arm, "floor" if arm == "b" else "ours", models, rep)
+                seconds, report = run_child(arm, models, rep)
                 m.reports[arm].append(report)
             m.wall[arm].append(seconds)
             print(f"{seconds:.2f} s", flush=True)
         m.b_c_mismatches += [f"rep {rep + 1}: {n}" for n in differing("b", "c", models)]
         m.a_b_mismatches += [f"rep {rep + 1}: {n}" for n in differing("a", "b", models)]
-    m.load_after = load_average()
     return m
 
 
 # --- reporting -------------------------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def tensorflow_version() -> str:
-    for distribution in ("tensorflow", "tensorflow-cpu"):
-        try:
-            return importlib.metadata.version(distribution)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return "not installed"
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--", "converter"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return out.stdout.strip() + (" (converter/ has uncommitted changes)" if dirty else "")
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
 
 
 def mean(values: Sequence[float]) -> float:
@@ -400,18 +311,20 @@ def mean(values: Sequence[float]) -> float:
 
 def breakdown(m: Measurements) -> list[str]:
     """Where (b)'s and (c)'s time goes, from the children's own reports (means over reps)."""
-    lines: list[str] = []
     b_reports, c_reports = m.reports["b"], m.reports["c"]
+
+    def outside(arm: str) -> float:  # interpreter start + exit: wall clock minus the inside
+        reports = m.reports[arm]
+        return mean([w - r["inside_seconds"] for w, r in zip(m.wall[arm], reports, strict=True)])
+
+    lines: list[str] = []
     if b_reports:
         b_import = mean([r["import_seconds"] for r in b_reports])
         b_convert = mean([sum(r["per_model_seconds"]) for r in b_reports])
-        b_outside = mean(
-            [w - r["inside_seconds"] for w, r in zip(m.wall["b"], b_reports, strict=True)]
-        )
         lines.append(
             f"(b): TF import {b_import:.2f} s, conversions {b_convert:.2f} s "
             f"({b_convert / len(b_reports[0]['per_model_seconds']):.3f} s/model), "
-            f"interpreter start + exit {b_outside:.2f} s"
+            f"interpreter start + exit {outside('b'):.2f} s"
         )
     if c_reports:
         first = mean([r["per_model_seconds"][0] for r in c_reports])
@@ -420,52 +333,40 @@ def breakdown(m: Measurements) -> list[str]:
         rest_inside = mean([sum(r["in_worker_seconds"][1:]) for r in c_reports])
         n_rest = max(len(c_reports[0]["per_model_seconds"]) - 1, 1)
         close = mean([r["close_seconds"] for r in c_reports])
-        c_outside = mean(
-            [w - r["inside_seconds"] for w, r in zip(m.wall["c"], c_reports, strict=True)]
-        )
         processes = sorted({r["processes_started"] for r in c_reports})
         lines.append(
             f"(c): first request {first:.2f} s (worker start + TF import "
             f"{first - first_inside:.2f} s, conversion {first_inside:.2f} s); other requests "
             f"{rest:.2f} s ({rest / n_rest:.3f} s/model, of which {rest_inside / n_rest:.3f} s "
             f"inside the worker); Engine.close {close:.2f} s; interpreter start + exit "
-            f"{c_outside:.2f} s; worker processes started: {', '.join(map(str, processes))}"
+            f"{outside('c'):.2f} s; worker processes started: {', '.join(map(str, processes))}"
         )
     return lines
 
 
+def timings(m: Measurements) -> list[tuple[str, list[float]]]:
+    return [(ARM_NAMES[arm], m.wall[arm]) for arm in ARMS]
+
+
+def checks(m: Measurements) -> list[Check]:
+    a, b, c = (median(m.wall[arm]) for arm in ARMS)
+    return [
+        Check("a/c", f"{a / c:.2f}", f">= {TARGET_A_OVER_C:g}", a / c >= TARGET_A_OVER_C),
+        Check("c/b", f"{c / b:.3f}", f"<= {TARGET_C_OVER_B:g}", c / b <= TARGET_C_OVER_B),
+    ]
+
+
 def render(m: Measurements, models: Sequence[Path], reps: int, command: str) -> str:
-    a, b, c = (m.median(arm) for arm in ARMS)
-    a_over_c, c_over_b = a / c, c / b
     params = [model_params(d) for d in models]
     identical = not m.b_c_mismatches
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    rows = "\n".join(
-        f"| {ARM_NAMES[arm]} | {m.median(arm):.2f} | {', '.join(f'{s:.2f}' for s in m.wall[arm])} |"
-        for arm in ARMS
-    )
-    lines = [
-        START_MARK,
-        f"## convert_bench: {len(models)} SavedModel conversions, three ways",
-        "",
-        f"Reproduce from the repository root: `{command}`",
-        "",
-        f"- Date: {now}; commit {git_commit()}",
-        f"- Machine: {cpu_model()}, {os.cpu_count()} cores (shared; 1-min load average "
-        f"{m.load_before:.2f} before the runs, {m.load_after:.2f} after)",
-        f"- Python {platform.python_version()}, TensorFlow {tensorflow_version()}",
+    body = [
         f"- Models: {len(models)} Keras 3 models exported with `model.export`, "
-        f"{min(params)}-{max(params)} parameters; {reps} repetition{'s' if reps != 1 else ''} per "
+        f"{min(params)}-{max(params)} parameters; {plural(reps, 'repetition')} per "
         "path, order rotated per repetition; wall clock of whole processes (spawn to exit)",
         "",
-        "| path | median (s) | runs (s) |",
-        "| --- | ---: | --- |",
-        rows,
+        *timings_table("path", timings(m)),
         "",
-        "| ratio | value | target | result |",
-        "| --- | ---: | --- | --- |",
-        f"| a/c | {a_over_c:.2f} | >= {TARGET_A_OVER_C:g} | {verdict(a_over_c >= TARGET_A_OVER_C)} |",
-        f"| c/b | {c_over_b:.3f} | <= {TARGET_C_OVER_B:g} | {verdict(c_over_b <= TARGET_C_OVER_B)} |",
+        *checks_table("ratio", "value", checks(m)),
         "",
         f"- (b) and (c) .tflite bytes identical for every model in every repetition: "
         f"{'yes' if identical else 'NO (' + ', '.join(m.b_c_mismatches) + ')'} "
@@ -473,32 +374,16 @@ def render(m: Measurements, models: Sequence[Path], reps: int, command: str) -> 
         f"- (a) bytes identical to (b) (informative): "
         f"{'yes' if not m.a_b_mismatches else 'no (' + ', '.join(m.a_b_mismatches) + ')'}",
         *(f"- {line}" for line in breakdown(m)),
-        END_MARK,
     ]
-    return "\n".join(lines) + "\n"
+    title = f"convert_bench: {len(models)} SavedModel conversions, three ways"
+    return section(
+        title, command, m.load_before, body, packages=["TensorFlow"], sources=["converter"]
+    )
 
 
-def update_results(section: str) -> None:
-    """Replace this benchmark's marked section of RESULTS.md (or append it), keeping the rest."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start, end = text.find(START_MARK), text.find(END_MARK)
-    if start != -1 and end > start:
-        text = text[:start] + section + text[end + len(END_MARK) :].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
-
-
-def print_table(m: Measurements) -> None:
-    a, b, c = (m.median(arm) for arm in ARMS)
-    print()
-    print(f"{'path':<34} {'median (s)':>10}   runs (s)")
-    for arm in ARMS:
-        runs = ", ".join(f"{s:.2f}" for s in m.wall[arm])
-        print(f"{ARM_NAMES[arm]:<34} {m.median(arm):>10.2f}   {runs}")
-    print()
-    print(f"a/c = {a / c:.2f} (target >= {TARGET_A_OVER_C:g}): {verdict(a / c >= TARGET_A_OVER_C)}")
-    print(f"c/b = {c / b:.3f} (target <= {TARGET_C_OVER_B:g}): {verdict(c / b <= TARGET_C_OVER_B)}")
+def print_report(m: Measurements) -> None:
+    print_timings("path", timings(m), 34)
+    print_checks(checks(m))
     identical = not m.b_c_mismatches
     print(
         f"(b) and (c) bytes identical: {'yes' if identical else 'NO: ' + ', '.join(m.b_c_mismatches)}"
@@ -508,13 +393,6 @@ def print_table(m: Measurements) -> None:
         print(line)
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text}")
-    return value
-
-
 def main(argv: Sequence[str]) -> int:
     if argv and argv[0] == "_child":
         return child_main(argv[1:])
@@ -522,16 +400,12 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--reps", type=positive_int, default=3, help="repetitions of each path")
     parser.add_argument("--models", type=positive_int, default=20, help="number of models")
     args = parser.parse_args(argv)
-    command = COMMAND + "".join(
-        f" --{name} {value}"
-        for name, value, default in (("reps", args.reps, 3), ("models", args.models, 20))
-        if value != default
-    )
     models = ensure_models(args.models)
     print(f"{len(models)} models, {args.reps} repetitions; logs in {LOG_DIR}", flush=True)
     m = measure(models, args.reps)
-    print_table(m)
-    update_results(render(m, models, args.reps, command))
+    print_report(m)
+    command = reproduce(__file__, parser, args, "reps", "models")
+    update_results("convert_bench", render(m, models, args.reps, command))
     print(f"\nwrote {RESULTS}")
     if m.b_c_mismatches:
         print("FAILED: (b) and (c) produced different bytes", file=sys.stderr)

@@ -5,10 +5,11 @@ manifests (3 variants each, 600 tasks) takes at most 1.5x doit's floor, and
 TensorFlow is never imported in a no-op run.
 
 (A) ours: bench/work/noop/, folders ``m000``..``m199``, each with its own copy
-    of one tiny SavedModel (a Keras 3 model of a few hundred parameters,
-    exported once with ``model.export``), a ``model.yaml`` with the variants
-    float32, dynamic and float16, and the two-line ``dodo.py`` of the README.
-    Built once for real with ``doit -n 2 convert``.
+    of one tiny SavedModel (a Keras 3 model of 212 parameters, exported once
+    with ``model.export``), a ``model.yaml`` with the variants float32,
+    dynamic and float16, the two-line ``dodo.py`` of the README and a
+    ``pyproject.toml`` turning the artifact cache off (nothing is written
+    outside bench/work/; a no-op never consults the cache).
 (B) the floor: bench/work/noop_floor/dodo.py, generated: the same 600 task
     names (``convert:m000/float32`` ...) as subtasks of a ``convert`` task
     creator, each with ``file_dep`` = the files of that model's SavedModel in
@@ -18,187 +19,144 @@ TensorFlow is never imported in a no-op run.
 Timed: ``python -m doit convert`` in (A) and in (B), both no-ops, as whole
 processes (spawn to exit), ``--reps`` times, interleaved (A B, B A, ...),
 after one untimed warm-up run of each. Every run must execute nothing (doit
-prints ``.  task`` for an executed task and ``-- task`` for an up-to-date one)
-and report all 600 tasks up to date. One more run of (A), in a child process
-that loads the dodo.py and runs doit through its API, reports whether
-``tensorflow`` ended up in ``sys.modules``, how many files the digest memo
-hashed, and where the time goes. As context: the start-up time of
-``python -c pass``, ``python -c "import doit"`` and ``python -c "import rules"``.
-Timings are reported, never asserted.
+prints ``.  task`` for an executed task and ``-- task`` for an up-to-date
+one) and report all 600 tasks up to date, or the benchmark stops with an
+error. Then one more no-op of each runs through doit's API in a child process
+(the dodo.py imported as doit imports it, ``DoitMain(ModuleTaskLoader(...))``)
+that reports whether ``tensorflow`` is in ``sys.modules`` at the end, how many
+files the digest memo hashed, and where the time went (rules' stages are
+timed by wrapping ``find_manifests``, ``load_manifests``, the ``uptodate``
+callable and the ``convert`` task creator). As context: the start-up time of
+``python -c pass``, ``python -c "import doit"`` and ``python -c "import
+rules"``. Timings are reported, never asserted.
 
-Setup (not timed, cached under bench/work/; redone only when missing or
-incomplete): exporting the tiny model, copying it 200 times and the real
-build of 600 small conversions (a few minutes on 2 cores).
+Setup (not timed, under bench/work/): the tiny model and the folders are made
+when missing; then ``doit -n 2 convert`` brings (A) up to date on every run:
+600 small conversions (2-3 minutes on 2 cores) the first time or after a
+change in rules/ changed the keys, a second otherwise. (B) is regenerated and
+run once when its dodo.py is out of date.
 
 Run from the repository root::
 
     .venv/bin/python bench/noop_bench.py [--reps N] [--profile]
 
-It prints a table and writes this benchmark's section of bench/RESULTS.md
-(other sections are kept). With the setup cached the default run takes well
-under a minute.
+``--profile`` also prints a cProfile of (A)'s in-process run. It prints a table
+and writes this benchmark's section of bench/RESULTS.md (other sections are
+kept). With the setup done, the default run takes under 10 seconds.
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
-import datetime
-import importlib.metadata
-import io
-import json
+import functools
 import os
-import platform
-import pstats
 import shutil
-import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-BENCH_DIR = Path(__file__).resolve().parent
-REPO = BENCH_DIR.parent
-WORK = BENCH_DIR / "work"
+from common import (
+    CACHE_OFF_ENV,
+    LOG_DIR,
+    REPO,
+    REPORT_DIR,
+    RESULTS,
+    WORK,
+    Check,
+    build_stamp,
+    checks_table,
+    child_command,
+    doit_api_facts,
+    doit_noop,
+    doit_tasks,
+    export_mlp,
+    inprocess_noop,
+    load_average,
+    median,
+    plural,
+    positive_int,
+    print_checks,
+    print_facts,
+    print_timings,
+    read_json,
+    reproduce,
+    run_logged,
+    run_timed,
+    saved_model_files,
+    section,
+    timings_table,
+    update_results,
+    verdict,
+    write_json,
+    write_project,
+)
+
 OURS = WORK / "noop"  # project (A)
 FLOOR = WORK / "noop_floor"  # project (B)
 TEMPLATE = WORK / "noop_template" / "export"  # the one tiny SavedModel, copied into (A)
-LOG_DIR = WORK / "logs"
-RESULTS = BENCH_DIR / "RESULTS.md"
-START_MARK = "<!-- noop_bench:start -->"
-END_MARK = "<!-- noop_bench:end -->"
-COMMAND = ".venv/bin/python bench/noop_bench.py"
 
-MODELS = 200
+MODELS = [f"m{index:03d}" for index in range(200)]
 VARIANTS = {"float32": "{}", "dynamic": "{quantize: dynamic}", "float16": "{quantize: float16}"}
-TASKS = MODELS * len(VARIANTS)
+TASK_NAMES = [f"convert:{model}/{variant}" for model in MODELS for variant in VARIANTS]
+TASKS = len(TASK_NAMES)
 SETUP_FORMAT = 1  # bump when the generated projects change
+RECIPE = {"format": SETUP_FORMAT, "models": len(MODELS), "variants": list(VARIANTS)}
 TARGET_RATIO = 1.5  # (A) / (B) at most this
+ARMS = {"A": "(A) ours", "B": "(B) doit floor"}
 
 MANIFEST = "source: {saved_model: export}\nvariants:\n" + "".join(
     f"  {name}: {options}\n" for name, options in VARIANTS.items()
 )
-OURS_DODO = '''"""Generated by bench/noop_bench.py: a 200-manifest project (do not edit)."""
-
-import rules
-
-globals().update(rules.doit_tasks(__file__))
-'''
-
-
-def model_name(index: int) -> str:
-    return f"m{index:03d}"
 
 
 # --- setup: the tiny model and project (A) ----------------------------------------------------
 
 
-def export_template(directory: Path) -> None:
-    """Export one tiny Keras 3 model (runs in a child process: it imports Keras/TF)."""
-    import keras
-
-    keras.utils.set_random_seed(7)
-    inputs = keras.Input((8,), name="features")
-    hidden = keras.layers.Dense(16, activation="relu")(inputs)
-    outputs = keras.layers.Dense(4)(hidden)
-    model = keras.Model(inputs, outputs, name="tiny")
-    staging = directory.with_name(f".{directory.name}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    model.export(str(staging))  # not tf.saved_model.save: broken models with Keras 3
-    shutil.rmtree(directory, ignore_errors=True)
-    staging.rename(directory)
-    print(f"exported {model.count_params()} parameters to {directory}")
-
-
-def write_if_changed(path: Path, text: str) -> None:
-    """Write ``text`` unless the file already holds it (keeps mtimes of unchanged files)."""
-    if not path.is_file() or path.read_text() != text:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-
-def saved_model_files(directory: Path) -> list[Path]:
-    """The regular files of a SavedModel directory, sorted (what doit's file_dep gets)."""
-    return sorted(p for p in directory.rglob("*") if p.is_file())
-
-
-def ours_outputs() -> list[Path]:
-    return [
-        OURS / "build" / model_name(i) / f"{variant}.tflite"
-        for i in range(MODELS)
-        for variant in VARIANTS
-    ]
-
-
-def setup_stamp() -> dict[str, Any]:
-    return {"format": SETUP_FORMAT, "models": MODELS, "variants": list(VARIANTS)}
-
-
-def read_stamp(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def ensure_ours() -> dict[str, Any]:
-    """Project (A), generated and built unless bench/work/noop/ is complete; its stamp."""
-    stamp_path = OURS / "bench-setup.json"
-    stamp = read_stamp(stamp_path)
-    complete = all(p.is_file() for p in ours_outputs())
-    if stamp.get("recipe") == setup_stamp() and complete:
-        return stamp
+    """Project (A): generated where missing, then brought up to date by ``doit -n 2 convert``
+    (the real build the first time or after a change in rules/ changed the keys; a no-op of a
+    second otherwise); the stamp of its last real build."""
     if not (TEMPLATE / "saved_model.pb").is_file():
         print(f"setup: exporting the tiny model to {TEMPLATE} ...", flush=True)
         TEMPLATE.parent.mkdir(parents=True, exist_ok=True)
-        run_logged(
-            [sys.executable, str(Path(__file__).resolve()), "_child", "export", str(TEMPLATE)],
-            LOG_DIR / "noop-export.log",
-        )
-    print(f"setup: writing {MODELS} model folders in {OURS} ...", flush=True)
-    OURS.mkdir(parents=True, exist_ok=True)
-    write_if_changed(OURS / "dodo.py", OURS_DODO)
-    for index in range(MODELS):
-        folder = OURS / model_name(index)
-        if not (folder / "export" / "saved_model.pb").is_file():
-            shutil.rmtree(folder / "export", ignore_errors=True)
-            shutil.copytree(TEMPLATE, folder / "export")
-        write_if_changed(folder / "model.yaml", MANIFEST)
-    print(f"setup: building {TASKS} variants with doit -n 2 convert (minutes) ...", flush=True)
-    start = time.perf_counter()
-    run_logged(
-        [sys.executable, "-m", "doit", "-n", "2", "convert"], LOG_DIR / "noop-build.log", cwd=OURS
+        command = child_command(__file__, "export", TEMPLATE)
+        run_logged(command, LOG_DIR / "noop-export.log", env=CACHE_OFF_ENV)
+    write_project(
+        OURS, "bench/noop_bench.py: a 200-manifest project", dict.fromkeys(MODELS, MANIFEST)
     )
-    seconds = time.perf_counter() - start
-    missing = [p for p in ours_outputs() if not p.is_file()]
+    for model in MODELS:
+        export = OURS / model / "export"
+        if not (export / "saved_model.pb").is_file():
+            shutil.rmtree(export, ignore_errors=True)
+            shutil.copytree(TEMPLATE, export)
+    print(
+        f"setup: doit -n 2 convert in {OURS} (minutes if the {TASKS} variants need building) ...",
+        flush=True,
+    )
+    log = LOG_DIR / "noop-build.log"
+    command = [sys.executable, "-m", "doit", "-n", "2", "convert"]
+    seconds = run_logged(command, log, cwd=OURS, env=CACHE_OFF_ENV)
+    built = len(doit_tasks(log.read_text(errors="replace"))[0])
+    outputs = (
+        OURS / "build" / model / f"{variant}.tflite" for model in MODELS for variant in VARIANTS
+    )
+    missing = [p for p in outputs if not p.is_file()]
     if missing:
         raise RuntimeError(f"the build left {len(missing)} artifact(s) missing, e.g. {missing[0]}")
-    stamp = {
-        "recipe": setup_stamp(),
-        "build_seconds": round(seconds, 1),
-        "built": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    }
-    stamp_path.write_text(json.dumps(stamp, indent=2) + "\n")
-    print(f"setup: built in {seconds:.0f} s", flush=True)
+    facts = {"conversions": built, "build_seconds": round(seconds, 1)}
+    stamp = build_stamp(OURS / "bench-setup.json", RECIPE, built > 0, facts)
+    print(f"setup: {built} variant(s) built in {seconds:.1f} s", flush=True)
     return stamp
 
 
 # --- setup: project (B), the floor -------------------------------------------------------------
 
 
-def floor_dodo() -> str:
-    """The floor's dodo.py: the same task names and inputs, trivial actions."""
-    inputs = {
-        model_name(i): [
-            p.relative_to(OURS).as_posix()
-            for p in saved_model_files(OURS / model_name(i) / "export")
-        ]
-        for i in range(MODELS)
-    }
+def floor_dodo(inputs: dict[str, list[str]]) -> str:
+    """The floor's dodo.py: the same task names and inputs (model -> files), trivial actions."""
     listing = "".join(f"    {name!r}: {files!r},\n" for name, files in inputs.items())
     return f'''"""Generated by bench/noop_bench.py: doit's floor for a 600-task no-op (do not edit).
 
@@ -244,42 +202,102 @@ def task_convert():
 
 def ensure_floor() -> int:
     """Project (B), generated and run once unless bench/work/noop_floor/ is current; file_deps."""
-    text = floor_dodo()
+    inputs = {
+        model: [p.relative_to(OURS).as_posix() for p in saved_model_files(OURS / model / "export")]
+        for model in MODELS
+    }
+    text = floor_dodo(inputs)
     stamp_path = FLOOR / "bench-setup.json"
-    stamp = {"recipe": setup_stamp(), "dodo_chars": len(text)}
+    stamp = {"recipe": RECIPE, "dodo_chars": len(text)}
     complete = all(
-        (FLOOR / "build" / model_name(i) / f"{v}.out").is_file()
-        for i in range(MODELS)
-        for v in VARIANTS
+        (FLOOR / "build" / model / f"{variant}.out").is_file()
+        for model in MODELS
+        for variant in VARIANTS
     )
     dodo = FLOOR / "dodo.py"
     current = dodo.is_file() and dodo.read_text() == text
-    if read_stamp(stamp_path) != stamp or not current or not complete:
+    if read_json(stamp_path) != stamp or not current or not complete:
         print(f"setup: generating and populating the floor in {FLOOR} ...", flush=True)
         FLOOR.mkdir(parents=True, exist_ok=True)
-        (FLOOR / "dodo.py").write_text(text)
-        run_logged([sys.executable, "-m", "doit", "convert"], LOG_DIR / "noop-floor.log", cwd=FLOOR)
-        stamp_path.write_text(json.dumps(stamp, indent=2) + "\n")
-    return sum(len(saved_model_files(OURS / model_name(i) / "export")) for i in range(MODELS))
+        dodo.write_text(text)
+        command = [sys.executable, "-m", "doit", "convert"]
+        run_logged(command, LOG_DIR / "noop-floor.log", cwd=FLOOR, env=CACHE_OFF_ENV)
+        write_json(stamp_path, stamp)
+    return sum(len(files) for files in inputs.values())
 
 
 # --- the in-process child: TensorFlow check and breakdown -----------------------------------------
 
 
+def _timed_function(spent: dict[str, float], label: str, function: Any) -> Any:
+    """``function`` adding its run time to ``spent[label]`` (signature kept: doit inspects it)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[label] = spent.get(label, 0.0) + time.perf_counter() - started
+
+    return wrapper
+
+
+def _timed_generator(spent: dict[str, float], label: str, creator: Any) -> Any:
+    """A task creator adding the time spent producing its task dicts to ``spent[label]``."""
+
+    @functools.wraps(creator)
+    def wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        started = time.perf_counter()
+        iterator = iter(creator(*args, **kwargs))
+        spent[label] = spent.get(label, 0.0) + time.perf_counter() - started
+        while True:
+            started = time.perf_counter()
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
+            finally:
+                spent[label] += time.perf_counter() - started
+            yield item
+
+    return wrapper
+
+
 def child_inprocess(project: Path, report: Path, profile: Path | None) -> None:
-    """Load ``project``'s dodo.py and run ``doit convert`` through doit's API; write a report."""
+    """Load ``project``'s dodo.py and run ``doit convert`` through doit's API; write a report
+    (TensorFlow imported? files hashed? where the time went)."""
     start = time.perf_counter()
     from doit.cmd_base import ModuleTaskLoader
     from doit.doit_cmd import DoitMain
+    from doit.loader import get_module
 
-    imported = time.perf_counter()
-    profiler = cProfile.Profile() if profile else None
-    if profiler:
+    imported_doit = time.perf_counter()
+    if "import rules" in (project / "dodo.py").read_text():
+        import rules  # noqa: F401  (the dodo.py's first line, timed on its own)
+
+    imported_rules = time.perf_counter()
+    spent: dict[str, float] = {}
+    # Instrument rules' stages where they exist under these names (rules/ may move on).
+    loader, actions = sys.modules.get("rules.loader"), sys.modules.get("rules.actions")
+    for module, name in ((loader, "find_manifests"), (loader, "load_manifests")):
+        if module is not None and hasattr(module, name):
+            setattr(module, name, _timed_function(spent, name, getattr(module, name)))
+    if actions is not None and hasattr(actions, "up_to_date"):  # looked up when tasks are made
+        actions.up_to_date = _timed_function(spent, "uptodate", actions.up_to_date)
+    elif actions is not None and hasattr(actions, "UpToDate"):  # rules/ before 72b83e8
+        call = actions.UpToDate.__call__
+        actions.UpToDate.__call__ = _timed_function(spent, "uptodate", call)
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
         profiler.enable()
-    import runpy
-
     os.chdir(project)
-    namespace = runpy.run_path(str(project / "dodo.py"))
+    # Imported the way `python -m doit` imports it (runpy.run_path would skip the .pyc cache).
+    namespace = vars(get_module(str(project / "dodo.py")))
+    namespace["task_convert"] = _timed_generator(spent, "task_convert", namespace["task_convert"])
     loaded = time.perf_counter()
     code = DoitMain(ModuleTaskLoader(namespace)).run(["convert"])
     finished = time.perf_counter()
@@ -287,89 +305,33 @@ def child_inprocess(project: Path, report: Path, profile: Path | None) -> None:
         profiler.disable()
         assert profile is not None
         profiler.dump_stats(profile)
-    memos = sys.modules["rules.actions"]._memos if "rules.actions" in sys.modules else {}
-    report.write_text(
-        json.dumps(
-            {
-                "exit_code": code,
-                "tensorflow_imported": "tensorflow" in sys.modules,
-                "hashed": sum(m.hashed for m in memos.values()),
-                "import_doit_seconds": imported - start,
-                "dodo_seconds": loaded - imported,
-                "run_seconds": finished - loaded,
-            }
-        )
-    )
+    report_data = {
+        **doit_api_facts(code),
+        "inside_seconds": finished - start,
+        "import_doit_seconds": imported_doit - start,
+        "import_rules_seconds": imported_rules - imported_doit,
+        "dodo_seconds": loaded - imported_rules,
+        "run_seconds": finished - loaded,
+        "spent": spent,
+    }
+    write_json(report, report_data)
 
 
 def child_main(argv: Sequence[str]) -> int:
     """``_child export DIR`` or ``_child inprocess PROJECT REPORT [PROFILE]``."""
     mode, *rest = argv
     if mode == "export":
-        export_template(Path(rest[0]))
+        export_mlp(Path(rest[0]), units=(8, 16, 4), seed=7, name="tiny")
     else:
-        child_inprocess(Path(rest[0]), Path(rest[1]), Path(rest[2]) if len(rest) > 2 else None)
+        child_inprocess(
+            Path(rest[0]).resolve(),
+            Path(rest[1]).resolve(),
+            Path(rest[2]) if len(rest) > 2 else None,
+        )
     return 0
 
 
 # --- running and timing --------------------------------------------------------------------------
-
-
-def run_logged(command: Sequence[str], log: Path, *, cwd: Path = REPO) -> None:
-    """Run ``command`` with its output in ``log``; RuntimeError with the log's tail on failure."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "wb") as out:
-        code = subprocess.run(
-            command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=cwd
-        ).returncode
-    if code != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-        raise RuntimeError(
-            f"{' '.join(command[:4])} ... exited with status {code}; log {log}:\n{tail}"
-        )
-
-
-@dataclass(frozen=True)
-class Run:
-    seconds: float
-    executed: int  # lines ".  task": tasks doit executed
-    up_to_date: int  # lines "-- task"
-    output: str
-
-
-def timed(command: Sequence[str], cwd: Path) -> Run:
-    """One whole process, spawn to exit; RuntimeError if it fails."""
-    start = time.perf_counter()
-    proc = subprocess.run(
-        command, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True
-    )
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} in {cwd}: status {proc.returncode}\n{proc.stderr}")
-    lines = proc.stdout.splitlines()
-    return Run(
-        seconds,
-        executed=sum(line.startswith(". ") for line in lines),
-        up_to_date=sum(line.startswith("-- ") for line in lines),
-        output=proc.stdout + proc.stderr,
-    )
-
-
-def doit_noop(project: Path) -> Run:
-    """``python -m doit convert`` in ``project``; RuntimeError unless it was a complete no-op."""
-    run = timed([sys.executable, "-m", "doit", "convert"], project)
-    if run.executed or run.up_to_date != TASKS:
-        tail = "\n".join(run.output.splitlines()[-10:])
-        raise RuntimeError(
-            f"not a no-op in {project.name}: {run.executed} task(s) executed, "
-            f"{run.up_to_date} of {TASKS} up to date\n{tail}"
-        )
-    return run
-
-
-def load_average() -> float:
-    """The 1-minute load average (other work on a shared machine shows up here)."""
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
 
 CONTEXT = {
@@ -381,106 +343,82 @@ CONTEXT = {
 
 @dataclass
 class Measurements:
-    wall: dict[str, list[float]] = field(default_factory=lambda: {"A": [], "B": []})
+    wall: dict[str, list[float]] = field(default_factory=lambda: {arm: [] for arm in ARMS})
     warmup: dict[str, float] = field(default_factory=dict)
     context: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in CONTEXT})
-    inprocess: dict[str, Any] = field(default_factory=dict)
+    inprocess: dict[str, Any] = field(default_factory=dict)  # (A)
+    inprocess_floor: dict[str, Any] = field(default_factory=dict)  # (B)
     load_before: float = field(default_factory=load_average)
-    load_after: float = float("nan")
-
-    def median(self, arm: str) -> float:
-        return statistics.median(self.wall[arm])
-
-
-def run_inprocess(profile: Path | None) -> dict[str, Any]:
-    """(A) once more, through doit's API in a child process: its report (TF imported? hashed?)."""
-    report = WORK / "reports" / "noop-inprocess.json"
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.unlink(missing_ok=True)
-    command = [sys.executable, str(Path(__file__).resolve()), "_child", "inprocess", str(OURS)]
-    command += [str(report)] + ([str(profile)] if profile else [])
-    run = timed(command, OURS)
-    if run.executed or run.up_to_date != TASKS:
-        raise RuntimeError(f"in-process run was not a no-op: {run.executed} executed")
-    data: dict[str, Any] = json.loads(report.read_text())
-    data["wall_seconds"] = run.seconds
-    return data
 
 
 def measure(reps: int, profile: Path | None) -> Measurements:
     m = Measurements()
-    arms = {"A": OURS, "B": FLOOR}
-    for arm, project in arms.items():
-        m.warmup[arm] = doit_noop(project).seconds
+    projects = {"A": OURS, "B": FLOOR}
+    for arm, project in projects.items():
+        m.warmup[arm] = doit_noop(project, TASK_NAMES).seconds
         print(f"warm-up {arm}: {m.warmup[arm]:.2f} s", flush=True)
     for rep in range(reps):
         for arm in ("A", "B") if rep % 2 == 0 else ("B", "A"):
-            seconds = doit_noop(arms[arm]).seconds
+            seconds = doit_noop(projects[arm], TASK_NAMES).seconds
             m.wall[arm].append(seconds)
             print(f"rep {rep + 1}/{reps}: {arm} {seconds:.2f} s", flush=True)
     for _ in range(reps):
         for label, code in CONTEXT.items():
-            m.context[label].append(timed([sys.executable, "-c", code], REPO).seconds)
-    m.inprocess = run_inprocess(profile)
-    m.load_after = load_average()
+            run = run_timed([sys.executable, "-c", code], REPO, CACHE_OFF_ENV, check=True)
+            m.context[label].append(run.seconds)
+    extra = [profile] if profile else []
+    m.inprocess = inprocess_noop(__file__, OURS, TASK_NAMES, "noop-inprocess.json", *extra)
+    m.inprocess_floor = inprocess_noop(__file__, FLOOR, TASK_NAMES, "noop_floor-inprocess.json")
     return m
 
 
 # --- reporting -------------------------------------------------------------------------------------
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def distribution_version(*names: str) -> str:
-    for name in names:
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return "not installed"
-
-
-def git_commit() -> str:
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO), "status", "--porcelain", "--", "rules", "converter"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + (" (rules/ or converter/ has uncommitted changes)" if dirty else "")
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
-def runs(values: Sequence[float]) -> str:
-    return ", ".join(f"{v:.2f}" for v in values)
+def breakdown(ip: dict[str, Any], which: str) -> str:
+    """Where an in-process run spent its time, stage by stage (n/a: not found to instrument)."""
+    spent = ip["spent"]
+    find, load = spent.get("find_manifests"), spent.get("load_manifests")
+    creator, checks = spent.get("task_convert", 0.0), spent.get("uptodate")
+    ours = which == "(A)"
+    parts: list[tuple[str, float | None]] = [
+        (
+            "interpreter start, the child script's own imports, exit",
+            ip["wall_seconds"] - ip["inside_seconds"],
+        ),
+        ("import doit", ip["import_doit_seconds"]),
+    ]
+    if ours:
+        parts += [
+            ("import rules", ip["import_rules_seconds"]),
+            ("rest of dodo.py (doit_tasks)", ip["dodo_seconds"]),
+            ("finding the manifests", find),
+            ("reading and validating them", load),
+            (f"making the {TASKS} task dicts", creator - (find or 0.0) - (load or 0.0)),
+            (f"{TASKS} `uptodate` checks", checks),
+        ]
+    else:
+        parts += [
+            ("dodo.py", ip["import_rules_seconds"] + ip["dodo_seconds"]),
+            (f"making the {TASKS} task dicts", creator),
+        ]
+    own = (
+        "task objects, database, output"
+        if ours
+        else "task objects, file_dep checks, database, output"
+    )
+    parts.append((f"doit's own work ({own})", ip["run_seconds"] - creator - (checks or 0.0)))
+    listed = "; ".join(f"{label} {'n/a' if v is None else f'{v:.3f} s'}" for label, v in parts)
+    return (
+        f"Where {which}'s time goes (one more no-op through doit's API in a child process, "
+        f"instrumented; {ip['wall_seconds']:.2f} s spawn to exit): {listed}"
+    )
 
 
 def summary_lines(m: Measurements, stamp: dict[str, Any], file_deps: int) -> list[str]:
     """The facts below the tables, shared by the console output and RESULTS.md."""
     ip = m.inprocess
-    context = ", ".join(
-        f"`{label}` {statistics.median(values):.3f} s" for label, values in m.context.items()
-    )
+    context = ", ".join(f"`{label}` {median(values):.3f} s" for label, values in m.context.items())
     return [
         f"TensorFlow imported by a no-op run of (A) (doit's API in a child process, then "
         f"`'tensorflow' in sys.modules`): {'YES' if ip['tensorflow_imported'] else 'no'} "
@@ -488,92 +426,61 @@ def summary_lines(m: Measurements, stamp: dict[str, Any], file_deps: int) -> lis
         f"run: {ip['hashed']}",
         f"Every timed run executed nothing and reported all {TASKS} tasks up to date "
         "(no `.  task` lines)",
-        f"Where (A)'s time goes (that in-process run, {ip['wall_seconds']:.2f} s spawn to exit): "
-        f"import doit {ip['import_doit_seconds']:.2f} s, dodo.py (import rules, "
-        f"doit_tasks) {ip['dodo_seconds']:.2f} s, `DoitMain.run` (manifests, 600 up-to-date "
-        f"checks) {ip['run_seconds']:.2f} s",
+        breakdown(ip, "(A)"),
+        breakdown(m.inprocess_floor, "(B)"),
         f"Context, medians of {len(next(iter(m.context.values())))} start-ups: {context}",
         f"Warm-up runs (untimed, first after setup or a previous bench run): "
         f"(A) {m.warmup['A']:.2f} s, (B) {m.warmup['B']:.2f} s",
-        f"(B) checks {file_deps} file_dep entries ({file_deps // MODELS} files per model, "
-        f"{len(VARIANTS)} tasks each); setup build of (A) (`doit -n 2 convert`, {TASKS} "
-        f"conversions, {stamp.get('built', '?')}): {stamp.get('build_seconds', '?')} s",
+        f"(B) checks {file_deps * len(VARIANTS)} file_dep entries ({file_deps} distinct files, "
+        f"{file_deps // len(MODELS)} per model); last real build of (A) (setup, `doit -n 2 "
+        f"convert`, {stamp.get('conversions', '?')} conversions, {stamp.get('built', '?')}): "
+        f"{stamp.get('build_seconds', '?')} s",
     ]
+
+
+def timings(m: Measurements) -> list[tuple[str, list[float]]]:
+    return [(name, m.wall[arm]) for arm, name in ARMS.items()]
+
+
+def checks(m: Measurements) -> list[Check]:
+    ratio = median(m.wall["A"]) / median(m.wall["B"])
+    return [Check("A/B", f"{ratio:.2f}", f"<= {TARGET_RATIO:g}", ratio <= TARGET_RATIO)]
 
 
 def render(m: Measurements, reps: int, command: str, stamp: dict[str, Any], file_deps: int) -> str:
-    a, b = m.median("A"), m.median("B")
-    ratio = a / b
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [
-        START_MARK,
-        f"## noop_bench: no-op `doit convert` of {MODELS} manifests ({TASKS} tasks)",
-        "",
-        f"Reproduce from the repository root: `{command}`",
-        "",
-        f"- Date: {now}; commit {git_commit()}",
-        f"- Machine: {cpu_model()}, {os.cpu_count()} cores (shared; 1-min load average "
-        f"{m.load_before:.2f} before the runs, {m.load_after:.2f} after)",
-        f"- Python {platform.python_version()}, TensorFlow "
-        f"{distribution_version('tensorflow', 'tensorflow-cpu')}, doit "
-        f"{distribution_version('doit')}",
-        f"- (A) ours: bench/work/noop/, {MODELS} folders with a copy of one tiny Keras 3 "
+    body = [
+        f"- (A) ours: bench/work/noop/, {len(MODELS)} folders with a copy of one tiny Keras 3 "
         f"SavedModel and a model.yaml with {len(VARIANTS)} variants ({', '.join(VARIANTS)}); "
         "(B) doit's floor: bench/work/noop_floor/, the same task names with trivial actions, "
         "file_dep = the SavedModel files of (A), same sqlite3 backend",
-        f"- `python -m doit convert` in each, {reps} repetition{'s' if reps != 1 else ''}, "
+        f"- `python -m doit convert` in each, {plural(reps, 'repetition')}, "
         "interleaved; wall clock of whole processes (spawn to exit)",
         "",
-        "| project | median (s) | runs (s) |",
-        "| --- | ---: | --- |",
-        f"| (A) ours | {a:.2f} | {runs(m.wall['A'])} |",
-        f"| (B) doit floor | {b:.2f} | {runs(m.wall['B'])} |",
+        *timings_table("project", timings(m)),
         "",
-        "| ratio | value | target | result |",
-        "| --- | ---: | --- | --- |",
-        f"| A/B | {ratio:.2f} | <= {TARGET_RATIO:g} | {verdict(ratio <= TARGET_RATIO)} |",
+        *checks_table("ratio", "value", checks(m)),
         "",
         *(f"- {line}" for line in summary_lines(m, stamp, file_deps)),
-        END_MARK,
     ]
-    return "\n".join(lines) + "\n"
-
-
-def update_results(section: str) -> None:
-    """Replace this benchmark's marked section of RESULTS.md (or append it), keeping the rest."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start, end = text.find(START_MARK), text.find(END_MARK)
-    if start != -1 and end > start:
-        text = text[:start] + section + text[end + len(END_MARK) :].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(text)
+    title = f"noop_bench: no-op `doit convert` of {len(MODELS)} manifests ({TASKS} tasks)"
+    return section(title, command, m.load_before, body, sources=["rules", "converter"])
 
 
 def print_report(m: Measurements, stamp: dict[str, Any], file_deps: int) -> None:
-    a, b = m.median("A"), m.median("B")
-    print()
-    print(f"{'project':<16} {'median (s)':>10}   runs (s)")
-    print(f"{'(A) ours':<16} {a:>10.2f}   {runs(m.wall['A'])}")
-    print(f"{'(B) doit floor':<16} {b:>10.2f}   {runs(m.wall['B'])}")
-    print(f"\nA/B = {a / b:.2f} (target <= {TARGET_RATIO:g}): {verdict(a / b <= TARGET_RATIO)}")
-    for line in summary_lines(m, stamp, file_deps):
-        print(line.replace("`", ""))
+    print_timings("project", timings(m), 16)
+    print_checks(checks(m))
+    print_facts(summary_lines(m, stamp, file_deps))
 
 
 def print_profile(profile: Path) -> None:
+    import io
+    import pstats
+
     out = io.StringIO()
     stats = pstats.Stats(str(profile), stream=out)
     stats.sort_stats("cumulative").print_stats(30)
     print(f"\ncProfile of the in-process run (dodo.py load + DoitMain.run), saved in {profile}:")
     print(out.getvalue())
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer; got {text}")
-    return value
 
 
 def main(argv: Sequence[str]) -> int:
@@ -585,16 +492,16 @@ def main(argv: Sequence[str]) -> int:
         "--profile", action="store_true", help="also print a cProfile of the in-process run"
     )
     args = parser.parse_args(argv)
-    command = COMMAND + (f" --reps {args.reps}" if args.reps != 5 else "")
     stamp = ensure_ours()
     file_deps = ensure_floor()
     print(f"{TASKS} tasks, {args.reps} repetitions; logs in {LOG_DIR}", flush=True)
-    profile = WORK / "reports" / "noop-inprocess.prof" if args.profile else None
+    profile = REPORT_DIR / "noop-inprocess.prof" if args.profile else None
     m = measure(args.reps, profile)
     print_report(m, stamp, file_deps)
     if profile:
         print_profile(profile)
-    update_results(render(m, args.reps, command, stamp, file_deps))
+    command = reproduce(__file__, parser, args, "reps")
+    update_results("noop_bench", render(m, args.reps, command, stamp, file_deps))
     print(f"\nwrote {RESULTS}")
     if m.inprocess["tensorflow_imported"]:
         print("FAILED: a no-op run imported TensorFlow", file=sys.stderr)
