@@ -25,12 +25,11 @@ from rules.cache import CacheSettings, cache_for
 from rules.digests import DigestMemo
 from rules.fingerprint import ConvertJob, cache_key
 from rules.project import WorkerLimits
-from rules.report import REPORT_FORMAT, ReportJob, build_report, summary_line
 from rules.stores import LocalStore, redact, write_atomic
-from rules.summary import collect, markdown
 
 if TYPE_CHECKING:
     from converter.api import Engine
+    from rules.report import ReportJob
 
 _memos: dict[Path, DigestMemo] = {}
 
@@ -212,6 +211,8 @@ report_up_to_date.__signature__ = inspect.signature(report_up_to_date)  # type: 
 
 
 def _report_stats(job: ReportJob, digests: DigestMemo) -> str:
+    from rules.report import REPORT_FORMAT
+
     files = [str(job.manifest), str(job.artifact), str(job.output)]
     if job.float32 is not None:
         files.append(str(job.float32))
@@ -221,6 +222,8 @@ def _report_stats(job: ReportJob, digests: DigestMemo) -> str:
 
 def report(job: ReportJob, memo_path: Path) -> dict[str, Any] | TaskFailed:
     """Write ``<variant>.report.json``; a budget breach fails the task after writing it."""
+    from rules.report import build_report, summary_line
+
     try:
         data, checks = build_report(job)
     except FileNotFoundError as e:
@@ -243,6 +246,8 @@ def report(job: ReportJob, memo_path: Path) -> dict[str, Any] | TaskFailed:
 
 def summary(reports: list[Path], build_dir: Path) -> None:
     """Write build/summary.json and build/summary.md from every report."""
+    from rules.summary import collect, markdown
+
     data = collect(reports)
     write_text_atomic(build_dir / "summary.json", json.dumps(data, indent=2, sort_keys=True) + "\n")
     write_text_atomic(build_dir / "summary.md", markdown(data))

@@ -84,6 +84,8 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
         """Summarize every report in build/summary.json and build/summary.md"""
         return summary_task(*manifests())
 
+    task_summary = create_after(executed=None)(task_summary)
+
     def task_cache() -> Iterator[dict[str, Any]]:
         yield from cache_tasks(settings)
 

@@ -19,7 +19,6 @@ from rules import actions
 from rules.cache import CacheSettings
 from rules.fingerprint import ConvertJob, fingerprint_of, inputs_of, source_part
 from rules.project import Project
-from rules.report import ReportJob, budget_for
 from rules.specs import Manifest, Variant
 
 
@@ -95,6 +94,8 @@ def convert_tasks(
 
 def report_tasks(project: Project, manifests: list[Manifest]) -> Iterator[dict[str, Any]]:
     """The ``report`` group: one size (and, to come, accuracy) report per variant."""
+    from rules.report import ReportJob, budget_for  # here: doit creates these only on demand
+
     yield {
         "basename": "report",
         "name": None,
