@@ -1,0 +1,131 @@
+"""Running a .tflite on many samples, batched, and comparing outputs: the accuracy report's engine.
+
+Inference uses the ai-edge-litert interpreter (no TensorFlow). A model whose
+first input dimension is free is resized to the batch once and allocated once;
+each batch is quantized with the input tensor's parameters on the way in and
+outputs are dequantized on the way out, so metrics compare real values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+
+def quantize(values: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    """Real values -> the tensor's dtype, with its (scale, zero point) when it is quantized."""
+    dtype = np.dtype(detail["dtype"])
+    scale, zero = detail["quantization"]
+    if dtype.kind == "f" or not scale:
+        return values.astype(dtype)
+    info = np.iinfo(dtype)
+    quantized: np.ndarray = np.clip(np.round(values / scale) + zero, info.min, info.max)
+    return quantized.astype(dtype)
+
+
+def dequantize(values: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    scale, zero = detail["quantization"]
+    if np.dtype(detail["dtype"]).kind == "f" or not scale:
+        return values.astype(np.float32)
+    real: np.ndarray = (values.astype(np.float32) - zero) * scale
+    return real.astype(np.float32)
+
+
+class Runner:
+    """One interpreter for one model, fed in batches (or one sample at a time, to compare)."""
+
+    def __init__(self, model: bytes, threads: int = 1) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_content=model, num_threads=threads)
+        self.inputs = self.interpreter.get_input_details()
+        self.outputs = self.interpreter.get_output_details()
+        self._shape: int | None = None
+
+    @property
+    def batchable(self) -> bool:
+        """True when every input's first dimension is free (-1) in the signature."""
+        return all(
+            len(d["shape_signature"]) > 0 and d["shape_signature"][0] == -1 for d in self.inputs
+        )
+
+    def _prepare(self, batch: int) -> None:
+        if self._shape == batch:
+            return
+        for detail in self.inputs:
+            self.interpreter.resize_tensor_input(detail["index"], [batch, *detail["shape"][1:]])
+        self.interpreter.allocate_tensors()
+        self.inputs = self.interpreter.get_input_details()
+        self.outputs = self.interpreter.get_output_details()
+        self._shape = batch
+
+    def run(self, inputs: Sequence[np.ndarray], batch: int = 64) -> list[np.ndarray]:
+        """Outputs (dequantized, float32) for every sample; inputs in the model's input order."""
+        count = len(inputs[0])
+        if not self.batchable:
+            batch = 1
+        results: list[list[np.ndarray]] = [[] for _ in self.outputs]
+        for start in range(0, count, batch):
+            size = min(batch, count - start)
+            self._prepare(size)
+            for detail, values in zip(self.inputs, inputs, strict=True):
+                self.interpreter.set_tensor(
+                    detail["index"], quantize(values[start : start + size], detail)
+                )
+            self.interpreter.invoke()
+            for i, detail in enumerate(self.outputs):
+                results[i].append(dequantize(self.interpreter.get_tensor(detail["index"]), detail))
+        return [np.concatenate(parts) for parts in results]
+
+
+@dataclass(frozen=True)
+class Errors:
+    """How far an output is from its reference, over every sample."""
+
+    max_abs_error: float
+    mean_abs_error: float
+    rmse: float
+    cosine_similarity: float
+    snr_db: float  # signal (reference) power over error power; inf when identical
+    top1_agreement: float | None  # for outputs with a class axis
+
+    def to_dict(self) -> dict[str, float | None]:
+        return {k: _round(v) for k, v in asdict(self).items()}
+
+
+def _round(value: float | None) -> float | None:
+    if value is None or math.isinf(value) or math.isnan(value):
+        return value
+    return float(f"{value:.6g}")
+
+
+def errors(reference: np.ndarray, candidate: np.ndarray) -> Errors:
+    """Error metrics of ``candidate`` against ``reference`` (same shape, samples first)."""
+    if reference.shape != candidate.shape:
+        raise ValueError(f"shapes differ: reference {reference.shape}, candidate {candidate.shape}")
+    ref = reference.astype(np.float64).reshape(len(reference), -1)
+    got = candidate.astype(np.float64).reshape(len(candidate), -1)
+    diff = got - ref
+    noise = float(np.mean(diff**2))
+    signal = float(np.mean(ref**2))
+    norms = np.linalg.norm(ref) * np.linalg.norm(got)
+    cosine = float(np.sum(ref * got) / norms) if norms else (1.0 if not diff.any() else 0.0)
+    snr = math.inf if noise == 0 else 10 * math.log10(signal / noise) if signal else -math.inf
+    top1 = float(np.mean(ref.argmax(axis=1) == got.argmax(axis=1))) if ref.shape[1] > 1 else None
+    return Errors(
+        max_abs_error=float(np.max(np.abs(diff))) if diff.size else 0.0,
+        mean_abs_error=float(np.mean(np.abs(diff))) if diff.size else 0.0,
+        rmse=math.sqrt(noise),
+        cosine_similarity=cosine,
+        snr_db=snr,
+        top1_agreement=top1,
+    )
+
+
+def accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
+    """Top-1 accuracy of class scores against integer labels."""
+    return float(np.mean(outputs.reshape(len(outputs), -1).argmax(axis=1) == labels.reshape(-1)))
