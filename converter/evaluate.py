@@ -9,6 +9,7 @@ outputs are dequantized on the way out, so metrics compare real values.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -129,3 +130,36 @@ def errors(reference: np.ndarray, candidate: np.ndarray) -> Errors:
 def accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
     """Top-1 accuracy of class scores against integer labels."""
     return float(np.mean(outputs.reshape(len(outputs), -1).argmax(axis=1) == labels.reshape(-1)))
+
+
+def latency(model: bytes, batch: int = 1, threads: int = 1, runs: int = 30) -> dict[str, Any]:
+    """Median and p90 time of one invoke on this machine's CPU, after a few warm-up runs.
+
+    Inputs are zeros of each input's shape (the batch as given when the first
+    dimension is free). A model the stock interpreter cannot run is reported,
+    not raised: ``{"error": ...}``.
+    """
+    try:
+        runner = Runner(model, threads)
+        runner._prepare(batch if runner.batchable else 1)
+        for detail in runner.inputs:
+            zeros = np.zeros(detail["shape"], np.dtype(detail["dtype"]))
+            runner.interpreter.set_tensor(detail["index"], zeros)
+        for _ in range(3):
+            runner.interpreter.invoke()
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            runner.interpreter.invoke()
+            times.append((time.perf_counter() - start) * 1000)
+    except (RuntimeError, ValueError) as e:
+        return {"error": str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}
+    times.sort()
+    return {
+        "batch": batch if runner.batchable else 1,
+        "threads": threads,
+        "runs": runs,
+        "median_ms": round(times[len(times) // 2], 4),
+        "p90_ms": round(times[min(len(times) - 1, int(len(times) * 0.9))], 4),
+        "note": "host CPU of the machine that built the report, not the target device",
+    }

@@ -233,7 +233,7 @@ def report(job: ReportJob, memo_path: Path) -> dict[str, Any] | TaskFailed:
     for unmeasured in (c for c in checks if c.passed is None):
         print(
             f"    note: {job.name}: budget {unmeasured.budget} is not checked yet "
-            "(accuracy and latency reports are still to come)",
+            "(accuracy reports are still to come)",
             file=sys.stderr,
         )
     breaches = [c.sentence(job.name) for c in checks if c.passed is False]

@@ -1,7 +1,8 @@
-"""A variant's report: its data (size now; accuracy and latency to come) and its budget checks.
+"""A variant's report: its data (size and latency now; accuracy to come) and its budget checks.
 
 Data first, as plain dicts with fixed number formats, so a report is the same
-bytes for the same artifact; no wall clock outside a latency section.
+bytes for the same artifact except for its latency section, the one wall-clock
+measurement (labelled as the host CPU's).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from rules.specs import Budget
 
-REPORT_FORMAT = 1
+REPORT_FORMAT = 2  # bump when a report gains or changes a section: reports rerun
 
 
 @dataclass(frozen=True)
@@ -115,14 +116,20 @@ def check(budget: Budget | None, measured: dict[str, float | None]) -> list[Chec
 
 
 def build_report(job: ReportJob) -> tuple[dict[str, Any], list[Check]]:
+    from converter.evaluate import latency  # here: numpy and the interpreter load on demand
+
     size = size_section(job)
-    checks = check(job.budget, {"max_size": size["size"]})
+    timing = latency(job.artifact.read_bytes())
+    checks = check(
+        job.budget, {"max_size": size["size"], "max_latency_ms": timing.get("median_ms")}
+    )
     report = {
         "format": REPORT_FORMAT,
         "model": job.model,
         "variant": job.variant,
         "artifact": os.path.basename(job.artifact),
         "size": size,
+        "latency": timing,
         "budgets": [dataclasses.asdict(c) for c in checks],
     }
     return report, checks
@@ -136,4 +143,9 @@ def summary_line(job: ReportJob, report: dict[str, Any]) -> str:
     if "vs_source" in size:
         parts.append(f"{size['vs_source']:.2f}x source")
     parts.append(f"{size['parameters']:,} parameters")
+    timing = report["latency"]
+    if "median_ms" in timing:
+        parts.append(f"{timing['median_ms']:.2f} ms per invoke (host CPU)")
+    else:
+        parts.append(f"not runnable by the stock interpreter ({timing['error']})")
     return f"{job.name}: " + ", ".join(parts)

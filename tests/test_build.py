@@ -393,4 +393,16 @@ def test_reports_and_budgets(project: Path) -> None:
             in run.output
         )
     assert "note: sm/float32: budget min_accuracy is not checked yet" in run.output
+    # Latency is measured (host CPU) and its budget enforced; an impossible limit always breaches.
+    edit(
+        project / "sm/model.yaml",
+        "float32: {min_accuracy: 0.9}",
+        "float32: {max_latency_ms: 0.000001}",
+    )
+    run = build(project, "--continue", "report")
+    report = json.loads((project / "build/sm/float32.report.json").read_text())
+    measured = report["latency"]["median_ms"]
+    assert (
+        f"sm/float32: over budget: max_latency_ms is 1e-06, measured {measured:.4g}" in run.output
+    )
     assert "Traceback" not in run.output

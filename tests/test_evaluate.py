@@ -98,3 +98,24 @@ def test_a_fixed_batch_model_runs_one_sample_at_a_time(
     outputs = runner.run([models.samples], batch=64)[0]
     assert outputs.shape == (len(models.samples), 3)
     assert np.allclose(outputs.sum(axis=1), 1.0, atol=1e-5)  # softmax rows
+
+
+@pytest.mark.tf
+def test_latency_figures_and_an_unrunnable_model(
+    models: Models, engine: converter.Engine, tmp_path: Path
+) -> None:
+    from converter.evaluate import latency
+
+    result = engine.convert(
+        converter.SavedModelSource(models.saved_model), None, tmp_path / "m.tflite"
+    )
+    timing = latency(result.path.read_bytes(), runs=20)
+    assert (timing["batch"], timing["threads"], timing["runs"]) == (1, 1, 20)
+    assert 0 < timing["median_ms"] <= timing["p90_ms"]
+    options = converter.Options(supported_ops=("builtins", "select_tf_ops"))
+    flex = engine.convert(
+        converter.PythonSource("entries.py:flex", models.root), options, tmp_path / "f.tflite"
+    )
+    assert "error" in latency(flex.path.read_bytes()) and "median_ms" not in latency(
+        flex.path.read_bytes()
+    )
