@@ -216,6 +216,8 @@ def _report_stats(job: ReportJob, digests: DigestMemo) -> str:
     files = [str(job.manifest), str(job.artifact), str(job.output)]
     if job.float32 is not None:
         files.append(str(job.float32))
+    if job.evaluate is not None:
+        files.append(str(job.evaluate.data))
     versions = ",".join(fingerprint.tool_versions().values())
     return f"{REPORT_FORMAT}|{versions}|{digests.stats(files)}"
 
@@ -232,8 +234,8 @@ def report(job: ReportJob, memo_path: Path) -> dict[str, Any] | TaskFailed:
     print(f"    {summary_line(job, data)}", file=sys.stderr)
     for unmeasured in (c for c in checks if c.passed is None):
         print(
-            f"    note: {job.name}: budget {unmeasured.budget} is not checked yet "
-            "(accuracy reports are still to come)",
+            f"    note: {job.name}: budget {unmeasured.budget} is not checked: it was not "
+            "measured for this variant (the report says why)",
             file=sys.stderr,
         )
     breaches = [c.sentence(job.name) for c in checks if c.passed is False]

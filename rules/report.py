@@ -1,4 +1,4 @@
-"""A variant's report: its data (size and latency now; accuracy to come) and its budget checks.
+"""A variant's report: its size, latency and accuracy data, and its budget checks.
 
 Data first, as plain dicts with fixed number formats, so a report is the same
 bytes for the same artifact except for its latency section, the one wall-clock
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rules.specs import Budget
+from rules.specs import Budget, Evaluate
 
-REPORT_FORMAT = 2  # bump when a report gains or changes a section: reports rerun
+REPORT_FORMAT = 3  # bump when a report gains or changes a section: reports rerun
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class ReportJob:
     float32: Path | None  # the model's float32 variant, when it has one and this is another
     source: Path | None  # the source model on disk, for its size
     budget: Budget | None
+    evaluate: Evaluate | None
     manifest: Path
     output: Path
 
@@ -120,8 +121,18 @@ def build_report(job: ReportJob) -> tuple[dict[str, Any], list[Check]]:
 
     size = size_section(job)
     timing = latency(job.artifact.read_bytes())
+    quality = accuracy_section(job)
+    output = quality.get("output", {})
     checks = check(
-        job.budget, {"max_size": size["size"], "max_latency_ms": timing.get("median_ms")}
+        job.budget,
+        {
+            "max_size": size["size"],
+            "max_latency_ms": timing.get("median_ms"),
+            "min_accuracy": quality.get("accuracy"),
+            "max_accuracy_drop": quality.get("accuracy_drop"),
+            "min_top1_agreement": output.get("top1_agreement"),
+            "max_error": output.get("max_abs_error"),
+        },
     )
     report = {
         "format": REPORT_FORMAT,
@@ -130,6 +141,7 @@ def build_report(job: ReportJob) -> tuple[dict[str, Any], list[Check]]:
         "artifact": os.path.basename(job.artifact),
         "size": size,
         "latency": timing,
+        "accuracy": quality,
         "budgets": [dataclasses.asdict(c) for c in checks],
     }
     return report, checks
@@ -143,9 +155,73 @@ def summary_line(job: ReportJob, report: dict[str, Any]) -> str:
     if "vs_source" in size:
         parts.append(f"{size['vs_source']:.2f}x source")
     parts.append(f"{size['parameters']:,} parameters")
+    quality = report["accuracy"]
+    if "accuracy" in quality:
+        parts.append(
+            f"accuracy {quality['accuracy']:.4f} ({quality['accuracy_drop']:+.4f} vs float32)"
+        )
+    if "output" in quality and quality["output"]["top1_agreement"] is not None:
+        parts.append(f"top-1 agreement {quality['output']['top1_agreement']:.4f}")
     timing = report["latency"]
     if "median_ms" in timing:
         parts.append(f"{timing['median_ms']:.2f} ms per invoke (host CPU)")
     else:
         parts.append(f"not runnable by the stock interpreter ({timing['error']})")
     return f"{job.name}: " + ", ".join(parts)
+
+
+SEED = 0
+GENERATED_SAMPLES = 64
+
+
+def _inputs(job: ReportJob, runner: Any) -> tuple[list[Any], Any, str]:
+    """(inputs in the model's order, labels or None, where they came from)."""
+    import numpy as np
+
+    if job.evaluate is not None:
+        with np.load(job.evaluate.data, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        labels = arrays.pop("labels", None)
+        if len(runner.inputs) != 1 or len(arrays) != 1:
+            raise ValueError("evaluation of models with several inputs is not supported yet")
+        values = next(iter(arrays.values())).astype(np.float32)
+        if job.evaluate.samples is not None:
+            values = values[: job.evaluate.samples]
+            labels = None if labels is None else labels[: job.evaluate.samples]
+        return [values], labels, f"{job.evaluate.data.name}, {len(values)} samples"
+    rng = np.random.default_rng(SEED)
+    inputs = []
+    for detail in runner.inputs:
+        shape = [d if d > 0 else 1 for d in detail["shape_signature"][1:]]
+        inputs.append(rng.random((GENERATED_SAMPLES, *shape), dtype=np.float32))
+    return inputs, None, f"no evaluate data: {GENERATED_SAMPLES} seeded samples in [0, 1)"
+
+
+def accuracy_section(job: ReportJob) -> dict[str, Any]:
+    """The variant against its model's float32 variant, run the same way on the same inputs."""
+    from converter.evaluate import Runner, accuracy, errors
+
+    if job.float32 is None:
+        return {
+            "skipped": "this is the float32 variant (or the model has none): nothing to compare"
+        }
+    try:
+        candidate = Runner(job.artifact.read_bytes())
+        reference = Runner(job.float32.read_bytes())
+        if len(candidate.outputs) != 1 or len(reference.outputs) != 1:
+            raise ValueError("evaluation of models with several outputs is not supported yet")
+        inputs, labels, origin = _inputs(job, reference)
+        got = candidate.run(inputs)[0]
+        want = reference.run(inputs)[0]
+    except (RuntimeError, ValueError) as e:
+        return {"skipped": str(e).strip().splitlines()[0]}
+    section: dict[str, Any] = {
+        "reference": "the float32 variant, in the same interpreter",
+        "data": origin,
+        "output": errors(want, got).to_dict(),
+    }
+    if labels is not None:
+        section["accuracy"] = round(accuracy(got, labels), 6)
+        section["reference_accuracy"] = round(accuracy(want, labels), 6)
+        section["accuracy_drop"] = round(section["reference_accuracy"] - section["accuracy"], 6)
+    return section

@@ -116,6 +116,7 @@ def report_tasks(project: Project, manifests: list[Manifest]) -> Iterator[dict[s
                 else None,
                 source=source,
                 budget=budget_for(dict(manifest.budgets), variant.name),
+                evaluate=manifest.evaluate,
                 manifest=manifest.path,
                 output=out / f"{variant.name}.report.json",
             )

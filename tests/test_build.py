@@ -392,7 +392,7 @@ def test_reports_and_budgets(project: Path) -> None:
             f"sm/{variant}: over budget: max_size is 4,000 bytes, measured {size:,} bytes"
             in run.output
         )
-    assert "note: sm/float32: budget min_accuracy is not checked yet" in run.output
+    assert "note: sm/float32: budget min_accuracy is not checked: it was not measured" in run.output
     # Latency is measured (host CPU) and its budget enforced; an impossible limit always breaches.
     edit(
         project / "sm/model.yaml",
@@ -406,3 +406,32 @@ def test_reports_and_budgets(project: Path) -> None:
         f"sm/float32: over budget: max_latency_ms is 1e-06, measured {measured:.4g}" in run.output
     )
     assert "Traceback" not in run.output
+
+
+def test_accuracy_report_against_the_float32_variant(project: Path) -> None:
+    import numpy as np
+
+    from converter.evaluate import Runner, accuracy, errors
+
+    images = np.random.default_rng(5).random((40, 8, 8, 1), np.float32)
+    labels = np.arange(40) % 3
+    np.savez(project / "sm/eval.npz", img=images, labels=labels)
+    edit(project / "sm/model.yaml", "evaluate: {data: calib.npz}", "evaluate: {data: eval.npz}")
+    edit(
+        project / "sm/model.yaml",
+        'budgets: {"*": {max_size: 1MB}}',
+        "budgets: {int8: {max_error: 0}}",
+    )
+    run = build(project, "--continue", "report")
+    section = json.loads((project / "build/sm/int8.report.json").read_text())["accuracy"]
+    float32 = Runner((project / "build/sm/float32.tflite").read_bytes()).run([images])[0]
+    int8 = Runner((project / "build/sm/int8.tflite").read_bytes()).run([images])[0]
+    expected = errors(float32, int8).to_dict()
+    assert section["output"] == expected and section["data"] == "eval.npz, 40 samples"
+    assert section["accuracy"] == round(accuracy(int8, labels), 6)
+    assert section["reference_accuracy"] == round(accuracy(float32, labels), 6)
+    assert (
+        "skipped" in json.loads((project / "build/sm/float32.report.json").read_text())["accuracy"]
+    )
+    error = expected["max_abs_error"]
+    assert error > 0 and f"sm/int8: over budget: max_error is 0, measured {error:.4g}" in run.output
