@@ -157,9 +157,8 @@ def summary_line(job: ReportJob, report: dict[str, Any]) -> str:
     parts.append(f"{size['parameters']:,} parameters")
     quality = report["accuracy"]
     if "accuracy" in quality:
-        parts.append(
-            f"accuracy {quality['accuracy']:.4f} ({quality['accuracy_drop']:+.4f} vs float32)"
-        )
+        delta = quality["accuracy"] - quality["reference_accuracy"]
+        parts.append(f"accuracy {quality['accuracy']:.4f} ({delta:+.4f} against float32)")
     if "output" in quality and quality["output"]["top1_agreement"] is not None:
         parts.append(f"top-1 agreement {quality['output']['top1_agreement']:.4f}")
     timing = report["latency"]
