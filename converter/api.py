@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from converter import options as options_module
 from converter import sources
@@ -25,13 +25,19 @@ from converter.errors import ConverterError, OptionsError
 from converter.spec import (
     KerasSource,
     Options,
+    Outcome,
     PythonSource,
     Request,
+    RunOutcome,
+    RunRequest,
     Source,
     source_to_dict,
 )
 from converter.versions import PROJECT, tensorflow_version, version
 from converter.worker import Worker
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -174,6 +180,7 @@ class Engine:
             outcome = self.worker(legacy).convert(
                 Request(source, options, temporary.resolve(), stamp), log_path
             )
+            assert isinstance(outcome, Outcome)
             os.replace(temporary, output)
         except BaseException:  # Ctrl-C included: never leave a half-written file
             temporary.unlink(missing_ok=True)
@@ -190,6 +197,30 @@ class Engine:
             log=log,
             provenance=stamp,
         )
+
+    def run_reference(
+        self, source: Source, inputs: dict[str, np.ndarray]
+    ) -> tuple[dict[str, np.ndarray], RunOutcome]:
+        """The source model's outputs on ``inputs`` (arrays keyed by input name), run in TF.
+
+        Outputs come back keyed by the model's output names, in its order; the
+        outcome says how inputs were matched (by name, or by position).
+        """
+        import numpy as np
+
+        sources.precheck(source)
+        legacy = isinstance(source, KerasSource) and source.legacy
+        with tempfile.TemporaryDirectory(prefix="tflite-build-reference-") as scratch:
+            given, produced = Path(scratch) / "inputs.npz", Path(scratch) / "outputs.npz"
+            np.savez(given, **inputs)  # type: ignore[arg-type]
+            log_path = self._logs / f"{uuid.uuid4().hex}.log"
+            try:
+                outcome = self.worker(legacy).convert(RunRequest(source, given, produced), log_path)
+            finally:
+                log_path.unlink(missing_ok=True)
+            assert isinstance(outcome, RunOutcome)
+            with np.load(produced, allow_pickle=False) as data:
+                return {name: data[name] for name in data.files}, outcome
 
     def close(self) -> None:
         for worker in self._workers.values():

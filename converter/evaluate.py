@@ -36,6 +36,32 @@ def dequantize(values: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
     return real.astype(np.float32)
 
 
+def plain_name(name: str) -> str:
+    """A tensor's name as people write it: ``serving_default_img:0`` -> ``img``."""
+    return name.split(":")[0].removeprefix("serving_default_")
+
+
+def match(
+    given: Sequence[str], wanted: Sequence[str], what: str = "output"
+) -> tuple[list[int], str]:
+    """For each wanted name, the index of the given array that is it: by name, else by position.
+
+    Names are compared without tensor suffixes (``:0``) and TFLite's signature
+    prefix. Position is the fallback when the names differ but the counts agree
+    (one input and one output: the common case).
+    """
+    keys = [plain_name(n) for n in given]
+    targets = [plain_name(n) for n in wanted]
+    if sorted(keys) == sorted(targets) and len(set(keys)) == len(keys):
+        return [keys.index(t) for t in targets], "name"
+    if len(keys) == len(targets):
+        return list(range(len(targets))), "position"
+    raise ValueError(
+        f"cannot match {what}s: have {', '.join(keys) or 'none'}; "
+        f"the model has {', '.join(targets) or 'none'}"
+    )
+
+
 class Runner:
     """One interpreter for one model, fed in batches (or one sample at a time, to compare)."""
 
@@ -46,6 +72,18 @@ class Runner:
         self.inputs = self.interpreter.get_input_details()
         self.outputs = self.interpreter.get_output_details()
         self._shape: int | None = None
+        self.input_names = self._names(self.inputs, "inputs")
+        self.output_names = self._names(self.outputs, "outputs")
+
+    def _names(self, details: list[dict[str, Any]], side: str) -> list[str]:
+        """Each tensor's name in the model's signature when it has one, else the tensor's own."""
+        by_index = {d["index"]: plain_name(d["name"]) for d in details}
+        signatures = self.interpreter.get_signature_list()
+        if len(signatures) == 1:
+            runner = self.interpreter.get_signature_runner(next(iter(signatures)))
+            listed = runner.get_input_details() if side == "inputs" else runner.get_output_details()
+            by_index.update({d["index"]: name for name, d in listed.items()})
+        return [by_index[d["index"]] for d in details]
 
     @property
     def batchable(self) -> bool:
@@ -94,13 +132,16 @@ class Errors:
     snr_db: float  # signal (reference) power over error power; inf when identical
     top1_agreement: float | None  # for outputs with a class axis
 
-    def to_dict(self) -> dict[str, float | None]:
+    def to_dict(self) -> dict[str, float | str | None]:
         return {k: _round(v) for k, v in asdict(self).items()}
 
 
-def _round(value: float | None) -> float | None:
-    if value is None or math.isinf(value) or math.isnan(value):
-        return value
+def _round(value: float | None) -> float | str | None:
+    """Six significant digits; infinities as strings, so reports stay valid JSON."""
+    if value is None or math.isnan(value):
+        return None
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
     return float(f"{value:.6g}")
 
 

@@ -272,9 +272,8 @@ def _keras_model_specs(model: Any) -> Callable[[], list[InputSpec]]:
     return specs
 
 
-def _keras_file(source: KerasSource) -> Loaded:
-    import tensorflow as tf
-
+def load_keras_model(source: KerasSource) -> Any:
+    """The Keras model in a ``.keras``/``.h5`` file (tf_keras for legacy files)."""
     if source.legacy:
         import tf_keras
 
@@ -285,7 +284,7 @@ def _keras_file(source: KerasSource) -> Loaded:
         keras.backend.clear_session()
         load_model = keras.models.load_model
     try:
-        model = load_model(str(source.path), compile=False)
+        return load_model(str(source.path), compile=False)
     except Exception as e:
         hint = ""
         if not source.legacy and source.path.suffix.lower() != ".keras":
@@ -293,6 +292,12 @@ def _keras_file(source: KerasSource) -> Loaded:
         raise SourceError(
             f"{source.path}: cannot load the Keras model: {_first_line(e)}{hint}"
         ) from None
+
+
+def _keras_file(source: KerasSource) -> Loaded:
+    import tensorflow as tf
+
+    model = load_keras_model(source)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     return Loaded(converter, "v2", _keras_model_specs(model))
 
@@ -331,7 +336,8 @@ def _frozen_graph(source: FrozenGraphSource) -> Loaded:
     return Loaded(converter, "v1", _v1_specs(converter))
 
 
-def _python(source: PythonSource) -> Loaded:
+def call_entry(source: PythonSource) -> Any:
+    """What the entry point returns, called with fresh Keras and graph state and a fixed seed."""
     import keras
     import tensorflow as tf
 
@@ -343,36 +349,45 @@ def _python(source: PythonSource) -> Loaded:
     tf.compat.v1.reset_default_graph()
     with _on_sys_path(source.base_dir):
         try:
-            result = fn()
+            return fn()
         except SourceError:
             raise
         except Exception as e:
             raise SourceError(
                 f"{source.entry!r}: raised {type(e).__name__}: {_first_line(e)}"
             ) from None
-    return _from_python_result(source.entry, result)
+
+
+def _python(source: PythonSource) -> Loaded:
+    return _from_python_result(source.entry, call_entry(source))
+
+
+def is_session_triple(result: Any) -> bool:
+    import tensorflow as tf
+
+    return (
+        isinstance(result, tuple)
+        and len(result) == 3
+        and isinstance(result[0], tf.compat.v1.Session)
+    )
 
 
 def _from_python_result(entry: str, result: Any) -> Loaded:
     import tensorflow as tf
 
-    if (
-        isinstance(result, tuple)
-        and len(result) == 3
-        and isinstance(result[0], tf.compat.v1.Session)
-    ):
+    if is_session_triple(result):
         session, inputs, outputs = result
-        inputs, outputs = _as_list(inputs), _as_list(outputs)
+        inputs, outputs = as_list(inputs), as_list(outputs)
         try:
             converter = tf.compat.v1.lite.TFLiteConverter.from_session(session, inputs, outputs)
         except Exception as e:
             session.close()
             raise SourceError(f"{entry!r}: cannot convert the session: {_first_line(e)}") from None
         return Loaded(converter, "v1", _v1_specs(converter), close=session.close)
-    if _is_keras_model(result):
+    if is_keras_model(result):
         converter = tf.lite.TFLiteConverter.from_keras_model(result)
         return Loaded(converter, "v2", _keras_model_specs(result))
-    functions = [_concrete(entry, item) for item in _as_list(result)]
+    functions = [concrete(entry, item) for item in as_list(result)]
     # No trackable object: TF then freezes the variables itself. Passing a Keras 3
     # model as the trackable leaves unfrozen resource variables (NaN outputs).
     converter = tf.lite.TFLiteConverter.from_concrete_functions(functions)
@@ -392,11 +407,11 @@ def _from_python_result(entry: str, result: Any) -> Loaded:
     return Loaded(converter, "v2", specs)
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
-def _is_keras_model(value: Any) -> bool:
+def is_keras_model(value: Any) -> bool:
     for module_name in ("keras", "tf_keras"):
         module = sys.modules.get(module_name)
         if module is not None and isinstance(value, module.Model):
@@ -404,7 +419,7 @@ def _is_keras_model(value: Any) -> bool:
     return False
 
 
-def _concrete(entry: str, item: Any) -> Any:
+def concrete(entry: str, item: Any) -> Any:
     import tensorflow as tf
 
     if isinstance(item, tf.types.experimental.ConcreteFunction):

@@ -217,3 +217,28 @@ class Outcome:
     seconds: float
     warnings: tuple[str, ...] = ()
     api: str = "v2"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Run the source model itself in TensorFlow on saved inputs: the accuracy reference.
+
+    ``inputs`` is an ``.npz`` of arrays (samples first) keyed by the names the
+    caller knows them by, in its input order; the worker matches them to the
+    model's own inputs by name, else by position, and writes the model's outputs
+    to ``output`` (an ``.npz`` keyed by output name, in the model's output order).
+    """
+
+    source: Source
+    inputs: Path
+    output: Path
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What the worker reports back about a reference run."""
+
+    inputs: tuple[str, ...]  # the model's input names, in its order
+    outputs: tuple[str, ...]  # the model's output names, in its order
+    matched: str  # how the given inputs were matched: "name" or "position"
+    seconds: float

@@ -26,7 +26,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from converter.errors import ConversionError, ConverterError, WorkerError
-from converter.spec import Outcome, Request
+from converter.spec import Outcome, Request, RunOutcome, RunRequest
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 POLL_SECONDS = 0.05
@@ -93,6 +93,7 @@ class Worker:
         self.python = python
         self.processes_started = 0
         self.requests_served = 0
+        self.conversions_served = 0  # of those, conversions (the rest: reference runs)
         self._proc: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
         self._dir = Path(tempfile.mkdtemp(prefix="tflite-build-worker-"))
@@ -136,8 +137,11 @@ class Worker:
                 )
         self._conn.recv()  # "ready"
 
-    def convert(self, request: Request, log_path: Path) -> Outcome:
-        """Run one request; TF's output goes to ``log_path``. Raises ConverterError."""
+    def convert(self, request: Request | RunRequest, log_path: Path) -> Outcome | RunOutcome:
+        """Run one request (a conversion, or a reference run of a source model).
+
+        TF's output goes to ``log_path``. Raises ConverterError.
+        """
         if self._proc is None or self._proc.poll() is not None:
             self._kill()
             self._start()
@@ -151,10 +155,11 @@ class Worker:
                 except (EOFError, OSError):
                     break  # died while answering: handled as a crash below
                 self.requests_served += 1
+                self.conversions_served += isinstance(request, Request)
                 if self.memory_limit_mb and rss_mb > self.memory_limit_mb * RECYCLE_SHARE:
                     self.close()
                 if status == "ok":
-                    assert isinstance(payload, Outcome)
+                    assert isinstance(payload, (Outcome, RunOutcome))
                     return payload
                 assert isinstance(payload, ConverterError)
                 payload.log = log_tail(log_path)
@@ -238,7 +243,7 @@ def serve(conn: Connection) -> None:
     """The child's loop: answer requests until told to stop or the parent goes away."""
     import tensorflow  # noqa: F401  (imported once, here, for every request to come)
 
-    from converter import conversion
+    from converter import conversion, reference
 
     conn.send("ready")
     while True:
@@ -251,7 +256,8 @@ def serve(conn: Connection) -> None:
         request, log_path = message
         with _output_to(log_path):
             try:
-                reply: tuple[str, object] = ("ok", conversion.run(request))
+                handler = reference.run if isinstance(request, RunRequest) else conversion.run
+                reply: tuple[str, object] = ("ok", handler(request))
             except ConverterError as e:
                 reply = ("error", e)
             except Exception as e:

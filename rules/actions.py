@@ -10,21 +10,25 @@ rebuilt.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from doit.exceptions import TaskFailed
 
+from converter.digest import canonical_json
 from converter.errors import ConverterError
+from converter.spec import Source, source_to_dict
 from rules import fingerprint
 from rules.cache import CacheSettings, cache_for
 from rules.digests import DigestMemo
 from rules.fingerprint import ConvertJob, cache_key
-from rules.project import WorkerLimits
+from rules.project import Project, WorkerLimits
 from rules.stores import LocalStore, redact, write_atomic
 
 if TYPE_CHECKING:
@@ -214,6 +218,8 @@ def _report_stats(job: ReportJob, digests: DigestMemo) -> str:
     from rules.report import REPORT_FORMAT
 
     files = [str(job.manifest), str(job.artifact), str(job.output)]
+    if job.source is not None:  # whether it is on disk decides the reference
+        files.append(str(job.source))
     if job.float32 is not None:
         files.append(str(job.float32))
     if job.evaluate is not None:
@@ -222,17 +228,42 @@ def _report_stats(job: ReportJob, digests: DigestMemo) -> str:
     return f"{REPORT_FORMAT}|{versions}|{digests.stats(files)}"
 
 
-def report(job: ReportJob, memo_path: Path) -> dict[str, Any] | TaskFailed:
+_references: dict[str, dict[str, Any]] = {}
+
+
+def reference_runner(limits: WorkerLimits) -> Callable[[Source, dict[str, Any]], dict[str, Any]]:
+    """Runs a source model in the worker, once per model and inputs in this process.
+
+    Every variant of a model is compared with the same reference outputs, so a
+    ``doit report`` loads each source model in TensorFlow once, not once per variant.
+    """
+
+    def run(source: Source, inputs: dict[str, Any]) -> dict[str, Any]:
+        import hashlib
+
+        digest = hashlib.sha256(canonical_json(source_to_dict(source)).encode())
+        for name, values in inputs.items():
+            digest.update(f"{name}:{values.dtype}:{values.shape}".encode())
+            digest.update(values.tobytes())
+        key = digest.hexdigest()
+        if key not in _references:
+            _references[key] = engine(limits).run_reference(source, inputs)[0]
+        return _references[key]
+
+    return run
+
+
+def report(job: ReportJob, memo_path: Path, limits: WorkerLimits) -> dict[str, Any] | TaskFailed:
     """Write ``<variant>.report.json``; a budget breach fails the task after writing it."""
-    from rules.report import build_report, summary_line
+    from rules.report import SUMMARY_BUDGETS, build_report, summary_line
 
     try:
-        data, checks = build_report(job)
+        data, checks = build_report(job, reference_runner(limits))
     except FileNotFoundError as e:
         return TaskFailed(f"{job.name}: {e.filename} does not exist (run convert first)")
     write_text_atomic(job.output, json.dumps(data, indent=2, sort_keys=True) + "\n")
     print(f"    {summary_line(job, data)}", file=sys.stderr)
-    for unmeasured in (c for c in checks if c.passed is None):
+    for unmeasured in (c for c in checks if c.passed is None and c.budget not in SUMMARY_BUDGETS):
         print(
             f"    note: {job.name}: budget {unmeasured.budget} is not checked: it was not "
             "measured for this variant (the report says why)",
@@ -246,17 +277,74 @@ def report(job: ReportJob, memo_path: Path) -> dict[str, Any] | TaskFailed:
     return {"size": data["size"]["size"]}
 
 
-def summary(reports: list[Path], build_dir: Path) -> None:
-    """Write build/summary.json and build/summary.md from every report."""
-    from rules.summary import collect, markdown
+def summary(reports: list[Path], project: Project, settings: CacheSettings) -> TaskFailed | None:
+    """Write build/summary.{json,md,html}; with a baseline, its deltas and growth budgets."""
+    from rules.summary import collect, compare, markdown, no_baseline
+    from rules.summary_html import html
 
     data = collect(reports)
-    write_text_atomic(build_dir / "summary.json", json.dumps(data, indent=2, sort_keys=True) + "\n")
+    breaches: list[str] = []
+    if not project.baseline:
+        no_baseline(data)
+    else:
+        earlier, where = load_baseline(project.baseline, project.root, settings)
+        if earlier is None:
+            print(
+                f"    warning: no baseline: {where}; the summary shows no deltas", file=sys.stderr
+            )
+        else:
+            breaches = compare(data, earlier, where)
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    build_dir = project.build_dir
+    write_text_atomic(build_dir / "summary.json", text)
     write_text_atomic(build_dir / "summary.md", markdown(data))
-    print(
-        f"    summary: {len(data['variants'])} variants, {data['total_bytes']:,} bytes",
-        file=sys.stderr,
-    )
+    write_text_atomic(build_dir / "summary.html", html(data))
+    line = f"    summary: {len(data['variants'])} variants, {data['total_bytes']:,} bytes"
+    if data["baseline"]:
+        line += f", {data['baseline']['total_delta']:+,} bytes against {data['baseline']['source']}"
+    print(f"{line}; see {project.display(build_dir / 'summary.html')}", file=sys.stderr)
+    if project.save_baseline:
+        cache_for(settings).store(
+            baseline_key(project.save_baseline),
+            text.encode(),
+            {"baseline": project.save_baseline},
+            "",
+        )
+        print(
+            f"    summary saved in the cache as baseline {project.save_baseline!r}", file=sys.stderr
+        )
+    return TaskFailed("\n".join(breaches)) if breaches else None
+
+
+def baseline_key(name: str) -> str:
+    """The cache key a named baseline summary is stored under (names are per cache)."""
+    return hashlib.sha256(f"tflite-build baseline\0{name}".encode()).hexdigest()
+
+
+def load_baseline(
+    spec: str, root: Path, settings: CacheSettings
+) -> tuple[dict[str, Any] | None, str]:
+    """(the earlier summary or None, where it came from or why it is missing)."""
+    if spec.startswith("cache:"):
+        name = spec.removeprefix("cache:")
+        hit = cache_for(settings).fetch(baseline_key(name))
+        if hit is None:
+            return None, f"no summary saved as {name!r} in the cache ({settings.describe()})"
+        raw, where = hit.artifact, f"cache:{name}"
+    else:
+        path = root / spec
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            return None, f"{spec} does not exist"
+        where = spec
+    try:
+        earlier = json.loads(raw)
+        if not isinstance(earlier, dict) or not isinstance(earlier.get("variants"), list):
+            raise ValueError("not a summary")
+    except ValueError:
+        return None, f"{where} is not a summary.json"
+    return earlier, where
 
 
 def clean(job: ConvertJob) -> None:

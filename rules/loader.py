@@ -81,8 +81,8 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
     task_report = create_after(executed=None)(task_report)
 
     def task_summary() -> dict[str, Any]:
-        """Summarize every report in build/summary.json and build/summary.md"""
-        return summary_task(*manifests())
+        """Summarize every report in build/summary.json, summary.md and summary.html"""
+        return summary_task(*manifests(), settings)
 
     task_summary = create_after(executed=None)(task_summary)
 

@@ -25,7 +25,11 @@ CONFIG_KEYS = (
     "exclude",
     "worker_timeout",
     "worker_memory",
+    "baseline",
+    "save_baseline",
 )
+BASELINE_ENV = "TFLITE_BUILD_BASELINE"
+SAVE_BASELINE_ENV = "TFLITE_BUILD_SAVE_BASELINE"
 DEFAULT_MANIFESTS = ("**/model.yaml",)
 # Never searched for manifests: tool and VCS folders, virtual environments.
 ALWAYS_EXCLUDED = ("node_modules", "__pycache__", "venv", "site-packages")
@@ -61,6 +65,9 @@ class Project:
     cache_read_only: bool = False
     cache_max_size: str | None = "10GB"
     limits: WorkerLimits = WorkerLimits()
+    # The summary's baseline: a summary.json path (from the root) or "cache:<name>".
+    baseline: str | None = None
+    save_baseline: str | None = None  # store this build's summary in the cache as <name>
 
     @property
     def state_dir(self) -> Path:
@@ -155,6 +162,12 @@ def load_project(root: Path | str) -> Project:
     manifests = patterns("manifests", DEFAULT_MANIFESTS)
     exclude = patterns("exclude", ())
     limits = _limits(config, where, problems)
+    baseline = os.environ.get(BASELINE_ENV) or (
+        text("baseline", "") if "baseline" in config else None
+    )
+    save_baseline = os.environ.get(SAVE_BASELINE_ENV) or (
+        text("save_baseline", "") if "save_baseline" in config else None
+    )
     if problems:
         raise RulesError("\n".join(str(p) for p in problems))
     return Project(
@@ -166,6 +179,8 @@ def load_project(root: Path | str) -> Project:
         read_only,
         str(max_size),
         limits,
+        baseline,
+        save_baseline,
     )
 
 

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from converter.spec import Source
 from rules.specs import Budget, Evaluate
 
-REPORT_FORMAT = 3  # bump when a report gains or changes a section: reports rerun
+REPORT_FORMAT = 4  # bump when a report gains or changes a section: reports rerun
+# Checked by the summary, against its baseline; a report only records the limit.
+SUMMARY_BUDGETS = ("max_size_growth",)
 
 
 @dataclass(frozen=True)
@@ -26,7 +30,8 @@ class ReportJob:
     variant: str
     artifact: Path
     float32: Path | None  # the model's float32 variant, when it has one and this is another
-    source: Path | None  # the source model on disk, for its size
+    source: Path | None  # the source model on disk, for its size (None: a Python entry point)
+    model_source: Source  # the source as the converter loads it: the accuracy reference
     budget: Budget | None
     evaluate: Evaluate | None
     manifest: Path
@@ -45,6 +50,12 @@ class Check:
     limit: float
     measured: float | None
     passed: bool | None
+
+    def to_dict(self, name: str) -> dict[str, Any]:
+        out: dict[str, Any] = dataclasses.asdict(self)
+        if self.passed is False:
+            out["sentence"] = self.sentence(name)
+        return out
 
     def sentence(self, name: str) -> str:
         return (
@@ -116,12 +127,12 @@ def check(budget: Budget | None, measured: dict[str, float | None]) -> list[Chec
     return checks
 
 
-def build_report(job: ReportJob) -> tuple[dict[str, Any], list[Check]]:
+def build_report(job: ReportJob, run_reference: RunReference) -> tuple[dict[str, Any], list[Check]]:
     from converter.evaluate import latency  # here: numpy and the interpreter load on demand
 
     size = size_section(job)
     timing = latency(job.artifact.read_bytes())
-    quality = accuracy_section(job)
+    quality = accuracy_section(job, run_reference)
     output = quality.get("output", {})
     checks = check(
         job.budget,
@@ -131,7 +142,7 @@ def build_report(job: ReportJob) -> tuple[dict[str, Any], list[Check]]:
             "min_accuracy": quality.get("accuracy"),
             "max_accuracy_drop": quality.get("accuracy_drop"),
             "min_top1_agreement": output.get("top1_agreement"),
-            "max_error": output.get("max_abs_error"),
+            "max_error": quality.get("max_abs_error"),
         },
     )
     report = {
@@ -142,7 +153,7 @@ def build_report(job: ReportJob) -> tuple[dict[str, Any], list[Check]]:
         "size": size,
         "latency": timing,
         "accuracy": quality,
-        "budgets": [dataclasses.asdict(c) for c in checks],
+        "budgets": [c.to_dict(job.name) for c in checks],
     }
     return report, checks
 
@@ -158,7 +169,7 @@ def summary_line(job: ReportJob, report: dict[str, Any]) -> str:
     quality = report["accuracy"]
     if "accuracy" in quality:
         delta = quality["accuracy"] - quality["reference_accuracy"]
-        parts.append(f"accuracy {quality['accuracy']:.4f} ({delta:+.4f} against float32)")
+        parts.append(f"accuracy {quality['accuracy']:.4f} ({delta:+.4f} against the reference)")
     if "output" in quality and quality["output"]["top1_agreement"] is not None:
         parts.append(f"top-1 agreement {quality['output']['top1_agreement']:.4f}")
     timing = report["latency"]
@@ -172,55 +183,101 @@ def summary_line(job: ReportJob, report: dict[str, Any]) -> str:
 SEED = 0
 GENERATED_SAMPLES = 64
 
+# (source, inputs) -> outputs: the source model in TF, run by the worker.
+RunReference = Callable[[Source, dict[str, Any]], dict[str, Any]]
 
-def _inputs(job: ReportJob, runner: Any) -> tuple[list[Any], Any, str]:
-    """(inputs in the model's order, labels or None, where they came from)."""
+
+def _inputs(job: ReportJob, runner: Any) -> tuple[dict[str, Any], Any, str]:
+    """(real-valued inputs keyed by the model's input names, labels or None, their origin)."""
     import numpy as np
 
-    if job.evaluate is not None:
-        with np.load(job.evaluate.data, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-        labels = arrays.pop("labels", None)
-        if len(runner.inputs) != 1 or len(arrays) != 1:
-            raise ValueError("evaluation of models with several inputs is not supported yet")
-        values = next(iter(arrays.values())).astype(np.float32)
-        if job.evaluate.samples is not None:
-            values = values[: job.evaluate.samples]
-            labels = None if labels is None else labels[: job.evaluate.samples]
-        return [values], labels, f"{job.evaluate.data.name}, {len(values)} samples"
-    rng = np.random.default_rng(SEED)
-    inputs = []
-    for detail in runner.inputs:
-        shape = [d if d > 0 else 1 for d in detail["shape_signature"][1:]]
-        inputs.append(rng.random((GENERATED_SAMPLES, *shape), dtype=np.float32))
-    return inputs, None, f"no evaluate data: {GENERATED_SAMPLES} seeded samples in [0, 1)"
+    from converter.evaluate import match
+
+    if job.evaluate is None:
+        rng = np.random.default_rng(SEED)
+        generated = {}
+        for name, detail in zip(runner.input_names, runner.inputs, strict=True):
+            shape = [d if d > 0 else 1 for d in detail["shape_signature"][1:]]
+            generated[name] = rng.random((GENERATED_SAMPLES, *shape), dtype=np.float32)
+        return generated, None, f"no evaluate data: {GENERATED_SAMPLES} seeded samples in [0, 1)"
+    with np.load(job.evaluate.data, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    labels = arrays.pop("labels", None)
+    if len(arrays) == 1 and len(runner.input_names) == 1:  # one input: any key will do
+        arrays = {runner.input_names[0]: next(iter(arrays.values()))}
+    order, _ = match(list(arrays), runner.input_names, what="input")
+    given = list(arrays.values())
+    inputs = {}
+    for name, i in zip(runner.input_names, order, strict=True):
+        values = given[i]
+        inputs[name] = values.astype(np.float32) if values.dtype.kind == "f" else values
+    count = len(next(iter(inputs.values())))
+    if job.evaluate.samples is not None:
+        count = min(count, job.evaluate.samples)
+        inputs = {name: values[:count] for name, values in inputs.items()}
+        labels = None if labels is None else labels[:count]
+    return inputs, labels, f"{job.evaluate.data.name}, {count} samples"
 
 
-def accuracy_section(job: ReportJob) -> dict[str, Any]:
-    """The variant against its model's float32 variant, run the same way on the same inputs."""
-    from converter.evaluate import Runner, accuracy, errors
+def source_on_disk(job: ReportJob) -> bool:
+    return job.source is None or job.source.exists()  # None: a Python entry point
 
+
+def _reference(
+    job: ReportJob, inputs: dict[str, Any], run_reference: RunReference
+) -> tuple[dict[str, Any], str]:
+    """The reference outputs, keyed by name, and what they are.
+
+    The source model in TensorFlow; when it is not on disk (a task makes it, and
+    the artifacts came from the cache), the model's float32 variant instead.
+    """
+    from converter.evaluate import Runner
+
+    if source_on_disk(job):
+        return run_reference(job.model_source, inputs), "the source model, run in TensorFlow"
     if job.float32 is None:
-        return {
-            "skipped": "this is the float32 variant (or the model has none): nothing to compare"
-        }
+        raise ValueError(
+            "no reference: the source model is not on disk (run its task to make it) "
+            "and this is the float32 variant"
+        )
+    runner = Runner(job.float32.read_bytes())
+    outputs = runner.run([inputs[name] for name in runner.input_names])
+    return (
+        dict(zip(runner.output_names, outputs, strict=True)),
+        "the float32 variant, in the interpreter: the source model is not on disk",
+    )
+
+
+def accuracy_section(job: ReportJob, run_reference: RunReference) -> dict[str, Any]:
+    """The variant against the reference (the source model in TF), on the same inputs."""
+    from converter.errors import ConverterError
+    from converter.evaluate import Runner, accuracy, errors, match
+
     try:
         candidate = Runner(job.artifact.read_bytes())
-        reference = Runner(job.float32.read_bytes())
-        if len(candidate.outputs) != 1 or len(reference.outputs) != 1:
-            raise ValueError("evaluation of models with several outputs is not supported yet")
-        inputs, labels, origin = _inputs(job, reference)
-        got = candidate.run(inputs)[0]
-        want = reference.run(inputs)[0]
-    except (RuntimeError, ValueError) as e:
-        return {"skipped": str(e).strip().splitlines()[0]}
+        inputs, labels, origin = _inputs(job, candidate)
+        got = candidate.run([inputs[name] for name in candidate.input_names])
+        want, what = _reference(job, inputs, run_reference)
+        order, matched = match(list(want), candidate.output_names)
+    except (RuntimeError, ValueError, ConverterError) as e:
+        return {"skipped": str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}
+    references = list(want.values())
+    outputs = {
+        name: errors(references[i], values).to_dict()
+        for name, i, values in zip(candidate.output_names, order, got, strict=True)
+    }
+    primary = candidate.output_names[0]
     section: dict[str, Any] = {
-        "reference": "the float32 variant, in the same interpreter",
+        "reference": what,
         "data": origin,
-        "output": errors(want, got).to_dict(),
+        "outputs_matched_by": matched,
+        "primary_output": primary,
+        "output": outputs[primary],
+        "outputs": outputs,
+        "max_abs_error": max(float(o["max_abs_error"] or 0.0) for o in outputs.values()),
     }
     if labels is not None:
-        section["accuracy"] = round(accuracy(got, labels), 6)
-        section["reference_accuracy"] = round(accuracy(want, labels), 6)
+        section["accuracy"] = round(accuracy(got[0], labels), 6)
+        section["reference_accuracy"] = round(accuracy(references[order[0]], labels), 6)
         section["accuracy_drop"] = round(section["reference_accuracy"] - section["accuracy"], 6)
     return section

@@ -115,6 +115,7 @@ def report_tasks(project: Project, manifests: list[Manifest]) -> Iterator[dict[s
                 if "float32" in names and variant.name != "float32"
                 else None,
                 source=source,
+                model_source=manifest.source,
                 budget=budget_for(dict(manifest.budgets), variant.name),
                 evaluate=manifest.evaluate,
                 manifest=manifest.path,
@@ -126,7 +127,7 @@ def report_tasks(project: Project, manifests: list[Manifest]) -> Iterator[dict[s
             yield {
                 "name": job.name,
                 "doc": f"{manifest.name} {variant.name}: size report and budgets",
-                "actions": [(actions.report, [job, memo_path])],
+                "actions": [(actions.report, [job, memo_path, project.limits])],
                 "targets": [str(job.output)],
                 "task_dep": converts,
                 "uptodate": [(actions.report_up_to_date, [job, memo_path])],
@@ -135,17 +136,21 @@ def report_tasks(project: Project, manifests: list[Manifest]) -> Iterator[dict[s
             }
 
 
-def summary_task(project: Project, manifests: list[Manifest]) -> dict[str, Any]:
+def summary_task(
+    project: Project, manifests: list[Manifest], settings: CacheSettings
+) -> dict[str, Any]:
     reports = [
         project.build_dir / m.name / f"{v.name}.report.json" for m in manifests for v in m.variants
     ]
+    outputs = [project.build_dir / f"summary.{ext}" for ext in ("json", "md", "html")]
     return {
         "basename": "summary",
-        "doc": "Summarize every report in build/summary.json and build/summary.md",
-        "actions": [(actions.summary, [reports, project.build_dir])],
+        "doc": "Summarize every report in build/summary.json, summary.md and summary.html",
+        "actions": [(actions.summary, [reports, project, settings])],
         "task_dep": ["report"],
-        "file_dep": [str(r) for r in reports],
-        "targets": [str(project.build_dir / "summary.json"), str(project.build_dir / "summary.md")],
+        "targets": [str(o) for o in outputs],
+        # Cheap, and its baseline can change without any file here changing: always rerun.
+        "uptodate": [False],
         "clean": True,
     }
 

@@ -70,7 +70,7 @@ class Run:
 
 
 def conversions() -> int:
-    return sum(w.requests_served for w in actions.engine(WorkerLimits())._workers.values())
+    return sum(w.conversions_served for w in actions.engine(WorkerLimits())._workers.values())
 
 
 COMMANDS = {"clean", "list", "info", "forget", "ignore", "help"}
@@ -408,8 +408,9 @@ def test_reports_and_budgets(project: Path) -> None:
     assert "Traceback" not in run.output
 
 
-def test_accuracy_report_against_the_float32_variant(project: Path) -> None:
+def test_accuracy_report_against_the_source_model_in_tf(project: Path) -> None:
     import numpy as np
+    import tensorflow as tf
 
     from converter.evaluate import Runner, accuracy, errors
 
@@ -424,14 +425,77 @@ def test_accuracy_report_against_the_float32_variant(project: Path) -> None:
     )
     run = build(project, "--continue", "report")
     section = json.loads((project / "build/sm/int8.report.json").read_text())["accuracy"]
-    float32 = Runner((project / "build/sm/float32.tflite").read_bytes()).run([images])[0]
+    # The reference, computed here with TF's own API: the SavedModel's serving signature.
+    signature = tf.saved_model.load(str(project / "sm/export")).signatures["serving_default"]
+    (source,) = [v.numpy() for v in signature(tf.constant(images)).values()]
     int8 = Runner((project / "build/sm/int8.tflite").read_bytes()).run([images])[0]
-    expected = errors(float32, int8).to_dict()
-    assert section["output"] == expected and section["data"] == "eval.npz, 40 samples"
+    expected = errors(source, int8).to_dict()
+    assert section["reference"] == "the source model, run in TensorFlow"
+    assert section["output"] == pytest.approx(expected, rel=1e-4)
+    assert section["data"] == "eval.npz, 40 samples"
     assert section["accuracy"] == round(accuracy(int8, labels), 6)
-    assert section["reference_accuracy"] == round(accuracy(float32, labels), 6)
-    assert (
-        "skipped" in json.loads((project / "build/sm/float32.report.json").read_text())["accuracy"]
-    )
-    error = expected["max_abs_error"]
+    assert section["reference_accuracy"] == round(accuracy(source, labels), 6)
+    # The float32 variant is measured too: against TF it differs by float rounding only.
+    float32 = json.loads((project / "build/sm/float32.report.json").read_text())["accuracy"]
+    assert float32["output"]["max_abs_error"] < 1e-5 and float32["output"]["top1_agreement"] == 1
+    error = section["max_abs_error"]
     assert error > 0 and f"sm/int8: over budget: max_error is 0, measured {error:.4g}" in run.output
+    assert "Traceback" not in run.output
+    # Without the source on disk (a task makes it, and did not run: the artifacts
+    # came from the cache), the float32 variant is the reference, and the report says so.
+    edit(project / "made/model.yaml", "{float32: {}}", "{float32: {}, f16: {quantize: float16}}")
+    assert build(project, "convert:made/f16").code == 0
+    (project / "made/model.keras").unlink()
+    assert build(project, "report:made/f16").code == 0
+    section = json.loads((project / "build/made/f16.report.json").read_text())["accuracy"]
+    assert section["reference"].startswith("the float32 variant")
+    inputs = [np.random.default_rng(0).random((64, 8, 8, 1), dtype=np.float32)]  # seeded samples
+    float32_outputs = Runner((project / "build/made/float32.tflite").read_bytes()).run(inputs)[0]
+    f16 = Runner((project / "build/made/f16.tflite").read_bytes()).run(inputs)[0]
+    assert section["output"] == errors(float32_outputs, f16).to_dict()
+
+
+def test_summary_against_a_baseline_with_a_growth_budget(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TFLITE_BUILD_SAVE_BASELINE", "main")
+    run = build(project, "summary")
+    assert run.code == 0, run.output
+    assert "summary saved in the cache as baseline 'main'" in run.output
+    first = json.loads((project / "build/summary.json").read_text())
+    assert first["baseline"] is None and (project / "build/summary.html").is_file()
+    shutil.copy(project / "build/summary.json", project / "main-summary.json")
+    monkeypatch.delenv("TFLITE_BUILD_SAVE_BASELINE")
+
+    # int8 -> float32 weights: over a +2% growth budget.
+    edit(
+        project / "sm/model.yaml",
+        "int8: {quantize: int8, representative: {data: calib.npz}}",
+        "int8: {}",
+    )
+    edit(project / "sm/model.yaml", "{max_size: 1MB}", "{max_size: 1MB, max_size_growth: 2%}")
+    before = next(r["size"] for r in first["variants"] if r["variant"] == "int8")
+    for baseline in ("cache:main", "main-summary.json"):
+        monkeypatch.setenv("TFLITE_BUILD_BASELINE", baseline)
+        run = build(project, "summary")
+        after = (project / "build/sm/int8.tflite").stat().st_size
+        growth = (after - before) / before
+        assert run.code != 0 and growth > 0.02
+        assert (
+            f"sm/int8: over budget: max_size_growth is +2.00%, measured {growth:+.2%} "
+            f"({before:,} -> {after:,} bytes against the baseline {baseline})" in run.output
+        )
+        summary = json.loads((project / "build/summary.json").read_text())
+        rows = {(r["model"], r["variant"]): r for r in summary["variants"]}
+        assert rows["sm", "int8"]["baseline"]["size_delta"] == after - before
+        assert rows["sm", "dynamic"]["baseline"]["size_delta"] == 0
+        assert rows["sm", "dynamic"]["budgets_failed"] == 0
+        assert summary["baseline"]["source"] == baseline
+        assert (
+            f"+{after - before:,} B ({growth:+.2%})" in (project / "build/summary.md").read_text()
+        )
+        assert "Traceback" not in run.output
+    # A baseline that is not there is a warning, not a failure: the first run on a new branch.
+    monkeypatch.setenv("TFLITE_BUILD_BASELINE", "cache:nope")
+    run = build(project, "summary")
+    assert run.code == 0 and "warning: no baseline: no summary saved as 'nope'" in run.output

@@ -1,0 +1,346 @@
+"""The project summary as one self-contained HTML page: tables, size bars and accuracy charts."""
+
+from __future__ import annotations
+
+import math
+from html import escape
+from itertools import groupby
+from typing import Any
+
+Row = dict[str, Any]
+
+_CSS = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
+       sans-serif; color: #1f2328; background: #fff; max-width: 1240px; margin: 24px auto;
+       padding: 0 16px; }
+h1 { font-size: 24px; margin: 0 0 4px; }
+h2 { font-size: 18px; margin: 32px 0 8px; padding-bottom: 4px; border-bottom: 1px solid #d0d7de; }
+.totals { font-size: 16px; margin: 4px 0; }
+nav a { margin-right: 12px; }
+.breaches { border: 1px solid #cf222e; background: #ffebe9; color: #82071e; border-radius: 6px;
+            padding: 4px 16px; margin: 16px 0; }
+.breaches h2 { border: none; margin: 8px 0 0; color: #a40e26; }
+.bad, .grew, .fail { color: #cf222e; } .fail { font-weight: 600; }
+.shrank, .pass { color: #1a7f37; } .muted { color: #656d76; }
+table.variants { border-collapse: collapse; margin: 8px 0 16px; font-size: 13px; }
+th, td { padding: 5px 9px; border-bottom: 1px solid #d8dee4; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; font-weight: 600; vertical-align: bottom; }
+.num { text-align: right; font-variant-numeric: tabular-nums; } td.num { white-space: nowrap; }
+tr.breach td:first-child { box-shadow: inset 3px 0 #cf222e; }
+.flag { display: inline-block; font-size: 11px; border-radius: 3px; padding: 0 4px;
+        margin: 2px 4px 0 0; background: #fff8c5; border: 1px solid #d4a72c; white-space: nowrap; }
+.flag.bad { background: #ffebe9; border-color: #ff8182; }
+.charts { display: flex; flex-wrap: wrap; gap: 16px 32px; align-items: flex-start; }
+figure { margin: 0; } figcaption { font-weight: 600; margin-bottom: 4px; }
+figcaption .muted { font-weight: normal; }
+svg { max-width: 100%; height: auto; overflow: visible; }
+svg text { font-size: 12px; fill: #1f2328; paint-order: stroke; stroke: #fff; stroke-width: 3px;
+           stroke-linejoin: round; }
+svg text.tick { font-size: 11px; fill: #656d76; } text.reference-label { fill: #8250df; }
+.bar, .point { fill: #5b8fd6; } .bar.breach, .point.breach { fill: #d1242f; }
+.point { stroke: #1f2328; stroke-width: 1; }
+.baseline-marker { stroke: #1f2328; stroke-width: 2; } .off-scale { stroke-dasharray: 3 2; }
+.axis { stroke: #656d76; } .grid { stroke: #eaeef2; } .leader { stroke: #8c959f; }
+.reference { stroke: #8250df; stroke-dasharray: 5 4; }
+"""
+
+# Size bars: the variant name and size on the left, then the bars, then room for a
+# baseline marker when a variant used to be larger than the largest one is now.
+_BAR_W, _BAR_ROOM, _ROW_H, _SIZE_COL = 300, 40, 26, 96
+# Accuracy chart: the plot area sits inside these margins.
+_CHART_W, _CHART_H, _LEFT, _RIGHT, _TOP, _BOTTOM = 500, 280, 60, 20, 14, 46
+_CHAR_W = 7.0  # a generous width of one 12px character, to lay out labels without a browser
+
+Box = tuple[float, float, float]  # left, right and text baseline of a chart label
+
+
+def _bytes(n: int) -> str:
+    return f"{n:,} B"
+
+
+def _short_bytes(n: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{round(n / scale, 3):g} {unit}"
+    return f"{n:g} B"
+
+
+def _signed(value: float, text: str) -> str:
+    return ("+" if value > 0 else "\N{MINUS SIGN}" if value < 0 else "±") + text
+
+
+def _plural(count: int, noun: str) -> str:
+    return noun if count == 1 else noun + ("es" if noun.endswith("ch") else "s")
+
+
+def _percent(fraction: float | None) -> str:
+    return "—" if fraction is None else f"{fraction * 100:.1f}%"
+
+
+def _snr(value: float | str | None) -> str:
+    if value is None:
+        return "—"
+    db = float(value)  # "inf" arrives as a string: JSON has no infinity
+    return "∞" if math.isinf(db) else "&gt; 999" if db > 999 else f"{db:.1f}"
+
+
+def _nice_step(raw: float) -> float:
+    """The smallest of 1, 2 or 5 times a power of ten that is at least ``raw``."""
+    power = 10.0 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw * (1 - 1e-9))
+
+
+def _ticks(low: float, high: float, step: float) -> list[float]:
+    return [round(low + k * step, 10) for k in range(math.floor((high - low) / step + 1e-9) + 1)]
+
+
+def _size_delta(row: Row) -> str:
+    base = row["baseline"]
+    if base is None or base["size_delta"] == 0:
+        return f'<span class="muted">{"new" if base is None else "no change"}</span>'
+    delta, growth = base["size_delta"], base["size_growth"]
+    text = f"{_signed(delta, f'{abs(delta):,} B')} ({_signed(growth, f'{abs(growth) * 100:.1f}%')})"
+    return f'<span class="{"grew" if delta > 0 else "shrank"}">{text}</span>'
+
+
+def _budgets(row: Row) -> str:
+    # Text check marks rather than emoji: they render with any font.
+    text = (
+        f'<span class="pass" title="passed">✓ {row["budgets_passed"]}</span> '
+        f'<span class="{"fail" if row["budgets_failed"] else "muted"}" title="failed">'
+        f"✗ {row['budgets_failed']}</span>"
+    )
+    if row["budgets_unmeasured"]:
+        text += f'<br><span class="muted">{row["budgets_unmeasured"]} unmeasured</span>'
+    return text
+
+
+def _accuracy(row: Row) -> str:
+    text = _percent(row["accuracy"])
+    if row["accuracy"] is not None and row["accuracy_drop"]:
+        change = -row["accuracy_drop"] * 100
+        text += f' <span class="muted">{_signed(change, f"{abs(change):.1f} pt")}</span>'
+    return text
+
+
+def _header(summary: dict[str, Any]) -> str:
+    count, breaches = (
+        len(summary["variants"]),
+        sum(r["budgets_failed"] for r in summary["variants"]),
+    )
+    parts = [
+        "<header><h1>TFLite models</h1>",
+        f'<p class="totals"><strong>{count}</strong> {_plural(count, "variant")} · '
+        f"<strong>{_bytes(summary['total_bytes'])}</strong> in all · "
+        f'<strong class="{"bad" if breaches else "shrank"}">{breaches}</strong> '
+        f"{_plural(breaches, 'budget breach')}</p>",
+    ]
+    base = summary["baseline"]
+    if base is not None:
+        delta, total = base["total_delta"], base["total_bytes"]
+        share = f" ({_signed(delta, f'{abs(delta) / total * 100:.1f}%')})" if total else ""
+        klass = "grew" if delta > 0 else "shrank" if delta < 0 else "muted"
+        parts.append(
+            f"<p>Compared with the baseline from <code>{escape(base['source'])}</code> "
+            f'({_bytes(total)}): <span class="{klass}">'
+            f"{_signed(delta, f'{abs(delta):,} B{share}')}</span> in all."
+        )
+        for label, names in (("Added", base["added"]), ("Removed", base["removed"])):
+            if names:
+                parts.append(f" {label}: {', '.join(escape(n) for n in sorted(names))}.")
+        parts.append("</p>")
+    if summary["missing_reports"]:
+        missing = ", ".join(escape(m) for m in sorted(summary["missing_reports"]))
+        parts.append(f'<p class="bad">Missing or unreadable reports: {missing}.</p>')
+    return "".join(parts) + "</header>"
+
+
+def _breaches(rows: list[Row]) -> str:
+    sentences = [s for r in rows for s in r["breaches"]]
+    items = "".join(f"<li>{escape(s)}</li>" for s in sentences)
+    heading = f"<h2>Budget breaches ({len(sentences)})</h2>"
+    return f'<section class="breaches">{heading}<ul>{items}</ul></section>' if sentences else ""
+
+
+def _table(rows: list[Row], with_baseline: bool) -> str:
+    heads = ["variant", "size", "vs float32", "parameters", "accuracy", "top-1 agreement"]
+    heads += ["SNR dB", "latency ms", "budgets"] + (["Δ size vs baseline"] if with_baseline else [])
+    num = ' class="num"'
+    head = "".join(f"<th{'' if h == 'variant' else num}>{h}</th>" for h in heads)
+    body = []
+    for r in rows:
+        flags = [("bad", "not runnable")] if not r["runnable"] else []
+        flags += [("", f"{r[key]} {label}") for key, label in
+                  (("select_tf_ops", "Select TF ops"), ("custom_ops", "custom ops")) if r[key]]  # fmt: skip
+        name = escape(r["variant"]) + ("<br>" if flags else "")
+        cells = [
+            name + "".join(f'<span class="flag {k}">{t}</span>' for k, t in flags),
+            _bytes(r["size"]),
+            "—" if r["vs_float32"] is None else f"{r['vs_float32']:.2f}\N{MULTIPLICATION SIGN}",
+            f"{r['parameters']:,}",
+            _accuracy(r),
+            _percent(r["top1_agreement"]),
+            _snr(r["snr_db"]),
+            "—" if r["latency_ms"] is None else f"{r['latency_ms']:.2f}",
+            _budgets(r),
+        ] + ([_size_delta(r)] if with_baseline else [])
+        tds = "".join(f"<td{'' if i == 0 else num}>{c}</td>" for i, c in enumerate(cells))
+        breach = ' class="breach"' if r["budgets_failed"] else ""
+        body.append(f"<tr{breach}>{tds}</tr>")
+    return f'<table class="variants"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _svg(klass: str, width: float, height: float, title: str) -> str:
+    return (
+        f'<svg class="{klass}" width="{width:g}" height="{height:g}" '
+        f'viewBox="0 0 {width:g} {height:g}" role="img"><title>{escape(title)}</title>'
+    )
+
+
+def _size_bars(model: str, rows: list[Row]) -> str:
+    """One bar per variant, the largest spanning the full bar width."""
+    # At least 12 characters for names, so that most models' bars line up.
+    bar_x = max(12, *(len(r["variant"]) for r in rows)) * _CHAR_W + 12 + _SIZE_COL
+    scale = _BAR_W / max(max(r["size"] for r in rows), 1)
+    width, height = bar_x + _BAR_W + _BAR_ROOM, len(rows) * _ROW_H + 4
+    parts = [_svg("size-bars", width, height, f"{model}: size of each variant")]
+    for i, r in enumerate(rows):
+        y, name, size = 2 + i * _ROW_H, escape(r["variant"]), _bytes(r["size"])
+        parts.append(
+            f'<text x="0" y="{y + 17}">{name}</text>'
+            f'<text x="{bar_x - 8:g}" y="{y + 17}" text-anchor="end">{size}</text>'
+            f'<rect class="bar{" breach" if r["budgets_failed"] else ""}" x="{bar_x:g}" '
+            f'y="{y + 4}" width="{r["size"] * scale:.2f}" height="{_ROW_H - 8}">'
+            f"<title>{name}: {size}</title></rect>"
+        )
+        if r["baseline"] is not None:  # a marker off the scale stops at the edge, dashed
+            x = bar_x + r["baseline"]["size"] * scale
+            klass = "baseline-marker" + ("" if x < width else " off-scale")
+            parts.append(
+                f'<line class="{klass}" x1="{min(x, width - 1):.2f}" x2="{min(x, width - 1):.2f}" '
+                f'y1="{y + 1}" y2="{y + _ROW_H - 1}"><title>{name}, baseline: '
+                f"{_bytes(r['baseline']['size'])}</title></line>"
+            )
+    return "".join(parts) + "</svg>"
+
+
+def _y_range(values: list[float]) -> tuple[float, float, float]:
+    """Low end, high end and tick step of a fraction axis around ``values``.
+
+    It spans a few percentage points at least, so tiny differences do not look big.
+    """
+    step = _nice_step(max(max(values) - min(values), 0.04) / 4)
+    low = max(0.0, math.floor(round((min(values) - step / 2) / step, 9)) * step)
+    high = min(1.0, math.ceil(round((max(values) + step / 2) / step, 9)) * step)
+    return round(low, 10), round(high, 10), step
+
+
+def _label(x: float, y: float, text: str, taken: list[Box]) -> str:
+    """A point's label, right of it (left near the right edge), moved down (or else up) until
+    it clears the points and labels in ``taken``, which it joins; a moved one gets a leader.
+
+    Labelling from the top point down keeps a cluster's labels in the order of its points.
+    """
+    width = len(text) * _CHAR_W
+    right = x + 8 + width <= _CHART_W
+    left = x + 8 if right else x - 8 - width
+    for shift in (0, 14, 28, 42, -14, -28, -42):
+        base = y + 4 + shift
+        if not any(a < left + width and left < b and abs(c - base) < 13 for a, b, c in taken):
+            break
+    taken.append((left, left + width, base))
+    anchor, at = ("start", x + 8) if right else ("end", x - 8)
+    leader = (
+        f'<line class="leader" x1="{x + (5 if right else -5):.2f}" y1="{y:.2f}" '
+        f'x2="{at:.2f}" y2="{base - 4:.2f}"/>'
+    )
+    return (leader if shift else "") + (
+        f'<text x="{at:.2f}" y="{base:.2f}" text-anchor="{anchor}">{escape(text)}</text>'
+    )
+
+
+def _accuracy_chart(model: str, rows: list[Row]) -> str:
+    """Accuracy (or, without labels, agreement with the reference) against size."""
+    key = "accuracy" if any(r["accuracy"] is not None for r in rows) else "top1_agreement"
+    points = [r for r in rows if r[key] is not None]
+    if not points:
+        return '<p class="no-chart">No accuracy or top-1 agreement data for this model.</p>'
+    references = [r["reference_accuracy"] for r in points if r["reference_accuracy"] is not None]
+    reference = max(references) if key == "accuracy" and references else None
+    y_low, y_high, y_step = _y_range([r[key] for r in points] + references[-1:])
+    largest: float = max(max(r["size"] for r in rows), 1)
+    plot_w, plot_h = _CHART_W - _LEFT - _RIGHT, _CHART_H - _TOP - _BOTTOM
+    right, bottom = _LEFT + plot_w, _TOP + plot_h
+
+    def px(size: float) -> float:
+        return _LEFT + size / largest * plot_w
+
+    def py(value: float) -> float:
+        return bottom - (value - y_low) / (y_high - y_low) * plot_h
+
+    y_name = "top-1 accuracy" if key == "accuracy" else "top-1 agreement with the reference"
+    parts = [_svg("accuracy-chart", _CHART_W, _CHART_H, f"{model}: {y_name} against size")]
+    decimals = max(0, -math.floor(math.log10(y_step * 100) + 1e-9))
+    for t in _ticks(y_low, y_high, y_step):
+        parts.append(
+            f'<line class="grid" x1="{_LEFT}" x2="{right}" y1="{py(t):.2f}" y2="{py(t):.2f}"/>'
+            f'<text class="tick" x="{_LEFT - 6}" y="{py(t) + 4:.2f}" text-anchor="end">'
+            f"{t * 100:.{decimals}f}%</text>"
+        )
+    for t in _ticks(0.0, largest, _nice_step(largest / 4)):
+        parts.append(
+            f'<line class="axis" x1="{px(t):.2f}" x2="{px(t):.2f}" y1="{bottom}" y2="{bottom + 5}"/>'
+            f'<text class="tick" x="{px(t):.2f}" y="{bottom + 18}" text-anchor="middle">'
+            f"{_short_bytes(t)}</text>"
+        )
+    parts.append(
+        f'<line class="axis" x1="{_LEFT}" x2="{right}" y1="{bottom}" y2="{bottom}"/>'
+        f'<line class="axis" x1="{_LEFT}" x2="{_LEFT}" y1="{_TOP}" y2="{bottom}"/>'
+        f'<text x="{_LEFT + plot_w / 2:g}" y="{_CHART_H - 6}" text-anchor="middle">size (bytes)</text>'
+        f'<text transform="translate(14 {_TOP + plot_h / 2:g}) rotate(-90)" '
+        f'text-anchor="middle">{y_name}</text>'
+    )
+    # Labels keep clear of every point, and of the reference line's label.
+    taken: list[Box] = [(px(r["size"]) - 6, px(r["size"]) + 6, py(r[key]) + 4) for r in points]
+    if reference is not None:
+        y, text = py(reference), f"reference (TensorFlow) {_percent(reference)}"
+        taken.append((_LEFT + 6, _LEFT + 6 + len(text) * _CHAR_W, y - 5))
+        parts.append(
+            f'<line class="reference" x1="{_LEFT}" x2="{right}" y1="{y:.2f}" y2="{y:.2f}"/>'
+            f'<text class="reference-label" x="{_LEFT + 6}" y="{y - 5:.2f}">{text}</text>'
+        )
+    for r in points:
+        parts.append(
+            f'<circle class="point{" breach" if r["budgets_failed"] else ""}" '
+            f'cx="{px(r["size"]):.2f}" cy="{py(r[key]):.2f}" r="5"><title>{escape(r["variant"])}: '
+            f"{_bytes(r['size'])}, {y_name} {_percent(r[key])}</title></circle>"
+        )
+    for r in sorted(points, key=lambda r: (-r[key], r["size"], r["variant"])):
+        parts.append(_label(px(r["size"]), py(r[key]), r["variant"], taken))
+    return "".join(parts) + "</svg>"
+
+
+def _model_section(model: str, rows: list[Row], with_baseline: bool) -> str:
+    name = escape(model)
+    markers = any(r["baseline"] is not None for r in rows)
+    legend = ' <span class="muted">(black line: the baseline size)</span>' if markers else ""
+    return (
+        f'<section class="model" id="model-{name}"><h2>{name}</h2>{_table(rows, with_baseline)}'
+        f'<div class="charts"><figure><figcaption>Size{legend}</figcaption>'
+        f"{_size_bars(model, rows)}</figure><figure><figcaption>Accuracy against size"
+        f"</figcaption>{_accuracy_chart(model, rows)}</figure></div></section>"
+    )
+
+
+def html(summary: dict[str, Any]) -> str:
+    """The whole page: totals, breaches, then one section per model."""
+    rows = sorted(summary["variants"], key=lambda r: (r["model"], r["variant"]))
+    models = [(m, list(group)) for m, group in groupby(rows, key=lambda r: r["model"])]
+    links = "".join(f'<a href="#model-{escape(m)}">{escape(m)}</a>' for m, _ in models)
+    sections = "\n".join(_model_section(m, g, summary["baseline"] is not None) for m, g in models)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>TFLite models: summary</title><style>{_CSS}</style></head>\n<body>"
+        f"{_header(summary)}{_breaches(rows)}<nav>Models: {links}</nav>\n{sections}\n</body></html>\n"
+    )

@@ -1,0 +1,287 @@
+"""The HTML summary page: pure checks of the markup, then the page in a real headless browser."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from rules.summary_html import html
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+# What this machine's chromium needs to run headless, and to stay off the network.
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1200,2000",
+]
+BREACH = "digits/int8: over budget: max_size is 10,000 bytes, measured 10,552 bytes"
+
+
+def _variant(model: str, variant: str, size: int, **fields: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "model": model, "variant": variant, "size": size, "vs_float32": None,
+        "parameters": 9_610, "select_tf_ops": 0, "custom_ops": 0, "runnable": True,
+        "latency_ms": None, "accuracy": None, "reference_accuracy": None,
+        "accuracy_drop": None, "top1_agreement": None, "snr_db": None, "max_abs_error": None,
+        "budgets_passed": 1, "budgets_failed": 0, "budgets_unmeasured": 0, "breaches": [],
+        "baseline": None,
+    }  # fmt: skip
+    row.update(fields)
+    return row
+
+
+def _baseline(size: int, now: int) -> dict[str, Any]:
+    return {"size": size, "size_delta": now - size, "size_growth": round((now - size) / size, 4),
+            "accuracy": None, "accuracy_delta": None}  # fmt: skip
+
+
+def _summary() -> dict[str, Any]:
+    """Two models: "digits" with accuracy data and one breach, "flex" with no evaluation at all."""
+    quality = {"reference_accuracy": 0.962}
+    variants = [
+        _variant("digits", "dynamic", 11_240, vs_float32=0.281, accuracy=0.958, accuracy_drop=0.004,
+                 top1_agreement=0.993, snr_db=31.52, latency_ms=0.041,
+                 baseline=_baseline(11_752, 11_240), **quality),
+        _variant("digits", "float32", 40_000, vs_float32=1.0, accuracy=0.962, accuracy_drop=0.0,
+                 top1_agreement=1.0, snr_db="inf", latency_ms=0.052,
+                 baseline=_baseline(40_000, 40_000), **quality),
+        _variant("digits", "int8", 10_552, vs_float32=0.2638, accuracy=0.933, accuracy_drop=0.029,
+                 top1_agreement=0.96, snr_db=18.07, latency_ms=0.037, budgets_passed=2,
+                 budgets_failed=1, breaches=[BREACH], baseline=_baseline(10_336, 10_552), **quality),
+        _variant("flex", "select", 52_300, select_tf_ops=2, runnable=False, budgets_passed=0,
+                 budgets_unmeasured=1),
+    ]  # fmt: skip
+    total = sum(v["size"] for v in variants)
+    return {
+        "format": 2,
+        "total_bytes": total,
+        "missing_reports": [],
+        "baseline": {"source": "cache: main", "total_bytes": 82_488, "total_delta": total - 82_488,
+                     "added": ["flex/select"], "removed": ["digits/float16"]},
+        "variants": variants,
+    }  # fmt: skip
+
+
+def _sizes(summary: dict[str, Any]) -> dict[str, list[int]]:
+    """Each model's variant sizes, in the page's order (sorted by variant)."""
+    sizes: dict[str, list[int]] = {}
+    for v in sorted(summary["variants"], key=lambda v: (v["model"], v["variant"])):
+        sizes.setdefault(v["model"], []).append(v["size"])
+    return sizes
+
+
+class _Elements(HTMLParser):
+    """Every start tag with its attributes (names lowercased), the model section and svg it is in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.section: str | None = None
+        self.svg: str | None = None
+        self.found: list[tuple[str | None, str | None, str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "section" and named.get("class") == "model":
+            self.section = named["id"]
+        if tag == "svg":
+            self.svg = named.get("class")
+        self.found.append((self.section, self.svg, tag, named))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "section":
+            self.section = None
+        if tag == "svg":
+            self.svg = None
+
+
+def _elements(page: str) -> list[tuple[str | None, str | None, str, dict[str, str | None]]]:
+    parser = _Elements()
+    parser.feed(page)
+    return parser.found
+
+
+def test_deterministic_and_self_contained() -> None:
+    page = html(_summary())
+    shuffled = _summary()
+    shuffled["variants"].reverse()
+    assert page == html(_summary()) == html(shuffled)
+    assert page.startswith("<!DOCTYPE html>")
+    assert "http://" not in page and "https://" not in page and "url(" not in page
+    assert "@import" not in page and "<script" not in page
+    links = re.findall(r"\b(?:src|href)\s*=\s*[\"']?([^\"'\s>]*)", page)
+    assert links and all(link.startswith("#") for link in links)  # only in-page anchors
+
+
+def test_header_breaches_and_table() -> None:
+    page = html(_summary())
+    assert "<strong>4</strong> variants" in page and "114,092 B</strong> in all" in page
+    assert '<strong class="bad">1</strong> budget breach<' in page
+    assert "<code>cache: main</code>" in page and "+31,604 B (+38.3%)" in page
+    assert "Added: flex/select." in page and "Removed: digits/float16." in page
+    breaches = page.index('<section class="breaches">')
+    assert breaches < page.index('<section class="model"') and page.index(BREACH) > breaches
+    assert (
+        "+216 B (+2.1%)" in page
+        and "\N{MINUS SIGN}512 B (\N{MINUS SIGN}4.4%)" in page
+        and "no change" in page
+    )
+    assert "2 Select TF ops" in page and "not runnable" in page and "∞" in page
+
+
+def test_bar_widths_are_proportional_to_sizes() -> None:
+    elements = _elements(html(_summary()))
+    assert all(svg == "size-bars" for _, svg, tag, _ in elements if tag == "rect")
+    for model, sizes in _sizes(_summary()).items():
+        bars = [a for s, _, tag, a in elements if s == f"model-{model}" and tag == "rect"]
+        widths = [float(a["width"] or 0) for a in bars]
+        assert len(widths) == len(sizes)
+        for width, size in zip(widths, sizes, strict=True):
+            assert width == pytest.approx(max(widths) * size / max(sizes), abs=0.01)
+    classes = [a["class"] for s, _, tag, a in elements if s == "model-digits" and tag == "rect"]
+    assert classes == ["bar", "bar", "bar breach"]  # dynamic, float32, int8 (the breach)
+    markers = [a for s, _, tag, a in elements if tag == "line" and a["class"] == "baseline-marker"]
+    assert len(markers) == 3  # flex/select is new: no baseline size
+
+
+def test_accuracy_chart_only_with_data() -> None:
+    page = html(_summary())
+    elements = _elements(page)
+    svgs = {(s, a["class"]) for s, _, tag, a in elements if tag == "svg"}
+    assert ("model-digits", "accuracy-chart") in svgs
+    assert ("model-flex", "accuracy-chart") not in svgs and ("model-flex", "size-bars") in svgs
+    points = [svg for s, svg, tag, _ in elements if tag == "circle"]
+    assert points == ["accuracy-chart"] * 3
+    flex = page[page.index('id="model-flex"') :]
+    assert '<p class="no-chart">' in flex and "top-1 accuracy" in page
+    assert all("width" in a and "viewbox" in a for _, _, tag, a in elements if tag == "svg")
+
+
+def test_strings_are_escaped() -> None:
+    summary = _summary()
+    for v in summary["variants"]:
+        if v["model"] == "flex":
+            v["model"], v["variant"] = "<b>odd & co</b>", 'say "hi"'
+    summary["missing_reports"] = ["<i>.report.json"]
+    page = html(summary)
+    assert "<b>odd" not in page and "<i>" not in page and 'say "hi"' not in page
+    assert "&lt;b&gt;odd &amp; co&lt;/b&gt;" in page and "say &quot;hi&quot;" in page
+
+
+# The page in a real browser: what a person would see, measured through the live DOM.
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
+    if missing:
+        reason = f"no {' or '.join(missing)} (Debian packages chromium and chromium-driver)"
+        if os.environ.get("TFLITE_BUILD_REQUIRE_BROWSER"):
+            pytest.fail(f"{reason}, and TFLITE_BUILD_REQUIRE_BROWSER is set")
+        pytest.skip(reason)
+    tmp = tmp_path_factory.mktemp("summary-html")
+    page = tmp / "summary.html"
+    page.write_text(html(_summary()), encoding="utf-8")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tmp / 'profile'}"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})  # to see every request
+    # A driver path of our own keeps the client from looking for (or downloading) one.
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    try:
+        driver.get(page.as_uri())
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _boxes(driver: WebDriver, selector: str) -> list[dict[str, float]]:
+    boxes: list[dict[str, float]] = driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map(e => e.getBoundingClientRect().toJSON())",
+        selector,
+    )
+    return boxes
+
+
+@pytest.mark.browser
+def test_browser_tables_render(browser: WebDriver) -> None:
+    for model, sizes in _sizes(_summary()).items():
+        table = browser.find_element(By.CSS_SELECTOR, f"#model-{model} table.variants")
+        assert table.size["width"] > 300 and table.size["height"] > 0
+        rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")
+        assert len(rows) == len(sizes) and all(r.size["height"] > 10 for r in rows)
+
+
+@pytest.mark.browser
+def test_browser_bars_match_sizes(browser: WebDriver) -> None:
+    for model, sizes in _sizes(_summary()).items():
+        widths = [b["width"] for b in _boxes(browser, f"#model-{model} svg.size-bars rect.bar")]
+        assert len(widths) == len(sizes) and min(widths) > 0
+        for width, size in zip(widths, sizes, strict=True):
+            assert abs(width - max(widths) * size / max(sizes)) <= 1.5, (model, widths, sizes)
+
+
+@pytest.mark.browser
+def test_browser_points_inside_their_chart(browser: WebDriver) -> None:
+    pairs: list[list[dict[str, float]]] = browser.execute_script(
+        "return [...document.querySelectorAll('svg.accuracy-chart circle.point')].map(c =>"
+        " [c.getBoundingClientRect().toJSON(), c.ownerSVGElement.getBoundingClientRect().toJSON()])"
+    )
+    assert len(pairs) == 3
+    for point, chart in pairs:
+        assert point["width"] > 0 and chart["width"] > 0 and chart["height"] > 0
+        assert chart["left"] - 0.5 <= point["left"] and point["right"] <= chart["right"] + 0.5
+        assert chart["top"] - 0.5 <= point["top"] and point["bottom"] <= chart["bottom"] + 0.5
+    assert not browser.find_elements(By.CSS_SELECTOR, "#model-flex svg.accuracy-chart")
+    assert browser.find_element(By.CSS_SELECTOR, "#model-flex .no-chart").is_displayed()
+
+
+@pytest.mark.browser
+def test_browser_made_no_requests(browser: WebDriver) -> None:
+    assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0
+    # Resource timing records http(s) loads only; the browser's log has file:// ones too.
+    events = [json.loads(e["message"])["message"] for e in browser.get_log("performance")]
+    sent = [
+        e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"
+    ]
+    assert browser.current_url in sent
+    assert sent[sent.index(browser.current_url) + 1 :] == []  # nothing after the page itself
+
+
+@pytest.mark.browser
+def test_browser_screenshot(browser: WebDriver) -> None:
+    """A full-page screenshot, kept as a test artifact for a person to look at."""
+    out = Path(os.environ.get("TFLITE_BUILD_TEST_ARTIFACTS") or REPO / "build" / "test-artifacts")
+    out.mkdir(parents=True, exist_ok=True)
+    width, height = browser.execute_script(  # the page itself, not the empty window below it
+        "return [document.documentElement.scrollWidth,"
+        " Math.ceil(document.body.getBoundingClientRect().bottom) + 24]"
+    )
+    shot = browser.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {"format": "png", "captureBeyondViewport": True,
+         "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}},
+    )  # fmt: skip
+    png = out / "summary.png"
+    png.write_bytes(base64.b64decode(shot["data"]))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
