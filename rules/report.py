@@ -17,7 +17,7 @@ from typing import Any
 from converter.spec import Source
 from rules.specs import Budget, Evaluate
 
-REPORT_FORMAT = 4  # bump when a report gains or changes a section: reports rerun
+REPORT_FORMAT = 5  # bump when a report gains or changes a section: reports rerun
 # Checked by the summary, against its baseline; a report only records the limit.
 SUMMARY_BUDGETS = ("max_size_growth",)
 
@@ -219,35 +219,6 @@ def _inputs(job: ReportJob, runner: Any) -> tuple[dict[str, Any], Any, str]:
     return inputs, labels, f"{job.evaluate.data.name}, {count} samples"
 
 
-def source_on_disk(job: ReportJob) -> bool:
-    return job.source is None or job.source.exists()  # None: a Python entry point
-
-
-def _reference(
-    job: ReportJob, inputs: dict[str, Any], run_reference: RunReference
-) -> tuple[dict[str, Any], str]:
-    """The reference outputs, keyed by name, and what they are.
-
-    The source model in TensorFlow; when it is not on disk (a task makes it, and
-    the artifacts came from the cache), the model's float32 variant instead.
-    """
-    from converter.evaluate import Runner
-
-    if source_on_disk(job):
-        return run_reference(job.model_source, inputs), "the source model, run in TensorFlow"
-    if job.float32 is None:
-        raise ValueError(
-            "no reference: the source model is not on disk (run its task to make it) "
-            "and this is the float32 variant"
-        )
-    runner = Runner(job.float32.read_bytes())
-    outputs = runner.run([inputs[name] for name in runner.input_names])
-    return (
-        dict(zip(runner.output_names, outputs, strict=True)),
-        "the float32 variant, in the interpreter: the source model is not on disk",
-    )
-
-
 def accuracy_section(job: ReportJob, run_reference: RunReference) -> dict[str, Any]:
     """The variant against the reference (the source model in TF), on the same inputs."""
     from converter.errors import ConverterError
@@ -257,7 +228,9 @@ def accuracy_section(job: ReportJob, run_reference: RunReference) -> dict[str, A
         candidate = Runner(job.artifact.read_bytes())
         inputs, labels, origin = _inputs(job, candidate)
         got = candidate.run([inputs[name] for name in candidate.input_names])
-        want, what = _reference(job, inputs, run_reference)
+        if job.source is not None and not job.source.exists():
+            raise ValueError(f"no reference: the source model {job.source} is not on disk")
+        want = run_reference(job.model_source, inputs)
         order, matched = match(list(want), candidate.output_names)
     except (RuntimeError, ValueError, ConverterError) as e:
         return {"skipped": str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}
@@ -268,7 +241,7 @@ def accuracy_section(job: ReportJob, run_reference: RunReference) -> dict[str, A
     }
     primary = candidate.output_names[0]
     section: dict[str, Any] = {
-        "reference": what,
+        "reference": "the source model, run in TensorFlow",
         "data": origin,
         "outputs_matched_by": matched,
         "primary_output": primary,

@@ -104,6 +104,8 @@ def _size_delta(row: Row) -> str:
 
 
 def _budgets(row: Row) -> str:
+    if not (row["budgets_passed"] or row["budgets_failed"] or row["budgets_unmeasured"]):
+        return '<span class="muted">none set</span>'
     # Text check marks rather than emoji: they render with any font.
     text = (
         f'<span class="pass" title="passed">✓ {row["budgets_passed"]}</span> '

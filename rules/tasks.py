@@ -130,6 +130,9 @@ def report_tasks(project: Project, manifests: list[Manifest]) -> Iterator[dict[s
                 "actions": [(actions.report, [job, memo_path, project.limits])],
                 "targets": [str(job.output)],
                 "task_dep": converts,
+                # The reference is the source model: a task that makes it runs first
+                # when this report is not up to date (a cache hit skipped it at convert).
+                "setup": [manifest.task] if manifest.task else [],
                 "uptodate": [(actions.report_up_to_date, [job, memo_path])],
                 "clean": True,
                 "verbosity": 1,
