@@ -217,7 +217,19 @@ report_up_to_date.__signature__ = inspect.signature(report_up_to_date)  # type: 
 def _report_stats(job: ReportJob, digests: DigestMemo) -> str:
     from rules.report import REPORT_FORMAT
 
-    files = [str(job.manifest), str(job.artifact), str(job.output)]
+    # The manifest's part that concerns this report, not the whole file: another
+    # variant's budget or options do not rerun it (its own options change its artifact).
+    section = hashlib.sha256(
+        canonical_json(
+            {
+                "budget": repr(job.budget),  # frozen dataclasses: a stable repr
+                "evaluate": repr(job.evaluate),
+                "source": source_to_dict(job.model_source),
+                "float32": str(job.float32),
+            }
+        ).encode()
+    ).hexdigest()[:16]
+    files = [str(job.artifact), str(job.output)]
     if job.source is not None:  # whether it is on disk decides the reference
         files.append(str(job.source))
     if job.float32 is not None:
@@ -225,7 +237,7 @@ def _report_stats(job: ReportJob, digests: DigestMemo) -> str:
     if job.evaluate is not None:
         files.append(str(job.evaluate.data))
     versions = ",".join(fingerprint.tool_versions().values())
-    return f"{REPORT_FORMAT}|{versions}|{digests.stats(files)}"
+    return f"{REPORT_FORMAT}|{versions}|{section}|{digests.stats(files)}"
 
 
 _references: dict[str, dict[str, Any]] = {}

@@ -378,6 +378,13 @@ def test_reports_and_budgets(project: Path) -> None:
     summary = json.loads((project / "build/summary.json").read_text())
     assert len(summary["variants"]) == len(ALL) and summary["missing_reports"] == []
     assert "| sm | int8 |" in (project / "build/summary.md").read_text()
+    # A report reruns for its own part of the manifest only: int8's budget, int8's report.
+    edit(project / "sm/model.yaml", '{"*": {max_size: 1MB}}', '{"*": {max_size: 1MB}, int8: {}}')
+    assert build(project, "report").executed == set()  # the same limits: nothing to redo
+    edit(project / "sm/model.yaml", "int8: {}}", "int8: {max_size: 900KB}}")
+    run = build(project, "report")
+    assert run.executed == {"report:sm/int8"} and run.conversions == 0, run.output
+    edit(project / "sm/model.yaml", ", int8: {max_size: 900KB}}", "}")
     # Budgets are not conversion inputs: a breach fails the report, converts nothing.
     edit(
         project / "sm/model.yaml",
