@@ -34,6 +34,13 @@ class Store(Protocol):
     def delete(self, kind: str, name: str) -> None: ...
 
 
+def _file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file: 0666 less the umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to a private temporary file beside ``path``, then rename it into place:
     readers see the old file or the new one, never a part, even with concurrent writers."""
@@ -42,6 +49,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            os.fchmod(f.fileno(), _file_mode())  # mkstemp's files are private (0600)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -17,7 +17,7 @@ import pytest
 from servers import moto_s3, nginx_webdav, silent_server
 
 from rules.cache import ArtifactCache, CacheSettings
-from rules.stores import LocalStore
+from rules.stores import LocalStore, write_atomic
 
 KEY = "a" * 64
 OTHER = "b" * 64
@@ -217,3 +217,15 @@ def test_s3_remote_hit_and_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         assert hit is not None and hit.origin == "remote" and hit.artifact == artifact(1)
         assert reader.fetch(OTHER) is None
         assert warnings == []
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_written_files_follow_the_umask_like_any_new_file(tmp_path: Path, umask: int) -> None:
+    previous = os.umask(umask)
+    try:
+        write_atomic(tmp_path / "artifact.tflite", b"bytes")
+        (tmp_path / "plain").write_bytes(b"bytes")
+    finally:
+        os.umask(previous)
+    mode = (tmp_path / "artifact.tflite").stat().st_mode & 0o777
+    assert mode == (tmp_path / "plain").stat().st_mode & 0o777 == 0o666 & ~umask
