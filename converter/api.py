@@ -51,6 +51,8 @@ class Result:
     warnings: tuple[str, ...]
     log: str
     provenance: dict[str, Any] | None
+    # Project files the source's Python code read (path relative to ``track`` -> sha256).
+    discovered: dict[str, str]
 
 
 def source_file(source: Source) -> Path | None:
@@ -139,15 +141,22 @@ class Engine:
         output: Path | str = "model.tflite",
         *,
         provenance: bool | dict[str, Any] = False,
+        track: Path | None = None,
+        track_ignore: tuple[Path, ...] = (),
     ) -> Result:
         """Convert ``source`` to ``output``. Raises a ConverterError subclass on any failure.
 
         ``provenance`` stamps a metadata entry (a dict adds caller fields, e.g. a cache key).
+        ``track`` (a project root) records the files under it that Python code
+        reads while it runs (an entry point, a calibration generator): they come
+        back in ``Result.discovered``, and in the provenance as ``discovered``.
         On failure nothing is left at ``output``, not even an earlier artifact.
         """
         output = Path(output)
         try:
-            return self._convert(source, options or Options(), output, provenance)
+            return self._convert(
+                source, options or Options(), output, provenance, track, track_ignore
+            )
         except ConverterError:
             # Like make's .DELETE_ON_ERROR: an earlier artifact no longer matches its inputs.
             output.unlink(missing_ok=True)
@@ -159,6 +168,8 @@ class Engine:
         options: Options,
         output: Path,
         provenance: bool | dict[str, Any],
+        track: Path | None,
+        track_ignore: tuple[Path, ...],
     ) -> Result:
         sources.precheck(source)
         problems = options_module.check(options, source.api)
@@ -178,7 +189,8 @@ class Engine:
         legacy = isinstance(source, KerasSource) and source.legacy
         try:
             outcome = self.worker(legacy).convert(
-                Request(source, options, temporary.resolve(), stamp), log_path
+                Request(source, options, temporary.resolve(), stamp, track, track_ignore),
+                log_path,
             )
             assert isinstance(outcome, Outcome)
             os.replace(temporary, output)
@@ -195,7 +207,10 @@ class Engine:
             seconds=outcome.seconds,
             warnings=outcome.warnings,
             log=log,
-            provenance=stamp,
+            provenance={**stamp, "discovered": dict(outcome.discovered)}
+            if stamp is not None and track is not None
+            else stamp,
+            discovered=dict(outcome.discovered),
         )
 
     def run_reference(

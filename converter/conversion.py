@@ -7,13 +7,15 @@ calls ``run`` for each request.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
-from converter import checks, modelinfo, options, representative, sources
+from converter import checks, discovery, modelinfo, options, representative, sources
 from converter.errors import ConversionError, ConverterError, OptionsError, describe
-from converter.spec import Outcome, Request
+from converter.spec import Outcome, PythonSource, Request
 
 
 def run(request: Request) -> Outcome:
@@ -22,7 +24,9 @@ def run(request: Request) -> Outcome:
     notes: list[str] = []
     if request.source.api is not None:
         options.plan(request.options, request.source.api)  # fail before loading the model
-    loaded = sources.load(request.source)
+    discovered: dict[str, str] = {}
+    with _watching(request, isinstance(request.source, PythonSource), discovered):
+        loaded = sources.load(request.source)
     try:
         attrs = options.plan(request.options, loaded.api)
         apply(loaded.converter, attrs)
@@ -32,7 +36,9 @@ def run(request: Request) -> Outcome:
             register_custom_opdefs(list(request.options.custom_opdefs))
         rep = request.options.representative
         if rep is not None:
-            samples = representative.load_samples(rep, loaded.input_specs())
+            specs = loaded.input_specs()
+            with _watching(request, rep.python is not None, discovered):
+                samples = representative.load_samples(rep, specs)
             loaded.converter.representative_dataset = lambda: iter(samples)
         data = _convert(loaded.converter)
     finally:
@@ -44,7 +50,10 @@ def run(request: Request) -> Outcome:
         if warning:
             notes.append(warning)
     if request.provenance is not None:
-        data = modelinfo.stamp_provenance(data, request.provenance)
+        stamp = dict(request.provenance)
+        if request.track is not None:
+            stamp["discovered"] = discovered
+        data = modelinfo.stamp_provenance(data, stamp)
     request.output.write_bytes(data)
     return Outcome(
         size=len(data),
@@ -52,7 +61,19 @@ def run(request: Request) -> Outcome:
         seconds=time.perf_counter() - start,
         warnings=tuple(notes),
         api=loaded.api,
+        discovered=tuple(sorted(discovered.items())),
     )
+
+
+@contextlib.contextmanager
+def _watching(request: Request, applies: bool, discovered: dict[str, str]) -> Iterator[None]:
+    """Record the project files the user's code reads in the block (when the request asks)."""
+    if request.track is None or not applies:
+        yield
+        return
+    with discovery.recording(request.track, request.track_ignore) as recorder:
+        yield
+    discovered.update(recorder.digests())
 
 
 def apply(converter: Any, attrs: dict[str, Any]) -> None:

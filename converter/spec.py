@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from converter.entry import EntryPoint
+
 QUANTIZE_MODES = ("none", "dynamic", "float16", "int8", "int16x8")
 IO_TYPES = ("float32", "int8", "uint8", "int16")
 INFERENCE_TYPES = ("float32", "int8", "uint8")
@@ -100,11 +102,14 @@ class PythonSource:
     @property
     def file(self) -> Path | None:
         """The entry's file when it names one (``build.py:make``), else None (a module)."""
-        target = self.target
-        if target.endswith(".py") or "/" in target:
-            path = Path(target)
-            return path if path.is_absolute() else self.base_dir / path
-        return None
+        parsed = EntryPoint.parse(self.entry)
+        return parsed.file(self.base_dir) if parsed is not None else None
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The files the entry's own code comes from (a module entry resolved to its files)."""
+        parsed = EntryPoint.parse(self.entry)
+        return parsed.files(self.base_dir) if parsed is not None else ()
 
 
 Source = SavedModelSource | TF1SavedModelSource | KerasSource | FrozenGraphSource | PythonSource
@@ -206,6 +211,10 @@ class Request:
     options: Options
     output: Path  # where the worker writes; the caller renames it into place
     provenance: dict[str, Any] | None = None
+    # Record the project files under ``track`` that Python code (an entry point, a
+    # calibration generator) reads, except under ``track_ignore``: see converter.discovery.
+    track: Path | None = None
+    track_ignore: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -217,6 +226,7 @@ class Outcome:
     seconds: float
     warnings: tuple[str, ...] = ()
     api: str = "v2"
+    discovered: tuple[tuple[str, str], ...] = ()  # (path relative to track, sha256), sorted
 
 
 @dataclass(frozen=True)

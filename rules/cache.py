@@ -32,6 +32,7 @@ DEFAULT_MAX_SIZE = 10 * 10**9
 OFF = ("off", "none", "false", "0")
 READ_ONLY_ENV = "TFLITE_BUILD_CACHE_READ_ONLY"
 LOCAL_ENV = "TFLITE_BUILD_LOCAL_CACHE"
+DISCOVERED_SETS = 8  # sets of discovered files kept per declared key
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,32 @@ class ArtifactCache:
             return None
         return Hit(blob, entry["record"], str(entry.get("log", "")), origin)
 
+    def fetch_discovered(self, declared: str) -> list[tuple[str, ...]]:
+        """The sets of discovered files seen for a declared key, most recent first.
+
+        The first level of the two-level lookup (see ``rules.fingerprint``): a
+        fresh clone learns here which files complete an artifact's key.
+        """
+        hit = self.fetch(_discovered_key(declared))
+        if hit is None:
+            return []
+        try:
+            sets = json.loads(hit.artifact)["sets"]
+            return [tuple(str(p) for p in paths) for paths in sets if isinstance(paths, list)]
+        except (ValueError, KeyError, TypeError):
+            return []
+
+    def store_discovered(self, declared: str, paths: tuple[str, ...]) -> None:
+        """Add a set of discovered files to those kept for ``declared`` (a few, newest first).
+
+        Several sets are kept, as ccache keeps several per manifest: two branches
+        whose code imports different files then share one cache without evicting
+        each other's entries.
+        """
+        sets = [paths, *(s for s in self.fetch_discovered(declared) if s != paths)]
+        text = json.dumps({"sets": [list(s) for s in sets[:DISCOVERED_SETS]]}).encode()
+        self.store(_discovered_key(declared), text, {"discovered_for": declared}, "")
+
     def _evict(self, store: Store, origin: str, key: str, digest: str | None, why: str) -> None:
         self.warn(f"{origin} cache entry {key[:12]}… is corrupt ({why}); evicted, rebuilding")
         try:
@@ -205,12 +232,5 @@ class ArtifactCache:
             pass  # a read-only or failing remote: the entry stays a miss for us anyway
 
 
-_caches: dict[CacheSettings, ArtifactCache] = {}
-
-
-def cache_for(settings: CacheSettings) -> ArtifactCache:
-    """One cache per settings per process (so a failed remote is dropped once)."""
-    cache = _caches.get(settings)
-    if cache is None or cache.pid != os.getpid():
-        cache = _caches[settings] = ArtifactCache(settings)
-    return cache
+def _discovered_key(declared: str) -> str:
+    return hashlib.sha256(f"tflite-build discovered\0{declared}".encode()).hexdigest()

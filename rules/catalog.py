@@ -1,107 +1,73 @@
 """Every manifest of a project, parsed once and remembered between builds.
 
 A no-op build of a big monorepo must not spend its time re-reading YAML. Each
-parsed manifest is kept in ``<build_dir>/.tflite-build/manifests.pickle`` with
-the stat signature of its file and the state of every path it looked at (a
+parsed manifest is kept in the build state as JSON (``rules.codec``), with the
+stat signature of its file and the state of every path it looked at (a
 referenced file that appears or disappears changes the answer). A manifest is
 parsed again when either changed, or when this project's own code did; one
-with problems is never cached, so its errors show on every run.
+with problems is never kept, so its errors show on every run.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
+import json
 import os
-import pickle
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
+from rules import codec
 from rules.errors import Problem
 from rules.project import Project, path_state
 from rules.specs import Manifest
+from rules.state import BuildState
 
-CACHE_FORMAT = 1
-Signature = tuple[int, int, int]
-
-
-@dataclass(frozen=True)
-class _Entry:
-    signature: Signature
-    checked: list[tuple[str, int]]
-    manifest: Manifest
+CACHE_FORMAT = 2
 
 
-def _signature(path: Path | str) -> Signature | None:
+def _signature(path: Path | str) -> list[int] | None:
     try:
         stat = os.stat(path)
     except OSError:
         return None
-    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
 
 
-def _code_signature() -> list[tuple[str, Signature | None]]:
+@functools.cache
+def code_signature() -> str:
     """Our own modules' signatures: an upgrade or an edit of the parser invalidates the cache."""
     here = Path(__file__).resolve().parent
     files = sorted([*here.glob("*.py"), *(here.parent / "converter").glob("*.py")])
-    return [(f.name, _signature(f)) for f in files]
+    return json.dumps([CACHE_FORMAT, [(f.name, _signature(f)) for f in files]])
 
 
-def _still_valid(entry: _Entry, path: Path) -> bool:
-    if entry.signature != _signature(path):
-        return False
-    return all(path_state(checked) == state for checked, state in entry.checked)
-
-
-class _ParseCache:
-    def __init__(self, project: Project) -> None:
-        self.file = project.state_dir / "manifests.pickle"
-        self.header = (CACHE_FORMAT, str(project.root), _code_signature())
-        self.entries: dict[str, _Entry] = {}
-        self.changed = False
-        with contextlib.suppress(Exception):  # unreadable or from other code: start afresh
-            header, entries = pickle.loads(self.file.read_bytes())
-            if header == self.header:
-                self.entries = entries
-
-    def get(self, path: Path) -> Manifest | None:
-        entry = self.entries.get(str(path))
-        if entry is not None and _still_valid(entry, path):
-            return entry.manifest
+def _cached(entry: str | None, path: Path, header: str) -> Manifest | None:
+    """The manifest an entry holds, when the entry is still valid for the file at ``path``."""
+    if entry is None:
         return None
-
-    def put(
-        self,
-        path: Path,
-        signature: Signature | None,
-        checked: list[tuple[str, int]],
-        manifest: Manifest,
-    ) -> None:
-        if signature is not None:
-            self.entries[str(path)] = _Entry(signature, checked, manifest)
-            self.changed = True
-
-    def save(self, keep: set[str]) -> None:
-        stale = set(self.entries) - keep
-        for path in stale:
-            del self.entries[path]
-        if not (self.changed or stale):
-            return
-        with contextlib.suppress(OSError):  # a read-only build dir only costs a re-parse
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            fd, temporary = tempfile.mkstemp(dir=self.file.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                pickle.dump((self.header, self.entries), f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(temporary, self.file)
+    try:
+        saved_header, signature, checked, text = json.loads(entry)
+        if saved_header != header or signature != _signature(path):
+            return None
+        if any(path_state(p) != state for p, state in checked):
+            return None
+        manifest = codec.decode(text)
+    except (ValueError, TypeError):  # codec.DecodeError included: parse afresh
+        return None
+    return manifest if isinstance(manifest, Manifest) else None
 
 
-def load_manifests(project: Project, paths: list[Path]) -> tuple[list[Manifest], list[Problem]]:
-    """Parse every manifest (or take it from the parse cache) and check that names are unique."""
-    cache = _ParseCache(project)
+def load_manifests(
+    project: Project, paths: list[Path], state: BuildState
+) -> tuple[list[Manifest], list[Problem]]:
+    """Parse every manifest (or take it from the build state) and check that names are unique."""
+    header = json.dumps([code_signature(), str(project.root)])
+    known = state.manifest_entries()
+    keep: dict[str, str] = {}
     manifests: list[Manifest] = []
     problems: list[Problem] = []
     for path in paths:
-        manifest = cache.get(path)
+        entry = known.get(str(path))
+        manifest = _cached(entry, path, header)
         if manifest is None:
             from rules.manifest import parse_manifest  # only now: the YAML parser
 
@@ -109,11 +75,15 @@ def load_manifests(project: Project, paths: list[Path]) -> tuple[list[Manifest],
             parsed = parse_manifest(project, path)
             problems += parsed.problems
             manifest = parsed.manifest
-            if manifest is not None:
-                cache.put(path, signature, parsed.checked, manifest)
+            if manifest is not None and signature is not None:
+                entry = json.dumps([header, signature, parsed.checked, codec.encode(manifest)])
+            else:
+                entry = None
         if manifest is not None:
             manifests.append(manifest)
-    cache.save({str(p) for p in paths})
+            if entry is not None:
+                keep[str(path)] = entry
+    state.keep_manifests(keep)
     seen: dict[str, Manifest] = {}
     for manifest in manifests:
         other = seen.setdefault(manifest.name, manifest)

@@ -1,11 +1,19 @@
 """What one conversion depends on, and its key: the content hash that names its artifact.
 
-A job's key is a sha256 over canonical JSON of: the model and variant names, the
-source description and effective options (paths relative to the project root,
-so the key is the same on every machine), the versions of TensorFlow and of this
-project (read from package metadata, never by importing TF), and the digest of
-every input file, directories expanded. The same key means the same artifact
-bytes: the converter is deterministic for the same inputs and options.
+The *declared key* is a sha256 over canonical JSON of: the model and variant
+names, the source description and effective options (paths relative to the
+project root, so the key is the same on every machine), the versions of
+TensorFlow and of this project (read from package metadata, never by importing
+TF), and the digest of every input the manifest declares, directories expanded.
+
+A variant whose Python code runs in the worker (a ``python:`` source or
+calibration generator) also depends on what that code reads: the files it was
+seen to import or open (``converter.discovery``). Its key adds their digests
+to the declared key, a two-level scheme like ccache's direct mode: the declared
+key leads to the list of discovered files (in the build state, or in the cache
+on a fresh clone), and their digests complete the artifact's key. Any other
+variant's key is its declared key. The same key means the same artifact bytes:
+the converter is deterministic for the same inputs and options.
 """
 
 from __future__ import annotations
@@ -19,10 +27,10 @@ from typing import Any
 from converter.digest import bytes_digest, canonical_json
 from converter.spec import Options, PythonSource, Source, source_to_dict
 from converter.versions import PROJECT, tensorflow_version, version
-from rules.digests import DigestMemo
 from rules.specs import Manifest, Variant
+from rules.state import BuildState
 
-KEY_FORMAT = 1  # bump when the key's recipe changes
+KEY_FORMAT = 2  # bump when the key's recipe changes
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,7 @@ class ConvertJob:
     manifest: Path
     output: Path
     fingerprint: dict[str, Any]
+    discovers: bool = False  # its Python code runs in the worker: it has discovered inputs
 
     @property
     def name(self) -> str:
@@ -61,10 +70,6 @@ def tool_versions() -> dict[str, str]:
     return {"tensorflow": tensorflow_version(), PROJECT: version(PROJECT)}
 
 
-def _entry_file(entry: str, base_dir: Path) -> Path | None:
-    return PythonSource(entry, base_dir).file
-
-
 def inputs_of(manifest: Manifest, variant: Variant) -> tuple[Path, ...]:
     """The files and directories whose bytes key one variant.
 
@@ -78,9 +83,7 @@ def inputs_of(manifest: Manifest, variant: Variant) -> tuple[Path, ...]:
     source = manifest.source
     found: list[Path] = []
     if isinstance(source, PythonSource):
-        entry = source.file
-        if entry is not None:
-            found.append(entry)
+        found.extend(source.files)
     elif manifest.task is None:
         found.append(source.path)
     found.extend(manifest.deps)
@@ -89,9 +92,7 @@ def inputs_of(manifest: Manifest, variant: Variant) -> tuple[Path, ...]:
         if rep.data is not None and manifest.task is None:  # else a product of the task, too
             found.append(rep.data)
         elif rep.python is not None:
-            entry = _entry_file(rep.python, rep.base_dir)
-            if entry is not None:
-                found.append(entry)
+            found.extend(PythonSource(rep.python, rep.base_dir).files)
     return tuple(dict.fromkeys(found))  # unique, in order
 
 
@@ -135,22 +136,52 @@ def fingerprint_of(
     }
 
 
-def input_digests(job: ConvertJob, memo: DigestMemo) -> dict[str, str]:
-    """Project-relative path -> sha256 for every input file (FileNotFoundError if one is gone)."""
+def discovers(manifest: Manifest, variant: Variant) -> bool:
+    """Whether the variant runs Python code of the project's in the worker (an entry, a generator)."""
+    rep = variant.options.representative
+    return isinstance(manifest.source, PythonSource) or (rep is not None and rep.python is not None)
+
+
+def relative(job: ConvertJob, absolute: str) -> str:
     root = str(job.root).rstrip(os.sep) + os.sep
-    digests: dict[str, str] = {}
-    for path in job.inputs:
-        for absolute, digest in memo.tree(str(path)):
-            if absolute.startswith(root):
-                relative = absolute[len(root) :].replace(os.sep, "/")
-            else:
-                relative = Path(os.path.relpath(absolute, job.root)).as_posix()
-            digests[relative] = digest
+    if absolute.startswith(root):
+        return absolute[len(root) :].replace(os.sep, "/")
+    return Path(os.path.relpath(absolute, job.root)).as_posix()
+
+
+def input_digests(job: ConvertJob, state: BuildState) -> dict[str, str]:
+    """Project-relative path -> sha256 for every declared input (FileNotFoundError if one is gone)."""
+    digests = {
+        relative(job, absolute): digest
+        for path in job.inputs
+        for absolute, digest in state.tree(str(path))
+    }
     return dict(sorted(digests.items()))
 
 
-def cache_key(job: ConvertJob, memo: DigestMemo) -> str:
+def declared_key(job: ConvertJob, state: BuildState) -> str:
     """sha256 of canonical JSON ``{"fingerprint": ..., "inputs": {path: digest}}``."""
     # The same text canonical_json would give, with the fingerprint serialized once per job.
-    text = f'{{"fingerprint":{job.fingerprint_json},"inputs":{canonical_json(input_digests(job, memo))}}}'
+    text = f'{{"fingerprint":{job.fingerprint_json},"inputs":{canonical_json(input_digests(job, state))}}}'
     return bytes_digest(text.encode())
+
+
+def discovered_digests(
+    job: ConvertJob, state: BuildState, paths: tuple[str, ...]
+) -> dict[str, str] | None:
+    """Project-relative path -> sha256 of discovered files; None when one of them is gone."""
+    try:
+        return {path: state.digest(job.root / path) for path in paths}
+    except FileNotFoundError:
+        return None
+
+
+def full_key(job: ConvertJob, declared: str, discovered: dict[str, str]) -> str:
+    """The artifact's key: the declared key, plus the discovered files' digests if it has them."""
+    if not job.discovers:
+        return declared
+    return bytes_digest(
+        canonical_json(
+            {"declared": declared, "discovered": dict(sorted(discovered.items()))}
+        ).encode()
+    )

@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from doit.exceptions import InvalidDodoFile
-from doit.loader import create_after
 
-from rules import actions
+from rules.build import Build
 from rules.cache import CacheSettings, settings_for
 from rules.catalog import load_manifests
 from rules.errors import ManifestError, RulesError
 from rules.project import Project, find_manifests, load_project
 from rules.reporter import reporter_for
 from rules.specs import Manifest
+from rules.state import BuildState
 from rules.tasks import (
     cache_tasks,
     check_task,
@@ -33,10 +33,11 @@ from rules.tasks import (
 )
 
 SHARD_ENV = "TFLITE_BUILD_SHARD"
+STATE_FILE = "state.sqlite"
 
 
 def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
-    """DOIT_CONFIG, task_convert and task_check for the project at this dodo.py's folder."""
+    """DOIT_CONFIG and the task creators for the project at this dodo.py's folder."""
     root = Path(dodo_file_or_root)
     root = root.parent if root.suffix == ".py" else root
     project: Project | None = None
@@ -51,50 +52,47 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
         error = e
     state_dir = project.state_dir if project else root.resolve() / "build" / ".tflite-build"
     state_dir.mkdir(parents=True, exist_ok=True)
-    config = {
+    state = BuildState(state_dir)
+    build = Build(project, settings, state) if project is not None else None
+    config: dict[str, Any] = {
         "backend": "sqlite3",  # parallel doit processes keep each other's results
-        "dep_file": str(state_dir / "doit.sqlite"),
+        "dep_file": str(state.path),  # doit's table and ours: one database
         "default_tasks": ["convert"],
-        "reporter": reporter_for(settings),
     }
+    if build is not None:
+        config["reporter"] = reporter_for(build)
 
     @functools.cache
-    def manifests() -> tuple[Project, list[Manifest]]:
-        if project is None or error is not None:
+    def manifests() -> tuple[Build, list[Manifest]]:
+        if build is None or error is not None:
             raise InvalidDodoFile(str(error))
-        actions.new_build()
-        found, problems = load_manifests(project, find_manifests(project))
+        found, problems = load_manifests(build.project, find_manifests(build.project, state), state)
         if problems:
             raise InvalidDodoFile(str(ManifestError(problems)))
-        return project, found
+        return build, found
 
     def task_convert() -> Iterator[dict[str, Any]]:
         """Convert every model variant to .tflite"""
-        yield from convert_tasks(*manifests(), settings, shard)
+        yield from convert_tasks(*manifests(), shard)
 
-    # Created only when a report is asked for: `doit convert` in a big monorepo
-    # should not pay for building a second task per variant.
     def task_report() -> Iterator[dict[str, Any]]:
-        """Report every variant's size and check its budgets"""
+        """Report every variant's size, latency and accuracy, and check its budgets"""
         yield from report_tasks(*manifests())
-
-    task_report = create_after(executed=None)(task_report)
 
     def task_summary() -> dict[str, Any]:
         """Summarize every report in build/summary.json, summary.md and summary.html"""
-        return summary_task(*manifests(), settings)
-
-    task_summary = create_after(executed=None)(task_summary)
+        return summary_task(*manifests())
 
     def task_cache() -> Iterator[dict[str, Any]]:
         yield from cache_tasks(settings)
 
     def task_check() -> dict[str, Any]:
         """Validate every manifest without building"""
-        return check_task(*manifests())
+        return check_task(manifests()[1])
 
     return {
         "DOIT_CONFIG": config,
+        "TFLITE_BUILD": build,  # not a task: this build's state, for tools and tests
         "task_convert": task_convert,
         "task_check": task_check,
         "task_report": task_report,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import zipfile
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,7 @@ VARIANT_KEYS = (
     "converter",
     "allow_resource_variables",
     "probe",
+    "signature_keys",
 )
 # Mapping-valued options that `defaults` and a variant merge key by key.
 MERGED_KEYS = ("converter", "quantized_input_stats")
@@ -86,6 +88,8 @@ BUDGET_KEYS = (
     "max_error",
     "max_latency_ms",
 )
+# Budgets measured against the evaluate data's labels.
+LABELLED_BUDGETS = ("min_accuracy", "max_accuracy_drop")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 T = TypeVar("T")
@@ -298,7 +302,11 @@ def _parse(reader: _Reader, path: Path) -> tuple[Manifest | None, list[Problem]]
         source, task, deps = _read_source(reader, top["source"])
     variants = _read_variants(reader, top.get("variants"), top.get("defaults"), source)
     evaluate = _read_evaluate(reader, top["evaluate"]) if "evaluate" in top else None
-    budgets = _read_budgets(reader, top["budgets"], variants) if "budgets" in top else {}
+    budgets = (
+        _read_budgets(reader, top["budgets"], variants, evaluate, "evaluate" in top)
+        if "budgets" in top
+        else {}
+    )
     if reader.problems or source is None:
         return None, reader.problems
     return (
@@ -485,10 +493,34 @@ def _read_variants(
         own = reader.mapping(variant_node, keys, VARIANT_KEYS)
         if own is None or defaults is None:
             continue
-        options = _read_options(reader, keys, key_node, _merged(defaults, own), source)
+        fields = _merged(defaults, own)
+        signature_keys = _read_signature_keys(
+            reader, keys, fields.pop("signature_keys", None), source
+        )
+        options = _read_options(reader, keys, key_node, fields, source)
         if options is not None:
-            out.append(Variant(name, options, key_node.start_mark.line + 1))
+            out.append(Variant(name, options, key_node.start_mark.line + 1, signature_keys))
     return out
+
+
+def _read_signature_keys(
+    reader: _Reader, keys: Keys, field: tuple[Node, Keys] | None, source: Source | None
+) -> tuple[str, ...] | None:
+    """A variant's own ``signature_keys``: one artifact per signature of a SavedModel."""
+    if field is None:
+        return None
+    node, origin = field
+    where = origin or (*keys, "signature_keys")
+    if source is not None and not isinstance(source, SavedModelSource):
+        reader.problem(
+            node, where, f"applies to a saved_model source only; this one is {source.kind}"
+        )
+        return None
+    names = reader.strings(node, where)
+    if names is not None and not names:
+        reader.problem(node, where, "expected at least one signature key")
+        return None
+    return names
 
 
 def _read_options(
@@ -632,7 +664,13 @@ def _read_evaluate(reader: _Reader, node: Node) -> Evaluate | None:
     return Evaluate(data, samples) if data else None
 
 
-def _read_budgets(reader: _Reader, node: Node, variants: list[Variant]) -> dict[str, Budget]:
+def _read_budgets(
+    reader: _Reader,
+    node: Node,
+    variants: list[Variant],
+    evaluate: Evaluate | None,
+    has_evaluate: bool,
+) -> dict[str, Budget]:
     keys: Keys = ("budgets",)
     fields = reader.mapping(node, keys, ())
     if fields is None:
@@ -654,6 +692,22 @@ def _read_budgets(reader: _Reader, node: Node, variants: list[Variant]) -> dict[
         values: dict[str, Any] = {}
         for key, value_node in limits.items():
             raw = _construct(value_node)
+            if key in LABELLED_BUDGETS and not has_evaluate:
+                reader.problem(
+                    value_node,
+                    (*where, key),
+                    "needs labelled evaluate data to be measured: add evaluate: "
+                    "{data: file.npz} with a 'labels' array",
+                )
+            elif (
+                key in LABELLED_BUDGETS and evaluate is not None and not _has_labels(evaluate.data)
+            ):
+                reader.problem(
+                    value_node,
+                    (*where, key),
+                    f"needs labelled evaluate data to be measured: "
+                    f"{evaluate.data.name} has no 'labels' array",
+                )
             if key == "max_size":
                 size = parse_size(raw)
                 if size is None:
@@ -690,3 +744,12 @@ def _read_budgets(reader: _Reader, node: Node, variants: list[Variant]) -> dict[
                 values[key] = number
         out[target] = Budget(**values)
     return out
+
+
+def _has_labels(data: Path) -> bool:
+    """Whether an ``.npz`` holds a ``labels`` array (True when it cannot be read yet: a task makes it)."""
+    try:
+        with zipfile.ZipFile(data) as archive:
+            return "labels.npy" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return True

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from converter.options import suggest
 from rules.errors import Problem, RulesError
+from rules.state import BuildState
 
 CONFIG_KEYS = (
     "build_dir",
@@ -216,29 +217,27 @@ def _limits(config: dict[str, object], where: str, problems: list[Problem]) -> W
     return WorkerLimits(float(timeout), memory_mb)
 
 
-def find_manifests(project: Project) -> list[Path]:
+def find_manifests(project: Project, state: BuildState) -> list[Path]:
     """Every manifest under the root matching the globs, sorted.
 
     Skips hidden, build and virtual-environment folders, and never descends
     into a SavedModel (no manifest lives in one; big monorepos have hundreds).
-    The answer is remembered with the mtime of every folder walked: adding or
-    removing a file or folder changes its parent's mtime, so while none changed
-    the answer stands and a no-op build stats folders instead of walking them.
+    The answer is remembered in the build state with the mtime of every folder
+    walked: adding or removing a file or folder changes its parent's mtime, so
+    while none changed the answer stands and a no-op build stats folders
+    instead of walking them.
     """
-    memo = project.state_dir / "manifests.json"
     settings = [list(project.manifests), list(project.exclude), str(project.build_dir)]
-    with contextlib.suppress(OSError, ValueError, TypeError):
-        saved = json.loads(memo.read_text())
+    with contextlib.suppress(ValueError, TypeError, KeyError):
+        saved = json.loads(state.meta("found manifests") or "null")
         if saved["settings"] == settings and all(
             _mtime(folder) == mtime for folder, mtime in saved["folders"]
         ):
             return [Path(p) for p in saved["found"]]
     found, folders = _walk(project)
-    with contextlib.suppress(OSError):
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        temporary = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
-        temporary.write_text(json.dumps({"settings": settings, "folders": folders, "found": found}))
-        os.replace(temporary, memo)
+    state.set_meta(
+        "found manifests", json.dumps({"settings": settings, "folders": folders, "found": found})
+    )
     return [Path(p) for p in found]
 
 

@@ -145,7 +145,7 @@ def build_report(job: ReportJob, run_reference: RunReference) -> tuple[dict[str,
             "max_error": quality.get("max_abs_error"),
         },
     )
-    report = {
+    report: dict[str, Any] = {
         "format": REPORT_FORMAT,
         "model": job.model,
         "variant": job.variant,
@@ -153,8 +153,12 @@ def build_report(job: ReportJob, run_reference: RunReference) -> tuple[dict[str,
         "size": size,
         "latency": timing,
         "accuracy": quality,
-        "budgets": [c.to_dict(job.name) for c in checks],
     }
+    budgets = [c.to_dict(job.name) for c in checks]
+    for entry, c in zip(budgets, checks, strict=True):
+        if c.passed is None and c.budget not in SUMMARY_BUDGETS:
+            entry["why"] = unmeasured_reason(c.budget, report)
+    report["budgets"] = budgets
     return report, checks
 
 
@@ -254,3 +258,18 @@ def accuracy_section(job: ReportJob, run_reference: RunReference) -> dict[str, A
         section["reference_accuracy"] = round(accuracy(references[order[0]], labels), 6)
         section["accuracy_drop"] = round(section["reference_accuracy"] - section["accuracy"], 6)
     return section
+
+
+def unmeasured_reason(budget: str, report: dict[str, Any]) -> str:
+    """Why a report could not measure what ``budget`` limits: one clause for the failure sentence."""
+    if budget == "max_latency_ms":
+        error = report["latency"].get("error", "no latency was measured")
+        return f"the stock interpreter cannot run this model ({error})"
+    quality = report["accuracy"]
+    if "skipped" in quality:
+        return f"there is no accuracy section ({quality['skipped']})"
+    if budget in ("min_accuracy", "max_accuracy_drop"):
+        return f"the evaluate data has no labels ({quality.get('data', 'no evaluate data')})"
+    if budget == "min_top1_agreement":
+        return f"output {quality['primary_output']!r} has no class axis to take a top-1 from"
+    return "it was not measured for this variant"

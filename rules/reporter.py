@@ -1,8 +1,10 @@
-"""doit's console output plus one closing line: how many variants were built, fetched, skipped, failed.
+"""doit's console output plus one closing line: what was built, fetched, skipped and failed.
 
-It also keeps the local cache within ``cache_max_size`` once a run is over: the
-reporter is the one object doit runs in the main process after every task,
-whatever the parallelism.
+It also marks the start of a run (doit makes a reporter only for ``run``, so the
+build state stays read-only for ``list``, ``info`` and the like), and keeps the
+local cache within ``cache_max_size`` once a run is over: the reporter is the
+one object doit runs in the main process after every task, whatever the
+parallelism.
 """
 
 from __future__ import annotations
@@ -11,22 +13,26 @@ import time
 from collections import Counter
 from typing import Any
 
+from doit.exceptions import UnmetDependency
 from doit.reporter import ConsoleReporter
 
-from rules.actions import RESTORED
-from rules.cache import CacheSettings
+from rules.build import Build
 from rules.stores import LocalStore
 
 PREFIX = "convert:"
+NAMED_FAILURES = 5  # the closing line names this many failed tasks, then counts the rest
 
 
-def reporter_for(settings: CacheSettings) -> type[ConsoleReporter]:
-    """A ConsoleReporter class bound to this project's cache settings (doit wants a class)."""
+def reporter_for(build: Build) -> type[ConsoleReporter]:
+    """A ConsoleReporter class bound to this build (doit wants a class)."""
 
     class BuildReporter(ConsoleReporter):  # type: ignore[misc]
         def __init__(self, outstream: Any, options: Any) -> None:
             super().__init__(outstream, options)
+            build.state.begin_run()
             self.counts: Counter[str] = Counter()
+            self.failed: list[str] = []
+            self.blocked = 0
             self.started = time.perf_counter()
 
         def add_success(self, task: Any) -> None:
@@ -36,13 +42,16 @@ def reporter_for(settings: CacheSettings) -> type[ConsoleReporter]:
 
         def add_failure(self, task: Any, fail: Any) -> None:
             super().add_failure(task, fail)
-            if task.name.startswith(PREFIX):
-                self.counts["failed"] += 1
+            if isinstance(fail, UnmetDependency):  # not run: a task it needs failed
+                self.blocked += 1
+            else:
+                self.failed.append(task.name)
 
         def skip_uptodate(self, task: Any) -> None:
-            if task.name in RESTORED:  # restored by the up-to-date check: say so
-                self.write(f"C  {task.name} (from the {RESTORED[task.name]} cache)\n")
-                self.counts[RESTORED[task.name]] += 1
+            origin = build.state.restored.get(task.name)
+            if origin is not None:  # restored by the up-to-date check: say so
+                self.write(f"C  {task.name} (from the {origin} cache)\n")
+                self.counts[origin] += 1
                 return
             super().skip_uptodate(task)
             if task.name.startswith(PREFIX):
@@ -50,8 +59,10 @@ def reporter_for(settings: CacheSettings) -> type[ConsoleReporter]:
 
         def complete_run(self) -> None:
             super().complete_run()
-            if sum(self.counts.values()):
-                self.write(summary(self.counts, time.perf_counter() - self.started) + "\n")
+            if sum(self.counts.values()) or self.failed or self.blocked:
+                elapsed = time.perf_counter() - self.started
+                self.write(summary(self.counts, self.failed, self.blocked, elapsed) + "\n")
+            settings = build.settings
             if (
                 self.counts["built"] + self.counts["remote"]
                 and settings.local
@@ -62,10 +73,17 @@ def reporter_for(settings: CacheSettings) -> type[ConsoleReporter]:
     return BuildReporter
 
 
-def summary(counts: Counter[str], seconds: float) -> str:
+def summary(counts: Counter[str], failed: list[str], blocked: int, seconds: float) -> str:
+    """``tflite-build: 3 built, 2 from cache, 11 up to date, 1 failed (train_digits) in 4.2 s``."""
     cached = counts["local"] + counts["remote"]
     parts = [f"{counts['built']} built", f"{cached} from cache"]
     if counts["remote"]:
         parts[-1] += f" ({counts['remote']} remote)"
-    parts += [f"{counts['up to date']} up to date", f"{counts['failed']} failed"]
+    parts += [f"{counts['up to date']} up to date", f"{len(failed)} failed"]
+    if failed:
+        names = ", ".join(failed[:NAMED_FAILURES])
+        more = len(failed) - NAMED_FAILURES
+        parts[-1] += f" ({names}{f' and {more} more' if more > 0 else ''})"
+    if blocked:
+        parts.append(f"{blocked} not run (a task they need failed)")
     return f"tflite-build: {', '.join(parts)} in {seconds:.1f} s"

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from converter.spec import Options, Source
+from converter.spec import Options, SavedModelSource, Source
 
 SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*$", re.IGNORECASE)
 SIZE_UNITS = {
@@ -49,6 +49,7 @@ class Variant:
     name: str
     options: Options
     line: int
+    signature_keys: tuple[str, ...] | None = None  # overrides the SavedModel source's
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,12 @@ class Manifest:
     @property
     def folder(self) -> Path:
         return self.path.parent
+
+    def source_for(self, variant: Variant) -> Source:
+        """The source as this variant converts it (its own signature keys, if it sets them)."""
+        if variant.signature_keys is not None and isinstance(self.source, SavedModelSource):
+            return replace(self.source, signature_keys=variant.signature_keys)
+        return self.source
 
 
 def parse_size(text: object) -> int | None:

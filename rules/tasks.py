@@ -4,7 +4,7 @@ Task names are fixed: ``convert:<model>/<variant>`` and ``check``. Convert tasks
 have no ``file_dep``: doit crashes on directories there and re-hashes touched
 files forever. Instead one ``uptodate`` check compares the job's content key
 (inputs, options, tool versions) and the artifact's own digest with the last
-build's, or restores the artifact from the cache; see ``rules.actions.up_to_date``.
+build's, or restores the artifact from the cache; see ``rules.actions.convert``.
 """
 
 from __future__ import annotations
@@ -15,26 +15,32 @@ from pathlib import Path
 from typing import Any
 
 from converter.spec import PythonSource
-from rules import actions
+from rules.actions import convert, maintenance, report, summary
+from rules.build import Build
 from rules.cache import CacheSettings
-from rules.fingerprint import ConvertJob, fingerprint_of, inputs_of, source_part
+from rules.fingerprint import ConvertJob, discovers, fingerprint_of, inputs_of, source_part
 from rules.project import Project
+from rules.report import ReportJob, budget_for
 from rules.specs import Manifest, Variant
 
 
 def job_for(
     project: Project, manifest: Manifest, variant: Variant, source: dict[str, Any] | None = None
 ) -> ConvertJob:
+    """``source``: the manifest's portable source description, when the caller has it already."""
+    if variant.signature_keys is not None:  # its own signature: its own source description
+        source = None
     return ConvertJob(
         model=manifest.name,
         variant=variant.name,
-        source=manifest.source,
+        source=manifest.source_for(variant),
         options=variant.options,
         inputs=inputs_of(manifest, variant),
         root=project.root,
         manifest=manifest.path,
         output=Path(f"{project.build_dir}/{manifest.name}/{variant.name}.tflite"),
         fingerprint=fingerprint_of(project.root, manifest, variant, source),
+        discovers=discovers(manifest, variant),
     )
 
 
@@ -57,10 +63,7 @@ def in_shard(name: str, shard: tuple[int, int] | None) -> bool:
 
 
 def convert_tasks(
-    project: Project,
-    manifests: list[Manifest],
-    settings: CacheSettings,
-    shard: tuple[int, int] | None = None,
+    build: Build, manifests: list[Manifest], shard: tuple[int, int] | None = None
 ) -> Iterator[dict[str, Any]]:
     """The ``convert`` group: one subtask per model variant (of this shard, if sharded)."""
     where = f" (shard {shard[0]} of {shard[1]})" if shard else ""
@@ -69,7 +72,7 @@ def convert_tasks(
         "name": None,
         "doc": f"Convert every model variant to .tflite{where} (convert:<model>/<variant> for one)",
     }
-    memo_path = project.state_dir / "digests.sqlite"
+    project = build.project
     for manifest in manifests:
         source = source_part(project.root, manifest)
         where = project.display(manifest.path)
@@ -81,27 +84,25 @@ def convert_tasks(
             yield {
                 "name": job.name,
                 "doc": f"{manifest.name} {variant.name}: {describe(variant)} ({where})",
-                "actions": [(actions.convert, [job, memo_path, settings, project.limits])],
+                "actions": [(convert.convert, [job, build])],
                 "targets": [f"{out}/{variant.name}.tflite", f"{out}/{variant.name}.convert.json"],
-                "uptodate": [(actions.up_to_date, [job, memo_path, settings])],
+                "uptodate": [(convert.up_to_date, [job, build])],
                 # `setup`, not `task_dep`: the producing task runs only when this
                 # variant is not up to date (and not in the cache either).
                 "setup": [manifest.task] if manifest.task else [],
-                "clean": [(actions.clean, [job])],
+                "clean": [(convert.clean, [job])],
                 "verbosity": 1,
             }
 
 
-def report_tasks(project: Project, manifests: list[Manifest]) -> Iterator[dict[str, Any]]:
-    """The ``report`` group: one size (and, to come, accuracy) report per variant."""
-    from rules.report import ReportJob, budget_for  # here: doit creates these only on demand
-
+def report_tasks(build: Build, manifests: list[Manifest]) -> Iterator[dict[str, Any]]:
+    """The ``report`` group: one report (size, latency, accuracy, budgets) per variant."""
+    project = build.project
     yield {
         "basename": "report",
         "name": None,
         "doc": "Report every variant's size and check its budgets (report:<model>/<variant> for one)",
     }
-    memo_path = project.state_dir / "digests.sqlite"
     for manifest in manifests:
         names = [v.name for v in manifest.variants]
         out = project.build_dir / manifest.name
@@ -115,7 +116,7 @@ def report_tasks(project: Project, manifests: list[Manifest]) -> Iterator[dict[s
                 if "float32" in names and variant.name != "float32"
                 else None,
                 source=source,
-                model_source=manifest.source,
+                model_source=manifest.source_for(variant),
                 budget=budget_for(dict(manifest.budgets), variant.name),
                 evaluate=manifest.evaluate,
                 manifest=manifest.path,
@@ -127,21 +128,20 @@ def report_tasks(project: Project, manifests: list[Manifest]) -> Iterator[dict[s
             yield {
                 "name": job.name,
                 "doc": f"{manifest.name} {variant.name}: size report and budgets",
-                "actions": [(actions.report, [job, memo_path, project.limits])],
+                "actions": [(report.report, [job, build])],
                 "targets": [str(job.output)],
                 "task_dep": converts,
                 # The reference is the source model: a task that makes it runs first
                 # when this report is not up to date (a cache hit skipped it at convert).
                 "setup": [manifest.task] if manifest.task else [],
-                "uptodate": [(actions.report_up_to_date, [job, memo_path])],
+                "uptodate": [(report.report_up_to_date, [job, build])],
                 "clean": True,
                 "verbosity": 1,
             }
 
 
-def summary_task(
-    project: Project, manifests: list[Manifest], settings: CacheSettings
-) -> dict[str, Any]:
+def summary_task(build: Build, manifests: list[Manifest]) -> dict[str, Any]:
+    project = build.project
     reports = [
         project.build_dir / m.name / f"{v.name}.report.json" for m in manifests for v in m.variants
     ]
@@ -149,7 +149,7 @@ def summary_task(
     return {
         "basename": "summary",
         "doc": "Summarize every report in build/summary.json, summary.md and summary.html",
-        "actions": [(actions.summary, [reports, project, settings])],
+        "actions": [(summary.summary, [reports, build])],
         "task_dep": ["report"],
         "targets": [str(o) for o in outputs],
         # Cheap, and its baseline can change without any file here changing: always rerun.
@@ -163,25 +163,25 @@ def cache_tasks(settings: CacheSettings) -> Iterator[dict[str, Any]]:
     yield {
         "basename": "cache_stats",
         "doc": f"Show the local artifact cache's size ({settings.describe()})",
-        "actions": [(actions.cache_stats, [settings])],
+        "actions": [(maintenance.cache_stats, [settings])],
         "uptodate": [False],
         "verbosity": 2,
     }
     yield {
         "basename": "cache_prune",
         "doc": "Shrink the local cache to cache_max_size, least recently used first",
-        "actions": [(actions.cache_prune, [settings])],
+        "actions": [(maintenance.cache_prune, [settings])],
         "uptodate": [False],
         "verbosity": 2,
     }
 
 
-def check_task(project: Project, manifests: list[Manifest]) -> dict[str, Any]:
+def check_task(manifests: list[Manifest]) -> dict[str, Any]:
     variants = sum(len(m.variants) for m in manifests)
     return {
         "basename": "check",
         "doc": "Validate every manifest without building",
-        "actions": [(actions.report_check, [len(manifests), variants])],
+        "actions": [(maintenance.report_check, [len(manifests), variants])],
         "uptodate": [False],
         "verbosity": 2,
     }

@@ -26,8 +26,8 @@ from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
 
 import rules
-from rules import actions, fingerprint
-from rules.project import WorkerLimits
+from converter.api import default_engine
+from rules import fingerprint
 
 pytestmark = pytest.mark.tf
 
@@ -67,10 +67,11 @@ class Run:
     executed: set[str]
     output: str
     conversions: int
+    hashed: int  # files this run read to hash them
 
 
 def conversions() -> int:
-    return sum(w.conversions_served for w in actions.engine(WorkerLimits())._workers.values())
+    return sum(w.conversions_served for w in default_engine()._workers.values())
 
 
 COMMANDS = {"clean", "list", "info", "forget", "ignore", "help"}
@@ -91,7 +92,9 @@ def doit(root: Path, *args: str) -> Run:
         code = DoitMain(ModuleTaskLoader(namespace)).run(list(args))
     reported = report.read_text() if report.exists() else ""
     executed = {line[3:].strip() for line in reported.splitlines() if line.startswith(".  ")}
-    return Run(code, executed, reported + out.getvalue() + err.getvalue(), conversions() - before)
+    output = reported + out.getvalue() + err.getvalue()
+    hashed = namespace["TFLITE_BUILD"].state.hashed
+    return Run(code, executed, output, conversions() - before, hashed)
 
 
 @pytest.fixture
@@ -222,16 +225,15 @@ def test_tool_versions_are_part_of_every_key(
 
 def test_touched_files_are_hashed_once_then_stat_only(project: Path) -> None:
     assert build(project).code == 0
-    memo = actions.memo(project / "build/.tflite-build/digests.sqlite")
     for path in project.rglob("*"):
         if path.is_file() and "build" not in path.parts:
             os.utime(path, (time.time() + 5, time.time() + 5))
-    hashed = memo.hashed
-    assert build(project).executed == set()
-    assert memo.hashed > hashed, "touched files must be re-hashed once"
-    hashed = memo.hashed
-    assert build(project).executed == set()
-    assert memo.hashed == hashed, "and then never again"
+    run = build(project)
+    assert run.executed == set()
+    assert run.hashed > 0, "touched files must be re-hashed once"
+    run = build(project)
+    assert run.executed == set()
+    assert run.hashed == 0, "and then never again"
 
 
 def test_edited_artifact_is_restored_or_rebuilt(

@@ -1,0 +1,116 @@
+"""The files a user's Python code reads while it runs in the worker: a depfile, as compilers write.
+
+While ``recording`` is active, every file under the project root that the code
+opens for reading (``open``, ``os.open``, ``numpy.load``...: PEP 578's ``open``
+audit event) or imports (modules that appear in ``sys.modules``, by their
+``__file__``) is noted, then hashed. Modules under the root are dropped from
+``sys.modules`` first, so a persistent worker imports an edited helper afresh
+and sees the import. Python's own installation, virtual environments and this
+package are never recorded. Files that TensorFlow reads natively (in C++)
+cannot be seen this way; a manifest lists those in ``deps``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import site
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from converter.digest import file_digest
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+_WRITING = ("w", "a", "x")
+_WRITE_FLAGS = os.O_CREAT | os.O_TRUNC | os.O_WRONLY
+
+
+class Recorder:
+    """The files one recording saw, filtered to the root and hashed at the end."""
+
+    def __init__(self, root: Path, ignore: tuple[Path, ...] = ()) -> None:
+        self.root = str(root.resolve()).rstrip(os.sep) + os.sep
+        excluded = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(PACKAGE_ROOT / "converter")}
+        excluded.update(str(p) for p in ignore)
+        with contextlib.suppress(AttributeError):
+            excluded.update(site.getsitepackages())
+        self.excluded = tuple(
+            sorted({os.path.realpath(p).rstrip(os.sep) + os.sep for p in excluded})
+        )
+        self.seen: set[str] = set()
+
+    def wanted(self, path: str) -> bool:
+        """Whether a file at this absolute, real path counts as a project file."""
+        if not path.startswith(self.root) or path.startswith(self.excluded):
+            return False
+        parts = path[len(self.root) :].split(os.sep)
+        return not any(p in ("__pycache__", "site-packages", "dist-packages") for p in parts[:-1])
+
+    def note(self, path: Any) -> None:
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        elif isinstance(path, os.PathLike):
+            path = os.fspath(path)
+        if isinstance(path, str):
+            self.seen.add(path)
+
+    def user_modules(self) -> dict[str, str]:
+        """Loaded modules whose file is a project file: name -> file."""
+        found = {}
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None)
+            if isinstance(file, str):
+                real = os.path.realpath(file)
+                if self.wanted(real):
+                    found[name] = real
+        return found
+
+    def digests(self) -> dict[str, str]:
+        """Project-relative POSIX path -> sha256 of every project file seen (that still exists)."""
+        out = {}
+        for path in sorted({os.path.realpath(os.path.abspath(p)) for p in self.seen}):
+            if not self.wanted(path) or not os.path.isfile(path):
+                continue
+            relative = path[len(self.root) :].replace(os.sep, "/")
+            out[relative] = file_digest(Path(path))
+        return out
+
+
+_active: list[Recorder] = []
+_hooked = False
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event != "open" or not _active:
+        return
+    path, mode, flags = (*args, None, None)[:3]
+    if isinstance(mode, str):
+        if any(c in mode for c in _WRITING):
+            return
+    elif isinstance(flags, int) and flags & _WRITE_FLAGS:
+        return
+    if isinstance(path, int):
+        return
+    _active[-1].note(path)
+
+
+@contextlib.contextmanager
+def recording(root: Path, ignore: tuple[Path, ...] = ()) -> Iterator[Recorder]:
+    """Record the project files read inside the block (see the module docstring)."""
+    global _hooked
+    if not _hooked:
+        sys.addaudithook(_audit)  # hooks cannot be removed: one, switched by _active
+        _hooked = True
+    recorder = Recorder(root, ignore)
+    for name in recorder.user_modules():
+        sys.modules.pop(name, None)  # imported afresh, and so seen, inside the block
+    _active.append(recorder)
+    try:
+        yield recorder
+    finally:
+        _active.pop()
+        for name, file in recorder.user_modules().items():
+            recorder.note(file)
+            sys.modules.pop(name, None)  # the next entry point must import it again too

@@ -1,0 +1,70 @@
+"""Entry points, ``file.py:function`` or ``package.module:function``: parsed once, resolved to files.
+
+Manifests, the converter and the build all read entry points through this module,
+so the syntax and the files it names are decided in one place. Resolving a module
+to its files uses Python's own path finder, which executes nothing.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+from dataclasses import dataclass
+from pathlib import Path
+
+SYNTAX = "'file.py:function' or 'package.module:function'"
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    target: str  # a file path (``build.py``, ``tools/make.py``) or a dotted module name
+    function: str
+
+    @classmethod
+    def parse(cls, text: str) -> EntryPoint | None:
+        """The entry point ``text`` names, or None when it does not follow the syntax."""
+        target, sep, function = text.rpartition(":")
+        if not sep or not target or not function.isidentifier():
+            return None
+        if not _is_file(target) and not all(part.isidentifier() for part in target.split(".")):
+            return None
+        return cls(target, function)
+
+    @property
+    def is_file(self) -> bool:
+        return _is_file(self.target)
+
+    def file(self, base_dir: Path) -> Path | None:
+        """The file a ``file.py:function`` entry names (relative to ``base_dir``); else None."""
+        if not self.is_file:
+            return None
+        path = Path(self.target)
+        return path if path.is_absolute() else base_dir / path
+
+    def files(self, base_dir: Path) -> tuple[Path, ...]:
+        """Every file the entry's own code comes from, as far as it can be known without running it.
+
+        A file entry is its file. A module entry found under ``base_dir`` is its
+        module file plus the ``__init__.py`` of each package on the way; an
+        installed module (not under ``base_dir``) resolves to nothing here.
+        """
+        file = self.file(base_dir)
+        if file is not None:
+            return (file,)
+        found: list[Path] = []
+        search = [str(base_dir)]
+        for part in self.target.split("."):
+            spec = importlib.machinery.PathFinder.find_spec(part, search)
+            if spec is None or spec.origin is None or spec.origin in ("built-in", "frozen"):
+                return ()
+            found.append(Path(spec.origin))
+            if spec.submodule_search_locations is None:
+                break
+            search = list(spec.submodule_search_locations)
+        return tuple(found)
+
+    def __str__(self) -> str:
+        return f"{self.target}:{self.function}"
+
+
+def _is_file(target: str) -> bool:
+    return target.endswith(".py") or "/" in target

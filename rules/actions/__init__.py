@@ -1,0 +1,5 @@
+"""What doit runs, one module per task kind: convert, report, summary, and cache upkeep.
+
+Actions are the only writers of build outputs. Each takes the ``rules.build.Build``
+of its doit process as an argument; none keeps state of its own.
+"""

@@ -1,0 +1,83 @@
+"""The summary task: every report in summary.json, .md and .html; baselines kept in the cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from doit.exceptions import TaskFailed
+
+from rules.build import Build
+from rules.stores import write_atomic
+
+
+def summary(reports: list[Path], build: Build) -> TaskFailed | None:
+    """Write build/summary.{json,md,html}; with a baseline, its deltas and growth budgets."""
+    from rules.summary import collect, compare, markdown, no_baseline
+    from rules.summary_html import html
+
+    project = build.project
+    data = collect(reports)
+    breaches: list[str] = []
+    if not project.baseline:
+        no_baseline(data)
+    else:
+        earlier, where = load_baseline(project.baseline, build)
+        if earlier is None:
+            print(
+                f"    warning: no baseline: {where}; the summary shows no deltas", file=sys.stderr
+            )
+        else:
+            breaches = compare(data, earlier, where)
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    build_dir = project.build_dir
+    write_atomic(build_dir / "summary.json", text.encode())
+    write_atomic(build_dir / "summary.md", markdown(data).encode())
+    write_atomic(build_dir / "summary.html", html(data).encode())
+    line = f"    summary: {len(data['variants'])} variants, {data['total_bytes']:,} bytes"
+    if data["baseline"]:
+        line += f", {data['baseline']['total_delta']:+,} bytes against {data['baseline']['source']}"
+    print(f"{line}; see {project.display(build_dir / 'summary.html')}", file=sys.stderr)
+    if project.save_baseline:
+        build.cache().store(
+            baseline_key(project.save_baseline),
+            text.encode(),
+            {"baseline": project.save_baseline},
+            "",
+        )
+        print(
+            f"    summary saved in the cache as baseline {project.save_baseline!r}", file=sys.stderr
+        )
+    return TaskFailed("\n".join(breaches)) if breaches else None
+
+
+def baseline_key(name: str) -> str:
+    """The cache key a named baseline summary is stored under (names are per cache)."""
+    return hashlib.sha256(f"tflite-build baseline\0{name}".encode()).hexdigest()
+
+
+def load_baseline(spec: str, build: Build) -> tuple[dict[str, Any] | None, str]:
+    """(the earlier summary or None, where it came from or why it is missing)."""
+    if spec.startswith("cache:"):
+        name = spec.removeprefix("cache:")
+        hit = build.cache().fetch(baseline_key(name))
+        if hit is None:
+            return None, f"no summary saved as {name!r} in the cache ({build.settings.describe()})"
+        raw, where = hit.artifact, f"cache:{name}"
+    else:
+        path = build.project.root / spec
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            return None, f"{spec} does not exist"
+        where = spec
+    try:
+        earlier = json.loads(raw)
+        if not isinstance(earlier, dict) or not isinstance(earlier.get("variants"), list):
+            raise ValueError("not a summary")
+    except ValueError:
+        return None, f"{where} is not a summary.json"
+    return earlier, where
