@@ -71,6 +71,10 @@ VARIANT_PROPERTIES: dict[str, Any] = {
     "converter": {"type": "object", "description": "any other TFLiteConverter attribute"},
     "allow_resource_variables": BOOLEAN,
     "probe": BOOLEAN,
+    "signature_keys": {
+        **STRINGS,
+        "description": "this variant's signatures of a saved_model source (overrides the source's)",
+    },
 }
 BUDGET_PROPERTIES: dict[str, Any] = {
     "max_size": {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]},

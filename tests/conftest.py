@@ -243,3 +243,105 @@ def write_files(root: Path, files: dict[str, str | bytes]) -> Path:
         else:
             path.write_text(textwrap.dedent(content).lstrip("\n"))
     return root
+
+
+# --- multi-input, multi-output models ------------------------------------------------------
+
+# Declared image, meta, extra; sorted extra, image, meta; TFLite orders a signature's
+# input tensors extra, meta, image (tests check this, it is what makes the models useful).
+MULTI_INPUTS = {"image": (12, 12, 3), "meta": (8,), "extra": (5,)}
+
+MULTI_ENTRIES = textwrap.dedent(
+    '''
+    """Multi-input, multi-output entry points: the same model as a Keras model and a tf.function."""
+
+
+    def keras_model():
+        import keras
+
+        image = keras.Input((12, 12, 3), name="image")
+        meta = keras.Input((8,), name="meta")
+        extra = keras.Input((5,), name="extra")
+        x = keras.layers.Conv2D(4, 3, activation="relu")(image)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        joined = keras.layers.Concatenate()(
+            [x, keras.layers.Dense(4)(meta), keras.layers.Dense(4)(extra)]
+        )
+        cls = keras.layers.Dense(3, activation="softmax", name="cls")(joined)
+        box = keras.layers.Dense(2, name="box")(joined)
+        return keras.Model([image, meta, extra], [cls, box])
+
+
+    _KEEP = []  # tf.function methods hold their module weakly; keep it alive
+
+
+    def tf_function():
+        import tensorflow as tf
+
+        class Scorer(tf.Module):
+            def __init__(self):
+                super().__init__()
+                self.w = tf.Variable(tf.random.stateless_normal([3, 3, 3, 4], seed=[1, 2]))
+                self.v = tf.Variable(tf.random.stateless_normal([17, 3], seed=[3, 4]))
+
+            @tf.function(
+                input_signature=[
+                    tf.TensorSpec([1, 12, 12, 3], tf.float32, name="image"),
+                    tf.TensorSpec([1, 8], tf.float32, name="meta"),
+                    tf.TensorSpec([1, 5], tf.float32, name="extra"),
+                ]
+            )
+            def serve(self, image, meta, extra):
+                x = tf.reduce_mean(tf.nn.relu(tf.nn.conv2d(image, self.w, 1, "VALID")), [1, 2])
+                joined = tf.concat([x, meta, extra], axis=1)
+                return {"cls": tf.nn.softmax(joined @ self.v), "box": meta[:, :2] * 2.0}
+
+        _KEEP[:] = [Scorer()]
+        return _KEEP[0].serve
+    '''
+)
+
+
+@dataclass(frozen=True)
+class MultiModels:
+    root: Path
+    saved_model: Path
+    keras: Path
+    entries: Path  # multi_entries.py: keras_model, tf_function
+    calibration: Path
+    samples: dict[str, np.ndarray]  # by input name, samples first
+
+
+@pytest.fixture(scope="session")
+def multi_models(tmp_path_factory: pytest.TempPathFactory) -> MultiModels:
+    """A three-input, two-output model as a SavedModel, a .keras file and entry points."""
+    import importlib.util
+
+    import keras
+
+    root = tmp_path_factory.mktemp("multi_models")
+    entries = root / "multi_entries.py"
+    entries.write_text(MULTI_ENTRIES)
+    spec = importlib.util.spec_from_file_location("multi_entries", entries)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    model = module.keras_model()
+    model.save(root / "model.keras")
+    model.export(str(root / "saved_model"), verbose=False)
+    rng = np.random.default_rng(3)
+    samples = {
+        name: rng.random((CALIBRATION_SAMPLES, *shape), np.float32)
+        for name, shape in MULTI_INPUTS.items()
+    }
+    np.savez(root / "calibration.npz", **samples)  # type: ignore[arg-type]
+    return MultiModels(
+        root=root,
+        saved_model=root / "saved_model",
+        keras=root / "model.keras",
+        entries=entries,
+        calibration=root / "calibration.npz",
+        samples=samples,
+    )

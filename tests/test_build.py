@@ -7,26 +7,20 @@ Parallel builds, kills and the TF-free load run doit as a separate process.
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import runpy
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from conftest import REPO, Models, write_files
-from doit.cmd_base import ModuleTaskLoader
-from doit.doit_cmd import DoitMain
+from doit_runs import Run, converted, doit, edit
 
 import rules
-from converter.api import default_engine
 from rules import fingerprint
 
 pytestmark = pytest.mark.tf
@@ -59,42 +53,6 @@ ALL = {
     "convert:py/float32",
     "convert:made/float32",
 }
-
-
-@dataclass
-class Run:
-    code: int
-    executed: set[str]
-    output: str
-    conversions: int
-    hashed: int  # files this run read to hash them
-
-
-def conversions() -> int:
-    return sum(w.conversions_served for w in default_engine()._workers.values())
-
-
-COMMANDS = {"clean", "list", "info", "forget", "ignore", "help"}
-
-
-def doit(root: Path, *args: str) -> Run:
-    """Run doit in this process on the project at ``root`` (its own dodo.py)."""
-    namespace = runpy.run_path(str(root / "dodo.py"))
-    report = root / "build" / "doit-report.txt"
-    if (
-        args and args[0] not in COMMANDS
-    ):  # doit's reporter prints to the stdout it was imported with
-        args = ("run", "-o", str(report), *args)
-    report.unlink(missing_ok=True)
-    out, err = io.StringIO(), io.StringIO()
-    before = conversions()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = DoitMain(ModuleTaskLoader(namespace)).run(list(args))
-    reported = report.read_text() if report.exists() else ""
-    executed = {line[3:].strip() for line in reported.splitlines() if line.startswith(".  ")}
-    output = reported + out.getvalue() + err.getvalue()
-    hashed = namespace["TFLITE_BUILD"].state.hashed
-    return Run(code, executed, output, conversions() - before, hashed)
 
 
 @pytest.fixture
@@ -141,16 +99,6 @@ def project(models: Models, tmp_path: Path) -> Path:
 
 def build(root: Path, *args: str) -> Run:
     return doit(root, *(args or ("convert",)))
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new))
-
-
-def converted(run: Run) -> set[str]:
-    return {name for name in run.executed if name.startswith("convert:")}
 
 
 def test_first_run_builds_everything_second_run_nothing(project: Path) -> None:

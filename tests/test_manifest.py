@@ -13,6 +13,7 @@ from rules.catalog import load_manifests
 from rules.errors import ManifestError, RulesError
 from rules.project import find_manifests, load_project
 from rules.specs import parse_size
+from rules.state import BuildState
 
 BASE = {
     "export/saved_model.pb": b"",
@@ -36,7 +37,8 @@ def problems(
     old = os.getcwd()
     os.chdir(tmp_path)
     try:
-        _, found = load_manifests(project, find_manifests(project))
+        state = BuildState(project.state_dir)
+        _, found = load_manifests(project, find_manifests(project, state), state)
     finally:
         os.chdir(old)
     return [str(p) for p in found]
@@ -69,7 +71,8 @@ def test_a_full_manifest_parses_into_dataclasses(tmp_path: Path) -> None:
         },
     )
     project = load_project(tmp_path)
-    (manifest,), found = load_manifests(project, find_manifests(project))
+    state = BuildState(project.state_dir)
+    (manifest,), found = load_manifests(project, find_manifests(project, state), state)
     assert found == []
     assert manifest.name == "digits"
     assert manifest.source == SavedModelSource(tmp_path / "digits/export", ("serving_default",))
@@ -103,7 +106,8 @@ def test_other_source_formats(tmp_path: Path) -> None:
         },
     )
     project = load_project(tmp_path)
-    (a, b), found = load_manifests(project, find_manifests(project))
+    state = BuildState(project.state_dir)
+    (a, b), found = load_manifests(project, find_manifests(project, state), state)
     assert found == []
     assert a.source == KerasSource(tmp_path / "a/model.keras", legacy=True)
     assert b.name == "bee" and b.source == PythonSource("build.py:make", tmp_path / "b")
@@ -121,7 +125,7 @@ GOLDEN = [
         "m/model.yaml:4: variants -> int8 -> quantise: unknown key; did you mean 'quantize'? "
         "(valid: quantize, float_fallback, representative, io_type, input_type, output_type, "
         "supported_ops, allow_custom_ops, exclude_conversion_metadata, inference_type, "
-        "quantized_input_stats, default_ranges, converter, allow_resource_variables, probe)",
+        "quantized_input_stats, default_ranges, converter, allow_resource_variables, probe, signature_keys)",
     ),
     (
         "wrong type",
@@ -273,7 +277,8 @@ def test_discovery_skips_build_hidden_and_venv_folders(tmp_path: Path) -> None:
             "node_modules/e/model.yaml": manifest,
         },
     )
-    found = find_manifests(load_project(tmp_path))
+    project = load_project(tmp_path)
+    found = find_manifests(project, BuildState(project.state_dir))
     assert [p.relative_to(tmp_path).as_posix() for p in found] == [
         "a/model.yaml",
         "deep/er/b/model.yaml",

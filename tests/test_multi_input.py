@@ -1,0 +1,243 @@
+"""Multi-input, multi-output models: integer quantization and accuracy references, matched by name.
+
+The models' TFLite input order (extra, meta, image) differs from both their
+declared order (image, meta, extra) and the sorted one (extra, image, meta), so
+a sample fed as a list in either order reaches the wrong tensors. The oracle is
+TF's own API fed by a generator that yields dicts keyed by signature input name.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import MULTI_INPUTS, MultiModels
+
+import converter
+from converter import evaluate, modelinfo
+
+pytestmark = pytest.mark.tf
+
+DECLARED = list(MULTI_INPUTS)
+SORTED = sorted(MULTI_INPUTS)
+MODES = ("int8", "int8_fallback", "int16x8")
+
+
+def our_options(mode: str, rep: converter.Representative) -> converter.Options:
+    return {
+        "int8": converter.Options(
+            quantize="int8", representative=rep, input_type="int8", output_type="int8"
+        ),
+        "int8_fallback": converter.Options(quantize="int8", float_fallback=True, representative=rep),
+        "int16x8": converter.Options(quantize="int16x8", representative=rep),
+    }[mode]
+
+
+def tf_apply(conv: Any, mode: str, dataset: Callable[[], Iterator[Any]]) -> None:
+    """What a TF user writes by hand for each mode."""
+    import tensorflow as tf
+
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = dataset
+    if mode == "int8":
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+    if mode == "int16x8":
+        conv.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+        ]
+
+
+def by_name(samples: dict[str, np.ndarray]) -> Callable[[], Iterator[dict[str, np.ndarray]]]:
+    count = len(next(iter(samples.values())))
+    return lambda: ({n: a[i : i + 1] for n, a in samples.items()} for i in range(count))
+
+
+def _entry(m: MultiModels, name: str) -> Any:
+    """Call an entry point the way the worker does: fresh Keras state, seed 0, fresh graph."""
+    import keras
+    import tensorflow as tf
+
+    spec = importlib.util.spec_from_file_location("multi_entries_oracle", m.entries)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    tf.compat.v1.reset_default_graph()
+    return getattr(module, name)()
+
+
+def _tf_saved_model(m: MultiModels) -> Any:
+    import tensorflow as tf
+
+    return tf.lite.TFLiteConverter.from_saved_model(str(m.saved_model))
+
+
+def _tf_keras_file(m: MultiModels) -> Any:
+    import keras
+    import tensorflow as tf
+
+    keras.backend.clear_session()
+    model = keras.models.load_model(m.keras, compile=False)
+    return tf.lite.TFLiteConverter.from_keras_model(model)
+
+
+def _tf_keras_entry(m: MultiModels) -> Any:
+    import tensorflow as tf
+
+    return tf.lite.TFLiteConverter.from_keras_model(_entry(m, "keras_model"))
+
+
+# format -> (our source, TF's converter for the same model)
+FORMATS: dict[str, tuple[Callable[[MultiModels], converter.Source], Callable[[MultiModels], Any]]] = {
+    "saved_model": (lambda m: converter.SavedModelSource(m.saved_model), _tf_saved_model),
+    "keras": (lambda m: converter.KerasSource(m.keras), _tf_keras_file),
+    "python_keras": (
+        lambda m: converter.PythonSource("multi_entries.py:keras_model", m.root),
+        _tf_keras_entry,
+    ),
+}
+
+
+def tflite_inputs(data: bytes) -> list[str]:
+    """The model's input tensors, in its own order, by their plain names."""
+    return evaluate.Runner(data).input_names
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_quantized_artifact_equals_tensorflow_fed_by_name(
+    fmt: str, mode: str, multi_models: MultiModels, engine: converter.Engine, tmp_path: Path
+) -> None:
+    make_source, make_tf_converter = FORMATS[fmt]
+    rep = converter.Representative(data=multi_models.calibration)
+    result = engine.convert(
+        make_source(multi_models),
+        our_options(mode, rep),
+        tmp_path / f"{fmt}-{mode}.tflite",
+        provenance={"key": f"{fmt}/{mode}"},
+    )
+    ours = modelinfo.strip_provenance(result.path.read_bytes())
+
+    tf_converter = make_tf_converter(multi_models)
+    tf_apply(tf_converter, mode, by_name(multi_models.samples))
+    expected = tf_converter.convert()
+
+    order = tflite_inputs(expected)
+    assert sorted(order) == SORTED and order not in (DECLARED, SORTED), order
+    assert ours == expected
+
+
+def test_generator_lists_are_in_spec_order(
+    multi_models: MultiModels, engine: converter.Engine, tmp_path: Path
+) -> None:
+    """A generator's list follows our spec order (a Keras model's inputs), whatever TFLite's."""
+    (multi_models.root / "calib_lists.py").write_text(
+        "import numpy as np\n\n\n"
+        "def samples():\n"
+        f"    data = np.load({str(multi_models.calibration)!r})\n"
+        f"    for i in range({len(multi_models.samples['image'])}):\n"
+        f"        yield tuple(data[n][i : i + 1] for n in {DECLARED!r})\n"
+    )
+    source = converter.KerasSource(multi_models.keras)
+    from_file = engine.convert(
+        source,
+        our_options("int8", converter.Representative(data=multi_models.calibration)),
+        tmp_path / "file.tflite",
+    )
+    from_lists = engine.convert(
+        source,
+        our_options(
+            "int8",
+            converter.Representative(python="calib_lists.py:samples", base_dir=multi_models.root),
+        ),
+        tmp_path / "lists.tflite",
+    )
+    assert from_lists.sha256 == from_file.sha256
+
+
+def test_generator_dict_with_an_unknown_key_is_refused(
+    multi_models: MultiModels, engine: converter.Engine, tmp_path: Path
+) -> None:
+    (multi_models.root / "calib_typo.py").write_text(
+        "import numpy as np\n\n\n"
+        "def samples():\n"
+        "    yield {'image': np.zeros((1, 12, 12, 3), np.float32),\n"
+        "           'meta': np.zeros((1, 8), np.float32), 'extras': np.zeros((1, 5), np.float32)}\n"
+    )
+    rep = converter.Representative(python="calib_typo.py:samples", base_dir=multi_models.root)
+    with pytest.raises(converter.OptionsError) as info:
+        engine.convert(
+            converter.SavedModelSource(multi_models.saved_model),
+            our_options("int8", rep),
+            tmp_path / "typo.tflite",
+        )
+    assert str(info.value) == (
+        "representative calib_typo.py:samples: sample 0 must be keyed by the model's input "
+        "names (extra, image, meta); missing extra, unexpected extras"
+    )
+
+
+def test_function_entry_without_signature_takes_lists_in_argument_order(
+    multi_models: MultiModels, engine: converter.Engine, tmp_path: Path
+) -> None:
+    """A bare ConcreteFunction converts without a signature: TF's calibrator refuses dicts
+    there, and the model's inputs are the function's arguments, in their order."""
+    import tensorflow as tf
+
+    rep = converter.Representative(data=multi_models.calibration)
+    result = engine.convert(
+        converter.PythonSource("multi_entries.py:tf_function", multi_models.root),
+        our_options("int8", rep),
+        tmp_path / "function.tflite",
+    )
+    ours = result.path.read_bytes()
+
+    function = _entry(multi_models, "tf_function").get_concrete_function()
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([function])
+    samples = multi_models.samples
+    count = len(samples["image"])
+    tf_apply(conv, "int8", lambda: ([samples[n][i : i + 1] for n in DECLARED] for i in range(count)))
+    expected = conv.convert()
+
+    assert tflite_inputs(expected) == DECLARED
+    assert ours == expected
+
+
+# source -> (converter.Source, how the report's inputs are keyed)
+REFERENCE_SOURCES: dict[str, Callable[[MultiModels], converter.Source]] = {
+    "saved_model": lambda m: converter.SavedModelSource(m.saved_model),
+    "keras": lambda m: converter.KerasSource(m.keras),
+    "python_keras": lambda m: converter.PythonSource("multi_entries.py:keras_model", m.root),
+    "python_tf_function": lambda m: converter.PythonSource("multi_entries.py:tf_function", m.root),
+}
+
+
+@pytest.mark.parametrize("kind", REFERENCE_SOURCES)
+def test_reference_and_interpreter_outputs_match_by_name(
+    kind: str, multi_models: MultiModels, engine: converter.Engine, tmp_path: Path
+) -> None:
+    """What a report computes: the source in TF against the float32 artifact, output by output."""
+    source = REFERENCE_SOURCES[kind](multi_models)
+    artifact = engine.convert(source, converter.Options(), tmp_path / "float32.tflite").path
+    inputs = {n: multi_models.samples[n][:7] for n in DECLARED}  # not the model's order
+
+    reference, outcome = engine.run_reference(source, inputs)
+    runner = evaluate.Runner(artifact.read_bytes())
+    got = runner.run([inputs[n] for n in runner.input_names], batch=4)
+    order, matched = evaluate.match(list(reference), runner.output_names)
+
+    assert outcome.matched == "name" and sorted(outcome.inputs) == SORTED
+    assert matched == "name" and len(runner.output_names) == 2
+    wanted = list(reference.values())
+    for name, i, values in zip(runner.output_names, order, got, strict=True):
+        assert wanted[i].shape == values.shape == (7, values.shape[1]), name
+        errors = evaluate.errors(wanted[i], values)
+        assert errors.max_abs_error < 1e-4, (name, errors)
+        assert errors.cosine_similarity > 0.9999, (name, errors)
