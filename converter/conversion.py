@@ -39,7 +39,9 @@ def run(request: Request) -> Outcome:
             specs = loaded.input_specs()
             with _watching(request, rep.python is not None, discovered):
                 samples = representative.load_samples(rep, specs)
-            loaded.converter.representative_dataset = lambda: iter(samples)
+            loaded.converter.representative_dataset = representative.dataset(
+                samples, specs, by_name=loaded.signature
+            )
         data = _convert(loaded.converter)
     finally:
         loaded.close()

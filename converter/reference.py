@@ -5,10 +5,14 @@ signature function, a Keras model called in inference mode, a session for
 frozen graphs, TF1 SavedModels and session entry points, a ConcreteFunction
 for function entry points. Inputs are matched to the model by name, else by
 position, and run in batches (padded to a fixed batch when the model has one).
+Inputs and outputs carry the names the converted model gives them (its
+signature's, else its tensors'), so a report matches them to the interpreter's
+by name however the TFLite model orders its tensors.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -140,22 +144,29 @@ def _saved_model(source: SavedModelSource) -> Reference:
 
 
 def _keras(model: Any) -> Reference:
-    names = [plain_name(getattr(t, "name", f"input_{i}")) for i, t in enumerate(model.inputs)]
+    specs = sources.keras_input_specs(model)
+    # tf_keras signatures name list outputs after their layers; Keras 3's output_0, 1...
+    layer_names = list(getattr(model, "output_names", None) or []) if _is_tf_keras(model) else []
 
     def call(arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
         result = model(arrays if len(arrays) > 1 else arrays[0], training=False)
+        if layer_names and not isinstance(result, dict):
+            values = result if isinstance(result, (list, tuple)) else [result]
+            if len(values) == len(layer_names):
+                return {n: np.asarray(v) for n, v in zip(layer_names, values, strict=True)}
         return _named_outputs(result)
 
     return Reference(
-        inputs=names,
-        dtypes=[_dtype_name(t.dtype) for t in model.inputs],
+        inputs=[s.name for s in specs],
+        dtypes=[s.dtype for s in specs],
         call=call,
-        batch=_fixed_batch([tuple(t.shape) for t in model.inputs]),
+        batch=_fixed_batch([s.shape for s in specs]),
     )
 
 
-def _dtype_name(dtype: Any) -> str:
-    return dtype if isinstance(dtype, str) else str(dtype.name)
+def _is_tf_keras(model: Any) -> bool:
+    module = sys.modules.get("tf_keras")
+    return module is not None and isinstance(model, module.Model)
 
 
 def _session(session: Any, inputs: list[Any], outputs: list[Any], close: bool) -> Reference:
@@ -232,18 +243,28 @@ def _from_python(entry: str, result: Any) -> Reference:
             f"{entry!r}: an accuracy reference for several functions at once is not supported"
         )
     (function,) = functions
-    specs = [
-        s
-        for s in tf.nest.flatten(function.structured_input_signature)
-        if isinstance(s, tf.TensorSpec)
-    ]
+    specs = sources.function_input_specs(function)
+    structure = function.structured_input_signature
+    # Converted without a signature, the model's outputs are the function's own
+    # output tensors (Identity, Identity_1...), in its flattened output order.
+    output_names = [plain_name(t.name) for t in function.outputs]
 
     def call(arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
-        return _named_outputs(function(*[tf.constant(a) for a in arrays]))
+        given = iter(arrays)
+        leaves = [
+            tf.constant(next(given)) if isinstance(leaf, tf.TensorSpec) else leaf
+            for leaf in tf.nest.flatten(structure)
+        ]
+        args, kwargs = tf.nest.pack_sequence_as(structure, leaves)
+        result = function(*args, **kwargs)
+        values = tf.nest.flatten(result)
+        if len(values) == len(output_names):
+            return {n: np.asarray(v) for n, v in zip(output_names, values, strict=True)}
+        return _named_outputs(result)
 
     return Reference(
-        inputs=[s.name or f"input_{i}" for i, s in enumerate(specs)],
-        dtypes=[s.dtype.as_numpy_dtype.__name__ for s in specs],
+        inputs=[s.name for s in specs],
+        dtypes=[s.dtype for s in specs],
         call=call,
-        batch=_fixed_batch([s.shape.as_list() if s.shape.rank else None for s in specs]),
+        batch=_fixed_batch([s.shape for s in specs]),
     )

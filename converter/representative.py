@@ -2,12 +2,15 @@
 
 TF's own errors for a bad representative dataset come from deep inside the
 calibrator; here every sample is checked first and a mismatch is named in one
-sentence (which input, which sample, expected against got).
+sentence (which input, which sample, expected against got). Samples are held in
+input-spec order and handed to TF keyed by input name when the model has a
+signature: TF's calibrator takes a list only in the TFLite model's own tensor
+order, which differs from both the declared and the sorted order of the inputs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,10 @@ from converter.sources import InputSpec, load_entry
 from converter.spec import Representative
 
 LABELS_KEY = "labels"  # evaluation files keep their labels here; never an input
+
+# What TF's representative_dataset yields: a dict by signature input name, or a list
+# in the model's tensor order (TF reads a tuple as (signature key, dict): never one).
+Sample = dict[str, np.ndarray] | list[np.ndarray]
 
 
 def load_samples(rep: Representative, specs: list[InputSpec]) -> list[list[np.ndarray]]:
@@ -45,6 +52,23 @@ def load_samples(rep: Representative, specs: list[InputSpec]) -> list[list[np.nd
         for spec, array in zip(specs, sample, strict=True):
             _check(where, i, spec, array)
     return samples
+
+
+def dataset(
+    samples: list[list[np.ndarray]], specs: list[InputSpec], by_name: bool
+) -> Callable[[], Iterator[Sample]]:
+    """The converter's ``representative_dataset`` for samples in ``specs`` order.
+
+    ``by_name`` for a model with a signature (``Loaded.signature``): each sample
+    becomes a dict keyed by the specs' names, which are the signature's input names.
+    """
+    names = [spec.name for spec in specs]
+    feed: list[Sample] = (
+        [dict(zip(names, sample, strict=True)) for sample in samples]
+        if by_name
+        else [list(sample) for sample in samples]
+    )
+    return lambda: iter(feed)
 
 
 def _arrays_from_file(path: Path) -> dict[str, np.ndarray]:
@@ -103,18 +127,21 @@ def _iterate(where: str, produced: Any) -> Iterable[Any]:
 
 def _normalize(where: str, index: int, item: Any, specs: list[InputSpec]) -> list[np.ndarray]:
     if isinstance(item, Mapping):
-        missing = [s.name for s in specs if s.name not in item]
-        if missing:
+        names = [s.name for s in specs]
+        missing = [n for n in names if n not in item]
+        extra = sorted(str(k) for k in item if k not in names)
+        if missing or extra:
             raise OptionsError(
-                f"representative {where}: sample {index} lacks input {', '.join(missing)} "
-                f"(inputs: {', '.join(s.name for s in specs)})"
+                f"representative {where}: sample {index} must be keyed by the model's input "
+                f"names ({', '.join(names)}); missing {', '.join(missing) or 'none'}, "
+                f"unexpected {', '.join(extra) or 'none'}"
             )
-        return [np.asarray(item[s.name]) for s in specs]
+        return [np.asarray(item[n]) for n in names]
     values = list(item) if isinstance(item, (list, tuple)) else [item]
     if len(values) != len(specs):
         raise OptionsError(
             f"representative {where}: sample {index} has {len(values)} arrays; "
-            f"the model has {len(specs)} inputs ({', '.join(s.name for s in specs)})"
+            f"the model has {len(specs)} inputs, in this order: {', '.join(s.name for s in specs)}"
         )
     return [np.asarray(v) for v in values]
 

@@ -34,7 +34,12 @@ KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 @dataclass(frozen=True)
 class InputSpec:
-    """One model input as the converter sees it; ``None`` in ``shape`` is a free dimension."""
+    """One model input as the converter sees it; ``None`` in ``shape`` is a free dimension.
+
+    ``name`` is the input's name in the converted model: its signature's input
+    name when the model has a signature (the key TF's calibrator looks up in a
+    sample dict), else the input tensor's own name.
+    """
 
     name: str
     shape: tuple[int | None, ...] | None
@@ -50,6 +55,12 @@ class Loaded:
     # Computed on demand: reading input specs can mean loading the model again.
     input_specs: Callable[[], list[InputSpec]]
     close: Callable[[], None] = field(default=lambda: None)
+    # True when the converted model has one signature: TF's calibrator then takes
+    # each sample as a dict keyed by signature input name, since a list must be in
+    # the TFLite model's own tensor order, which nobody knows before converting.
+    # Models without one (TF1 converter, bare ConcreteFunctions) take a list in
+    # input_specs order, which is their tensor order.
+    signature: bool = False
 
 
 # --- checks without TensorFlow -------------------------------------------------------------
@@ -213,9 +224,10 @@ def _saved_model(source: SavedModelSource) -> Loaded:
             )
         signature = loaded.signatures[keys[0]]
         named = signature.structured_input_signature[1]
+        # A signature's inputs have no order of their own; TFLite lists them by name.
         return [_tensor_spec(name, named[name]) for name in sorted(named)]
 
-    return Loaded(converter, "v2", specs)
+    return Loaded(converter, "v2", specs, signature=True)
 
 
 def _tensor_spec(name: str, spec: Any) -> InputSpec:
@@ -260,16 +272,74 @@ def _tf1_saved_model(source: TF1SavedModelSource) -> Loaded:
     return Loaded(converter, "v1", _v1_specs(converter))
 
 
-def _keras_model_specs(model: Any) -> Callable[[], list[InputSpec]]:
-    def specs() -> list[InputSpec]:
-        out = []
-        for tensor in model.inputs:
-            dtype = tensor.dtype if isinstance(tensor.dtype, str) else tensor.dtype.name
-            name = getattr(tensor, "name", "input").split(":")[0]
-            out.append(InputSpec(name, tuple(tensor.shape), str(dtype)))
-        return out
+def keras_input_specs(model: Any) -> list[InputSpec]:
+    """A Keras model's inputs in its own order, named as ``from_keras_model``'s signature names them.
 
-    return specs
+    For functional and sequential models TF names each signature input after the
+    model's input tensor (``keras.Input(name=...)``, else Keras's ``keras_tensor_N``);
+    for other models it traces ``model.__call__`` on the model's save spec, whose
+    placeholder names (``args_0``, ``args_0_1``...) become the signature's.
+    """
+    inputs = _functional_inputs(model)
+    if inputs is None:
+        return _traced_keras_specs(model)
+    out = []
+    for tensor in inputs:
+        dtype = tensor.dtype if isinstance(tensor.dtype, str) else tensor.dtype.name
+        name = getattr(tensor, "name", "input").split(":")[0]
+        out.append(InputSpec(name, tuple(tensor.shape), str(dtype)))
+    return out
+
+
+def _functional_inputs(model: Any) -> list[Any] | None:
+    """``model.inputs`` where TF's converter names the signature after them, else None."""
+    keras = sys.modules.get("keras")
+    if keras is not None and isinstance(model, keras.Model):
+        from keras.src.models import Functional, Sequential
+
+        return list(model.inputs) if isinstance(model, (Functional, Sequential)) else None
+    return list(model.inputs) if getattr(model, "inputs", None) else None  # tf_keras
+
+
+def _traced_keras_specs(model: Any) -> list[InputSpec]:
+    import functools
+
+    import tensorflow as tf
+    from tensorflow.lite.python.util import get_save_spec
+
+    spec = get_save_spec(model)
+    if spec is None:
+        raise SourceError(
+            f"{type(model).__name__}: the Keras model has never been called, so its inputs "
+            "are unknown; call it once (or build it) before returning it"
+        )
+    # The same trace as TF's export of the model (inference mode, one positional argument).
+    function = tf.function(
+        functools.partial(model.__call__, training=False), input_signature=[spec], autograph=False
+    ).get_concrete_function()
+    return function_input_specs(function)
+
+
+def function_input_specs(function: Any) -> list[InputSpec]:
+    """A ConcreteFunction's arguments, flattened, by placeholder name (captures left out).
+
+    The placeholder is named after the argument's TensorSpec, else the argument
+    (``args_0_1`` style for nested unnamed ones); TF names signature inputs, and
+    the inputs of a model converted without one, after it.
+    """
+    import tensorflow as tf
+
+    count = sum(
+        isinstance(s, tf.TensorSpec) for s in tf.nest.flatten(function.structured_input_signature)
+    )
+    return [
+        InputSpec(
+            t.name.split(":")[0],
+            None if t.shape.rank is None else tuple(t.shape.as_list()),
+            t.dtype.as_numpy_dtype.__name__,
+        )
+        for t in function.inputs[:count]  # arguments come first, captures after
+    ]
 
 
 def load_keras_model(source: KerasSource) -> Any:
@@ -299,7 +369,7 @@ def _keras_file(source: KerasSource) -> Loaded:
 
     model = load_keras_model(source)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    return Loaded(converter, "v2", _keras_model_specs(model))
+    return Loaded(converter, "v2", lambda: keras_input_specs(model), signature=True)
 
 
 def _frozen_graph(source: FrozenGraphSource) -> Loaded:
@@ -386,10 +456,12 @@ def _from_python_result(entry: str, result: Any) -> Loaded:
         return Loaded(converter, "v1", _v1_specs(converter), close=session.close)
     if is_keras_model(result):
         converter = tf.lite.TFLiteConverter.from_keras_model(result)
-        return Loaded(converter, "v2", _keras_model_specs(result))
+        return Loaded(converter, "v2", lambda: keras_input_specs(result), signature=True)
     functions = [concrete(entry, item) for item in as_list(result)]
     # No trackable object: TF then freezes the variables itself. Passing a Keras 3
-    # model as the trackable leaves unfrozen resource variables (NaN outputs).
+    # model as the trackable leaves unfrozen resource variables (NaN outputs). The
+    # model then has no signature: its inputs are the function's placeholders, in
+    # the function's order, named after them (a TensorSpec's name, else the argument's).
     converter = tf.lite.TFLiteConverter.from_concrete_functions(functions)
 
     def specs() -> list[InputSpec]:
@@ -397,12 +469,7 @@ def _from_python_result(entry: str, result: Any) -> Loaded:
             raise SourceError(
                 f"{entry!r}: representative data for several functions at once is not supported"
             )
-        flat = tf.nest.flatten(functions[0].structured_input_signature)
-        return [
-            _tensor_spec(spec.name or f"input_{i}", spec)
-            for i, spec in enumerate(flat)
-            if isinstance(spec, tf.TensorSpec)
-        ]
+        return function_input_specs(functions[0])
 
     return Loaded(converter, "v2", specs)
 

@@ -122,8 +122,16 @@ class Representative:
     Exactly one of ``data`` (an ``.npz`` with arrays keyed by input name, or an
     ``.npy`` for a single-input model; the first axis indexes samples) and
     ``python`` (``file.py:function`` returning an iterable of samples, each an
-    array, a list of arrays in input order, or a dict keyed by input name).
+    array, a list or tuple of arrays in input order, or a dict keyed by input name).
     ``samples`` caps how many are used (the first N, so the result is deterministic).
+
+    Input names are a SavedModel signature's input names, a Keras model's input
+    names (``keras.Input(name=...)``), a function's TensorSpec names (else its
+    argument names), or ``input_arrays`` (frozen graphs, TF1 SavedModels, sessions).
+    Input order, for lists: a SavedModel signature's inputs sorted by name; a Keras
+    model's ``inputs``; a function's arguments, flattened; the TF1 converter's
+    ``input_arrays``. The TFLite model's own input order may differ: samples reach
+    TF's calibrator keyed by name wherever the model has a signature.
     """
 
     data: Path | None = None

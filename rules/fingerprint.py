@@ -115,9 +115,9 @@ def _portable(value: Any, prefix: str) -> Any:
     return value
 
 
-def source_part(root: Path, manifest: Manifest) -> dict[str, Any]:
-    """The manifest's source, described portably (shared, read-only, by its variants' keys)."""
-    described: dict[str, Any] = portable(source_to_dict(manifest.source), root)
+def source_part(root: Path, source: Source) -> dict[str, Any]:
+    """A source, described portably (a manifest's is shared, read-only, by its variants' keys)."""
+    described: dict[str, Any] = portable(source_to_dict(source), root)
     return described
 
 
@@ -130,7 +130,7 @@ def fingerprint_of(
         "model": manifest.name,
         "variant": variant.name,
         "task": manifest.task,
-        "source": source if source is not None else source_part(root, manifest),
+        "source": source if source is not None else source_part(root, manifest.source_for(variant)),
         "options": portable(variant.options.to_dict(), root),
         **tool_versions(),
     }

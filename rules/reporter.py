@@ -33,7 +33,16 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
             self.counts: Counter[str] = Counter()
             self.failed: list[str] = []
             self.blocked = 0
+            self.seen = 0  # tasks doit looked at in any way: none means nothing was selected
             self.started = time.perf_counter()
+
+        def execute_task(self, task: Any) -> None:
+            super().execute_task(task)
+            self.seen += 1
+
+        def skip_ignore(self, task: Any) -> None:
+            super().skip_ignore(task)
+            self.seen += 1
 
         def add_success(self, task: Any) -> None:
             super().add_success(task)
@@ -42,12 +51,14 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
 
         def add_failure(self, task: Any, fail: Any) -> None:
             super().add_failure(task, fail)
+            self.seen += 1
             if isinstance(fail, UnmetDependency):  # not run: a task it needs failed
-                self.blocked += 1
+                self.blocked += bool(task.actions)  # a group (`convert`) is no task of its own
             else:
                 self.failed.append(task.name)
 
         def skip_uptodate(self, task: Any) -> None:
+            self.seen += 1
             origin = build.state.restored.get(task.name)
             if origin is not None:  # restored by the up-to-date check: say so
                 self.write(f"C  {task.name} (from the {origin} cache)\n")
@@ -59,6 +70,8 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
 
         def complete_run(self) -> None:
             super().complete_run()
+            if not self.seen:
+                self.write("tflite-build: no task matched the selection; nothing was done\n")
             if sum(self.counts.values()) or self.failed or self.blocked:
                 elapsed = time.perf_counter() - self.started
                 self.write(summary(self.counts, self.failed, self.blocked, elapsed) + "\n")

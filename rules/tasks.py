@@ -74,7 +74,7 @@ def convert_tasks(
     }
     project = build.project
     for manifest in manifests:
-        source = source_part(project.root, manifest)
+        source = source_part(project.root, manifest.source)
         where = project.display(manifest.path)
         out = f"{project.build_dir}/{manifest.name}"
         for variant in manifest.variants:

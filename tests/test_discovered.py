@@ -48,7 +48,7 @@ def make_model():
     dense.set_weights([np.full((4, WIDTH), scale, np.float32), np.zeros(WIDTH, np.float32)])
     return model
 '''
-PACKAGE_MODELS = '''
+PACKAGE_MODELS = """
 from pkg.layers import UNITS
 
 
@@ -57,8 +57,8 @@ def make():
 
     inputs = keras.Input((4,), name="x")
     return keras.Model(inputs, keras.layers.Dense(UNITS)(inputs))
-'''
-CALIB = '''
+"""
+CALIB = """
 import numpy as np
 
 from calib_helper import SCALE
@@ -68,7 +68,7 @@ def samples():
     rng = np.random.default_rng(3)
     for _ in range(8):
         yield [(rng.random((1, 8, 8, 1)) * SCALE).astype(np.float32)]
-'''
+"""
 ALL = {"convert:ent/float32", "convert:mod/float32", "convert:gen/int8"}
 PROBE = """
 import runpy, sys

@@ -9,6 +9,10 @@ TF's own API fed by a generator that yields dicts keyed by signature input name.
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +36,9 @@ def our_options(mode: str, rep: converter.Representative) -> converter.Options:
         "int8": converter.Options(
             quantize="int8", representative=rep, input_type="int8", output_type="int8"
         ),
-        "int8_fallback": converter.Options(quantize="int8", float_fallback=True, representative=rep),
+        "int8_fallback": converter.Options(
+            quantize="int8", float_fallback=True, representative=rep
+        ),
         "int16x8": converter.Options(quantize="int16x8", representative=rep),
     }[mode]
 
@@ -95,7 +101,9 @@ def _tf_keras_entry(m: MultiModels) -> Any:
 
 
 # format -> (our source, TF's converter for the same model)
-FORMATS: dict[str, tuple[Callable[[MultiModels], converter.Source], Callable[[MultiModels], Any]]] = {
+FORMATS: dict[
+    str, tuple[Callable[[MultiModels], converter.Source], Callable[[MultiModels], Any]]
+] = {
     "saved_model": (lambda m: converter.SavedModelSource(m.saved_model), _tf_saved_model),
     "keras": (lambda m: converter.KerasSource(m.keras), _tf_keras_file),
     "python_keras": (
@@ -187,8 +195,11 @@ def test_generator_dict_with_an_unknown_key_is_refused(
 def test_function_entry_without_signature_takes_lists_in_argument_order(
     multi_models: MultiModels, engine: converter.Engine, tmp_path: Path
 ) -> None:
-    """A bare ConcreteFunction converts without a signature: TF's calibrator refuses dicts
-    there, and the model's inputs are the function's arguments, in their order."""
+    """A bare ConcreteFunction has no signature in TFLite: TF's calibrator refuses dicts.
+
+    The model's inputs are then the function's arguments, in their order, so a
+    list in that order (our spec order) is what TF's own API must be fed too.
+    """
     import tensorflow as tf
 
     rep = converter.Representative(data=multi_models.calibration)
@@ -203,14 +214,64 @@ def test_function_entry_without_signature_takes_lists_in_argument_order(
     conv = tf.lite.TFLiteConverter.from_concrete_functions([function])
     samples = multi_models.samples
     count = len(samples["image"])
-    tf_apply(conv, "int8", lambda: ([samples[n][i : i + 1] for n in DECLARED] for i in range(count)))
+    tf_apply(
+        conv, "int8", lambda: ([samples[n][i : i + 1] for n in DECLARED] for i in range(count))
+    )
     expected = conv.convert()
 
     assert tflite_inputs(expected) == DECLARED
     assert ours == expected
 
 
-# source -> (converter.Source, how the report's inputs are keyed)
+LEGACY_ORACLE = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import tensorflow as tf
+    import tf_keras as keras
+
+    h5, calibration, out = sys.argv[1:]
+    keras.utils.set_random_seed(0)
+    image = keras.Input((12, 12, 3), name="image")
+    meta, extra = keras.Input((8,), name="meta"), keras.Input((5,), name="extra")
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, activation="relu")(image))
+    joined = keras.layers.Concatenate()([x, keras.layers.Dense(4)(meta), keras.layers.Dense(4)(extra)])
+    cls = keras.layers.Dense(3, activation="softmax", name="cls")(joined)
+    keras.Model([image, meta, extra], [cls, keras.layers.Dense(2, name="box")(joined)]).save(h5)
+
+    samples = dict(np.load(calibration))
+    conv = tf.lite.TFLiteConverter.from_keras_model(keras.models.load_model(h5, compile=False))
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int8
+    conv.representative_dataset = lambda: (
+        {n: a[i : i + 1] for n, a in samples.items()} for i in range(len(samples["image"]))
+    )
+    open(out, "wb").write(conv.convert())
+    """
+)
+
+
+def test_legacy_tf_keras_h5_equals_tensorflow_fed_by_name(
+    multi_models: MultiModels, engine: converter.Engine, tmp_path: Path
+) -> None:
+    h5, expected = tmp_path / "legacy.h5", tmp_path / "expected.tflite"
+    paths = [str(p) for p in (h5, multi_models.calibration, expected)]
+    subprocess.run(
+        [sys.executable, "-c", LEGACY_ORACLE, *paths],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "TF_USE_LEGACY_KERAS": "1"},
+    )
+    rep = converter.Representative(data=multi_models.calibration)
+    result = engine.convert(
+        converter.KerasSource(h5, legacy=True), our_options("int8", rep), tmp_path / "ours.tflite"
+    )
+    order = tflite_inputs(expected.read_bytes())
+    assert sorted(order) == SORTED and order not in (DECLARED, SORTED), order
+    assert result.path.read_bytes() == expected.read_bytes()
+
+
 REFERENCE_SOURCES: dict[str, Callable[[MultiModels], converter.Source]] = {
     "saved_model": lambda m: converter.SavedModelSource(m.saved_model),
     "keras": lambda m: converter.KerasSource(m.keras),
