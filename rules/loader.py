@@ -33,7 +33,6 @@ from rules.tasks import (
 )
 
 SHARD_ENV = "TFLITE_BUILD_SHARD"
-STATE_FILE = "state.sqlite"
 
 
 def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
@@ -56,7 +55,9 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
     build = Build(project, settings, state) if project is not None else None
     config: dict[str, Any] = {
         "backend": "sqlite3",  # parallel doit processes keep each other's results
-        "dep_file": str(state.path),  # doit's table and ours: one database
+        # doit's own database stays a file of its own: after a failed task doit holds
+        # a write transaction open until the run ends, which would block our records.
+        "dep_file": str(state_dir / "doit.sqlite"),
         "default_tasks": ["convert"],
     }
     if build is not None:

@@ -9,9 +9,10 @@ It remembers, between builds:
 - ``manifests``: every parsed manifest as JSON (``rules.codec``), with what it relied on;
 - ``meta``: small named values, such as the manifest search's answer.
 
-doit's own table lives in the same file (``dep_file``), so a build folder holds
-one database. SQLite, not JSON files: parallel doit processes share it without
-losing each other's rows. Records are written the moment a variant finishes, so
+doit keeps its own database beside it (``doit.sqlite``; we rely on none of
+it): after a failed task doit holds a write transaction open until the run
+ends, which would block our records in a shared file. SQLite, not JSON files:
+parallel doit processes share it without losing each other's rows. Records are written the moment a variant finishes, so
 a kill loses nothing.
 
 Asking never writes: the state starts read-only, and what loading tasks learns

@@ -339,7 +339,7 @@ def test_reports_and_budgets(project: Path) -> None:
     edit(
         project / "sm/model.yaml",
         'budgets: {"*": {max_size: 1MB}}',
-        'budgets: {"*": {max_size: 4KB}, float32: {min_accuracy: 0.9}}',
+        'budgets: {"*": {max_size: 4KB}, float32: {min_top1_agreement: 0.9}}',
     )
     run = build(project, "--continue", "report")
     assert run.code != 0 and run.conversions == 0
@@ -349,11 +349,17 @@ def test_reports_and_budgets(project: Path) -> None:
             f"sm/{variant}: over budget: max_size is 4,000 bytes, measured {size:,} bytes"
             in run.output
         )
-    assert "note: sm/float32: budget min_accuracy is not checked: it was not measured" in run.output
+    report = json.loads((project / "build/sm/float32.report.json").read_text())
+    assert {
+        "budget": "min_top1_agreement",
+        "limit": 0.9,
+        "measured": 1.0,
+        "passed": True,
+    } in report["budgets"]
     # Latency is measured (host CPU) and its budget enforced; an impossible limit always breaches.
     edit(
         project / "sm/model.yaml",
-        "float32: {min_accuracy: 0.9}",
+        "float32: {min_top1_agreement: 0.9}",
         "float32: {max_latency_ms: 0.000001}",
     )
     run = build(project, "--continue", "report")

@@ -21,6 +21,7 @@ from typing import Any
 from doit.exceptions import TaskFailed
 
 from converter.errors import ConverterError
+from rules import fingerprint
 from rules.build import Build
 from rules.fingerprint import (
     ConvertJob,
@@ -28,7 +29,6 @@ from rules.fingerprint import (
     discovered_digests,
     full_key,
     input_digests,
-    tool_versions,
 )
 from rules.state import BuildState, Record
 from rules.stores import write_atomic
@@ -83,7 +83,7 @@ def stat_signature(job: ConvertJob, state: BuildState, discovered: tuple[str, ..
     for path in job.inputs:
         inputs += state.files(str(path))
     inputs += [str(job.root / path) for path in discovered]
-    versions = ",".join(tool_versions().values())
+    versions = ",".join(fingerprint.tool_versions().values())
     output = state.stats([str(job.output)])
     return f"{versions}|{state.stats(inputs, this_build=True)}|{output}"
 

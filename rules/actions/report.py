@@ -13,8 +13,8 @@ from doit.exceptions import TaskFailed
 
 from converter.digest import canonical_json
 from converter.spec import Source, source_to_dict
+from rules import fingerprint
 from rules.build import Build
-from rules.fingerprint import tool_versions
 from rules.report import ReportJob
 from rules.state import BuildState, Record
 from rules.stores import write_atomic
@@ -51,7 +51,7 @@ def _report_stats(job: ReportJob, state: BuildState) -> str:
         files.append(str(job.float32))
     if job.evaluate is not None:
         files.append(str(job.evaluate.data))
-    versions = ",".join(tool_versions().values())
+    versions = ",".join(fingerprint.tool_versions().values())
     return f"{REPORT_FORMAT}|{versions}|{section}|{state.stats(files)}"
 
 
