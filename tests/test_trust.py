@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Models, write_files
+from conftest import Models, MultiModels, write_files
 from doit_runs import converted, doit
 
 from converter import modelinfo
@@ -230,3 +230,41 @@ def test_asking_never_writes(project: Path, private_cache: Path) -> None:
     run = doit(project, "convert:sm/*")
     assert "C  convert:sm/dynamic (from the local cache)" in run.output and run.conversions == 0
     assert os.path.getsize(project / "build/sm/dynamic.tflite") > 0
+
+
+def test_multi_input_int8_builds_and_reports(multi_models: MultiModels, tmp_path: Path) -> None:
+    """Inputs whose TFLite order is neither declared nor sorted: int8 converts, the report compares."""
+    import json
+
+    import numpy as np
+
+    root = tmp_path / "multi"
+    shutil.copytree(multi_models.saved_model, root / "mi/export")
+    rng = np.random.default_rng(9)
+    evaluate = {
+        name: rng.random(values.shape, np.float32) for name, values in multi_models.samples.items()
+    }
+    np.savez(root / "mi/eval.npz", **evaluate)  # type: ignore[arg-type]
+    write_files(
+        root,
+        {
+            "dodo.py": "import rules\n\nglobals().update(rules.doit_tasks(__file__))\n",
+            "mi/calib.npz": multi_models.calibration.read_bytes(),
+            "mi/model.yaml": """
+                source: {saved_model: export}
+                variants:
+                  float32: {}
+                  int8: {quantize: int8, io_type: int8, representative: {data: calib.npz}}
+                evaluate: {data: eval.npz}
+                budgets: {int8: {max_error: 1.0}}
+                """,
+        },
+    )
+    run = doit(root, "report")
+    assert run.code == 0, run.output
+    for variant in ("float32", "int8"):
+        accuracy = json.loads((root / f"build/mi/{variant}.report.json").read_text())["accuracy"]
+        assert accuracy["outputs_matched_by"] == "name", accuracy
+        assert len(accuracy["outputs"]) == 2
+        limit = 1e-5 if variant == "float32" else 0.5
+        assert all(o["max_abs_error"] < limit for o in accuracy["outputs"].values()), accuracy
