@@ -11,6 +11,7 @@ with problems is never kept, so its errors show on every run.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -37,7 +38,8 @@ def code_signature() -> str:
     """Our own modules' signatures: an upgrade or an edit of the parser invalidates the cache."""
     here = Path(__file__).resolve().parent
     files = sorted([*here.glob("*.py"), *(here.parent / "converter").glob("*.py")])
-    return json.dumps([CACHE_FORMAT, [(f.name, _signature(f)) for f in files]])
+    text = json.dumps([CACHE_FORMAT, [(f.name, _signature(f)) for f in files]])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _cached(entry: str | None, path: Path, header: str) -> Manifest | None:
@@ -45,12 +47,11 @@ def _cached(entry: str | None, path: Path, header: str) -> Manifest | None:
     if entry is None:
         return None
     try:
-        saved_header, signature, checked, text = json.loads(entry)
+        saved_header, signature, checked, manifest = codec.decode(entry)
         if saved_header != header or signature != _signature(path):
             return None
         if any(path_state(p) != state for p, state in checked):
             return None
-        manifest = codec.decode(text)
     except (ValueError, TypeError):  # codec.DecodeError included: parse afresh
         return None
     return manifest if isinstance(manifest, Manifest) else None
@@ -60,7 +61,7 @@ def load_manifests(
     project: Project, paths: list[Path], state: BuildState
 ) -> tuple[list[Manifest], list[Problem]]:
     """Parse every manifest (or take it from the build state) and check that names are unique."""
-    header = json.dumps([code_signature(), str(project.root)])
+    header = f"{code_signature()} {project.root}"
     known = state.manifest_entries()
     keep: dict[str, str] = {}
     manifests: list[Manifest] = []
@@ -76,7 +77,7 @@ def load_manifests(
             problems += parsed.problems
             manifest = parsed.manifest
             if manifest is not None and signature is not None:
-                entry = json.dumps([header, signature, parsed.checked, codec.encode(manifest)])
+                entry = json.dumps([header, signature, parsed.checked, codec.plain(manifest)])
             else:
                 entry = None
         if manifest is not None:

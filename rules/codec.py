@@ -47,25 +47,26 @@ class DecodeError(ValueError):
     """The text is not what ``encode`` writes (another version's row, or damage)."""
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """``value`` as plain JSON data (what ``encode`` writes, before the text)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out = {"$": type(value).__name__}
         for f in dataclasses.fields(value):
-            out[f.name] = _plain(getattr(value, f.name))
+            out[f.name] = plain(getattr(value, f.name))
         return out
     if isinstance(value, Path):
         return {"$p": str(value)}
     if isinstance(value, tuple):
-        return {"$t": [_plain(v) for v in value]}
+        return {"$t": [plain(v) for v in value]}
     if isinstance(value, Mapping):
-        return {"$m": {str(k): _plain(v) for k, v in value.items()}}
+        return {"$m": {str(k): plain(v) for k, v in value.items()}}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
 def encode(value: Any) -> str:
-    return json.dumps(_plain(value), separators=(",", ":"))
+    return json.dumps(plain(value), separators=(",", ":"))
 
 
 def _hook(obj: dict[str, Any]) -> Any:

@@ -20,49 +20,17 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from converter.digest import bytes_digest, canonical_json
-from converter.spec import Options, PythonSource, Source, source_to_dict
+from converter.spec import PythonSource, Source, source_to_dict
 from converter.versions import PROJECT, tensorflow_version, version
+from rules.jobs import ConvertJob
 from rules.specs import Manifest, Variant
 from rules.state import BuildState
 
 KEY_FORMAT = 2  # bump when the key's recipe changes
-
-
-@dataclass(frozen=True)
-class ConvertJob:
-    """Everything a convert task needs, as plain picklable data (doit -n sends it to workers)."""
-
-    model: str
-    variant: str
-    source: Source
-    options: Options
-    inputs: tuple[Path, ...]  # files and directories the conversion reads
-    root: Path
-    manifest: Path
-    output: Path
-    fingerprint: dict[str, Any]
-    discovers: bool = False  # its Python code runs in the worker: it has discovered inputs
-
-    @property
-    def name(self) -> str:
-        return f"{self.model}/{self.variant}"
-
-    @functools.cached_property
-    def fingerprint_json(self) -> str:
-        return canonical_json(self.fingerprint)
-
-    @property
-    def sidecar(self) -> Path:
-        return self.output.with_suffix(".convert.json")
-
-    @property
-    def log(self) -> Path:
-        return self.output.with_suffix(".convert.log")
 
 
 @functools.cache

@@ -15,31 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from converter.spec import Source
-from rules.specs import Budget, Evaluate
+from rules.jobs import ReportJob
+from rules.specs import Budget
 
 REPORT_FORMAT = 5  # bump when a report gains or changes a section: reports rerun
 # Checked by the summary, against its baseline; a report only records the limit.
 SUMMARY_BUDGETS = ("max_size_growth",)
-
-
-@dataclass(frozen=True)
-class ReportJob:
-    """Everything a report task needs, as picklable data."""
-
-    model: str
-    variant: str
-    artifact: Path
-    float32: Path | None  # the model's float32 variant, when it has one and this is another
-    source: Path | None  # the source model on disk, for its size (None: a Python entry point)
-    model_source: Source  # the source as the converter loads it: the accuracy reference
-    budget: Budget | None
-    evaluate: Evaluate | None
-    manifest: Path
-    output: Path
-
-    @property
-    def name(self) -> str:
-        return f"{self.model}/{self.variant}"
 
 
 @dataclass(frozen=True)

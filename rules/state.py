@@ -28,18 +28,19 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from converter.digest import file_digest, walk_files
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 Signature = tuple[int, int, int]  # size, mtime_ns, inode
 TABLES = {
     "digests": "path TEXT PRIMARY KEY, size INT, mtime_ns INT, inode INT, sha256 TEXT",
     "listings": "path TEXT PRIMARY KEY, listing TEXT",
-    "records": "name TEXT PRIMARY KEY, record TEXT",
+    "records": "name TEXT PRIMARY KEY, declared TEXT, key TEXT, sha256 TEXT, stats TEXT, "
+    "discovered TEXT",
     "manifests": "path TEXT PRIMARY KEY, entry TEXT",
     "meta": "name TEXT PRIMARY KEY, value TEXT",
 }
@@ -72,33 +73,26 @@ class Record:
     stats: str = ""
     discovered: tuple[str, ...] = ()
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+    def row(self) -> tuple[str, str, str, str, str]:
+        discovered = json.dumps(list(self.discovered)) if self.discovered else ""
+        return self.declared, self.key, self.sha256, self.stats, discovered
 
     @classmethod
-    def from_json(cls, text: str) -> Record | None:
-        try:
-            data = json.loads(text)
-            return cls(
-                str(data["declared"]),
-                str(data["key"]),
-                str(data["sha256"]),
-                str(data.get("stats", "")),
-                tuple(str(p) for p in data.get("discovered", ())),
-            )
-        except (ValueError, KeyError, TypeError):
-            return None
+    def from_row(cls, declared: str, key: str, sha256: str, stats: str, discovered: str) -> Record:
+        return cls(
+            declared, key, sha256, stats, tuple(json.loads(discovered)) if discovered else ()
+        )
 
 
-@dataclass
 class _Tables:
     """The database's rows, read once per process."""
 
-    digests: dict[str, tuple[Signature, str]] = field(default_factory=dict)
-    listings: dict[str, str] = field(default_factory=dict)
-    records: dict[str, str] = field(default_factory=dict)
-    manifests: dict[str, str] = field(default_factory=dict)
-    meta: dict[str, str] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self.digests: dict[str, tuple[Signature, str]] = {}
+        self.listings: dict[str, str] = {}
+        self.records: dict[str, Record] = {}
+        self.manifests: dict[str, str] = {}
+        self.meta: dict[str, str] = {}
 
 
 class BuildState:
@@ -150,10 +144,12 @@ class BuildState:
                 for path, size, mtime_ns, inode, digest in db.execute("SELECT * FROM digests")
             }
             tables.listings = dict(db.execute("SELECT * FROM listings"))
-            tables.records = dict(db.execute("SELECT * FROM records"))
+            tables.records = {
+                name: Record.from_row(*row) for name, *row in db.execute("SELECT * FROM records")
+            }
             tables.manifests = dict(db.execute("SELECT * FROM manifests"))
             tables.meta = dict(db.execute("SELECT * FROM meta"))
-        except sqlite3.Error:
+        except (sqlite3.Error, ValueError, TypeError):
             return _Tables()
         finally:
             db.close()
@@ -282,14 +278,12 @@ class BuildState:
 
     def record(self, name: str) -> Record | None:
         """What ``name`` (a task) last built, if known."""
-        text = self._rows().records.get(name)
-        return Record.from_json(text) if text is not None else None
+        return self._rows().records.get(name)
 
     def remember(self, name: str, record: Record) -> None:
         """Record a finished task at once: a kill a moment later loses nothing."""
-        text = record.to_json()
-        self._rows().records[name] = text
-        self._write("INSERT OR REPLACE INTO records VALUES (?, ?)", name, text)
+        self._rows().records[name] = record
+        self._write("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?)", name, *record.row())
 
     # --- parsed manifests and other named values --------------------------------------------
 

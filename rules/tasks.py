@@ -14,13 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from converter.spec import PythonSource
 from rules.actions import convert, maintenance, report, summary
 from rules.build import Build
 from rules.cache import CacheSettings
-from rules.fingerprint import ConvertJob, discovers, fingerprint_of, inputs_of, source_part
+from rules.fingerprint import discovers, fingerprint_of, inputs_of, source_part
+from rules.jobs import ConvertJob, ReportJob
 from rules.project import Project
-from rules.report import ReportJob, budget_for
 from rules.specs import Manifest, Variant
 
 
@@ -103,37 +102,24 @@ def report_tasks(build: Build, manifests: list[Manifest]) -> Iterator[dict[str, 
         "name": None,
         "doc": "Report every variant's size and check its budgets (report:<model>/<variant> for one)",
     }
+    build_dir = project.build_dir
     for manifest in manifests:
-        names = [v.name for v in manifest.variants]
-        out = project.build_dir / manifest.name
-        source = None if isinstance(manifest.source, PythonSource) else manifest.source.path
+        has_float32 = any(v.name == "float32" for v in manifest.variants)
+        setup = [manifest.task] if manifest.task else []
         for variant in manifest.variants:
-            job = ReportJob(
-                model=manifest.name,
-                variant=variant.name,
-                artifact=out / f"{variant.name}.tflite",
-                float32=out / "float32.tflite"
-                if "float32" in names and variant.name != "float32"
-                else None,
-                source=source,
-                model_source=manifest.source_for(variant),
-                budget=budget_for(dict(manifest.budgets), variant.name),
-                evaluate=manifest.evaluate,
-                manifest=manifest.path,
-                output=out / f"{variant.name}.report.json",
-            )
+            job = ReportJob(manifest, variant, build_dir)
             converts = [f"convert:{job.name}"]
-            if job.float32 is not None:
+            if has_float32 and variant.name != "float32":
                 converts.append(f"convert:{manifest.name}/float32")
             yield {
                 "name": job.name,
-                "doc": f"{manifest.name} {variant.name}: size report and budgets",
+                "doc": f"{manifest.name} {variant.name}: size, latency and accuracy report, budgets",
                 "actions": [(report.report, [job, build])],
-                "targets": [str(job.output)],
+                "targets": [f"{build_dir}/{manifest.name}/{variant.name}.report.json"],
                 "task_dep": converts,
                 # The reference is the source model: a task that makes it runs first
                 # when this report is not up to date (a cache hit skipped it at convert).
-                "setup": [manifest.task] if manifest.task else [],
+                "setup": setup,
                 "uptodate": [(report.report_up_to_date, [job, build])],
                 "clean": True,
                 "verbosity": 1,
@@ -142,8 +128,9 @@ def report_tasks(build: Build, manifests: list[Manifest]) -> Iterator[dict[str, 
 
 def summary_task(build: Build, manifests: list[Manifest]) -> dict[str, Any]:
     project = build.project
+    # Strings: made on every load, turned into paths only when the summary runs.
     reports = [
-        project.build_dir / m.name / f"{v.name}.report.json" for m in manifests for v in m.variants
+        f"{project.build_dir}/{m.name}/{v.name}.report.json" for m in manifests for v in m.variants
     ]
     outputs = [project.build_dir / f"summary.{ext}" for ext in ("json", "md", "html")]
     return {

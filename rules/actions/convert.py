@@ -24,12 +24,12 @@ from converter.errors import ConverterError
 from rules import fingerprint
 from rules.build import Build
 from rules.fingerprint import (
-    ConvertJob,
     declared_key,
     discovered_digests,
     full_key,
     input_digests,
 )
+from rules.jobs import ConvertJob
 from rules.state import BuildState, Record
 from rules.stores import write_atomic
 

@@ -15,7 +15,7 @@ from converter.digest import canonical_json
 from converter.spec import Source, source_to_dict
 from rules import fingerprint
 from rules.build import Build
-from rules.report import ReportJob
+from rules.jobs import ReportJob
 from rules.state import BuildState, Record
 from rules.stores import write_atomic
 

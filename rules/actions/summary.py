@@ -14,13 +14,13 @@ from rules.build import Build
 from rules.stores import write_atomic
 
 
-def summary(reports: list[Path], build: Build) -> TaskFailed | None:
+def summary(reports: list[str], build: Build) -> TaskFailed | None:
     """Write build/summary.{json,md,html}; with a baseline, its deltas and growth budgets."""
     from rules.summary import collect, compare, markdown, no_baseline
     from rules.summary_html import html
 
     project = build.project
-    data = collect(reports)
+    data = collect([Path(report) for report in reports])
     breaches: list[str] = []
     if not project.baseline:
         no_baseline(data)
