@@ -129,7 +129,7 @@ def build_report(job: ReportJob, run_reference: RunReference) -> tuple[dict[str,
     report: dict[str, Any] = {
         "format": REPORT_FORMAT,
         "model": job.model,
-        "variant": job.variant,
+        "variant": job.variant.name,
         "artifact": os.path.basename(job.artifact),
         "size": size,
         "latency": timing,

@@ -9,6 +9,7 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -345,3 +346,20 @@ def multi_models(tmp_path_factory: pytest.TempPathFactory) -> MultiModels:
         calibration=root / "calibration.npz",
         samples=samples,
     )
+
+
+def call_entry(path: Path, name: str) -> Any:
+    """Call an entry point the way the worker does: fresh Keras state, seed 0, fresh graph."""
+    import importlib.util
+
+    import keras
+    import tensorflow as tf
+
+    spec = importlib.util.spec_from_file_location(f"oracle_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    tf.compat.v1.reset_default_graph()
+    return getattr(module, name)()

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import Models
+from conftest import Models, call_entry
 
 import converter
 from converter import modelinfo
@@ -67,18 +67,7 @@ def tf_apply(conv: Any, mode: str, samples: np.ndarray) -> None:
 
 
 def _entry(models: Models, name: str) -> Any:
-    """Call an entry point the way the worker does: fresh Keras state, seed 0, fresh graph."""
-    import keras
-    import tensorflow as tf
-
-    spec = importlib.util.spec_from_file_location("test_entries", models.entries)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(0)
-    tf.compat.v1.reset_default_graph()
-    return getattr(module, name)()
+    return call_entry(models.entries, name)
 
 
 def _keras_file(path: Path) -> Any:

@@ -8,7 +8,6 @@ TF's own API fed by a generator that yields dicts keyed by signature input name.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import MULTI_INPUTS, MultiModels
+from conftest import MULTI_INPUTS, MultiModels, call_entry
 
 import converter
 from converter import evaluate, modelinfo
@@ -65,18 +64,7 @@ def by_name(samples: dict[str, np.ndarray]) -> Callable[[], Iterator[dict[str, n
 
 
 def _entry(m: MultiModels, name: str) -> Any:
-    """Call an entry point the way the worker does: fresh Keras state, seed 0, fresh graph."""
-    import keras
-    import tensorflow as tf
-
-    spec = importlib.util.spec_from_file_location("multi_entries_oracle", m.entries)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    keras.backend.clear_session()
-    keras.utils.set_random_seed(0)
-    tf.compat.v1.reset_default_graph()
-    return getattr(module, name)()
+    return call_entry(m.entries, name)
 
 
 def _tf_saved_model(m: MultiModels) -> Any:
