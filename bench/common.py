@@ -176,14 +176,15 @@ def inprocess_noop(
     return {**json.loads(report.read_text()), "wall_seconds": run.seconds}
 
 
-def doit_api_facts(exit_code: int) -> dict[str, Any]:
+def doit_api_facts(exit_code: int, namespace: Mapping[str, Any]) -> dict[str, Any]:
     """What a child that ran doit through its API reports at the end: the exit code, whether
-    TensorFlow got imported, and how many files rules' digest memos hashed."""
-    memos = getattr(sys.modules.get("rules.actions"), "_memos", {})
+    TensorFlow got imported, and how many files the build state hashed (``namespace``: the
+    dodo.py's, which holds the build as ``TFLITE_BUILD``; None for a project of plain doit)."""
+    build = namespace.get("TFLITE_BUILD")
     return {
         "exit_code": exit_code,
         "tensorflow_imported": "tensorflow" in sys.modules,
-        "hashed": sum(memo.hashed for memo in memos.values()),
+        "hashed": build.state.hashed if build is not None else None,
     }
 
 

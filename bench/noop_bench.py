@@ -328,7 +328,7 @@ def child_inprocess(project: Path, report: Path, profile: Path | None) -> None:
         assert profile is not None
         profiler.dump_stats(profile)
     report_data = {
-        **doit_api_facts(code),
+        **doit_api_facts(code, namespace),
         "inside_seconds": finished - start,
         "import_doit_seconds": imported_doit - start,
         "import_rules_seconds": imported_rules - imported_doit,

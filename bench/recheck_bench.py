@@ -25,20 +25,20 @@ Timed, as whole processes (spawn to exit), ``--reps`` cycles of:
 
 Hashing throughput = bytes of the SavedModel / (median (b) - median (a)), in
 decimal GB/s; also measured directly in this process with
-``converter.digest.file_digest`` and ``rules.digests.DigestMemo`` (fresh
-memo) on the same files. The files are in the page cache for all of these
+``converter.digest.file_digest`` and ``rules.state.BuildState`` (fresh
+state) on the same files. The files are in the page cache for all of these
 (``fincore`` shows how much; it is reported); an informative cold-cache figure
 comes from dropping this benchmark's own files from the cache with
 ``posix_fadvise(POSIX_FADV_DONTNEED)`` (no root needed) before hashing them.
 
-How "(c) hashes nothing" is verified: the digest memo counts the files it
-actually hashes (``DigestMemo.hashed``), which a ``python -m doit`` process
-cannot report. So after every timed (b) the memo's table
-(build/.tflite-build/digests.sqlite) must hold each SavedModel file's current
+How "(c) hashes nothing" is verified: the build state counts the files it
+actually hashes (``BuildState.hashed``), which a ``python -m doit`` process
+cannot report. So after every timed (b) the state's digests table
+(build/.tflite-build/state.sqlite) must hold each SavedModel file's current
 stat signature (size, mtime, inode): the condition under which the next check
 is stat-only. And before the timed cycles, one untimed (b)+(c) cycle runs
 doit through its API in child processes (one per step, like the CLI: a fresh
-memo each) that report ``rules.actions._memos[...].hashed``: (b) must hash
+state each) that report ``TFLITE_BUILD.state.hashed``: (b) must hash
 every SavedModel file, (c) none. That cycle also absorbs one-off work (right
 after a build, the artifact's digest is not in the memo yet), so the timed
 cycles are alike. Timings are reported, never asserted.
@@ -106,7 +106,7 @@ MODEL = "big"
 EXPORT = PROJECT / MODEL / "export"
 OUTPUT = PROJECT / "build" / MODEL / "float32.tflite"
 TASK_NAMES = [f"convert:{MODEL}/float32"]
-MEMO_DB = PROJECT / "build" / ".tflite-build" / "digests.sqlite"
+MEMO_DB = PROJECT / "build" / ".tflite-build" / "state.sqlite"
 SCRATCH = WORK / "recheck_scratch"  # fresh digest memos for the in-process throughput
 
 # Input width, then the Dense layers: 134M parameters, 537 MB of float32, which Keras 3's
@@ -168,8 +168,9 @@ def child_inprocess(project: Path, report: Path) -> None:
     from doit.loader import get_module
 
     os.chdir(project)
-    module = get_module(str(project / "dodo.py"))  # as `python -m doit` imports it
-    write_json(report, doit_api_facts(DoitMain(ModuleTaskLoader(module)).run(["convert"])))
+    namespace = vars(get_module(str(project / "dodo.py")))  # as `python -m doit` imports it
+    code = DoitMain(ModuleTaskLoader(namespace)).run(["convert"])
+    write_json(report, doit_api_facts(code, namespace))
 
 
 def child_build(project: Path, report: Path) -> int:
@@ -289,15 +290,16 @@ def sha256_in_memory() -> float:
 
 
 def memo_all(files: Sequence[Path]) -> tuple[float, int]:
-    """Seconds to hash the files through a fresh DigestMemo (as a first check does), and how
+    """Seconds to hash the files through a fresh build state (as a first check does), and how
     many files it hashed."""
-    from rules.digests import DigestMemo
+    from rules.state import BuildState
 
     shutil.rmtree(SCRATCH, ignore_errors=True)
     start = time.perf_counter()
-    memo = DigestMemo(SCRATCH / "digests.sqlite")
+    memo = BuildState(SCRATCH)
+    memo.begin_run()
     for path in files:
-        memo.file(path)
+        memo.digest(path)
     seconds = time.perf_counter() - start
     shutil.rmtree(SCRATCH, ignore_errors=True)
     return seconds, memo.hashed
@@ -310,7 +312,7 @@ class Measurements:
     resident_before_b: list[float | None] = field(default_factory=list)
     memo_recorded: list[bool | None] = field(default_factory=list)  # after each (b)
     digest_seconds: list[float] = field(default_factory=list)  # file_digest, warm cache
-    memo_seconds: list[float] = field(default_factory=list)  # fresh DigestMemo, warm cache
+    memo_seconds: list[float] = field(default_factory=list)  # fresh BuildState, warm cache
     memo_hashed: list[int] = field(default_factory=list)
     cold_seconds: float = float("nan")
     sha256_gbps: float = float("nan")  # hashlib over bytes in memory: the ceiling
@@ -432,7 +434,7 @@ def facts(m: Measurements, stamp: dict[str, Any]) -> list[str]:
         f"{m.sha256_gbps:.2f} GB/s",
         f"Hashed directly in the benchmark's process, medians of {len(m.digest_seconds)}: "
         f"`converter.digest.file_digest` {digest:.2f} s ({m.gbps(digest):.2f} GB/s); a fresh "
-        f"`rules.digests.DigestMemo` {memo:.2f} s ({m.gbps(memo):.2f} GB/s, "
+        f"`rules.state.BuildState` {memo:.2f} s ({m.gbps(memo):.2f} GB/s, "
         f"{median(m.memo_hashed)} files hashed)",
         "Page cache: the SavedModel's bytes resident before each (b): "
         + (", ".join(percent(r) for r in resident) if resident else percent(None))
@@ -447,7 +449,7 @@ def facts(m: Measurements, stamp: dict[str, Any]) -> list[str]:
         "the host may still cache the disk, so this varies from run to run)",
         "(c) stat-only: after every timed (b) the memo's table held each file's new stat "
         f"signature: {recorded}; an untimed cycle through doit's API before the timed ones "
-        f"(child processes reading `rules.actions._memos[...].hashed`): (b) hashed "
+        f"(child processes reading `TFLITE_BUILD.state.hashed`): (b) hashed "
         f"{m.verify_b['hashed']} files for {len(m.files)} in the SavedModel{extra}, (c) hashed "
         f"{m.verify_c['hashed']}; TensorFlow imported: "
         f"{'YES' if m.verify_b['tensorflow_imported'] else 'no'}",
