@@ -19,6 +19,7 @@ from rules.state import BuildState
 
 if TYPE_CHECKING:
     from converter.api import Engine
+    from rules.measurements import Plan
 
 
 @dataclass
@@ -26,8 +27,9 @@ class Build:
     project: Project
     settings: CacheSettings
     state: BuildState
-    # Source model outputs by (source, inputs) digest: one TF run per model per process.
+    # Source model outputs by reference key: one TF run per model and inputs per process.
     references: dict[str, dict[str, Any]] = field(default_factory=dict)
+    plans: dict[str, Plan] = field(default_factory=dict)  # report name -> its keys and hits
     _cache: tuple[int, ArtifactCache] | None = None
 
     def engine(self) -> Engine:
@@ -52,4 +54,4 @@ class Build:
         return self._cache[1]
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_cache": None, "references": {}}
+        return {**self.__dict__, "_cache": None, "references": {}, "plans": {}}

@@ -38,6 +38,18 @@ def tool_versions() -> dict[str, str]:
     return {"tensorflow": tensorflow_version(), PROJECT: version(PROJECT)}
 
 
+def source_inputs(manifest: Manifest) -> tuple[Path, ...]:
+    """The files and directories whose bytes key the source model itself (see ``inputs_of``)."""
+    source = manifest.source
+    found: list[Path] = []
+    if isinstance(source, PythonSource):
+        found.extend(source.files)
+    elif manifest.task is None:
+        found.append(source.path)
+    found.extend(manifest.deps)
+    return tuple(dict.fromkeys(found))
+
+
 def inputs_of(manifest: Manifest, variant: Variant) -> tuple[Path, ...]:
     """The files and directories whose bytes key one variant.
 
@@ -48,13 +60,7 @@ def inputs_of(manifest: Manifest, variant: Variant) -> tuple[Path, ...]:
     of such a manifest count as the task's products too; a committed one is
     tracked by listing it in ``deps``.
     """
-    source = manifest.source
-    found: list[Path] = []
-    if isinstance(source, PythonSource):
-        found.extend(source.files)
-    elif manifest.task is None:
-        found.append(source.path)
-    found.extend(manifest.deps)
+    found = list(source_inputs(manifest))
     rep = variant.options.representative
     if rep is not None:
         if rep.data is not None and manifest.task is None:  # else a product of the task, too
@@ -110,17 +116,18 @@ def discovers(manifest: Manifest, variant: Variant) -> bool:
     return isinstance(manifest.source, PythonSource) or (rep is not None and rep.python is not None)
 
 
-def relative(job: ConvertJob, absolute: str) -> str:
-    root = str(job.root).rstrip(os.sep) + os.sep
-    if absolute.startswith(root):
-        return absolute[len(root) :].replace(os.sep, "/")
-    return Path(os.path.relpath(absolute, job.root)).as_posix()
+def relative(root: Path, absolute: str) -> str:
+    """An absolute path as the key spells it: relative to the project root, POSIX."""
+    prefix = str(root).rstrip(os.sep) + os.sep
+    if absolute.startswith(prefix):
+        return absolute[len(prefix) :].replace(os.sep, "/")
+    return Path(os.path.relpath(absolute, root)).as_posix()
 
 
 def input_digests(job: ConvertJob, state: BuildState) -> dict[str, str]:
     """Project-relative path -> sha256 for every declared input (FileNotFoundError if one is gone)."""
     digests = {
-        relative(job, absolute): digest
+        relative(job.root, absolute): digest
         for path in job.inputs
         for absolute, digest in state.tree(str(path))
     }

@@ -29,6 +29,7 @@ from rules.tasks import (
     check_task,
     convert_tasks,
     report_tasks,
+    source_gates,
     summary_task,
 )
 
@@ -78,7 +79,8 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
 
     def task_report() -> Iterator[dict[str, Any]]:
         """Report every variant's size, latency and accuracy, and check its budgets"""
-        yield from report_tasks(*manifests())
+        yield from report_tasks(*manifests(), shard)
+        yield from source_gates(*manifests(), shard)
 
     def task_summary() -> dict[str, Any]:
         """Summarize every report in build/summary.json, summary.md and summary.html"""

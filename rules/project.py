@@ -28,7 +28,10 @@ CONFIG_KEYS = (
     "worker_memory",
     "baseline",
     "save_baseline",
+    "measure_latency",
 )
+MEASURE_LATENCY = ("budgets", "always")  # on another host: re-measure for budgets only, or all
+MEASURE_LATENCY_ENV = "TFLITE_BUILD_MEASURE_LATENCY"
 BASELINE_ENV = "TFLITE_BUILD_BASELINE"
 SAVE_BASELINE_ENV = "TFLITE_BUILD_SAVE_BASELINE"
 DEFAULT_MANIFESTS = ("**/model.yaml",)
@@ -69,6 +72,7 @@ class Project:
     # The summary's baseline: a summary.json path (from the root) or "cache:<name>".
     baseline: str | None = None
     save_baseline: str | None = None  # store this build's summary in the cache as <name>
+    measure_latency: str = "budgets"  # see rules.measurements.latency_for
 
     @property
     def state_dir(self) -> Path:
@@ -169,6 +173,16 @@ def load_project(root: Path | str) -> Project:
     save_baseline = os.environ.get(SAVE_BASELINE_ENV) or (
         text("save_baseline", "") if "save_baseline" in config else None
     )
+    measure_latency = os.environ.get(MEASURE_LATENCY_ENV) or text("measure_latency", "budgets")
+    if measure_latency not in MEASURE_LATENCY:
+        problems.append(
+            Problem(
+                where,
+                None,
+                ("tool.tflite-build", "measure_latency"),
+                f"expected one of {', '.join(MEASURE_LATENCY)}; got {measure_latency!r}",
+            )
+        )
     if problems:
         raise RulesError("\n".join(str(p) for p in problems))
     return Project(
@@ -182,6 +196,7 @@ def load_project(root: Path | str) -> Project:
         limits,
         baseline,
         save_baseline,
+        measure_latency,
     )
 
 

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from converter.spec import Source
 from rules.jobs import ReportJob
 from rules.specs import Budget
 
-REPORT_FORMAT = 5  # bump when a report gains or changes a section: reports rerun
+REPORT_FORMAT = 6  # bump when a report gains or changes a section: reports rerun
 # Checked by the summary, against its baseline; a report only records the limit.
 SUMMARY_BUDGETS = ("max_size_growth",)
 
@@ -75,15 +73,13 @@ def bytes_on_disk(path: Path | None) -> int | None:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def size_section(job: ReportJob) -> dict[str, Any]:
+def size_section(job: ReportJob, source_bytes: int | None) -> dict[str, Any]:
+    """The artifact's anatomy, read from the flatbuffer, and its size against the source's."""
     from converter import modelinfo  # here: numpy and the flatbuffer schema cost 0.1 s to import
 
     info = modelinfo.describe(job.artifact.read_bytes())
     section = info.to_dict()
     section.pop("provenance")
-    if job.float32 is not None and job.float32.is_file():
-        section["vs_float32"] = round(info.size / job.float32.stat().st_size, 4)
-    source_bytes = bytes_on_disk(job.source)
     if source_bytes:
         section["source_bytes"] = source_bytes
         section["vs_source"] = round(info.size / source_bytes, 4)
@@ -108,18 +104,24 @@ def check(budget: Budget | None, measured: dict[str, float | None]) -> list[Chec
     return checks
 
 
-def build_report(job: ReportJob, run_reference: RunReference) -> tuple[dict[str, Any], list[Check]]:
-    from converter.evaluate import latency  # here: numpy and the interpreter load on demand
+def build_report(
+    job: ReportJob, measured: dict[str, Any], timing: dict[str, Any]
+) -> tuple[dict[str, Any], list[Check]]:
+    """The report from its measurements (cached or fresh) and this run's budget checks.
 
-    size = size_section(job)
-    timing = latency(job.artifact.read_bytes())
-    quality = accuracy_section(job, run_reference)
+    Cheap and run every time: the float32 comparison reads a file size, and the
+    budgets are the manifest's current ones.
+    """
+    size = dict(measured["size"])
+    if job.float32 is not None and job.float32.is_file():
+        size["vs_float32"] = round(size["size"] / job.float32.stat().st_size, 4)
+    quality = measured["accuracy"]
     output = quality.get("output", {})
     checks = check(
         job.budget,
         {
             "max_size": size["size"],
-            "max_latency_ms": timing.get("median_ms"),
+            "max_latency_ms": timing.get("median_ms") if timing.get("this_host") else None,
             "min_accuracy": quality.get("accuracy"),
             "max_accuracy_drop": quality.get("accuracy_drop"),
             "min_top1_agreement": output.get("top1_agreement"),
@@ -159,7 +161,12 @@ def summary_line(job: ReportJob, report: dict[str, Any]) -> str:
         parts.append(f"top-1 agreement {quality['output']['top1_agreement']:.4f}")
     timing = report["latency"]
     if "median_ms" in timing:
-        parts.append(f"{timing['median_ms']:.2f} ms per invoke (host CPU)")
+        where = (
+            "host CPU"
+            if timing.get("this_host")
+            else f"measured on another host: {timing['host']['cpu']}"
+        )
+        parts.append(f"{timing['median_ms']:.2f} ms per invoke ({where})")
     else:
         parts.append(f"not runnable by the stock interpreter ({timing['error']})")
     return f"{job.name}: " + ", ".join(parts)
@@ -168,11 +175,8 @@ def summary_line(job: ReportJob, report: dict[str, Any]) -> str:
 SEED = 0
 GENERATED_SAMPLES = 64
 
-# (source, inputs) -> outputs: the source model in TF, run by the worker.
-RunReference = Callable[[Source, dict[str, Any]], dict[str, Any]]
 
-
-def _inputs(job: ReportJob, runner: Any) -> tuple[dict[str, Any], Any, str]:
+def reference_inputs(job: ReportJob, runner: Any) -> tuple[dict[str, Any], Any, str]:
     """(real-valued inputs keyed by the model's input names, labels or None, their origin)."""
     import numpy as np
 
@@ -204,21 +208,22 @@ def _inputs(job: ReportJob, runner: Any) -> tuple[dict[str, Any], Any, str]:
     return inputs, labels, f"{job.evaluate.data.name}, {count} samples"
 
 
-def accuracy_section(job: ReportJob, run_reference: RunReference) -> dict[str, Any]:
-    """The variant against the reference (the source model in TF), on the same inputs."""
-    from converter.errors import ConverterError
-    from converter.evaluate import Runner, accuracy, errors, match
+def accuracy_section(
+    candidate: Any,
+    inputs: dict[str, Any],
+    labels: Any,
+    origin: str,
+    want: dict[str, Any],
+) -> dict[str, Any]:
+    """The variant (``candidate``, an interpreter) against the reference outputs, on the same inputs.
 
-    try:
-        candidate = Runner(job.artifact.read_bytes())
-        inputs, labels, origin = _inputs(job, candidate)
-        got = candidate.run([inputs[name] for name in candidate.input_names])
-        if job.source is not None and not job.source.exists():
-            raise ValueError(f"no reference: the source model {job.source} is not on disk")
-        want = run_reference(job.model_source, inputs)
-        order, matched = match(list(want), candidate.output_names)
-    except (RuntimeError, ValueError, ConverterError) as e:
-        return {"skipped": str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}
+    Raises RuntimeError or ValueError when the interpreter cannot run the
+    variant, or the outputs cannot be matched.
+    """
+    from converter.evaluate import accuracy, errors, match
+
+    got = candidate.run([inputs[name] for name in candidate.input_names])
+    order, matched = match(list(want), candidate.output_names)
     references = list(want.values())
     outputs = {
         name: errors(references[i], values).to_dict()

@@ -94,8 +94,10 @@ def convert_tasks(
             }
 
 
-def report_tasks(build: Build, manifests: list[Manifest]) -> Iterator[dict[str, Any]]:
-    """The ``report`` group: one report (size, latency, accuracy, budgets) per variant."""
+def report_tasks(
+    build: Build, manifests: list[Manifest], shard: tuple[int, int] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The ``report`` group: one report (size, latency, accuracy, budgets) per variant (of the shard)."""
     project = build.project
     yield {
         "basename": "report",
@@ -103,11 +105,18 @@ def report_tasks(build: Build, manifests: list[Manifest]) -> Iterator[dict[str, 
         "doc": "Report every variant's size and check its budgets (report:<model>/<variant> for one)",
     }
     build_dir = project.build_dir
+    converting = {
+        f"{m.name}/{v.name}"
+        for m in manifests
+        for v in m.variants
+        if in_shard(f"{m.name}/{v.name}", shard)
+    }
     for manifest in manifests:
-        has_float32 = any(v.name == "float32" for v in manifest.variants)
-        setup = [manifest.task] if manifest.task else []
+        has_float32 = f"{manifest.name}/float32" in converting
         for variant in manifest.variants:
             job = ReportJob(manifest, variant, build_dir)
+            if job.name not in converting:
+                continue
             converts = [f"convert:{job.name}"]
             if has_float32 and variant.name != "float32":
                 converts.append(f"convert:{manifest.name}/float32")
@@ -117,12 +126,38 @@ def report_tasks(build: Build, manifests: list[Manifest]) -> Iterator[dict[str, 
                 "actions": [(report.report, [job, build])],
                 "targets": [f"{build_dir}/{manifest.name}/{variant.name}.report.json"],
                 "task_dep": converts,
-                # The reference is the source model: a task that makes it runs first
-                # when this report is not up to date (a cache hit skipped it at convert).
-                "setup": setup,
+                # A source made by a task is made first only when the report cannot
+                # come from the cache (see the gate below).
+                "setup": [f"_source:{job.name}"] if manifest.task else [],
                 "uptodate": [(report.report_up_to_date, [job, build])],
                 "clean": True,
                 "verbosity": 1,
+            }
+
+
+def source_gates(
+    build: Build, manifests: list[Manifest], shard: tuple[int, int] | None = None
+) -> Iterator[dict[str, Any]]:
+    """``_source:<model>/<variant>``: runs the user's task that makes a source, when a report needs it.
+
+    One per report of a model whose source a task makes; private (doit lists it
+    with ``--private`` only). Its up-to-date check asks the cache, so a report
+    whose measurements (or reference outputs) are cached never runs the task.
+    """
+    for manifest in manifests:
+        if manifest.task is None:
+            continue
+        for variant in manifest.variants:
+            job = ReportJob(manifest, variant, build.project.build_dir)
+            if not in_shard(job.name, shard):
+                continue
+            yield {
+                "basename": "_source",
+                "name": job.name,
+                "doc": f"make {manifest.name}'s source for its {variant.name} report, if it must be",
+                "actions": [],
+                "setup": [manifest.task],
+                "uptodate": [(report.without_source, [job, build])],
             }
 
 

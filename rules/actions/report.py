@@ -6,13 +6,12 @@ import hashlib
 import inspect
 import json
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from doit.exceptions import TaskFailed
 
 from converter.digest import canonical_json
-from converter.spec import Source, source_to_dict
+from converter.spec import source_to_dict
 from rules import fingerprint
 from rules.build import Build
 from rules.jobs import ReportJob
@@ -55,36 +54,33 @@ def _report_stats(job: ReportJob, state: BuildState) -> str:
     return f"{REPORT_FORMAT}|{versions}|{section}|{state.stats(files)}"
 
 
-def reference_runner(build: Build) -> Callable[[Source, dict[str, Any]], dict[str, Any]]:
-    """Runs a source model in the worker, once per model and inputs in this process.
-
-    Every variant of a model is compared with the same reference outputs, so a
-    ``doit report`` loads each source model in TensorFlow once, not once per variant.
-    """
-
-    def run(source: Source, inputs: dict[str, Any]) -> dict[str, Any]:
-        digest = hashlib.sha256(canonical_json(source_to_dict(source)).encode())
-        for name, values in inputs.items():
-            digest.update(f"{name}:{values.dtype}:{values.shape}".encode())
-            digest.update(values.tobytes())
-        key = digest.hexdigest()
-        if key not in build.references:
-            build.references[key] = build.engine().run_reference(source, inputs)[0]
-        return build.references[key]
-
-    return run
-
-
 def report(job: ReportJob, build: Build) -> dict[str, Any] | TaskFailed:
-    """Write ``<variant>.report.json``; a budget breached or not measurable fails the task after."""
+    """Write ``<variant>.report.json``; a budget breached or not measurable fails the task after.
+
+    The measurements come from the cache when it holds them (no TensorFlow, no
+    source model needed); else they are measured and stored. The budgets are
+    checked against them on every run.
+    """
+    from rules import measurements
     from rules.report import SUMMARY_BUDGETS, build_report, summary_line, unmeasured_reason
 
     try:
-        data, checks = build_report(job, reference_runner(build))
+        found = measurements.fetch(job, build)
+        measured = found.cached
+        origin = "cache"
+        if measured is None:
+            measured = measurements.measure(job, build, found)
+            origin = "measured"
+        timing = measurements.latency_for(job, build, found, measured)
     except FileNotFoundError as e:
         return TaskFailed(f"{job.name}: {e.filename} does not exist (run convert first)")
+    data, checks = build_report(job, measured, timing)
     write_atomic(job.output, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
-    print(f"    {summary_line(job, data)}", file=sys.stderr)
+    line = summary_line(job, data)
+    print(
+        f"    {line}" + (" (measurements from the cache)" if origin == "cache" else ""),
+        file=sys.stderr,
+    )
     failures = [c.sentence(job.name) for c in checks if c.passed is False]
     failures += [
         f"{job.name}: budget {c.budget} cannot be checked: {unmeasured_reason(c.budget, data)}"
@@ -95,4 +91,19 @@ def report(job: ReportJob, build: Build) -> dict[str, Any] | TaskFailed:
         return TaskFailed("\n".join(failures))
     state = build.state
     state.remember(f"report:{job.name}", Record("", "", "", _report_stats(job, state)))
-    return {"size": data["size"]["size"]}
+    return {"size": data["size"]["size"], "measurements": origin}
+
+
+def without_source(task: object, job: ReportJob, build: Build) -> bool:
+    """doit ``uptodate`` of a report's source gate: true when the report needs no source on disk.
+
+    The gate task has the user's task that makes the source as its ``setup``, so
+    that task runs only when this report's measurements and reference are both
+    missing from the cache: a warm cache never retrains a model to report on it.
+    """
+    from rules import measurements
+
+    return measurements.can_do_without_source(job, build)
+
+
+without_source.__signature__ = inspect.signature(without_source)  # type: ignore[attr-defined]

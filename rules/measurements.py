@@ -1,0 +1,340 @@
+"""A report's measurements as a cached build output, like an artifact: their keys, the reference, the host.
+
+What a report measures (the size anatomy, the accuracy against the source model
+in TensorFlow, the latency) depends only on what it was measured from, so it is
+stored in the artifact cache under a key of those inputs and shared like an
+artifact:
+
+- the **reference key**: the source's key (its description, the digests of
+  its inputs, the files its Python code was seen to read, the tool versions)
+  and the digest of the inputs it is run on. The source model's outputs are
+  cached under it on their own, so a new variant of an unchanged model runs
+  the source in TensorFlow zero times;
+- the **measurements key**: the artifact's digest, the reference key, the
+  ``evaluate`` data's digest and sample count, and the tool versions.
+
+A hit writes the report without starting TensorFlow and without running the
+task that makes the source. Budgets are not part of either key: they are
+checked against the measurements on every run. Latency belongs to a machine:
+each figure is kept with the host it was measured on (CPU model, core count,
+interpreter version) and reused only there; on another host it is measured
+again only for a variant with a latency budget, or when ``measure_latency``
+asks for it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import os
+import platform
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+from converter.digest import bytes_digest, canonical_json
+from converter.errors import ConverterError
+from rules import fingerprint
+from rules.build import Build
+from rules.jobs import ReportJob
+
+MEASUREMENTS_FORMAT = 1  # bump when what is measured, or how, changes
+
+
+@functools.cache
+def host() -> dict[str, Any]:
+    """The machine a latency figure belongs to."""
+    return {"cpu": _cpu_model(), "cores": os.cpu_count() or 1, "runtime": _litert_version()}
+
+
+def host_id(described: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(described).encode()).hexdigest()[:16]
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _litert_version() -> str:
+    try:
+        return f"ai-edge-litert {metadata.version('ai-edge-litert')}"
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass
+class Plan:
+    """What one report is measured from, and the keys that name its cached results."""
+
+    key: str  # of the measurements
+    reference_key: str
+    # (inputs by name, labels, where they come from), once read; no inputs: the third says why
+    inputs: tuple[dict[str, Any] | None, Any, str] | None = None
+    cached: dict[str, Any] | None = None  # the measurements, when the cache holds them
+    reference: tuple[dict[str, Any], int | None] | None = None  # outputs, source bytes
+    fetched: bool = field(default=False, repr=False)
+
+
+def plan(job: ReportJob, build: Build) -> Plan:
+    """The keys of ``job``'s measurements and reference, worked out once per process.
+
+    The reference is keyed by the source's key and the inputs it runs on: the
+    arrays themselves when they can be read now, or, for ``evaluate`` data that
+    the source's task writes (like its calibration data, a product of the task),
+    the task's recipe (already in the source key) and the file's name, so that a
+    fresh clone finds the report without running the task.
+    """
+    known = build.plans.get(job.name)
+    if known is not None:
+        return known
+    manifest, state = job.manifest, build.state
+    evaluate = job.evaluate
+    made_by_task = (
+        evaluate is not None and manifest.task is not None and evaluate.data not in manifest.deps
+    )
+    inputs = None
+    if made_by_task:
+        assert evaluate is not None
+        on = {"evaluate": fingerprint.relative(build.project.root, str(evaluate.data))}
+    else:
+        inputs = _read_inputs(job)
+        on = {"inputs": _arrays_digest(inputs[0]) if inputs[0] is not None else inputs[2]}
+    reference_key = bytes_digest(canonical_json({"source": source_key(job, build), **on}).encode())
+    key = bytes_digest(
+        canonical_json(
+            {
+                "format": MEASUREMENTS_FORMAT,
+                "artifact": state.digest(job.artifact),
+                "reference": reference_key,
+                "evaluate": state.digest(evaluate.data)
+                if evaluate is not None and not made_by_task
+                else None,
+                "samples": evaluate.samples if evaluate is not None else None,
+                "versions": {**fingerprint.tool_versions(), "runtime": _litert_version()},
+            }
+        ).encode()
+    )
+    result = Plan(key, reference_key, inputs)
+    build.plans[job.name] = result
+    return result
+
+
+def _read_inputs(job: ReportJob) -> tuple[dict[str, Any] | None, Any, str]:
+    """(inputs keyed by input name, labels, their origin); no inputs and why, when there are none."""
+    from converter.evaluate import Runner
+    from rules.report import reference_inputs
+
+    try:
+        return reference_inputs(job, Runner(job.artifact.read_bytes()))
+    except (RuntimeError, ValueError) as e:
+        return None, None, f"cannot read the artifact's inputs: {_first_line(e)}"
+
+
+def source_key(job: ReportJob, build: Build) -> str:
+    """The key of the source model as this variant converts it, discovered inputs included.
+
+    The files its Python code was seen to read come from the variant's own
+    conversion record (the restored one, on a fresh clone), so they may include
+    a calibration generator's: a few extra misses, never a wrong hit.
+    """
+    manifest, state, root = job.manifest, build.state, build.project.root
+    record = state.record(f"convert:{job.name}")
+    discovered = record.discovered if record is not None else ()
+    files = {
+        fingerprint.relative(root, absolute): digest
+        for path in fingerprint.source_inputs(manifest)
+        for absolute, digest in state.tree(str(path))
+    }
+    files.update({path: state.digest(root / path) for path in discovered})
+    described = {
+        "source": fingerprint.source_part(root, manifest.source_for(job.variant)),
+        "task": manifest.task,
+        "inputs": dict(sorted(files.items())),
+        **fingerprint.tool_versions(),
+    }
+    return bytes_digest(canonical_json(described).encode())
+
+
+def _arrays_digest(arrays: dict[str, Any]) -> str:
+    digest = hashlib.sha256()
+    for name, values in arrays.items():
+        digest.update(f"{name}:{values.dtype}:{values.shape}\0".encode())
+        digest.update(values.tobytes())
+    return digest.hexdigest()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def fetch(job: ReportJob, build: Build) -> Plan:
+    """The plan, with whatever the cache holds for it: the measurements, else the reference."""
+    found = plan(job, build)
+    if found.fetched or not build.caching:
+        return found
+    found.fetched = True
+    cache = build.cache()
+    hit = cache.fetch(_measurements_key(found.key))
+    if hit is not None:
+        try:
+            cached = json.loads(hit.artifact)
+            if isinstance(cached, dict) and {"size", "accuracy", "latency"} <= set(cached):
+                found.cached = cached
+        except ValueError:
+            pass
+    if found.cached is None:
+        found.reference = _fetch_reference(build, found.reference_key)
+    return found
+
+
+def can_do_without_source(job: ReportJob, build: Build) -> bool:
+    """Whether this report can be made without the source model on disk (from the cache)."""
+    try:
+        found = fetch(job, build)
+    except FileNotFoundError:
+        return False
+    return found.cached is not None or found.reference is not None
+
+
+def _measurements_key(key: str) -> str:
+    return hashlib.sha256(f"tflite-build measurements\0{key}".encode()).hexdigest()
+
+
+def _reference_key(key: str) -> str:
+    return hashlib.sha256(f"tflite-build reference\0{key}".encode()).hexdigest()
+
+
+def _fetch_reference(build: Build, key: str) -> tuple[dict[str, Any], int | None] | None:
+    import numpy as np
+
+    hit = build.cache().fetch(_reference_key(key))
+    if hit is None:
+        return None
+    try:
+        with np.load(io.BytesIO(hit.artifact), allow_pickle=False) as data:
+            outputs = {name: data[name] for name in hit.record.get("outputs", data.files)}
+    except (OSError, ValueError, KeyError):
+        return None
+    source_bytes = hit.record.get("source_bytes")
+    return outputs, source_bytes if isinstance(source_bytes, int) else None
+
+
+def reference(
+    job: ReportJob, build: Build, found: Plan, inputs: dict[str, Any]
+) -> tuple[dict[str, Any], int | None]:
+    """The source model's outputs on ``inputs``, and the source's size on disk.
+
+    From the cache when it holds them; else the source runs in TensorFlow in the
+    worker (once per model and inputs in this process) and the outputs are stored.
+    Raises ValueError (or a ConverterError) when there can be no reference.
+    """
+    from rules.report import bytes_on_disk
+
+    if found.reference is not None:
+        return found.reference
+    if job.source is not None and not job.source.exists():
+        raise ValueError(f"no reference: the source model {job.source} is not on disk")
+    memo = build.references.get(found.reference_key)
+    if memo is None:
+        outputs = build.engine().run_reference(job.model_source, inputs)[0]
+        memo = build.references[found.reference_key] = outputs
+        if build.caching:
+            _store_reference(build, found.reference_key, outputs, bytes_on_disk(job.source))
+    found.reference = (memo, bytes_on_disk(job.source))
+    return found.reference
+
+
+def measure(job: ReportJob, build: Build, found: Plan) -> dict[str, Any]:
+    """Measure the report afresh (the cache did not hold it), and keep what can be kept."""
+    from converter.evaluate import Runner, latency
+    from rules.report import accuracy_section, size_section
+
+    inputs, labels, origin = found.inputs or _read_inputs(job)
+    keep = True
+    source_bytes = None
+    try:
+        if inputs is None:
+            raise ValueError(origin)
+        outputs, source_bytes = reference(job, build, found, inputs)
+        candidate = Runner(job.artifact.read_bytes())
+        quality = accuracy_section(candidate, inputs, labels, origin, outputs)
+    except (RuntimeError, ValueError, ConverterError) as e:
+        quality = {"skipped": _first_line(e)}
+        keep = cacheable(e)
+    if source_bytes is None:
+        from rules.report import bytes_on_disk
+
+        source_bytes = bytes_on_disk(job.source)
+    here = host()
+    measured = {
+        "format": MEASUREMENTS_FORMAT,
+        "size": size_section(job, source_bytes),
+        "accuracy": quality,
+        "latency": {host_id(here): {**latency(job.artifact.read_bytes()), "host": here}},
+    }
+    if keep:
+        store(build, found, measured)
+    return measured
+
+
+def latency_for(
+    job: ReportJob, build: Build, found: Plan, measured: dict[str, Any]
+) -> dict[str, Any]:
+    """The latency section: this host's figure, measured now when the cache has none for it.
+
+    A figure from another host is re-measured here only for a variant with a
+    latency budget, or when ``measure_latency = "always"``; otherwise it is
+    shown as what it is, another machine's.
+    """
+    from converter.evaluate import latency
+
+    here = host()
+    figures = measured["latency"].get(host_id(here))
+    if figures is None:
+        wanted = job.budget is not None and job.budget.max_latency_ms is not None
+        if wanted or build.project.measure_latency == "always" or not measured["latency"]:
+            figures = {**latency(job.artifact.read_bytes()), "host": here}
+            measured["latency"][host_id(here)] = figures
+            store(build, found, measured)
+        else:
+            other = measured["latency"][min(measured["latency"])]  # any one, but always the same
+            return {**other, "this_host": False}
+    return {**figures, "this_host": True}
+
+
+def _store_reference(
+    build: Build, key: str, outputs: dict[str, Any], source_bytes: int | None
+) -> None:
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **outputs)
+    record = {"reference_for": key, "outputs": list(outputs), "source_bytes": source_bytes}
+    build.cache().store(_reference_key(key), buffer.getvalue(), record, "")
+
+
+def store(build: Build, found: Plan, measured: dict[str, Any]) -> None:
+    """Keep the measurements in the cache (a reference that could not run is not kept)."""
+    if not build.caching:
+        return
+    text = json.dumps(measured, sort_keys=True).encode()
+    build.cache().store(_measurements_key(found.key), text, {"measurements_for": found.key}, "")
+
+
+def cacheable(error: BaseException) -> bool:
+    """Whether an accuracy section skipped for this reason can be kept: deterministic reasons only.
+
+    The interpreter failing on the artifact is a property of the artifact; a
+    missing source or a failing worker is a property of this machine, this time.
+    """
+    return not isinstance(error, ConverterError) and "is not on disk" not in str(error)
