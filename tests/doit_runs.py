@@ -26,6 +26,12 @@ class Run:
     output: str
     conversions: int
     hashed: int  # files this run read to hash them
+    references: int = 0  # source models run in TensorFlow for reports
+
+
+def references() -> int:
+    workers = default_engine()._workers.values()
+    return sum(w.requests_served - w.conversions_served for w in workers)
 
 
 def conversions() -> int:
@@ -45,7 +51,7 @@ def doit(root: Path, *args: str) -> Run:
         args = ("run", "-o", str(report), *args)
     report.unlink(missing_ok=True)
     out, err = io.StringIO(), io.StringIO()
-    before = conversions()
+    before, referenced = conversions(), references()
     with redirect_stdout(out), redirect_stderr(err):
         code = DoitMain(ModuleTaskLoader(namespace)).run(list(args))
     reported = report.read_text() if report.exists() else ""
@@ -53,7 +59,7 @@ def doit(root: Path, *args: str) -> Run:
     output = reported + out.getvalue() + err.getvalue()
     build = namespace.get("TFLITE_BUILD")
     hashed = build.state.hashed if build is not None else 0
-    return Run(code, executed, output, conversions() - before, hashed)
+    return Run(code, executed, output, conversions() - before, hashed, references() - referenced)
 
 
 def converted(run: Run) -> set[str]:
