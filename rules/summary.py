@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-SUMMARY_FORMAT = 2
+SUMMARY_FORMAT = 3
 
 
 def _number(value: Any) -> float | None:
@@ -37,6 +37,9 @@ def row(report: dict[str, Any]) -> dict[str, Any]:
         "custom_ops": size.get("custom_ops", 0),
         "runnable": "median_ms" in report.get("latency", {}),
         "latency_ms": report.get("latency", {}).get("median_ms"),
+        # Where the figure came from: the host it was measured on, and whether that is this one.
+        "latency_host": report.get("latency", {}).get("host"),
+        "latency_this_host": report.get("latency", {}).get("this_host"),
         "accuracy": quality.get("accuracy"),
         "reference_accuracy": quality.get("reference_accuracy"),
         "accuracy_drop": quality.get("accuracy_drop"),
@@ -191,9 +194,30 @@ def markdown(summary: dict[str, Any]) -> str:
             )
             + "."
         )
+    lines += _latency_lines(summary["variants"])
     breaches = [sentence for row in summary["variants"] for sentence in row["breaches"]]
     if breaches:
         lines += ["", "**Over budget:**", *(f"- {sentence}" for sentence in breaches)]
     if summary["missing_reports"]:
         lines.append(f"Missing or unreadable reports: {', '.join(summary['missing_reports'])}.")
     return "\n".join(lines) + "\n"
+
+
+def _latency_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Where the latency figures come from: each host once, and the variants measured elsewhere."""
+    hosts = {
+        (h["cpu"], h["cores"], h["runtime"]): row["latency_this_host"]
+        for row in rows
+        if (h := row.get("latency_host"))
+    }
+    lines = [
+        f"Latency {'measured here' if here else 'measured on another host'}: {cpu}, "
+        f"{cores} cores, {runtime}."
+        for (cpu, cores, runtime), here in sorted(hosts.items())
+    ]
+    elsewhere = [
+        f"{r['model']}/{r['variant']}" for r in rows if r.get("latency_this_host") is False
+    ]
+    if elsewhere:
+        lines.append(f"Latency from another host (no latency budget): {', '.join(elsewhere)}.")
+    return lines

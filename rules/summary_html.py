@@ -183,13 +183,23 @@ def _table(rows: list[Row], with_baseline: bool) -> str:
             _accuracy(r),
             _percent(r["top1_agreement"]),
             _snr(r["snr_db"]),
-            "—" if r["latency_ms"] is None else f"{r['latency_ms']:.2f}",
+            _latency(r),
             _budgets(r),
         ] + ([_size_delta(r)] if with_baseline else [])
         tds = "".join(f"<td{'' if i == 0 else num}>{c}</td>" for i, c in enumerate(cells))
         breach = ' class="breach"' if r["budgets_failed"] else ""
         body.append(f"<tr{breach}>{tds}</tr>")
     return f'<table class="variants"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _latency(r: Row) -> str:
+    if r["latency_ms"] is None:
+        return "—"
+    figure = f"{r['latency_ms']:.2f}"
+    host = r.get("latency_host")
+    if host and r.get("latency_this_host") is False:  # cached from another machine: say which
+        figure += f'<br><span class="muted">on {escape(str(host["cpu"]))}</span>'
+    return figure
 
 
 def _svg(klass: str, width: float, height: float, title: str) -> str:

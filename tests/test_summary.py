@@ -122,3 +122,23 @@ def test_baseline_deltas_and_growth_budget(tmp_path: Path) -> None:
     assert (
         "Against the baseline (cache:main): +250 bytes; added: m/fresh; removed: m/gone." in table
     )
+
+
+def test_summary_says_where_each_latency_came_from(tmp_path: Path) -> None:
+    here = {"cpu": "CPU A", "cores": 2, "runtime": "ai-edge-litert 2.3.0"}
+    there = {"cpu": "CPU B", "cores": 8, "runtime": "ai-edge-litert 2.3.0"}
+    paths = [
+        _report(tmp_path, "m", "float32", 4000, []),
+        _report(tmp_path, "m", "int8", 1000, []),
+    ]
+    for path, host, this in ((paths[0], here, True), (paths[1], there, False)):
+        data = json.loads(path.read_text())
+        data["latency"] = {"median_ms": 0.5, "host": host, "this_host": this}
+        path.write_text(json.dumps(data))
+    summary = collect(paths)
+    rows = {r["variant"]: r for r in summary["variants"]}
+    assert rows["int8"]["latency_host"] == there and rows["int8"]["latency_this_host"] is False
+    text = markdown(summary)
+    assert "Latency measured here: CPU A, 2 cores, ai-edge-litert 2.3.0." in text
+    assert "Latency measured on another host: CPU B, 8 cores, ai-edge-litert 2.3.0." in text
+    assert "Latency from another host (no latency budget): m/int8." in text
