@@ -9,9 +9,17 @@ than a cold build, and TensorFlow is never imported.
 3. Warm S3: moto's S3-compatible server on loopback holds the same entries; a new
    clone each time with an empty local cache and only the S3 remote.
 
+4. Reports: ``python -m doit summary`` in a fresh clone with an empty cache
+   (training, exports, conversions, every report measured: the source models run
+   in TensorFlow), against a fresh clone pointed at the cache that run filled:
+   every artifact and every report's measurements from the cache.
+
 Every warm build must take all 16 variants from the cache, produce the cold
 build's bytes, and (checked once per kind, in a probe process) import no
-TensorFlow. Timings are whole processes, spawn to exit; medians of --reps.
+TensorFlow; every warm summary must take all 16 reports from the cache, run none
+of the project's own tasks, write the cold run's reports byte for byte, and
+import no TensorFlow. Timings are whole processes, spawn to exit; medians of
+--reps.
 
     .venv/bin/python bench/cache_bench.py [--reps N] [--cold-reps N]
 """
@@ -48,7 +56,7 @@ PROBE = (
     "import runpy, sys\n"
     "from doit.cmd_base import ModuleTaskLoader\n"
     "from doit.doit_cmd import DoitMain\n"
-    "code = DoitMain(ModuleTaskLoader(runpy.run_path('dodo.py'))).run(['convert'])\n"
+    "code = DoitMain(ModuleTaskLoader(runpy.run_path('dodo.py'))).run([sys.argv[1]])\n"
     "print('PROBE', code, 'tensorflow' in sys.modules)\n"
 )
 
@@ -67,11 +75,34 @@ def artifacts(clone: Path) -> dict[str, bytes]:
     }
 
 
-def build(clone: Path, env: dict[str, str]) -> Timed:
-    result = run_timed([PYTHON, "-m", "doit", "convert"], clone, env)
+def build(clone: Path, env: dict[str, str], task: str = "convert") -> Timed:
+    result = run_timed([PYTHON, "-m", "doit", task], clone, env)
     if result.returncode != 0:
-        raise SystemExit(f"doit convert failed in {clone}:\n{result.output[-3000:]}")
+        raise SystemExit(f"doit {task} failed in {clone}:\n{result.output[-3000:]}")
     return result
+
+
+def reports(clone: Path) -> dict[str, bytes]:
+    build_dir = clone / "example_project" / "build"
+    found = [*build_dir.rglob("*.report.json"), *build_dir.glob("summary.*")]
+    return {p.relative_to(build_dir).as_posix(): p.read_bytes() for p in sorted(found)}
+
+
+def check_warm_summary(result: Timed, clone: Path, reference: dict[str, bytes]) -> None:
+    cached = result.output.count("(measurements from the cache)")
+    if cached != VARIANTS:
+        raise SystemExit(
+            f"{cached} of {VARIANTS} reports came from the cache:\n{result.output[-2000:]}"
+        )
+    executed = [
+        line
+        for line in result.output.splitlines()
+        if line.startswith(".  ") and not line[3:].startswith(("report:", "summary"))
+    ]
+    if executed:
+        raise SystemExit(f"a warm summary ran tasks: {executed}")
+    if reports(clone) != reference:
+        raise SystemExit("a warm summary's reports differ from the cold run's")
 
 
 def environment(cache: str, local: Path | None = None, **extra: str) -> dict[str, str]:
@@ -94,10 +125,12 @@ def check_warm(result: Timed, clone: Path, reference: dict[str, bytes], remote: 
         raise SystemExit("a warm build's artifacts differ from the cold build's")
 
 
-def probe_imports(env: dict[str, str], name: str) -> bool:
-    """Build one more fresh clone inside a probe; True when TensorFlow stayed out."""
+def probe_imports(env: dict[str, str], name: str, task: str = "convert") -> bool:
+    """Run ``task`` in one more fresh clone inside a probe; True when TensorFlow stayed out."""
     clone = fresh_clone(name)
-    out = subprocess.run([PYTHON, "-c", PROBE], cwd=clone, env=env, capture_output=True, text=True)
+    out = subprocess.run(
+        [PYTHON, "-c", PROBE, task], cwd=clone, env=env, capture_output=True, text=True
+    )
     return out.stdout.strip().endswith("PROBE 0 False")
 
 
@@ -188,6 +221,21 @@ def main(argv: Sequence[str]) -> int:
         server.stop()
     print(f"warm S3: {runs(remote)}", flush=True)
 
+    summary_cache = HERE / "summary-cache"
+    shutil.rmtree(summary_cache, ignore_errors=True)
+    cold_summary = build(fresh_clone("cold-summary"), environment(str(summary_cache)), "summary")
+    print(f"cold summary: {cold_summary.seconds:.1f} s", flush=True)
+    reference_reports = reports(HERE / "cold-summary")
+    warm_summary: list[float] = []
+    for _ in range(args.reps):
+        clone = fresh_clone("warm-summary")
+        result = build(clone, environment(str(summary_cache)), "summary")
+        check_warm_summary(result, clone, reference_reports)
+        warm_summary.append(result.seconds)
+    summary_tf_free = probe_imports(environment(str(summary_cache)), "probe-summary", "summary")
+    print(f"warm summary: {runs(warm_summary)}", flush=True)
+    ratio_summary = cold_summary.seconds / median(warm_summary)
+
     ratio_local = median(cold) / median(local)
     ratio_s3 = median(cold) / median(remote)
     section = "\n".join(
@@ -207,22 +255,33 @@ def main(argv: Sequence[str]) -> int:
             f"| cold (empty cache) | {median(cold):.2f} | {runs(cold)} |",
             f"| fresh clone, warm local cache | {median(local):.2f} | {runs(local)} |",
             f"| fresh clone, warm S3 cache only | {median(remote):.2f} | {runs(remote)} |",
+            f"| `doit summary`, cold (empty cache) | {cold_summary.seconds:.2f} | "
+            f"{cold_summary.seconds:.2f} |",
+            f"| `doit summary`, fresh clone, warm local cache | {median(warm_summary):.2f} | "
+            f"{runs(warm_summary)} |",
             "",
             "| ratio | value | target | result |",
             "| --- | ---: | --- | --- |",
             f"| cold / warm local | {ratio_local:.0f}x | >= 20x | {verdict(ratio_local >= 20)} |",
             f"| cold / warm S3 | {ratio_s3:.0f}x | >= 20x | {verdict(ratio_s3 >= 20)} |",
+            f"| reports: cold / warm `doit summary` | {ratio_summary:.0f}x | >= 20x | "
+            f"{verdict(ratio_summary >= 20)} |",
             "",
             f"- Every warm build took all {VARIANTS} variants from the cache, ran no training or "
             "export task, and wrote the cold build's bytes: yes",
             f"- TensorFlow imported by a warm build (probe process): local "
             f"{'no' if local_tf_free else 'YES'}, S3 {'no' if s3_tf_free else 'YES'} "
             f"({verdict(local_tf_free and s3_tf_free)})",
+            f"- Every warm `doit summary` took all {VARIANTS} reports' measurements from the "
+            "cache, ran none of the project's tasks (no training) and wrote the cold run's "
+            "reports and summary byte for byte: yes; TensorFlow imported (probe process): "
+            f"{'no' if summary_tf_free else 'YES'} ({verdict(summary_tf_free)})",
         ]
     )
     update_results("cache_bench", section)
     print(section)
-    return 0
+    passed = min(ratio_local, ratio_s3, ratio_summary) >= 20
+    return 0 if passed and local_tf_free and s3_tf_free and summary_tf_free else 1
 
 
 if __name__ == "__main__":

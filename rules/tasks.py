@@ -102,7 +102,7 @@ def report_tasks(
     yield {
         "basename": "report",
         "name": None,
-        "doc": "Report every variant's size and check its budgets (report:<model>/<variant> for one)",
+        "doc": "Report every variant's size, latency and accuracy, check budgets (report:<model>/<variant> for one)",
     }
     build_dir = project.build_dir
     converting = {
