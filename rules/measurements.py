@@ -284,6 +284,7 @@ def measure(job: ReportJob, build: Build, found: Plan) -> dict[str, Any]:
     }
     if keep:
         store(build, found, measured)
+    found.inputs = None  # the arrays can be large, and this report is done with them
     return measured
 
 

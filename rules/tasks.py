@@ -105,21 +105,18 @@ def report_tasks(
         "doc": "Report every variant's size, latency and accuracy, check budgets (report:<model>/<variant> for one)",
     }
     build_dir = project.build_dir
-    converting = {
-        f"{m.name}/{v.name}"
-        for m in manifests
-        for v in m.variants
-        if in_shard(f"{m.name}/{v.name}", shard)
-    }
     for manifest in manifests:
-        has_float32 = f"{manifest.name}/float32" in converting
+        float32 = f"{manifest.name}/float32"
+        has_float32 = any(v.name == "float32" for v in manifest.variants) and in_shard(
+            float32, shard
+        )
         for variant in manifest.variants:
             job = ReportJob(manifest, variant, build_dir)
-            if job.name not in converting:
-                continue
+            if shard is not None and not in_shard(job.name, shard):
+                continue  # its conversion is another shard's
             converts = [f"convert:{job.name}"]
             if has_float32 and variant.name != "float32":
-                converts.append(f"convert:{manifest.name}/float32")
+                converts.append(f"convert:{float32}")
             yield {
                 "name": job.name,
                 "doc": f"{manifest.name} {variant.name}: size, latency and accuracy report, budgets",
