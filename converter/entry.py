@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SYNTAX = "'file.py:function' or 'package.module:function'"
+# The same syntax as a regular expression, for the manifest's JSON Schema.
+ENTRY_PATTERN = r"^(?:[^:]*\.py|[^:]*/[^:]*|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):[A-Za-z_]\w*$"
 
 
 @dataclass(frozen=True)

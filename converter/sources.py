@@ -18,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from converter.entry import SYNTAX, EntryPoint
 from converter.errors import SourceError, hint_for, summary
 from converter.spec import (
     ConverterApi,
@@ -119,9 +120,8 @@ def _require_saved_model_dir(path: Path) -> None:
 
 
 def _precheck_entry(entry: str, file: Path | None) -> None:
-    target, sep, function = entry.rpartition(":")
-    if not sep or not target or not function.isidentifier():
-        raise SourceError(f"{entry!r}: expected 'file.py:function' or 'package.module:function'")
+    if EntryPoint.parse(entry) is None:
+        raise SourceError(f"{entry!r}: expected {SYNTAX}")
     if file is not None and not file.is_file():
         raise SourceError(f"{file}: no such file (from the entry point {entry!r})")
 
@@ -146,8 +146,11 @@ def load_entry(entry: str, base_dir: Path) -> Callable[..., Any]:
     A persistent worker serves many builds, so a file is executed anew on every
     call (an edited file is never stale) under a throwaway module name.
     """
-    target, _, function = entry.rpartition(":")
-    file = PythonSource(entry, base_dir).file
+    parsed = EntryPoint.parse(entry)
+    if parsed is None:
+        raise SourceError(f"{entry!r}: expected {SYNTAX}")
+    target, function = parsed.target, parsed.function
+    file = parsed.file(base_dir)
     with _on_sys_path(file.parent if file is not None else base_dir):
         if file is not None:
             module = _exec_file(file)

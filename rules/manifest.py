@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from converter.entry import EntryPoint
 from converter.options import OPS_SETS, check, suggest
 from converter.spec import (
     INFERENCE_TYPES,
@@ -210,15 +211,15 @@ class _Reader:
         text = self.string(node, keys)
         if text is None:
             return None
-        target, sep, function = text.rpartition(":")
-        if not sep or not target or not function.isidentifier():
+        parsed = EntryPoint.parse(text)
+        if parsed is None:
             self.problem(
                 node, keys, f"expected 'file.py:function' or 'module:function'; got {text!r}"
             )
             return None
-        if target.endswith(".py") or "/" in target:
+        if parsed.is_file:
             file_node = yaml.ScalarNode(
-                "tag:yaml.org,2002:str", target, node.start_mark, node.end_mark
+                "tag:yaml.org,2002:str", parsed.target, node.start_mark, node.end_mark
             )
             if self.path(file_node, keys, kind="file") is None:
                 return None

@@ -145,6 +145,11 @@ def build_report(
     return report, checks
 
 
+def duration(ms: float) -> str:
+    """A latency as people read it: ``0.42 ms``, or ``37 µs`` below a tenth of a millisecond."""
+    return f"{ms * 1000:.0f} µs" if ms < 0.1 else f"{ms:.2f} ms"
+
+
 def summary_line(job: ReportJob, report: dict[str, Any]) -> str:
     size = report["size"]
     parts = [f"{size['size']:,} bytes"]
@@ -166,7 +171,7 @@ def summary_line(job: ReportJob, report: dict[str, Any]) -> str:
             if timing.get("this_host")
             else f"measured on another host: {timing['host']['cpu']}"
         )
-        parts.append(f"{timing['median_ms']:.2f} ms per invoke ({where})")
+        parts.append(f"{duration(timing['median_ms'])} per invoke ({where})")
     else:
         parts.append(f"not runnable by the stock interpreter ({timing['error']})")
     return f"{job.name}: " + ", ".join(parts)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from converter.entry import ENTRY_PATTERN
 from converter.options import OPS_SETS
 from converter.spec import INFERENCE_TYPES, IO_TYPES, QUANTIZE_MODES
 from rules.manifest import (
@@ -33,7 +34,7 @@ PAIR = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems":
 FRACTION = {
     "oneOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^\d+(\.\d+)?%$"}]
 }
-ENTRY = {"type": "string", "pattern": r"^[^:]+:[A-Za-z_][A-Za-z0-9_]*$"}
+ENTRY = {"type": "string", "pattern": ENTRY_PATTERN}
 SHAPE = {"type": ["array", "null"], "items": {"type": "integer"}}
 
 SOURCE_PROPERTIES: dict[str, Any] = {

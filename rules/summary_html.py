@@ -7,6 +7,8 @@ from html import escape
 from itertools import groupby
 from typing import Any
 
+from rules.report import duration
+
 Row = dict[str, Any]
 
 _CSS = """
@@ -166,7 +168,7 @@ def _breaches(rows: list[Row]) -> str:
 
 def _table(rows: list[Row], with_baseline: bool) -> str:
     heads = ["variant", "size", "vs float32", "parameters", "accuracy", "top-1 agreement"]
-    heads += ["SNR dB", "latency ms", "budgets"] + (["Δ size vs baseline"] if with_baseline else [])
+    heads += ["SNR dB", "latency", "budgets"] + (["Δ size vs baseline"] if with_baseline else [])
     num = ' class="num"'
     head = "".join(f"<th{'' if h == 'variant' else num}>{h}</th>" for h in heads)
     body = []
@@ -195,7 +197,7 @@ def _table(rows: list[Row], with_baseline: bool) -> str:
 def _latency(r: Row) -> str:
     if r["latency_ms"] is None:
         return "—"
-    figure = f"{r['latency_ms']:.2f}"
+    figure = duration(r["latency_ms"])
     host = r.get("latency_host")
     if host and r.get("latency_this_host") is False:  # cached from another machine: say which
         figure += f'<br><span class="muted">on {escape(str(host["cpu"]))}</span>'

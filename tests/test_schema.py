@@ -50,3 +50,29 @@ def test_schema_rejects_what_the_parser_rejects(kind: str) -> None:
     text = next(t for k, t, _ in GOLDEN if k == kind)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(yaml.safe_load(text), schema.schema())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "build.py:make",
+        "tools/build.py:make_model",
+        "a b.py:f",
+        "pkg.module:make",
+        "module:make",
+        "build.py:",
+        ":make",
+        "build.py:1x",
+        "my-module:make",
+        "pkg..mod:make",
+        "a.pyx:f",
+        "no_colon",
+        "x:y:z",
+    ],
+)
+def test_schema_and_parser_agree_on_entry_points(text: str) -> None:
+    import re
+
+    from converter.entry import ENTRY_PATTERN, EntryPoint
+
+    assert (re.match(ENTRY_PATTERN, text) is not None) == (EntryPoint.parse(text) is not None)

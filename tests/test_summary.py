@@ -142,3 +142,16 @@ def test_summary_says_where_each_latency_came_from(tmp_path: Path) -> None:
     assert "Latency measured here: CPU A, 2 cores, ai-edge-litert 2.3.0." in text
     assert "Latency measured on another host: CPU B, 8 cores, ai-edge-litert 2.3.0." in text
     assert "Latency from another host (no latency budget): m/int8." in text
+
+
+def test_tiny_latencies_read_in_microseconds() -> None:
+    from rules.report import duration
+
+    assert [duration(ms) for ms in (0.0041, 0.041, 0.0999, 0.1, 0.42, 12.5)] == [
+        "4 µs",
+        "41 µs",
+        "100 µs",
+        "0.10 ms",
+        "0.42 ms",
+        "12.50 ms",
+    ]
