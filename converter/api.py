@@ -18,8 +18,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from converter import files, sources
 from converter import options as options_module
-from converter import sources
 from converter.digest import path_digest
 from converter.errors import ConverterError, OptionsError
 from converter.spec import (
@@ -76,24 +76,6 @@ def make_provenance(source: Source, options: Options, extra: dict[str, Any]) -> 
     }
     provenance.update(extra)
     return provenance
-
-
-def _sweep_orphans(output: Path) -> None:
-    """Remove temporary files for ``output`` left by a process that was killed mid-write."""
-    for temporary in output.parent.glob(f".{output.name}.*-*.tmp"):
-        pid = temporary.name[len(output.name) + 2 :].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            temporary.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _names_only(value: Any) -> Any:
@@ -183,8 +165,8 @@ class Engine:
             extra = provenance if isinstance(provenance, dict) else {}
             stamp = make_provenance(source, options, extra)
         output.parent.mkdir(parents=True, exist_ok=True)
-        _sweep_orphans(output)
-        temporary = output.parent / f".{output.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
+        files.sweep(output.parent)
+        temporary = files.temporary_for(output)
         log_path = self._logs / f"{uuid.uuid4().hex}.log"
         legacy = isinstance(source, KerasSource) and source.legacy
         try:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-import tempfile
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+
+from converter.files import sweep, write_atomic
 
 KINDS = ("ac", "cas")
 DEFAULT_TIMEOUT = 10.0
@@ -32,28 +33,6 @@ class Store(Protocol):
     def put(self, kind: str, name: str, data: bytes) -> None: ...
 
     def delete(self, kind: str, name: str) -> None: ...
-
-
-def _file_mode() -> int:
-    """The mode a plain ``open()`` would give a new file: 0666 less the umask."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a private temporary file beside ``path``, then rename it into place:
-    readers see the old file or the new one, never a part, even with concurrent writers."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:24]}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            os.fchmod(f.fileno(), _file_mode())  # mkstemp's files are private (0600)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def redact(url: str) -> str:
@@ -123,7 +102,10 @@ class LocalStore:
 
         Returns what was removed. An entry whose blob is pruned becomes a miss
         (the cache checks both), so entries and blobs may go independently.
+        Temporary files that a killed writer left behind go first.
         """
+        for kind in KINDS:
+            sweep(self.root / kind, recursive=True)
         files = sorted(self._files(), key=lambda f: f[0])
         total = sum(size for _, size, _ in files)
         removed = Usage(0, 0, 0)

@@ -9,6 +9,8 @@ import hashlib
 import json
 import multiprocessing
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +18,9 @@ from pathlib import Path
 import pytest
 from servers import moto_s3, nginx_webdav, silent_server
 
+from converter.files import sweep
 from rules.cache import ArtifactCache, CacheSettings
-from rules.stores import LocalStore, write_atomic
+from rules.stores import LocalStore
 
 KEY = "a" * 64
 OTHER = "b" * 64
@@ -221,11 +224,36 @@ def test_s3_remote_hit_and_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 @pytest.mark.parametrize("umask", [0o022, 0o077])
 def test_written_files_follow_the_umask_like_any_new_file(tmp_path: Path, umask: int) -> None:
-    previous = os.umask(umask)
-    try:
-        write_atomic(tmp_path / "artifact.tflite", b"bytes")
-        (tmp_path / "plain").write_bytes(b"bytes")
-    finally:
-        os.umask(previous)
+    """The umask is read once, when the process starts writing: as a build process sets it."""
+    script = (
+        "import os, sys\n"
+        f"os.umask({umask})\n"
+        "from pathlib import Path\n"
+        "from converter.files import write_atomic\n"
+        "root = Path(sys.argv[1])\n"
+        "write_atomic(root / 'artifact.tflite', b'bytes')\n"
+        "(root / 'plain').write_bytes(b'bytes')\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=True)
     mode = (tmp_path / "artifact.tflite").stat().st_mode & 0o777
     assert mode == (tmp_path / "plain").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_temporary_files_of_killed_writers_are_swept(tmp_path: Path) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    gone, alive = int(dead.stdout), os.getpid()
+    store = LocalStore(tmp_path / "cache")
+    store.put("cas", "ab" * 32, b"blob")
+    folder = tmp_path / "cache" / "cas" / "ab"
+    orphan = folder / f".{'ab' * 32}.{gone}-deadbeef.tmp"
+    busy = folder / f".{'cd' * 32}.{alive}-0badf00d.tmp"
+    orphan.write_bytes(b"half")
+    busy.write_bytes(b"being written")
+    store.prune(10**9)  # pruning sweeps first, whatever the size
+    assert not orphan.exists() and busy.exists() and store.get("cas", "ab" * 32) == b"blob"
+    build = tmp_path / "build" / "m"
+    build.mkdir(parents=True)
+    (build / f".float32.tflite.{gone}-12345678.tmp").write_bytes(b"half")
+    assert sweep(build) == 1 and not list(build.iterdir())

@@ -21,6 +21,7 @@ from typing import Any
 from doit.exceptions import TaskFailed
 
 from converter.errors import ConverterError
+from converter.files import sweep, write_atomic
 from rules import fingerprint
 from rules.build import Build
 from rules.fingerprint import (
@@ -31,7 +32,6 @@ from rules.fingerprint import (
 )
 from rules.jobs import ConvertJob
 from rules.state import BuildState, Record
-from rules.stores import write_atomic
 
 
 def up_to_date(task: object, job: ConvertJob, build: Build) -> bool:
@@ -140,6 +140,7 @@ def convert(job: ConvertJob, build: Build) -> dict[str, Any] | TaskFailed:
     one-sentence failure. A cache hit starts no worker and imports no TensorFlow.
     """
     job.sidecar.unlink(missing_ok=True)
+    sweep(job.output.parent)  # what a killed build left half-written here
     try:
         declared = declared_key(job, build.state)
     except FileNotFoundError as e:

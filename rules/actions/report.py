@@ -11,12 +11,12 @@ from typing import Any
 from doit.exceptions import TaskFailed
 
 from converter.digest import canonical_json
+from converter.files import write_atomic
 from converter.spec import source_to_dict
 from rules import fingerprint
 from rules.build import Build
 from rules.jobs import ReportJob
 from rules.state import BuildState, Record
-from rules.stores import write_atomic
 
 
 def report_up_to_date(task: object, job: ReportJob, build: Build) -> bool:

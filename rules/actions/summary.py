@@ -10,8 +10,8 @@ from typing import Any
 
 from doit.exceptions import TaskFailed
 
+from converter.files import write_atomic
 from rules.build import Build
-from rules.stores import write_atomic
 
 
 def summary(reports: list[str], build: Build) -> TaskFailed | None:
