@@ -21,14 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rules.errors import RulesError
-from rules.project import Project
+from rules.project import DEFAULT_CACHE, DEFAULT_CACHE_MAX_SIZE, Project
 from rules.specs import parse_size
 from rules.stores import LocalStore, Store, StoreError, open_store, redact
 
 ENTRY_FORMAT = 1
-DEFAULT_LOCAL = "~/.cache/tflite-build"
-DEFAULT_MAX_SIZE = 10 * 10**9
+DEFAULT_MAX_SIZE = parse_size(DEFAULT_CACHE_MAX_SIZE)
 OFF = ("off", "none", "false", "0")
 READ_ONLY_ENV = "TFLITE_BUILD_CACHE_READ_ONLY"
 LOCAL_ENV = "TFLITE_BUILD_LOCAL_CACHE"
@@ -67,15 +65,12 @@ def settings_for(project: Project) -> CacheSettings:
         "true",
         "yes",
     )
+    # Validated, with its location, when the project was loaded.
     max_size = parse_size(project.cache_max_size) if project.cache_max_size else None
-    if project.cache_max_size and max_size is None:
-        raise RulesError(
-            f"cache_max_size: expected a size like 10GB or 500MiB; got {project.cache_max_size!r}"
-        )
     if value.lower() in OFF:
         return CacheSettings(None)
     if _is_url(value) and not value.startswith("file://"):
-        local = Path(os.environ.get(LOCAL_ENV) or DEFAULT_LOCAL).expanduser()
+        local = Path(os.environ.get(LOCAL_ENV) or DEFAULT_CACHE).expanduser()
         return CacheSettings(local, value, read_only, max_size)
     path = Path(value.removeprefix("file://")).expanduser()
     return CacheSettings(project.root / path, None, read_only, max_size)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from converter.options import suggest
 from rules.errors import Problem, RulesError
+from rules.specs import parse_size
 from rules.state import BuildState
 
 CONFIG_KEYS = (
@@ -38,6 +39,8 @@ DEFAULT_MANIFESTS = ("**/model.yaml",)
 # Never searched for manifests: tool and VCS folders, virtual environments.
 ALWAYS_EXCLUDED = ("node_modules", "__pycache__", "venv", "site-packages")
 CACHE_ENV = "TFLITE_BUILD_CACHE"
+DEFAULT_CACHE = "~/.cache/tflite-build"  # also the local cache in front of a remote one
+DEFAULT_CACHE_MAX_SIZE = "10GB"
 
 
 MISSING, FILE, DIRECTORY = 0, 1, 2
@@ -67,7 +70,7 @@ class Project:
     manifests: tuple[str, ...] = DEFAULT_MANIFESTS
     exclude: tuple[str, ...] = ()
     cache_read_only: bool = False
-    cache_max_size: str | None = "10GB"
+    cache_max_size: str | None = DEFAULT_CACHE_MAX_SIZE
     limits: WorkerLimits = WorkerLimits()
     # The summary's baseline: a summary.json path (from the root) or "cache:<name>".
     baseline: str | None = None
@@ -141,7 +144,7 @@ def load_project(root: Path | str) -> Project:
         return tuple(value)
 
     build_dir = text("build_dir", "build")
-    cache = os.environ.get(CACHE_ENV) or text("cache", "~/.cache/tflite-build")
+    cache = os.environ.get(CACHE_ENV) or text("cache", DEFAULT_CACHE)
     read_only = config.get("cache_read_only", False)
     if not isinstance(read_only, bool):
         problems.append(
@@ -153,17 +156,17 @@ def load_project(root: Path | str) -> Project:
             )
         )
         read_only = False
-    max_size = config.get("cache_max_size", "10GB")
-    if not (isinstance(max_size, (str, int)) and not isinstance(max_size, bool)):
+    max_size = config.get("cache_max_size", DEFAULT_CACHE_MAX_SIZE)
+    if parse_size(max_size) is None:
         problems.append(
             Problem(
                 where,
                 None,
                 ("tool.tflite-build", "cache_max_size"),
-                f"expected a size like 10GB; got {max_size!r}",
+                f"expected a size like 10GB or 500MiB; got {max_size!r}",
             )
         )
-        max_size = "10GB"
+        max_size = DEFAULT_CACHE_MAX_SIZE
     manifests = patterns("manifests", DEFAULT_MANIFESTS)
     exclude = patterns("exclude", ())
     limits = _limits(config, where, problems)
@@ -201,8 +204,6 @@ def load_project(root: Path | str) -> Project:
 
 
 def _limits(config: dict[str, object], where: str, problems: list[Problem]) -> WorkerLimits:
-    from rules.specs import parse_size
-
     timeout = config.get("worker_timeout", 600)
     if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
         problems.append(

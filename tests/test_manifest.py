@@ -263,6 +263,19 @@ def test_project_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     write_files(tmp_path, {"pyproject.toml": "[tool.tflite-build]\nworker_memory = 'lots'\n"})
     with pytest.raises(RulesError, match="worker_memory: expected a size like 16GB; got 'lots'"):
         load_project(tmp_path)
+    write_files(
+        tmp_path,
+        {"pyproject.toml": "[tool.tflite-build]\ncache_max_size = 'big'\nmeasure_latency = 'x'\n"},
+    )
+    monkeypatch.chdir(tmp_path)  # problems name files relative to where doit runs
+    with pytest.raises(RulesError) as raised:
+        load_project(tmp_path)
+    assert str(raised.value).splitlines() == [
+        "pyproject.toml: tool.tflite-build -> cache_max_size: expected a size like 10GB or "
+        "500MiB; got 'big'",
+        "pyproject.toml: tool.tflite-build -> measure_latency: expected one of budgets, always; "
+        "got 'x'",
+    ]
 
 
 def test_discovery_skips_build_hidden_and_venv_folders(tmp_path: Path) -> None:
