@@ -10,7 +10,6 @@ ignored is refused, and every quantization mode is available in both modes.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import sys
 from collections.abc import Sequence
@@ -19,7 +18,7 @@ from typing import Any, NoReturn
 
 from converter.api import Engine
 from converter.errors import CheckError, ConversionError, ConverterError, WorkerError
-from converter.options import OPS_SETS
+from converter.options import OPS_SETS, closest
 from converter.spec import (
     IO_TYPES,
     QUANTIZE_MODES,
@@ -74,9 +73,9 @@ class StrictParser(argparse.ArgumentParser):
             hints = []
             for word in message.split(":", 1)[1].split():
                 flag = word.split("=", 1)[0]
-                close = difflib.get_close_matches(flag, known, n=1, cutoff=0.75)
+                close = closest(flag, known, cutoff=0.75)  # flags share long prefixes
                 if flag.startswith("-") and close:
-                    hints.append(f"{flag}: did you mean {close[0]}?")
+                    hints.append(f"{flag}: did you mean {close}?")
             if hints:
                 message += " (" + "; ".join(hints) + ")"
         super().error(message)

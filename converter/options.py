@@ -133,12 +133,18 @@ def ops_set_name(name: str) -> str | None:
     return name if name in OPS_SETS.values() else None
 
 
-def suggest(word: str, choices: Iterable[str]) -> str:
-    """A did-you-mean clause (with a leading '; ') or an empty string."""
+def closest(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The choice ``word`` most likely misspells, if one is close enough: every did-you-mean."""
     import difflib  # here: only a mistake needs it
 
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """A did-you-mean clause (with a leading '; ') or an empty string."""
+    close = closest(word, choices)
+    return f"; did you mean {close!r}?" if close else ""
 
 
 def _one_of(choices: Iterable[str], got: object) -> str:
