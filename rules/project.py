@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import functools
 import json
 import os
@@ -298,7 +297,9 @@ def _walk(project: Project) -> tuple[list[str], list[tuple[str, int | None]]]:
 
 @functools.cache
 def _compile(pattern: str) -> re.Pattern[str]:
-    """A glob as a regex; ``**/x`` also matches ``x`` at the root, as in most build tools."""
-    if pattern.startswith("**/"):
-        return re.compile(f"(?:{fnmatch.translate(pattern)})|(?:{fnmatch.translate(pattern[3:])})")
-    return re.compile(fnmatch.translate(pattern))
+    """A glob as a regex, with real ``**`` semantics: ``*`` stays within one folder, ``**``
+    spans any number of them, and ``**/x`` also matches ``x`` at the root."""
+    from wcmatch import glob  # here: only a walk of the tree needs it
+
+    (regex,), _ = glob.translate(pattern, flags=glob.GLOBSTAR | glob.DOTGLOB)
+    return re.compile(regex)

@@ -323,3 +323,26 @@ def test_importing_rules_stays_light() -> None:
     script = f"import sys, rules; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_manifest_globs_have_real_double_star_semantics(tmp_path: Path) -> None:
+    manifest = "source: {saved_model: export}\nvariants: {f: {}}\n"
+    write_files(
+        tmp_path,
+        {
+            "pyproject.toml": "[tool.tflite-build]\nmanifests = ['models/*.yaml', 'zoo/**/m.yaml']\n"
+            "exclude = ['zoo/old/**']\n",
+            "models/a.yaml": manifest,
+            "models/deep/b.yaml": manifest,  # `*` stays within one folder
+            "zoo/m.yaml": manifest,  # `**/` matches no folder too
+            "zoo/x/y/m.yaml": manifest,
+            "zoo/old/z/m.yaml": manifest,
+        },
+    )
+    project = load_project(tmp_path)
+    found = find_manifests(project, BuildState(project.state_dir))
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == [
+        "models/a.yaml",
+        "zoo/m.yaml",
+        "zoo/x/y/m.yaml",
+    ]
