@@ -23,6 +23,8 @@ def _script(folder: str, script: str, targets: list[str], doc: str) -> dict[str,
         "file_dep": [str(HERE / folder / script)],
         "targets": [str(HERE / folder / t) for t in targets],
         "clean": True,
+        # TensorFlow's C++ start-up lines would flood the terminal; doit shows them on failure.
+        "verbosity": 0,
     }
 
 
