@@ -363,3 +363,43 @@ def call_entry(path: Path, name: str) -> Any:
     keras.utils.set_random_seed(0)
     tf.compat.v1.reset_default_graph()
     return getattr(module, name)()
+
+
+INTEGER_MODES = ("int8", "int8_fallback", "int16x8")
+
+
+def mode_options(mode: str, rep: converter.Representative | None) -> converter.Options:
+    """Our options for each mode the conversion matrices try (rep: the calibration data)."""
+    return {
+        "none": converter.Options(),
+        "dynamic": converter.Options(quantize="dynamic"),
+        "float16": converter.Options(quantize="float16"),
+        "int8": converter.Options(
+            quantize="int8", representative=rep, input_type="int8", output_type="int8"
+        ),
+        "int8_fallback": converter.Options(
+            quantize="int8", float_fallback=True, representative=rep
+        ),
+        "int16x8": converter.Options(quantize="int16x8", representative=rep),
+    }[mode]
+
+
+def tf_apply(conv: Any, mode: str, dataset: Any) -> None:
+    """What a TF user writes by hand for each mode (dataset: the representative generator)."""
+    import tensorflow as tf
+
+    if mode == "none":
+        return
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        conv.target_spec.supported_types = [tf.float16]
+    if mode in INTEGER_MODES:
+        conv.representative_dataset = dataset
+    if mode == "int8":
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+    if mode == "int16x8":
+        conv.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+        ]

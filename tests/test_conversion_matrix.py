@@ -19,51 +19,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import Models, call_entry
+from conftest import Models, call_entry, mode_options, tf_apply
 
 import converter
 from converter import modelinfo
 
 pytestmark = pytest.mark.tf
-
-INTEGER_MODES = ("int8", "int8_fallback", "int16x8")
-
-
-def our_options(mode: str, models: Models) -> converter.Options:
-    rep = converter.Representative(data=models.calibration)
-    return {
-        "none": converter.Options(),
-        "dynamic": converter.Options(quantize="dynamic"),
-        "float16": converter.Options(quantize="float16"),
-        "int8": converter.Options(
-            quantize="int8", representative=rep, input_type="int8", output_type="int8"
-        ),
-        "int8_fallback": converter.Options(
-            quantize="int8", float_fallback=True, representative=rep
-        ),
-        "int16x8": converter.Options(quantize="int16x8", representative=rep),
-    }[mode]
-
-
-def tf_apply(conv: Any, mode: str, samples: np.ndarray) -> None:
-    """What a TF user writes by hand for each mode."""
-    import tensorflow as tf
-
-    if mode == "none":
-        return
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    if mode == "float16":
-        conv.target_spec.supported_types = [tf.float16]
-    if mode in INTEGER_MODES:
-        conv.representative_dataset = lambda: ([s[None]] for s in samples)
-    if mode == "int8":
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = tf.int8
-        conv.inference_output_type = tf.int8
-    if mode == "int16x8":
-        conv.target_spec.supported_ops = [
-            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
-        ]
 
 
 def _entry(models: Models, name: str) -> Any:
@@ -157,7 +118,7 @@ def test_artifact_equals_tensorflow_output(
     make_source, make_tf_converter = FORMATS[fmt]
     result = engine.convert(
         make_source(models),
-        our_options(mode, models),
+        mode_options(mode, converter.Representative(data=models.calibration)),
         tmp_path / f"{fmt}-{mode}.tflite",
         provenance={"key": f"{fmt}/{mode}"},
     )
@@ -166,7 +127,7 @@ def test_artifact_equals_tensorflow_output(
     assert modelinfo.read_provenance(ours)["key"] == f"{fmt}/{mode}"  # type: ignore[index]
 
     tf_converter = make_tf_converter(models)
-    tf_apply(tf_converter, mode, models.samples)
+    tf_apply(tf_converter, mode, lambda: ([s[None]] for s in models.samples))
     expected = tf_converter.convert()
 
     assert modelinfo.strip_provenance(ours) == expected

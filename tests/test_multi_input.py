@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import MULTI_INPUTS, MultiModels, call_entry
+from conftest import INTEGER_MODES, MULTI_INPUTS, MultiModels, call_entry, mode_options, tf_apply
 
 import converter
 from converter import evaluate, modelinfo
@@ -27,35 +27,7 @@ pytestmark = pytest.mark.tf
 
 DECLARED = list(MULTI_INPUTS)
 SORTED = sorted(MULTI_INPUTS)
-MODES = ("int8", "int8_fallback", "int16x8")
-
-
-def our_options(mode: str, rep: converter.Representative) -> converter.Options:
-    return {
-        "int8": converter.Options(
-            quantize="int8", representative=rep, input_type="int8", output_type="int8"
-        ),
-        "int8_fallback": converter.Options(
-            quantize="int8", float_fallback=True, representative=rep
-        ),
-        "int16x8": converter.Options(quantize="int16x8", representative=rep),
-    }[mode]
-
-
-def tf_apply(conv: Any, mode: str, dataset: Callable[[], Iterator[Any]]) -> None:
-    """What a TF user writes by hand for each mode."""
-    import tensorflow as tf
-
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = dataset
-    if mode == "int8":
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = tf.int8
-        conv.inference_output_type = tf.int8
-    if mode == "int16x8":
-        conv.target_spec.supported_ops = [
-            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
-        ]
+MODES = INTEGER_MODES
 
 
 def by_name(samples: dict[str, np.ndarray]) -> Callable[[], Iterator[dict[str, np.ndarray]]]:
@@ -115,7 +87,7 @@ def test_quantized_artifact_equals_tensorflow_fed_by_name(
     rep = converter.Representative(data=multi_models.calibration)
     result = engine.convert(
         make_source(multi_models),
-        our_options(mode, rep),
+        mode_options(mode, rep),
         tmp_path / f"{fmt}-{mode}.tflite",
         provenance={"key": f"{fmt}/{mode}"},
     )
@@ -144,12 +116,12 @@ def test_generator_lists_are_in_spec_order(
     source = converter.KerasSource(multi_models.keras)
     from_file = engine.convert(
         source,
-        our_options("int8", converter.Representative(data=multi_models.calibration)),
+        mode_options("int8", converter.Representative(data=multi_models.calibration)),
         tmp_path / "file.tflite",
     )
     from_lists = engine.convert(
         source,
-        our_options(
+        mode_options(
             "int8",
             converter.Representative(python="calib_lists.py:samples", base_dir=multi_models.root),
         ),
@@ -171,7 +143,7 @@ def test_generator_dict_with_an_unknown_key_is_refused(
     with pytest.raises(converter.OptionsError) as info:
         engine.convert(
             converter.SavedModelSource(multi_models.saved_model),
-            our_options("int8", rep),
+            mode_options("int8", rep),
             tmp_path / "typo.tflite",
         )
     assert str(info.value) == (
@@ -193,7 +165,7 @@ def test_function_entry_without_signature_takes_lists_in_argument_order(
     rep = converter.Representative(data=multi_models.calibration)
     result = engine.convert(
         converter.PythonSource("multi_entries.py:tf_function", multi_models.root),
-        our_options("int8", rep),
+        mode_options("int8", rep),
         tmp_path / "function.tflite",
     )
     ours = result.path.read_bytes()
@@ -253,7 +225,7 @@ def test_legacy_tf_keras_h5_equals_tensorflow_fed_by_name(
     )
     rep = converter.Representative(data=multi_models.calibration)
     result = engine.convert(
-        converter.KerasSource(h5, legacy=True), our_options("int8", rep), tmp_path / "ours.tflite"
+        converter.KerasSource(h5, legacy=True), mode_options("int8", rep), tmp_path / "ours.tflite"
     )
     order = tflite_inputs(expected.read_bytes())
     assert sorted(order) == SORTED and order not in (DECLARED, SORTED), order
