@@ -94,6 +94,13 @@ def project(models: Models, two_signatures: Path, tmp_path: Path) -> Path:
     return root
 
 
+def doit_check(root: Path) -> subprocess.CompletedProcess[str]:
+    """``doit check`` as a user runs it, in its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "doit", "check"], cwd=root, capture_output=True, text=True
+    )
+
+
 def test_one_artifact_per_signature(project: Path) -> None:
     run = doit(project, "convert:sig/*")
     assert run.code == 0, run.output
@@ -136,9 +143,7 @@ def test_signature_keys_on_a_source_without_signatures_is_a_manifest_error(
             "kr/model.yaml": "source: {keras: model.keras}\nvariants:\n  float32: {signature_keys: [a]}\n",
         },
     )
-    check = subprocess.run(
-        [sys.executable, "-m", "doit", "check"], cwd=project, capture_output=True, text=True
-    )
+    check = doit_check(project)
     assert check.returncode == 3
     assert (
         "kr/model.yaml:3: variants -> float32 -> signature_keys: applies to a saved_model "
@@ -158,9 +163,7 @@ def test_a_budget_that_cannot_be_measured_fails(project: Path) -> None:
     # Known from the manifest alone: accuracy without labelled evaluate data.
     text = (project / "sm/model.yaml").read_text()
     (project / "sm/model.yaml").write_text(text + "budgets: {dynamic: {min_accuracy: 0.9}}\n")
-    check = subprocess.run(
-        [sys.executable, "-m", "doit", "check"], cwd=project, capture_output=True, text=True
-    )
+    check = doit_check(project)
     assert check.returncode == 3
     assert (
         "sm/model.yaml:3: budgets -> dynamic -> min_accuracy: needs labelled evaluate data to "
