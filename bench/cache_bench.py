@@ -39,7 +39,9 @@ from common import (
     PYTHON,
     REPO,
     WORK,
+    Check,
     Timed,
+    checks_table,
     load_average,
     machine_lines,
     median,
@@ -238,6 +240,18 @@ def main(argv: Sequence[str]) -> int:
 
     ratio_local = median(cold) / median(local)
     ratio_s3 = median(cold) / median(remote)
+    checks = [
+        Check("cold / warm local", f"{ratio_local:.0f}x", ">= 20x", ratio_local >= 20),
+        Check("cold / warm S3", f"{ratio_s3:.0f}x", ">= 20x", ratio_s3 >= 20),
+        Check(
+            "reports: cold / warm `doit summary`",
+            f"{ratio_summary:.0f}x",
+            ">= 20x",
+            ratio_summary >= 20,
+        ),
+        Check("no TensorFlow in a warm build (local, S3)", "", "", local_tf_free and s3_tf_free),
+        Check("no TensorFlow in a warm summary", "", "", summary_tf_free),
+    ]
     section = "\n".join(
         [
             "## cache_bench: example_project from a fresh clone, cold against a warm cache",
@@ -260,12 +274,7 @@ def main(argv: Sequence[str]) -> int:
             f"| `doit summary`, fresh clone, warm local cache | {median(warm_summary):.2f} | "
             f"{runs(warm_summary)} |",
             "",
-            "| ratio | value | target | result |",
-            "| --- | ---: | --- | --- |",
-            f"| cold / warm local | {ratio_local:.0f}x | >= 20x | {verdict(ratio_local >= 20)} |",
-            f"| cold / warm S3 | {ratio_s3:.0f}x | >= 20x | {verdict(ratio_s3 >= 20)} |",
-            f"| reports: cold / warm `doit summary` | {ratio_summary:.0f}x | >= 20x | "
-            f"{verdict(ratio_summary >= 20)} |",
+            *checks_table("ratio", "value", checks[:3]),
             "",
             f"- Every warm build took all {VARIANTS} variants from the cache, ran no training or "
             "export task, and wrote the cold build's bytes: yes",
@@ -280,8 +289,7 @@ def main(argv: Sequence[str]) -> int:
     )
     update_results("cache_bench", section)
     print(section)
-    passed = min(ratio_local, ratio_s3, ratio_summary) >= 20
-    return 0 if passed and local_tf_free and s3_tf_free and summary_tf_free else 1
+    return 0 if all(c.ok for c in checks) else 1
 
 
 if __name__ == "__main__":

@@ -306,10 +306,10 @@ def child_inprocess(project: Path, report: Path, profile: Path | None) -> None:
         if module is not None and hasattr(module, name):
             setattr(module, name, _timed_function(spent, name, getattr(module, name)))
     if actions is not None and hasattr(actions, "up_to_date"):  # looked up when tasks are made
-        actions.up_to_date = _timed_function(spent, "uptodate", actions.up_to_date)
-    elif actions is not None and hasattr(actions, "UpToDate"):  # rules/ before 72b83e8
-        call = actions.UpToDate.__call__
-        actions.UpToDate.__call__ = _timed_function(spent, "uptodate", call)
+        convert_module = vars(actions)
+        convert_module["up_to_date"] = _timed_function(
+            spent, "uptodate", convert_module["up_to_date"]
+        )
     profiler = None
     if profile:
         import cProfile

@@ -226,7 +226,7 @@ class _Reader:
         return text
 
 
-_CONSTRUCTOR = yaml.constructor.SafeConstructor()  # type: ignore[no-untyped-call]
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
 
 
 def _construct(node: Node) -> Any:
@@ -234,7 +234,7 @@ def _construct(node: Node) -> Any:
     if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:str":
         return node.value  # the common case, without the constructor's bookkeeping
     try:
-        return _CONSTRUCTOR.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+        return _CONSTRUCTOR.construct_object(node, deep=True)
     finally:
         _CONSTRUCTOR.constructed_objects.clear()  # it remembers every node it built
 

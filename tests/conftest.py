@@ -141,7 +141,7 @@ class Models:
     samples: np.ndarray
 
 
-def _tiny_keras_model():  # type: ignore[no-untyped-def]
+def _tiny_keras_model() -> Any:
     import keras
 
     keras.utils.set_random_seed(0)

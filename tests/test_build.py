@@ -275,7 +275,7 @@ def test_killed_build_reruns_to_complete_correct_artifacts(project: Path, tmp_pa
     while not list((project / "build").rglob("*.tflite")) and time.monotonic() < deadline:
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    process.communicate()  # reaps it and closes its output pipe
     finished = len(_artifacts(project))
     assert 0 < finished < len(ALL), "the kill should land mid-build"
     rerun = _doit_process(project, "convert")

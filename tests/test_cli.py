@@ -10,6 +10,7 @@ import pytest
 from conftest import Models
 
 from converter import cli
+from converter.spec import FrozenGraphSource
 
 TFLITE_CONVERT = Path(sys.executable).parent / "tflite_convert"
 
@@ -114,7 +115,8 @@ def test_flag_mapping_without_tensorflow() -> None:
         "--default_ranges_max",
         "6",
     )
-    assert source.input_shapes == {"a": (1, 4), "b": (1, 2)}  # type: ignore[union-attr]
+    assert isinstance(source, FrozenGraphSource)
+    assert source.input_shapes == {"a": (1, 4), "b": (1, 2)}
     assert options.inference_type == "uint8"
     assert options.quantized_input_stats == {"a": (128.0, 127.0), "b": (0.0, 1.0)}
     assert options.default_ranges == (0.0, 6.0)

@@ -107,7 +107,7 @@ def run_interpreter(data: bytes, samples: np.ndarray) -> np.ndarray:
     if out["dtype"] != np.float32:
         scale, zero = out["quantization"]
         y = (y - zero) * scale
-    return y
+    return np.asarray(y, np.float32)
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -15,7 +15,7 @@ from rules.project import find_manifests, load_project
 from rules.specs import parse_size
 from rules.state import BuildState
 
-BASE = {
+BASE: dict[str, str | bytes] = {
     "export/saved_model.pb": b"",
     "model.keras": b"",
     "data/calib.npz": b"",

@@ -83,10 +83,10 @@ def test_tf1_plan() -> None:
     ("options", "api", "problem"),
     [
         (
-            Options(quantize="int9"),
+            Options(quantize="int9"),  # type: ignore[arg-type]
             "v2",
             "quantize: expected one of none, dynamic, float16, int8, int16x8; got 'int9'",
-        ),  # type: ignore[arg-type]
+        ),
         (Options(quantize="int8"), "v2", "representative: quantize int8 needs representative data"),
         (
             Options(quantize="dynamic", representative=REP),

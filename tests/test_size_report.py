@@ -22,7 +22,8 @@ def _oracle(path: Path) -> tuple[int, dict[str, int], dict[str, int]]:
 
     model = flatbuffer_utils.read_model(str(path))
     names = {v: k for k, v in vars(tf_schema.TensorType).items() if not k.startswith("_")}
-    parameters, by_type, seen = 0, Counter(), set()
+    parameters, seen = 0, set()
+    by_type: Counter[str] = Counter()
     ops: Counter[str] = Counter()
     for subgraph in model.subgraphs:
         for tensor in subgraph.tensors:

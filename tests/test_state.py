@@ -16,6 +16,7 @@ from converter.spec import (
     PythonSource,
     Representative,
     SavedModelSource,
+    Source,
     TF1SavedModelSource,
 )
 from rules import codec
@@ -158,7 +159,7 @@ def _manifest(root: Path) -> Manifest:
         PythonSource("pkg.mod:make", Path("/p")),
     ],
 )
-def test_manifests_round_trip_through_json_exactly(tmp_path: Path, source: object) -> None:
+def test_manifests_round_trip_through_json_exactly(tmp_path: Path, source: Source) -> None:
     manifest = _manifest(tmp_path)
     from dataclasses import replace
 

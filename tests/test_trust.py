@@ -24,39 +24,48 @@ import rules
 globals().update(rules.doit_tasks(__file__))
 
 
+def fail():
+    raise ImportError("No module named 'sklearn'")
+
+
 def task_make_model():
     """A user's own task that fails (like training without its libraries installed)."""
-    return {"actions": ["exit 1"], "file_dep": ["made/recipe.txt"], "targets": ["made/model.keras"]}
+    return {"actions": [fail], "file_dep": ["made/recipe.txt"], "targets": ["made/model.keras"]}
 '''
 
 
-def _two_signatures(path: Path) -> None:
-    """A SavedModel exporting ``predict`` and ``embed`` (plain variables: no Keras)."""
-    import tensorflow as tf
+TWO_SIGNATURES = """
+import sys
 
-    class Two(tf.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.w = tf.Variable(tf.random.stateless_normal([4, 3], seed=[1, 2]))
+import tensorflow as tf
 
-        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
-        def predict(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
-            return {"scores": tf.nn.softmax(x @ self.w)}
 
-        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
-        def embed(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
-            return {"embedding": tf.nn.relu(x @ self.w)}
+class Two(tf.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = tf.Variable(tf.random.stateless_normal([4, 3], seed=[1, 2]))
 
-    module = Two()
-    tf.saved_model.save(
-        module, str(path), signatures={"predict": module.predict, "embed": module.embed}
-    )
+    @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+    def predict(self, x):
+        return {"scores": tf.nn.softmax(x @ self.w)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+    def embed(self, x):
+        return {"embedding": tf.nn.relu(x @ self.w)}
+
+
+module = Two()
+tf.saved_model.save(module, sys.argv[1], signatures={"predict": module.predict, "embed": module.embed})
+"""
 
 
 @pytest.fixture(scope="module")
 def two_signatures(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SavedModel exporting ``predict`` and ``embed`` (plain variables: no Keras)."""
     path = tmp_path_factory.mktemp("signatures") / "export"
-    _two_signatures(path)
+    subprocess.run(
+        [sys.executable, "-c", TWO_SIGNATURES, str(path)], check=True, capture_output=True
+    )
     return path
 
 
