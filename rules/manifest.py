@@ -34,6 +34,7 @@ from converter.spec import (
     Source,
     TF1SavedModelSource,
 )
+from rules import budgets
 from rules.errors import Problem
 from rules.project import DIRECTORY, MISSING, Project, path_state
 from rules.specs import Budget, Evaluate, Manifest, Variant, parse_fraction, parse_size
@@ -80,17 +81,9 @@ VARIANT_KEYS = (
 MERGED_KEYS = ("converter", "quantized_input_stats")
 REPRESENTATIVE_KEYS = ("data", "python", "samples")
 EVALUATE_KEYS = ("data", "samples")
-BUDGET_KEYS = (
-    "max_size",
-    "max_size_growth",
-    "min_accuracy",
-    "max_accuracy_drop",
-    "min_top1_agreement",
-    "max_error",
-    "max_latency_ms",
-)
+BUDGET_KEYS = budgets.NAMES
 # Budgets measured against the evaluate data's labels.
-LABELLED_BUDGETS = ("min_accuracy", "max_accuracy_drop")
+LABELLED_BUDGETS = tuple(kind.name for kind in budgets.BUDGETS if kind.needs_labels)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 T = TypeVar("T")
@@ -709,7 +702,8 @@ def _read_budgets(
                     f"needs labelled evaluate data to be measured: "
                     f"{evaluate.data.name} has no 'labels' array",
                 )
-            if key == "max_size":
+            kind = budgets.BY_NAME[key].value
+            if kind == "size":
                 size = parse_size(raw)
                 if size is None:
                     reader.problem(
@@ -718,7 +712,7 @@ def _read_budgets(
                         f"expected a size like 2MB, 500KiB or 123456; got {_describe(value_node)}",
                     )
                 values[key] = size
-            elif key in ("max_size_growth", "max_accuracy_drop"):
+            elif kind == "fraction":
                 fraction = parse_fraction(raw)
                 if fraction is None or fraction < 0:
                     reader.problem(
@@ -727,7 +721,7 @@ def _read_budgets(
                         f"expected a fraction like 0.02 or 2%; got {_describe(value_node)}",
                     )
                 values[key] = fraction
-            elif key in ("min_accuracy", "min_top1_agreement"):
+            elif kind == "share":
                 fraction = parse_fraction(raw)
                 if fraction is None or not 0 <= fraction <= 1:
                     reader.problem(

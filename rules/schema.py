@@ -14,6 +14,7 @@ from typing import Any
 from converter.entry import ENTRY_PATTERN
 from converter.options import OPS_SETS
 from converter.spec import INFERENCE_TYPES, IO_TYPES, QUANTIZE_MODES
+from rules import budgets
 from rules.manifest import (
     BUDGET_KEYS,
     COMMON_SOURCE_KEYS,
@@ -77,14 +78,15 @@ VARIANT_PROPERTIES: dict[str, Any] = {
         "description": "this variant's signatures of a saved_model source (overrides the source's)",
     },
 }
+VALUE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "size": {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]},
+    "fraction": FRACTION,
+    "share": FRACTION,
+    "number": {"type": "number", "minimum": 0},
+}
 BUDGET_PROPERTIES: dict[str, Any] = {
-    "max_size": {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]},
-    "max_size_growth": FRACTION,
-    "min_accuracy": FRACTION,
-    "max_accuracy_drop": FRACTION,
-    "min_top1_agreement": FRACTION,
-    "max_error": {"type": "number", "minimum": 0},
-    "max_latency_ms": {"type": "number", "minimum": 0},
+    kind.name: {**VALUE_SCHEMAS[kind.value], "description": kind.description}
+    for kind in budgets.BUDGETS
 }
 
 

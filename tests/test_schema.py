@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 import yaml
 from test_manifest import GOLDEN
 
-from rules import schema
+from rules import budgets, schema
+from rules.specs import Budget
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = REPO / "rules" / "manifest.schema.json"
@@ -76,3 +78,8 @@ def test_schema_and_parser_agree_on_entry_points(text: str) -> None:
     from converter.entry import ENTRY_PATTERN, EntryPoint
 
     assert (re.match(ENTRY_PATTERN, text) is not None) == (EntryPoint.parse(text) is not None)
+
+
+def test_the_budget_table_matches_the_budget_record() -> None:
+    """One row per field of ``Budget``: a budget added to one and not the other fails here."""
+    assert tuple(f.name for f in dataclasses.fields(Budget)) == budgets.NAMES

@@ -1,0 +1,94 @@
+"""Every budget a manifest can set, stated once.
+
+The manifest parser reads a budget's value by its ``value`` kind, the JSON Schema
+is derived from the same rows, and a report checks it by ``comparison`` against
+the figure named by ``measured``. A new budget is one new row here (and the
+figure it limits, in the report).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+# How a manifest states a limit:
+#   size      2MB, 500KiB or a byte count
+#   fraction  0.02 or 2%, not negative
+#   share     0 to 1, or a percentage
+#   number    a number, not negative
+ValueKind = Literal["size", "fraction", "share", "number"]
+
+
+@dataclass(frozen=True)
+class BudgetKind:
+    """One budget: its manifest key, unit, how it is stated, measured and compared."""
+
+    name: str
+    unit: str  # for people: "bytes", "ms", "" for a plain ratio
+    value: ValueKind
+    measured: str  # the report figure it limits, as ``section.field``
+    comparison: Literal["at most", "at least"]
+    description: str
+    needs_labels: bool = False  # measured against the evaluate data's labels
+    by_summary: bool = False  # checked by the summary against its baseline, not by a report
+
+    def passes(self, measured: float, limit: float) -> bool:
+        return measured <= limit if self.comparison == "at most" else measured >= limit
+
+
+BUDGETS: tuple[BudgetKind, ...] = (
+    BudgetKind("max_size", "bytes", "size", "size.size", "at most", "the artifact's size on disk"),
+    BudgetKind(
+        "max_size_growth",
+        "",
+        "fraction",
+        "baseline.size_growth",
+        "at most",
+        "the artifact's growth against the summary's baseline, 0.02 = +2%",
+        by_summary=True,
+    ),
+    BudgetKind(
+        "min_accuracy",
+        "",
+        "share",
+        "accuracy.accuracy",
+        "at least",
+        "top-1 accuracy on the evaluate data's labels",
+        needs_labels=True,
+    ),
+    BudgetKind(
+        "max_accuracy_drop",
+        "",
+        "fraction",
+        "accuracy.accuracy_drop",
+        "at most",
+        "the source model's accuracy minus the artifact's, on the evaluate data's labels",
+        needs_labels=True,
+    ),
+    BudgetKind(
+        "min_top1_agreement",
+        "",
+        "share",
+        "accuracy.top1_agreement",
+        "at least",
+        "the share of samples whose top-1 class matches the source model's",
+    ),
+    BudgetKind(
+        "max_error",
+        "",
+        "number",
+        "accuracy.max_abs_error",
+        "at most",
+        "the largest absolute difference from the source model's outputs",
+    ),
+    BudgetKind(
+        "max_latency_ms",
+        "ms",
+        "number",
+        "latency.median_ms",
+        "at most",
+        "the median invoke time on this host's CPU",
+    ),
+)
+BY_NAME = {kind.name: kind for kind in BUDGETS}
+NAMES = tuple(BY_NAME)
