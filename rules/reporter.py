@@ -17,6 +17,7 @@ from doit.exceptions import UnmetDependency
 from doit.reporter import ConsoleReporter
 
 from rules.build import Build
+from rules.progress import Display, display_for
 from rules.stores import LocalStore
 
 PREFIX = "convert:"
@@ -35,19 +36,38 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
             self.blocked = 0
             self.seen = 0  # tasks doit looked at in any way: none means nothing was selected
             self.started = time.perf_counter()
+            self.display: Display | None = None  # from initialize: it needs the tasks
+
+        def write(self, text: str) -> None:
+            if self.display is None:
+                super().write(text)
+            else:
+                self.display.write(text)
+
+        def initialize(self, tasks: dict[str, Any], selected_tasks: list[str]) -> None:
+            super().initialize(tasks, selected_tasks)
+            self.display = display_for(self.outstream, len(variants_in(tasks, selected_tasks)))
+
+        def _finished(self, task: Any, outcome: str) -> None:
+            if self.display is not None and task.actions:
+                self.display.finished(task.name, outcome, task.name.startswith(PREFIX))
 
         def execute_task(self, task: Any) -> None:
             super().execute_task(task)
             self.seen += 1
+            if self.display is not None and task.actions and not task.name.startswith("_"):
+                self.display.started(task.name)
 
         def skip_ignore(self, task: Any) -> None:
             super().skip_ignore(task)
             self.seen += 1
+            self._finished(task, "ignored")
 
         def add_success(self, task: Any) -> None:
             super().add_success(task)
             if task.name.startswith(PREFIX):
                 self.counts[task.values.get("origin", "built")] += 1
+            self._finished(task, "built" if task.name.startswith(PREFIX) else "done")
 
         def add_failure(self, task: Any, fail: Any) -> None:
             super().add_failure(task, fail)
@@ -56,9 +76,11 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
                 self.blocked += bool(task.actions)  # a group (`convert`) is no task of its own
             else:
                 self.failed.append(task.name)
+            self._finished(task, "failed")
 
         def skip_uptodate(self, task: Any) -> None:
             self.seen += 1
+            self._finished(task, "up to date")
             origin = build.state.restored.get(task.name)
             if origin is not None:  # restored by the up-to-date check: say so
                 self.write(f"C  {task.name} (from the {origin} cache)\n")
@@ -69,6 +91,9 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
                 self.counts["up to date"] += 1
 
         def complete_run(self) -> None:
+            if self.display is not None:  # doit's failure texts and our closing line follow it
+                self.display.close()
+                self.display = None
             super().complete_run()
             if not self.seen:
                 self.write("tflite-build: no task matched the selection; nothing was done\n")
@@ -84,6 +109,20 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
                 LocalStore(settings.local).prune(settings.max_size)
 
     return BuildReporter
+
+
+def variants_in(tasks: dict[str, Any], selected: list[str]) -> set[str]:
+    """The conversions a run covers: the selected tasks' ``convert:`` tasks and those they need."""
+    seen: set[str] = set()
+    stack = list(selected)
+    while stack:
+        name = stack.pop()
+        task = tasks.get(name)
+        if name in seen or task is None:
+            continue
+        seen.add(name)
+        stack += [*task.task_dep, *task.setup_tasks]
+    return {name for name in seen if name.startswith(PREFIX) and tasks[name].actions}
 
 
 def summary(counts: Counter[str], failed: list[str], blocked: int, seconds: float) -> str:

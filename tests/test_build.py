@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import shutil
 import signal
 import subprocess
@@ -106,6 +107,9 @@ def test_first_run_builds_everything_second_run_nothing(project: Path) -> None:
     assert first.code == 0, first.output
     assert converted(first) == ALL
     assert first.conversions == len(ALL)
+    # Not a terminal: progress comes as plain lines, one per finished conversion.
+    assert f"({len(ALL)} of {len(ALL)} variants)" in first.output
+    assert "\x1b[" not in first.output
     for name in ALL:
         model, variant = name.split(":")[1].split("/")
         assert (project / "build" / model / f"{variant}.tflite").is_file()
@@ -255,14 +259,42 @@ def _artifacts(root: Path) -> dict[str, bytes]:
     }
 
 
+def _doit_in_terminal(root: Path, *args: str) -> tuple[int, str]:
+    """``_doit_process`` with a pseudo-terminal for its output, as a developer's shell gives."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "doit", *args],
+        cwd=root,
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+        start_new_session=True,
+        env={**os.environ, "TERM": "xterm", "TFLITE_BUILD_CACHE": str(root / "build" / "private")},
+    )
+    os.close(terminal)
+    output = b""
+    try:
+        while chunk := os.read(controller, 65536):
+            output += chunk
+    except OSError:  # EIO: the terminal's last writer has gone
+        pass
+    finally:
+        os.close(controller)
+    return process.wait(timeout=600), output.decode(errors="replace")
+
+
 def test_parallel_build_gives_the_serial_bytes(project: Path, tmp_path: Path) -> None:
     parallel = tmp_path / "parallel"
     shutil.copytree(project, parallel)
     assert doit(project, "convert").code == 0
-    process = _doit_process(parallel, "-n", "2", "convert")
-    output, _ = process.communicate(timeout=600)
-    assert process.returncode == 0, output
+    code, output = _doit_in_terminal(parallel, "-n", "2", "convert")
+    assert code == 0, output
     assert _artifacts(parallel) == _artifacts(project)
+    # On a terminal the progress is a live display (the variants' bar, drawn with escape
+    # codes and cleared at the end), not the plain lines a log gets.
+    assert "\x1b[" in output and f"{len(ALL)}/{len(ALL)}" in output
+    assert "variants)" not in output
+    assert f"tflite-build: {len(ALL)} built" in output
     assert len(_artifacts(project)) == len(ALL)
 
 
