@@ -9,21 +9,9 @@ characters.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import IO, Protocol
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    ProgressColumn,
-    SpinnerColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.text import Text
 
 
 class Display(Protocol):
@@ -35,9 +23,10 @@ class Display(Protocol):
 
 def display_for(stream: IO[str], total: int) -> Display:
     """A live display on a terminal, plain lines elsewhere."""
-    console = Console(file=stream)
-    if console.is_terminal and not console.is_dumb_terminal:
-        return Live(console, total)
+    if stream.isatty() and os.environ.get("TERM", "") not in ("dumb", "unknown"):
+        from rules.live import Live  # here: rich costs a run that shows no display 0.07 s
+
+        return Live(stream, total)
     return Lines(stream, total)
 
 
@@ -64,46 +53,3 @@ class Lines:
 
     def close(self) -> None:
         pass
-
-
-class _Count(ProgressColumn):
-    """``5/16`` on the variants' bar, nothing on a running task's row."""
-
-    def render(self, task: Task) -> Text:
-        if task.total is None:
-            return Text("")
-        return Text(f"{int(task.completed)}/{int(task.total)}", style="progress.download")
-
-
-class Live:
-    """rich's live display; doit's lines are printed above it."""
-
-    def __init__(self, console: Console, total: int) -> None:
-        self.progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            _Count(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,  # gone when the run ends: the closing line says it all
-        )
-        self.variants = self.progress.add_task("variants", total=total or None)
-        self.rows: dict[str, TaskID] = {}
-        self.progress.start()
-
-    def write(self, text: str) -> None:
-        self.progress.console.out(text, end="", highlight=False)
-
-    def started(self, name: str) -> None:
-        self.rows[name] = self.progress.add_task(name, total=None)
-
-    def finished(self, name: str, outcome: str, counted: bool) -> None:
-        row = self.rows.pop(name, None)
-        if row is not None:
-            self.progress.remove_task(row)
-        if counted:
-            self.progress.advance(self.variants)
-
-    def close(self) -> None:
-        self.progress.stop()

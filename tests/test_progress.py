@@ -7,7 +7,8 @@ from types import SimpleNamespace
 
 from rich.console import Console
 
-from rules.progress import Lines, Live, display_for
+from rules.live import Live
+from rules.progress import Lines, display_for
 from rules.reporter import variants_in
 
 
