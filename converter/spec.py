@@ -92,23 +92,30 @@ class PythonSource:
     api: ClassVar[ConverterApi | None] = None  # decided by what the function returns
 
     @property
+    def entry_point(self) -> EntryPoint | None:
+        """The entry parsed by ``converter.entry`` (None when it does not follow the syntax)."""
+        return EntryPoint.parse(self.entry)
+
+    @property
     def target(self) -> str:
-        return self.entry.rpartition(":")[0]
+        parsed = self.entry_point
+        return parsed.target if parsed is not None else ""
 
     @property
     def function(self) -> str:
-        return self.entry.rpartition(":")[2]
+        parsed = self.entry_point
+        return parsed.function if parsed is not None else ""
 
     @property
     def file(self) -> Path | None:
         """The entry's file when it names one (``build.py:make``), else None (a module)."""
-        parsed = EntryPoint.parse(self.entry)
+        parsed = self.entry_point
         return parsed.file(self.base_dir) if parsed is not None else None
 
     @property
     def files(self) -> tuple[Path, ...]:
         """The files the entry's own code comes from (a module entry resolved to its files)."""
-        parsed = EntryPoint.parse(self.entry)
+        parsed = self.entry_point
         return parsed.files(self.base_dir) if parsed is not None else ()
 
 

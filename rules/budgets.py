@@ -1,22 +1,61 @@
 """Every budget a manifest can set, stated once.
 
-The manifest parser reads a budget's value by its ``value`` kind, the JSON Schema
-is derived from the same rows, and a report checks it by ``comparison`` against
+The manifest parser reads a budget's value by its ``value`` kind (whose ``SYNTAX``
+the JSON Schema publishes too), and a report checks it by ``comparison`` against
 the figure named by ``measured``. A new budget is one new row here (and the
 figure it limits, in the report).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
+
+from rules.specs import PERCENT_PATTERN, SHARE_PATTERN, SIZE_PATTERN, parse_fraction, parse_size
 
 # How a manifest states a limit:
 #   size      2MB, 500KiB or a byte count
 #   fraction  0.02 or 2%, not negative
-#   share     0 to 1, or a percentage
+#   share     0 to 1, or a percentage up to 100%
 #   number    a number, not negative
 ValueKind = Literal["size", "fraction", "share", "number"]
+
+
+@dataclass(frozen=True)
+class Syntax:
+    """How one kind of limit is written: a plain number, or text of a pattern."""
+
+    expected: str  # what a value looks like, for messages
+    number: Literal["integer", "number"]  # the plain numbers it takes (from 0)
+    maximum: float | None = None  # the largest plain number
+    text: re.Pattern[str] | None = None  # the text it takes; None: numbers only
+
+
+SYNTAX: dict[ValueKind, Syntax] = {
+    "size": Syntax("a size like 2MB, 500KiB or 123456", "integer", text=SIZE_PATTERN),
+    "fraction": Syntax("a fraction like 0.02 or 2%", "number", text=PERCENT_PATTERN),
+    "share": Syntax(
+        "a number from 0 to 1 (or a percentage)", "number", maximum=1, text=SHARE_PATTERN
+    ),
+    "number": Syntax("a number", "number"),
+}
+
+
+def read(kind: ValueKind, raw: object) -> float | None:
+    """A limit as written -> bytes or a plain number; None when it breaks its kind's syntax."""
+    syntax = SYNTAX[kind]
+    if isinstance(raw, str):
+        if syntax.text is None or not syntax.text.match(raw):
+            return None
+        return parse_size(raw) if kind == "size" else parse_fraction(raw)
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        return None
+    if syntax.number == "integer" and not isinstance(raw, int):
+        return None
+    if raw < 0 or (syntax.maximum is not None and raw > syntax.maximum):
+        return None
+    return raw if syntax.number == "integer" else float(raw)
 
 
 @dataclass(frozen=True)

@@ -3,28 +3,27 @@
 The YAML is composed into nodes (which remember their line) and read by hand:
 unknown keys get a did-you-mean and the list of valid keys, wrong types and
 values say what was expected and what was found, and paths are checked to exist
-and to stay inside the project. All problems of a file are collected, then
-reported together; nothing downstream ever sees a raw dict.
+and to stay inside the project. Which keys exist and what each takes is
+``rules.keys`` (the JSON Schema is derived from the same rows); this module reads
+values by those rows and keeps, as code, the rules across keys and files. All
+problems of a file are collected, then reported together; nothing downstream ever
+sees a raw dict.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import zipfile
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
-from converter.entry import EntryPoint
-from converter.options import OPS_SETS, check, suggest
+from converter.entry import SYNTAX, EntryPoint
+from converter.options import check, suggest
 from converter.spec import (
-    INFERENCE_TYPES,
-    IO_TYPES,
-    QUANTIZE_MODES,
     FrozenGraphSource,
     KerasSource,
     Options,
@@ -36,55 +35,27 @@ from converter.spec import (
 )
 from rules import budgets
 from rules.errors import Problem
+from rules.keys import (
+    EVALUATE,
+    MERGED_KINDS,
+    NAME_PATTERN,
+    OPTIONS,
+    REPRESENTATIVE,
+    SOURCE,
+    TOP,
+    Key,
+    Section,
+)
 from rules.project import DIRECTORY, MISSING, Project, path_state
-from rules.specs import Budget, Evaluate, Manifest, Variant, parse_fraction, parse_size
+from rules.specs import Budget, Evaluate, Manifest, Variant
 
 try:  # the C loader is several times faster, which matters for big monorepos
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
-TOP_KEYS = ("name", "source", "defaults", "variants", "evaluate", "budgets")
-SOURCE_FORMATS = ("saved_model", "keras", "frozen_graph", "tf1_saved_model", "python")
-FORMAT_KEYS = {
-    "saved_model": ("signature_keys", "tags"),
-    "keras": ("legacy",),
-    "frozen_graph": ("inputs", "outputs"),
-    "tf1_saved_model": ("signature_key", "tags", "inputs", "outputs"),
-    "python": (),
-}
-COMMON_SOURCE_KEYS = ("deps", "task")
-SOURCE_KEYS = (
-    *SOURCE_FORMATS,
-    *sorted({k for ks in FORMAT_KEYS.values() for k in ks}),
-    *COMMON_SOURCE_KEYS,
-)
-VARIANT_KEYS = (
-    "quantize",
-    "float_fallback",
-    "representative",
-    "io_type",
-    "input_type",
-    "output_type",
-    "supported_ops",
-    "allow_custom_ops",
-    "exclude_conversion_metadata",
-    "inference_type",
-    "quantized_input_stats",
-    "default_ranges",
-    "converter",
-    "allow_resource_variables",
-    "probe",
-    "signature_keys",
-)
-# Mapping-valued options that `defaults` and a variant merge key by key.
-MERGED_KEYS = ("converter", "quantized_input_stats")
-REPRESENTATIVE_KEYS = ("data", "python", "samples")
-EVALUATE_KEYS = ("data", "samples")
-BUDGET_KEYS = budgets.NAMES
 # Budgets measured against the evaluate data's labels.
 LABELLED_BUDGETS = tuple(kind.name for kind in budgets.BUDGETS if kind.needs_labels)
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 T = TypeVar("T")
 Node = yaml.Node
@@ -206,9 +177,7 @@ class _Reader:
             return None
         parsed = EntryPoint.parse(text)
         if parsed is None:
-            self.problem(
-                node, keys, f"expected 'file.py:function' or 'module:function'; got {text!r}"
-            )
+            self.problem(node, keys, f"expected {SYNTAX}; got {text!r}")
             return None
         if parsed.is_file:
             file_node = yaml.ScalarNode(
@@ -217,6 +186,94 @@ class _Reader:
             if self.path(file_node, keys, kind="file") is None:
                 return None
         return text
+
+    def value(self, node: Node, keys: Keys, key: Key) -> Any:
+        """``key``'s value at ``node``, read by the kind its row gives; None after a problem."""
+        match key.kind:
+            case "string":
+                return self.string(node, keys)
+            case "name":
+                return self.name(node, keys)
+            case "boolean":
+                return self.boolean(node, keys)
+            case "positive":
+                return self.positive_int(node, keys)
+            case "choice":
+                return self.choice(node, keys, key.choices)
+            case "strings" | "choices":
+                return self.items(node, keys, key)
+            case "file" | "directory":
+                return self.file(node, keys, key)
+            case "paths":
+                return self.paths(node, keys)
+            case "entry":
+                return self.entry(node, keys)
+            case "inputs":
+                return _read_inputs(self, node, keys)
+            case "pair":
+                return _read_pair(self, node, keys)
+            case "pairs":
+                return _read_pairs(self, node, keys)
+            case "attributes":
+                return _read_attributes(self, node, keys)
+        raise ValueError(f"{key.name}: a {key.kind} is read by its own function")
+
+    def values(self, fields: dict[str, Node], keys: Keys, section: Section) -> dict[str, Any]:
+        """Every given key's value, in the section's order; those with a problem left out."""
+        out = {}
+        for key in section.keys:
+            if key.name in fields:
+                value = self.value(fields[key.name], (*keys, key.name), key)
+                if value is not None:
+                    out[key.name] = value
+        return out
+
+    def name(self, node: Node, keys: Keys) -> str | None:
+        text = self.string(node, keys)
+        if text is not None and not NAME_PATTERN.match(text):
+            self.problem(node, keys, _bad_name(text))
+            return None
+        return text
+
+    def items(self, node: Node, keys: Keys, key: Key) -> tuple[str, ...] | None:
+        """A list of strings (or one): at least one if the row says so, each among its choices."""
+        names = self.strings(node, keys)
+        if names is None:
+            return None
+        if key.non_empty and not names:
+            self.problem(node, keys, f"expected at least one {key.item}")
+            return None
+        for name in names:
+            if key.choices and name not in key.choices and name not in key.aliases:
+                self.problem(
+                    node,
+                    keys,
+                    f"expected {key.item}s among {', '.join(key.choices)}; "
+                    f"got {name!r}{suggest(name, key.choices)}",
+                )
+                return None
+        return names
+
+    def file(self, node: Node, keys: Keys, key: Key) -> Path | None:
+        path = self.path(node, keys, kind="dir" if key.kind == "directory" else "file")
+        if path is not None and key.suffixes and path.suffix not in key.suffixes:
+            self.problem(
+                node, keys, f"expected a {' or '.join(key.suffixes)} file; got {path.name!r}"
+            )
+            return None
+        return path
+
+    def paths(self, node: Node, keys: Keys) -> tuple[Path, ...] | None:
+        texts = self.strings(node, keys)
+        if texts is None:
+            return None
+        found = []
+        for text in texts:  # each one reported at the list: items have no nodes of their own here
+            item = yaml.ScalarNode("tag:yaml.org,2002:str", text, node.start_mark, None)
+            path = self.path(item, keys)
+            if path is not None:
+                found.append(path)
+        return tuple(found)
 
 
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
@@ -234,6 +291,11 @@ def _construct(node: Node) -> Any:
 
 def _is_null(node: Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def _is_empty(node: Node) -> bool:
+    """Null, ``[]`` or ``{}``."""
+    return _is_null(node) or (isinstance(node, yaml.CollectionNode) and not node.value)
 
 
 def _describe(node: Node) -> str:
@@ -276,17 +338,15 @@ def _parse(reader: _Reader, path: Path) -> tuple[Manifest | None, list[Problem]]
         return None, [
             Problem(reader.display, 1, (), "the manifest is empty; it needs source and variants")
         ]
-    top = reader.mapping(root, (), TOP_KEYS)
+    top = reader.mapping(root, (), TOP.names)
     if top is None:
         return None, reader.problems
-    for required in ("source", "variants"):
+    for required in TOP.required:
         if required not in top:
             reader.problem(root, (), f"missing required key {required!r}")
     name = path.parent.name
     if "name" in top:
-        name = reader.string(top["name"], ("name",)) or name
-        if not NAME_PATTERN.match(name):
-            reader.problem(top["name"], ("name",), _bad_name(name))
+        name = reader.value(top["name"], ("name",), TOP["name"]) or name
     elif not NAME_PATTERN.match(name):
         reader.problem(root, (), f"the folder name {name!r} is not a valid model name; set name:")
     source: Source | None = None
@@ -315,105 +375,75 @@ def _bad_name(name: str) -> str:
 
 def _read_source(reader: _Reader, node: Node) -> tuple[Source | None, str | None, tuple[Path, ...]]:
     keys: Keys = ("source",)
-    fields = reader.mapping(node, keys, SOURCE_KEYS)
+    fields = reader.mapping(node, keys, SOURCE.names)
     if fields is None:
         return None, None, ()
-    if "task" in fields:
-        reader.task = reader.string(fields["task"], (*keys, "task"))
-        if "deps" not in fields:
-            reader.problem(
-                fields["task"],
-                (*keys, "task"),
-                "needs deps: the files the task reads (they, not the bytes it writes, "
-                "key the cache)",
-            )
-    formats = [f for f in SOURCE_FORMATS if f in fields]
+    if "task" in fields:  # first: a producing task excuses the paths it will write
+        reader.task = reader.value(fields["task"], (*keys, "task"), SOURCE["task"])
+    for key, value in fields.items():
+        needs = SOURCE[key].needs
+        if needs is not None and needs[0] not in fields:
+            reader.problem(value, (*keys, key), f"needs {needs[0]}: {needs[1]}")
+    formats = [alt for alt in SOURCE.one_of if alt.name in fields]
     if len(formats) != 1:
-        got = f"got {', '.join(formats)}" if formats else "got none"
-        reader.problem(node, keys, f"give exactly one of {', '.join(SOURCE_FORMATS)}; {got}")
+        got = f"got {', '.join(f.name for f in formats)}" if formats else "got none"
+        reader.problem(node, keys, f"give exactly one of {', '.join(SOURCE.alternatives)}; {got}")
         return None, reader.task, ()
     fmt = formats[0]
+    applicable = SOURCE.applicable(fmt)
     for key in fields:
-        if key not in (fmt, *FORMAT_KEYS[fmt], *COMMON_SOURCE_KEYS):
-            reader.problem(fields[key], (*keys, key), f"does not apply to a {fmt} source")
-    deps: list[Path] = []
-    if "deps" in fields:
-        for item in reader.strings(fields["deps"], (*keys, "deps")) or ():
-            dep_node = yaml.ScalarNode(
-                "tag:yaml.org,2002:str", item, fields["deps"].start_mark, None
+        if key not in applicable:
+            reader.problem(fields[key], (*keys, key), f"does not apply to a {fmt.name} source")
+    for required in fmt.required:
+        if required not in fields:
+            reader.problem(
+                node,
+                keys,
+                f"a {fmt.name} source needs {required}: {SOURCE[required].example}",
             )
-            dep = reader.path(dep_node, (*keys, "deps"))
-            if dep is not None:
-                deps.append(dep)
-    get = fields.get
-    source: Source | None = None
+    given = {key: value for key, value in fields.items() if key in applicable and key != "task"}
+    values = reader.values(given, keys, SOURCE)
+    for required in fmt.required:
+        if required in values and _is_empty(fields[required]):
+            row = SOURCE[required]
+            reader.problem(
+                fields[required],
+                (*keys, required),
+                f"a {fmt.name} source needs at least one {row.item}: {row.example}",
+            )
+            del values[required]
+    return _source(fmt.name, values, reader.folder), reader.task, values.get("deps", ())
+
+
+def _source(fmt: str, values: dict[str, Any], folder: Path) -> Source | None:
+    """The source of format ``fmt`` from its keys' values (None when its own value was wrong)."""
+    main = values.get(fmt)
+    if main is None:
+        return None
     if fmt == "python":
-        entry = reader.entry(fields["python"], (*keys, "python"))
-        source = PythonSource(entry, reader.folder) if entry else None
-    elif fmt == "keras":
-        path = reader.path(fields["keras"], (*keys, "keras"), kind="file")
-        legacy = (
-            reader.boolean(fields["legacy"], (*keys, "legacy")) if "legacy" in fields else False
-        )
-        source = KerasSource(path, bool(legacy)) if path else None
-    elif fmt == "saved_model":
-        path = reader.path(fields["saved_model"], (*keys, "saved_model"), kind="dir")
-        sigs = (
-            reader.strings(fields["signature_keys"], (*keys, "signature_keys"))
-            if "signature_keys" in fields
-            else ()
-        )
-        tags = reader.strings(fields["tags"], (*keys, "tags")) if "tags" in fields else ()
-        source = SavedModelSource(path, sigs or (), tags or ()) if path else None
-    else:
-        if fmt == "frozen_graph":
-            for required in ("inputs", "outputs"):
-                if required not in fields:
-                    reader.problem(
-                        node,
-                        keys,
-                        f"a frozen_graph source needs {required}: {_REQUIRED_HINT[required]}",
-                    )
-        inputs = _read_inputs(reader, get("inputs"), (*keys, "inputs"))
-        outputs = (
-            reader.strings(fields["outputs"], (*keys, "outputs")) if "outputs" in fields else ()
-        )
-        if fmt == "frozen_graph":
-            path = reader.path(fields["frozen_graph"], (*keys, "frozen_graph"), kind="file")
-            if path and inputs and outputs:
-                source = FrozenGraphSource(
-                    path, tuple(inputs), outputs, {k: v for k, v in inputs.items() if v is not None}
-                )
-        else:
-            path = reader.path(fields["tf1_saved_model"], (*keys, "tf1_saved_model"), kind="dir")
-            signature_key = (
-                reader.string(fields["signature_key"], (*keys, "signature_key"))
-                if "signature_key" in fields
-                else None
-            )
-            tags = reader.strings(fields["tags"], (*keys, "tags")) if "tags" in fields else ()
-            if path:
-                source = TF1SavedModelSource(
-                    path,
-                    signature_key,
-                    tags or (),
-                    tuple(inputs or ()),
-                    outputs or (),
-                    {k: v for k, v in (inputs or {}).items() if v is not None},
-                )
-    return source, reader.task, tuple(deps)
-
-
-_REQUIRED_HINT = {"inputs": "{name: shape}", "outputs": "[tensor names]"}
+        return PythonSource(main, folder)
+    if fmt == "keras":
+        return KerasSource(main, values.get("legacy", False))
+    if fmt == "saved_model":
+        return SavedModelSource(main, values.get("signature_keys", ()), values.get("tags", ()))
+    inputs: dict[str, tuple[int, ...] | None] = values.get("inputs", {})
+    shapes = {name: shape for name, shape in inputs.items() if shape is not None}
+    outputs = values.get("outputs", ())
+    if fmt == "frozen_graph":
+        if not inputs or not outputs:
+            return None
+        return FrozenGraphSource(main, tuple(inputs), outputs, shapes)
+    return TF1SavedModelSource(
+        main, values.get("signature_key"), values.get("tags", ()), tuple(inputs), outputs, shapes
+    )
 
 
 def _read_inputs(
-    reader: _Reader, node: Node | None, keys: Keys
+    reader: _Reader, node: Node, keys: Keys
 ) -> dict[str, tuple[int, ...] | None] | None:
-    if node is None:
-        return {}
     if isinstance(node, yaml.SequenceNode):  # a list of names, shapes taken from the graph
-        return {name: None for name in reader.strings(node, keys) or ()}
+        names = reader.strings(node, keys)
+        return None if names is None else {name: None for name in names}
     fields = reader.mapping(node, keys, ())
     if fields is None:
         return None
@@ -447,7 +477,7 @@ def _merged(defaults: dict[str, Node], own: dict[str, Node]) -> dict[str, tuple[
             continue
         base = defaults.get(key)
         if (
-            key in MERGED_KEYS
+            OPTIONS[key].kind in MERGED_KINDS
             and isinstance(base, yaml.MappingNode)
             and isinstance(node, yaml.MappingNode)
         ):
@@ -466,7 +496,7 @@ def _read_variants(
     if node is None:
         return []
     defaults = (
-        reader.mapping(defaults_node, ("defaults",), VARIANT_KEYS)
+        reader.mapping(defaults_node, ("defaults",), OPTIONS.names)
         if defaults_node is not None
         else {}
     )
@@ -484,7 +514,7 @@ def _read_variants(
         if not NAME_PATTERN.match(name):
             reader.problem(key_node, keys, _bad_name(name))
             continue
-        own = reader.mapping(variant_node, keys, VARIANT_KEYS)
+        own = reader.mapping(variant_node, keys, OPTIONS.names)
         if own is None or defaults is None:
             continue
         fields = _merged(defaults, own)
@@ -510,10 +540,7 @@ def _read_signature_keys(
             node, where, f"applies to a saved_model source only; this one is {source.kind}"
         )
         return None
-    names = reader.strings(node, where)
-    if names is not None and not names:
-        reader.problem(node, where, "expected at least one signature key")
-        return None
+    names: tuple[str, ...] | None = reader.value(node, where, OPTIONS["signature_keys"])
     return names
 
 
@@ -526,31 +553,17 @@ def _read_options(
 ) -> Options | None:
     before = len(reader.problems)
     values: dict[str, Any] = {}
-
-    def read(key: str, fn: Callable[[Node, Keys], Any]) -> None:
-        if key in fields:
-            node, origin = fields[key]
-            value = fn(node, origin or (*keys, key))
-            if value is not None:
-                values[key] = value
-
-    read("quantize", lambda n, k: reader.choice(n, k, QUANTIZE_MODES))
-    for key in ("io_type", "input_type", "output_type"):
-        read(key, lambda n, k: reader.choice(n, k, IO_TYPES))
-    read("inference_type", lambda n, k: reader.choice(n, k, INFERENCE_TYPES))
-    for key in (
-        "float_fallback",
-        "allow_custom_ops",
-        "exclude_conversion_metadata",
-        "allow_resource_variables",
-        "probe",
-    ):
-        read(key, reader.boolean)
-    read("supported_ops", lambda n, k: _read_ops(reader, n, k))
-    read("representative", lambda n, k: _read_representative(reader, n, k))
-    read("quantized_input_stats", lambda n, k: _read_stats(reader, n, k))
-    read("default_ranges", lambda n, k: _read_pair(reader, n, k))
-    read("converter", lambda n, k: _read_converter(reader, n, k))
+    for row in OPTIONS.keys:
+        if row.name not in fields:
+            continue
+        node, origin = fields[row.name]
+        where = origin or (*keys, row.name)
+        if row.kind == "section":  # representative: its keys exclude each other
+            value = _read_representative(reader, node, where)
+        else:
+            value = reader.value(node, where, row)
+        if value is not None:
+            values[row.name] = value
     io_type = values.pop("io_type", None)
     if io_type is not None:
         values.setdefault("input_type", io_type)
@@ -571,46 +584,22 @@ def _read_options(
     return None if len(reader.problems) > before else options
 
 
-def _read_ops(reader: _Reader, node: Node, keys: Keys) -> tuple[str, ...] | None:
-    names = reader.strings(node, keys)
-    if names is None:
-        return None
-    for name in names:
-        if name not in OPS_SETS and name not in OPS_SETS.values():
-            reader.problem(
-                node,
-                keys,
-                f"expected op sets among {', '.join(OPS_SETS)}; got {name!r}{suggest(name, OPS_SETS)}",
-            )
-            return None
-    return names
-
-
 def _read_representative(reader: _Reader, node: Node, keys: Keys) -> Representative | None:
-    fields = reader.mapping(node, keys, REPRESENTATIVE_KEYS)
+    fields = reader.mapping(node, keys, REPRESENTATIVE.names)
     if fields is None:
         return None
-    if ("data" in fields) == ("python" in fields):
+    if sum(name in fields for name in REPRESENTATIVE.alternatives) != 1:
         reader.problem(
             node, keys, "give exactly one of data (a .npz/.npy file) or python (file.py:function)"
         )
         return None
-    samples = (
-        reader.positive_int(fields["samples"], (*keys, "samples")) if "samples" in fields else None
-    )
-    if "data" in fields:
-        data = reader.path(fields["data"], (*keys, "data"), kind="file")
-        if data is not None and data.suffix not in (".npz", ".npy"):
-            reader.problem(
-                fields["data"], (*keys, "data"), f"expected a .npz or .npy file; got {data.name!r}"
-            )
-            return None
-        return Representative(data=data, samples=samples, base_dir=reader.folder) if data else None
-    entry = reader.entry(fields["python"], (*keys, "python"))
-    return Representative(python=entry, samples=samples, base_dir=reader.folder) if entry else None
+    values = reader.values(fields, keys, REPRESENTATIVE)
+    if "data" not in values and "python" not in values:
+        return None
+    return Representative(**values, base_dir=reader.folder)
 
 
-def _read_stats(reader: _Reader, node: Node, keys: Keys) -> dict[str, tuple[float, float]] | None:
+def _read_pairs(reader: _Reader, node: Node, keys: Keys) -> dict[str, tuple[float, float]] | None:
     fields = reader.mapping(node, keys, ())
     if fields is None:
         return None
@@ -634,7 +623,8 @@ def _read_pair(reader: _Reader, node: Node, keys: Keys) -> tuple[float, float] |
     return None
 
 
-def _read_converter(reader: _Reader, node: Node, keys: Keys) -> dict[str, Any] | None:
+def _read_attributes(reader: _Reader, node: Node, keys: Keys) -> dict[str, Any] | None:
+    """Converter attributes by name; ``converter.options.check`` judges the names, per converter."""
     fields = reader.mapping(node, keys, ())
     if fields is None:
         return None
@@ -643,19 +633,16 @@ def _read_converter(reader: _Reader, node: Node, keys: Keys) -> dict[str, Any] |
 
 def _read_evaluate(reader: _Reader, node: Node) -> Evaluate | None:
     keys: Keys = ("evaluate",)
-    fields = reader.mapping(node, keys, EVALUATE_KEYS)
+    fields = reader.mapping(node, keys, EVALUATE.names)
     if fields is None:
         return None
-    if "data" not in fields:
-        reader.problem(
-            node, keys, "needs data: a .npz with arrays keyed by input name (and optional labels)"
-        )
+    missing = [name for name in EVALUATE.required if name not in fields]
+    for name in missing:
+        reader.problem(node, keys, f"needs {name}: {EVALUATE[name].description}")
+    if missing:
         return None
-    data = reader.path(fields["data"], (*keys, "data"), kind="file")
-    samples = (
-        reader.positive_int(fields["samples"], (*keys, "samples")) if "samples" in fields else None
-    )
-    return Evaluate(data, samples) if data else None
+    values = reader.values(fields, keys, EVALUATE)
+    return Evaluate(**values) if "data" in values else None
 
 
 def _read_budgets(
@@ -680,12 +667,11 @@ def _read_budgets(
                 f"no variant named {target!r}{suggest(target, names)} (use '*' for every variant)",
             )
             continue
-        limits = reader.mapping(budget_node, where, BUDGET_KEYS)
+        limits = reader.mapping(budget_node, where, budgets.NAMES)
         if limits is None:
             continue
         values: dict[str, Any] = {}
         for key, value_node in limits.items():
-            raw = _construct(value_node)
             if key in LABELLED_BUDGETS and not has_evaluate:
                 reader.problem(
                     value_node,
@@ -702,43 +688,21 @@ def _read_budgets(
                     f"needs labelled evaluate data to be measured: "
                     f"{evaluate.data.name} has no 'labels' array",
                 )
-            kind = budgets.BY_NAME[key].value
-            if kind == "size":
-                size = parse_size(raw)
-                if size is None:
-                    reader.problem(
-                        value_node,
-                        (*where, key),
-                        f"expected a size like 2MB, 500KiB or 123456; got {_describe(value_node)}",
-                    )
-                values[key] = size
-            elif kind == "fraction":
-                fraction = parse_fraction(raw)
-                if fraction is None or fraction < 0:
-                    reader.problem(
-                        value_node,
-                        (*where, key),
-                        f"expected a fraction like 0.02 or 2%; got {_describe(value_node)}",
-                    )
-                values[key] = fraction
-            elif kind == "share":
-                fraction = parse_fraction(raw)
-                if fraction is None or not 0 <= fraction <= 1:
-                    reader.problem(
-                        value_node,
-                        (*where, key),
-                        f"expected a number from 0 to 1 (or a percentage); got {_describe(value_node)}",
-                    )
-                values[key] = fraction
-            else:
-                number = reader.scalar(value_node, (*where, key), float, "a number")
-                if number is not None and number < 0:
-                    reader.problem(
-                        value_node, (*where, key), f"expected a positive number; got {number}"
-                    )
-                values[key] = number
+            values[key] = _read_limit(reader, value_node, (*where, key), budgets.BY_NAME[key])
         out[target] = Budget(**values)
     return out
+
+
+def _read_limit(reader: _Reader, node: Node, keys: Keys, kind: budgets.BudgetKind) -> float | None:
+    raw = _construct(node)
+    value = budgets.read(kind.value, raw)
+    if value is None:
+        if kind.value == "number" and isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            reader.problem(node, keys, f"expected a positive number; got {float(raw)}")
+        else:
+            expected = budgets.SYNTAX[kind.value].expected
+            reader.problem(node, keys, f"expected {expected}; got {_describe(node)}")
+    return value
 
 
 def _has_labels(data: Path) -> bool:

@@ -1,143 +1,156 @@
-"""The manifest's JSON Schema, generated from the parser's own key tables.
+"""The manifest's JSON Schema, derived from the rows the parser reads: rules.keys, rules.budgets.
 
 Editors use it to validate and complete model.yaml files (for example with a
 ``# yaml-language-server: $schema=...`` first line). ``rules/manifest.schema.json``
 is this module's output, and a test keeps the two identical:
-``python -m rules.schema > rules/manifest.schema.json`` after changing the parser.
+``python -m rules.schema > rules/manifest.schema.json`` after changing a row.
+
+A value the parser reads as an empty mapping when it is null (``defaults:``) is
+null or an object here; a variant's option may be null (it unsets the default).
+What the schema cannot say (paths that must exist, option combinations, budgets
+that name real variants, labelled evaluate data) only the parser checks.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from converter.entry import ENTRY_PATTERN
-from converter.options import OPS_SETS
-from converter.spec import INFERENCE_TYPES, IO_TYPES, QUANTIZE_MODES
 from rules import budgets
-from rules.manifest import (
-    BUDGET_KEYS,
-    COMMON_SOURCE_KEYS,
-    EVALUATE_KEYS,
-    FORMAT_KEYS,
-    NAME_PATTERN,
-    REPRESENTATIVE_KEYS,
-    SOURCE_FORMATS,
-    TOP_KEYS,
-    VARIANT_KEYS,
-)
+from rules.keys import NAME_PATTERN, OPTIONS, TOP, Alternative, Key, Section
 
 STRING = {"type": "string"}
-BOOLEAN = {"type": "boolean"}
-STRINGS = {"type": "array", "items": STRING}
-POSITIVE = {"type": "integer", "minimum": 1}
-PAIR = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
-FRACTION = {
-    "oneOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^\d+(\.\d+)?%$"}]
-}
-ENTRY = {"type": "string", "pattern": ENTRY_PATTERN}
 SHAPE = {"type": ["array", "null"], "items": {"type": "integer"}}
+PAIR = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
+NAME = {"type": "string", "pattern": NAME_PATTERN.pattern}
+NOT_EMPTY = {"not": {"type": "null"}, "minItems": 1, "minProperties": 1}
 
-SOURCE_PROPERTIES: dict[str, Any] = {
-    "saved_model": {**STRING, "description": "SavedModel directory"},
-    "keras": {**STRING, "description": ".keras or .h5 file"},
-    "frozen_graph": {**STRING, "description": "frozen GraphDef .pb"},
-    "tf1_saved_model": {**STRING, "description": "SavedModel for the TF1 converter"},
-    "python": {**ENTRY, "description": "file.py:function or module:function"},
-    "signature_keys": STRINGS,
-    "tags": STRINGS,
-    "signature_key": STRING,
-    "legacy": {**BOOLEAN, "description": "a tf_keras file (needs the legacy-keras extra)"},
-    "inputs": {"oneOf": [STRINGS, {"type": "object", "additionalProperties": SHAPE}]},
-    "outputs": STRINGS,
-    "deps": {**STRINGS, "description": "more files the source depends on"},
-    "task": {**STRING, "description": "the doit task that produces the source"},
-}
-VARIANT_PROPERTIES: dict[str, Any] = {
-    "quantize": {"enum": list(QUANTIZE_MODES)},
-    "float_fallback": BOOLEAN,
-    "representative": {
-        "type": ["object", "null"],
-        "properties": {"data": STRING, "python": ENTRY, "samples": POSITIVE},
+
+def value(key: Key) -> dict[str, Any]:
+    """The schema of one key's value, with its description."""
+    return {**_kind(key), "description": key.description}
+
+
+def _kind(key: Key) -> dict[str, Any]:
+    match key.kind:
+        case "string" | "directory":
+            return STRING
+        case "name":
+            return NAME
+        case "boolean":
+            return {"type": "boolean"}
+        case "positive":
+            return {"type": "integer", "minimum": 1}
+        case "choice":
+            return {"enum": list(key.choices)}
+        case "strings" | "paths":
+            return {"type": ["array", "string"], "items": STRING, **_at_least_one(key)}
+        case "choices":
+            one = {"enum": [*key.choices, *key.aliases]}
+            return {"anyOf": [one, {"type": "array", "items": one, **_at_least_one(key)}]}
+        case "file":
+            if not key.suffixes:
+                return STRING
+            endings = "|".join(re.escape(suffix) for suffix in key.suffixes)
+            return {"type": "string", "pattern": f"[^/]({endings})$"}
+        case "entry":
+            return {"type": "string", "pattern": ENTRY_PATTERN}
+        case "inputs":
+            return {
+                "type": ["array", "object", "null"],
+                "items": STRING,
+                "additionalProperties": SHAPE,
+            }
+        case "pair":
+            return PAIR
+        case "pairs":
+            return {"type": ["object", "null"], "additionalProperties": PAIR}
+        case "attributes":
+            return {"type": ["object", "null"], "propertyNames": {"enum": list(key.choices)}}
+        case "section":
+            assert key.keys is not None
+            return section(key.keys)
+        case "variants":
+            return {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": NAME,
+                "additionalProperties": {"$ref": "#/$defs/variant"},
+            }
+        case "budgets":
+            return {
+                "type": ["object", "null"],
+                "propertyNames": {"anyOf": [NAME, {"const": "*"}]},
+                "additionalProperties": limits(),
+            }
+    raise ValueError(f"{key.name}: no schema for a {key.kind}")
+
+
+def _at_least_one(key: Key) -> dict[str, Any]:
+    return {"minItems": 1} if key.non_empty else {}
+
+
+def section(keys: Section, *, unset: bool = False) -> dict[str, Any]:
+    """A mapping of ``keys``, closed; null too when the parser reads null as an empty one.
+
+    ``unset``: every value may be null as well (a variant's options over the defaults).
+    """
+    properties = {key.name: value(key) for key in keys.keys}
+    if unset:
+        properties = {name: {"anyOf": [p, {"type": "null"}]} for name, p in properties.items()}
+    out: dict[str, Any] = {
+        "type": "object" if keys.required or keys.one_of else ["object", "null"],
+        "properties": properties,
         "additionalProperties": False,
-    },
-    "io_type": {"enum": list(IO_TYPES)},
-    "input_type": {"enum": list(IO_TYPES)},
-    "output_type": {"enum": list(IO_TYPES)},
-    "supported_ops": {"type": "array", "items": {"enum": [*OPS_SETS, *OPS_SETS.values()]}},
-    "allow_custom_ops": BOOLEAN,
-    "exclude_conversion_metadata": BOOLEAN,
-    "inference_type": {"enum": list(INFERENCE_TYPES)},
-    "quantized_input_stats": {"type": "object", "additionalProperties": PAIR},
-    "default_ranges": PAIR,
-    "converter": {"type": "object", "description": "any other TFLiteConverter attribute"},
-    "allow_resource_variables": BOOLEAN,
-    "probe": BOOLEAN,
-    "signature_keys": {
-        **STRINGS,
-        "description": "this variant's signatures of a saved_model source (overrides the source's)",
-    },
-}
-VALUE_SCHEMAS: dict[str, dict[str, Any]] = {
-    "size": {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]},
-    "fraction": FRACTION,
-    "share": FRACTION,
-    "number": {"type": "number", "minimum": 0},
-}
-BUDGET_PROPERTIES: dict[str, Any] = {
-    kind.name: {**VALUE_SCHEMAS[kind.value], "description": kind.description}
-    for kind in budgets.BUDGETS
-}
+    }
+    if keys.required:
+        out["required"] = list(keys.required)
+    if keys.one_of:
+        out["oneOf"] = [_alternative(keys, alt) for alt in keys.one_of]
+    needs = {key.name: [key.needs[0]] for key in keys.keys if key.needs is not None}
+    if needs:
+        out["dependentRequired"] = needs
+    return out
 
 
-def _closed(properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "additionalProperties": False, **extra}
+def _alternative(keys: Section, alt: Alternative) -> dict[str, Any]:
+    """One of the section's exclusive keys, with only the keys that may stand beside it."""
+    out: dict[str, Any] = {
+        "required": [alt.name, *alt.required],
+        "propertyNames": {"enum": list(keys.applicable(alt))},
+    }
+    if alt.required:
+        out["properties"] = {name: NOT_EMPTY for name in alt.required}
+    return out
+
+
+def limits() -> dict[str, Any]:
+    """One variant's budgets: each limit by its kind's syntax (``rules.budgets``)."""
+    properties = {
+        kind.name: {**_limit(kind.value), "description": kind.description}
+        for kind in budgets.BUDGETS
+    }
+    return {"type": ["object", "null"], "properties": properties, "additionalProperties": False}
+
+
+def _limit(kind: budgets.ValueKind) -> dict[str, Any]:
+    syntax = budgets.SYNTAX[kind]
+    number: dict[str, Any] = {"type": syntax.number, "minimum": 0}
+    if syntax.maximum is not None:
+        number["maximum"] = syntax.maximum
+    if syntax.text is None:
+        return number
+    return {"anyOf": [number, {"type": "string", "pattern": syntax.text.pattern}]}
 
 
 def schema() -> dict[str, Any]:
-    variant = {**_closed(VARIANT_PROPERTIES), "type": ["object", "null"]}
-    one_format = [
-        {
-            "required": [fmt],
-            "not": {"anyOf": [{"required": [o]} for o in SOURCE_FORMATS if o != fmt]},
-        }
-        for fmt in SOURCE_FORMATS
-    ]
-    properties = {
-        "name": {"type": "string", "pattern": NAME_PATTERN.pattern},
-        "source": _closed(SOURCE_PROPERTIES, oneOf=one_format),
-        "defaults": {"$ref": "#/$defs/variant"},
-        "variants": {
-            "type": "object",
-            "minProperties": 1,
-            "propertyNames": {"pattern": NAME_PATTERN.pattern},
-            "additionalProperties": {"$ref": "#/$defs/variant"},
-        },
-        "evaluate": _closed({"data": STRING, "samples": POSITIVE}, required=["data"]),
-        "budgets": {"type": "object", "additionalProperties": _closed(BUDGET_PROPERTIES)},
-    }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "tflite-build model.yaml",
-        **_closed(properties, required=["source", "variants"]),
-        "$defs": {"variant": variant},
-    }
-
-
-def tables() -> dict[str, tuple[str, ...]]:
-    """The parser's key tables, for the test that keeps the schema in step."""
-    source_keys = (
-        *SOURCE_FORMATS,
-        *{k for ks in FORMAT_KEYS.values() for k in ks},
-        *COMMON_SOURCE_KEYS,
-    )
-    return {
-        "top": TOP_KEYS,
-        "source": tuple(source_keys),
-        "variant": VARIANT_KEYS,
-        "representative": REPRESENTATIVE_KEYS,
-        "evaluate": EVALUATE_KEYS,
-        "budget": BUDGET_KEYS,
+        **section(TOP),
+        "$defs": {"variant": section(OPTIONS, unset=True)},
     }
 
 

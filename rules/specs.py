@@ -13,7 +13,12 @@ from pathlib import Path
 
 from converter.spec import Options, SavedModelSource, Source
 
-SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?\s*$", re.IGNORECASE)
+# Sizes and percentages as manifests and settings write them. No flags: the JSON
+# Schema publishes these patterns as they are (rules.schema).
+SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KkMmGg][Ii]?[Bb]|[Bb])?\s*$")
+PERCENT_PATTERN = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*%\s*$")
+# A percentage from 0 to 100: a share of the samples, say.
+SHARE_PATTERN = re.compile(r"^\s*(?:0*100(?:\.0*)?|0*\d?\d(?:\.\d*)?|0*\.\d+)\s*%\s*$")
 SIZE_UNITS = {
     "b": 1,
     "kb": 10**3,
@@ -93,9 +98,5 @@ def parse_fraction(value: object) -> float | None:
     """0.02, '2%' -> 0.02; None if it is neither."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    if isinstance(value, str) and value.strip().endswith("%"):
-        try:
-            return float(value.strip()[:-1]) / 100
-        except ValueError:
-            return None
-    return None
+    match = PERCENT_PATTERN.match(value) if isinstance(value, str) else None
+    return float(match.group(1)) / 100 if match else None

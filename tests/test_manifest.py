@@ -18,6 +18,7 @@ from rules.state import BuildState
 BASE: dict[str, str | bytes] = {
     "export/saved_model.pb": b"",
     "model.keras": b"",
+    "graph.pb": b"",
     "data/calib.npz": b"",
     "data/test.npz": b"",
     "build.py": "def make(): ...\n",
@@ -194,6 +195,18 @@ GOLDEN = [
         "source: {saved_model: export}\nvariants:\n  f:\n    converter: {unfold_batch_matmul: true}\n",
         "m/model.yaml:4: variants -> f -> converter -> unfold_batch_matmul: is not a TFLiteConverter "
         "attribute; did you mean 'unfold_batchmatmul'?",
+    ),
+    (
+        "entry point not following the syntax",
+        "source: {python: build.py}\nvariants: {float32: {}}\n",
+        "m/model.yaml:1: source -> python: expected 'file.py:function' or "
+        "'package.module:function'; got 'build.py'",
+    ),
+    (
+        "frozen graph without inputs",
+        "source: {frozen_graph: graph.pb, inputs: {}, outputs: [probs]}\nvariants: {float32: {}}\n",
+        "m/model.yaml:1: source -> inputs: a frozen_graph source needs at least one input: "
+        "{name: shape}",
     ),
 ]
 
