@@ -2,8 +2,9 @@
 
 The manifest parser reads a budget's value by its ``value`` kind (whose ``SYNTAX``
 the JSON Schema publishes too), and a report checks it by ``comparison`` against
-the figure named by ``measured``. A new budget is one new row here (and the
-figure it limits, in the report).
+the figure named by ``measured``, writing its sentences with ``shown`` and
+``unmeasured``. A new budget is one new row here (and the figure it limits, in
+the report).
 """
 
 from __future__ import annotations
@@ -70,13 +71,46 @@ class BudgetKind:
     description: str
     needs_labels: bool = False  # measured against the evaluate data's labels
     by_summary: bool = False  # checked by the summary against its baseline, not by a report
+    shown: str = "{:.4g}"  # how a limit or a figure reads in a sentence
+    # Why the figure can be missing, as a clause; {names} are filled in by its report section.
+    unmeasured: str = "it was not measured for this variant"
+
+    @property
+    def section(self) -> str:
+        """The report section that holds the figure: ``size``, ``latency``, ``accuracy``..."""
+        return self.measured.partition(".")[0]
+
+    @property
+    def figure(self) -> str:
+        """The figure's name in its section."""
+        return self.measured.partition(".")[2]
+
+    @property
+    def per_host(self) -> bool:
+        """Its figure belongs to the machine that measured it: another host's is no measure here."""
+        return self.section == "latency"
 
     def passes(self, measured: float, limit: float) -> bool:
         return measured <= limit if self.comparison == "at most" else measured >= limit
 
+    def show(self, value: float | None) -> str:
+        """A limit or a figure as a sentence states it: ``2,000,000 bytes``, ``+2.00%``, ``0.95``."""
+        if value is None:
+            return "not measured"
+        return self.shown.format(int(value) if self.value == "size" else value)
 
+
+_NO_LABELS = "the evaluate data has no labels ({data})"
 BUDGETS: tuple[BudgetKind, ...] = (
-    BudgetKind("max_size", "bytes", "size", "size.size", "at most", "the artifact's size on disk"),
+    BudgetKind(
+        "max_size",
+        "bytes",
+        "size",
+        "size.size",
+        "at most",
+        "the artifact's size on disk",
+        shown="{:,} bytes",
+    ),
     BudgetKind(
         "max_size_growth",
         "",
@@ -85,6 +119,7 @@ BUDGETS: tuple[BudgetKind, ...] = (
         "at most",
         "the artifact's growth against the summary's baseline, 0.02 = +2%",
         by_summary=True,
+        shown="{:+.2%}",
     ),
     BudgetKind(
         "min_accuracy",
@@ -94,6 +129,7 @@ BUDGETS: tuple[BudgetKind, ...] = (
         "at least",
         "top-1 accuracy on the evaluate data's labels",
         needs_labels=True,
+        unmeasured=_NO_LABELS,
     ),
     BudgetKind(
         "max_accuracy_drop",
@@ -103,6 +139,7 @@ BUDGETS: tuple[BudgetKind, ...] = (
         "at most",
         "the source model's accuracy minus the artifact's, on the evaluate data's labels",
         needs_labels=True,
+        unmeasured=_NO_LABELS,
     ),
     BudgetKind(
         "min_top1_agreement",
@@ -111,6 +148,7 @@ BUDGETS: tuple[BudgetKind, ...] = (
         "accuracy.top1_agreement",
         "at least",
         "the share of samples whose top-1 class matches the source model's",
+        unmeasured="output {primary_output!r} has no class axis to take a top-1 from",
     ),
     BudgetKind(
         "max_error",
@@ -127,7 +165,10 @@ BUDGETS: tuple[BudgetKind, ...] = (
         "latency.median_ms",
         "at most",
         "the median invoke time on this host's CPU",
+        unmeasured="the stock interpreter cannot run this model ({error})",
     ),
 )
 BY_NAME = {kind.name: kind for kind in BUDGETS}
 NAMES = tuple(BY_NAME)
+# The one budget with behaviour of its own: the summary checks it, against its baseline.
+SIZE_GROWTH = BY_NAME["max_size_growth"]

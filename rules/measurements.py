@@ -24,13 +24,15 @@ asks for it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import io
 import json
 import os
 import platform
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from typing import Any
 
@@ -39,18 +41,59 @@ from converter.errors import ConverterError
 from rules import fingerprint
 from rules.build import Build
 from rules.jobs import ReportJob
+from rules.sections import (
+    AccuracySection,
+    Host,
+    LatencySection,
+    SizeSection,
+    bytes_on_disk,
+    parse,
+)
 
 MEASUREMENTS_FORMAT = 1  # bump when what is measured, or how, changes
 
 
+@dataclass(frozen=True)
+class Measurements:
+    """What a report measured, as the cache keeps it: the report's sections, without its budgets.
+
+    Latency figures are kept by host (``host_id``), each with the host it was
+    measured on; a report takes this machine's, or shows another's as such.
+    """
+
+    size: SizeSection
+    accuracy: AccuracySection
+    latency: Mapping[str, LatencySection]
+    format: int = MEASUREMENTS_FORMAT
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "size": self.size.to_dict(),
+            "accuracy": self.accuracy.to_dict(),
+            "latency": {key: figures.to_dict() for key, figures in self.latency.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Measurements:
+        return cls(
+            size=SizeSection.from_dict(data["size"]),
+            accuracy=AccuracySection.from_dict(data["accuracy"]),
+            latency={
+                key: LatencySection.from_dict(figures) for key, figures in data["latency"].items()
+            },
+            format=data["format"],
+        )
+
+
 @functools.cache
-def host() -> dict[str, Any]:
+def host() -> Host:
     """The machine a latency figure belongs to."""
-    return {"cpu": _cpu_model(), "cores": os.cpu_count() or 1, "runtime": _litert_version()}
+    return Host(_cpu_model(), os.cpu_count() or 1, _litert_version())
 
 
-def host_id(described: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(described).encode()).hexdigest()[:16]
+def host_id(described: Host) -> str:
+    return hashlib.sha256(canonical_json(described.to_dict()).encode()).hexdigest()[:16]
 
 
 def _cpu_model() -> str:
@@ -79,7 +122,7 @@ class Plan:
     reference_key: str
     # (inputs by name, labels, where they come from), once read; no inputs: the third says why
     inputs: tuple[dict[str, Any] | None, Any, str] | None = None
-    cached: dict[str, Any] | None = None  # the measurements, when the cache holds them
+    cached: Measurements | None = None  # when the cache holds them
     reference: tuple[dict[str, Any], int | None] | None = None  # outputs, source bytes
     fetched: bool = field(default=False, repr=False)
 
@@ -131,7 +174,7 @@ def plan(job: ReportJob, build: Build) -> Plan:
 def _read_inputs(job: ReportJob) -> tuple[dict[str, Any] | None, Any, str]:
     """(inputs keyed by input name, labels, their origin); no inputs and why, when there are none."""
     from converter.evaluate import Runner
-    from rules.report import reference_inputs
+    from rules.sections import reference_inputs
 
     try:
         return reference_inputs(job, Runner(job.artifact.read_bytes()))
@@ -186,12 +229,9 @@ def fetch(job: ReportJob, build: Build) -> Plan:
     cache = build.cache()
     hit = cache.fetch(_measurements_key(found.key))
     if hit is not None:
-        try:
-            cached = json.loads(hit.artifact)
-            if isinstance(cached, dict) and {"size", "accuracy", "latency"} <= set(cached):
-                found.cached = cached
-        except ValueError:
-            pass
+        # Not what this version stores: measured again, and stored over.
+        with contextlib.suppress(ValueError):
+            found.cached = parse(Measurements.from_dict, hit.artifact, "measurements")
     if found.cached is None:
         found.reference = _fetch_reference(build, found.reference_key)
     return found
@@ -238,8 +278,6 @@ def reference(
     worker (once per model and inputs in this process) and the outputs are stored.
     Raises ValueError (or a ConverterError) when there can be no reference.
     """
-    from rules.report import bytes_on_disk
-
     if found.reference is not None:
         return found.reference
     if job.source is not None and not job.source.exists():
@@ -254,10 +292,9 @@ def reference(
     return found.reference
 
 
-def measure(job: ReportJob, build: Build, found: Plan) -> dict[str, Any]:
+def measure(job: ReportJob, build: Build, found: Plan) -> Measurements:
     """Measure the report afresh (the cache did not hold it), and keep what can be kept."""
-    from converter.evaluate import Runner, latency
-    from rules.report import accuracy_section, size_section
+    from converter.evaluate import Runner
 
     inputs, labels, origin = found.inputs or _read_inputs(job)
     keep = True
@@ -267,50 +304,50 @@ def measure(job: ReportJob, build: Build, found: Plan) -> dict[str, Any]:
             raise ValueError(origin)
         outputs, source_bytes = reference(job, build, found, inputs)
         candidate = Runner(job.artifact.read_bytes())
-        quality = accuracy_section(candidate, inputs, labels, origin, outputs)
+        quality = AccuracySection.measure(candidate, inputs, labels, origin, outputs)
     except (RuntimeError, ValueError, ConverterError) as e:
-        quality = {"skipped": _first_line(e)}
+        quality = AccuracySection(skipped=_first_line(e))
         keep = cacheable(e)
     if source_bytes is None:
-        from rules.report import bytes_on_disk
-
         source_bytes = bytes_on_disk(job.source)
     here = host()
-    measured = {
-        "format": MEASUREMENTS_FORMAT,
-        "size": size_section(job, source_bytes),
-        "accuracy": quality,
-        "latency": {host_id(here): {**latency(job.artifact.read_bytes()), "host": here}},
-    }
+    measured = Measurements(
+        SizeSection.measure(job, source_bytes), quality, {host_id(here): _latency(job, here)}
+    )
     if keep:
         store(build, found, measured)
     found.inputs = None  # the arrays can be large, and this report is done with them
     return measured
 
 
+def _latency(job: ReportJob, here: Host) -> LatencySection:
+    from converter.evaluate import latency
+
+    return LatencySection.from_dict({**latency(job.artifact.read_bytes()), "host": here.to_dict()})
+
+
 def latency_for(
-    job: ReportJob, build: Build, found: Plan, measured: dict[str, Any]
-) -> dict[str, Any]:
+    job: ReportJob, build: Build, found: Plan, measured: Measurements
+) -> LatencySection:
     """The latency section: this host's figure, measured now when the cache has none for it.
 
     A figure from another host is re-measured here only for a variant with a
-    latency budget, or when ``measure_latency = "always"``; otherwise it is
-    shown as what it is, another machine's.
+    budget on a per-host figure (latency), or when ``measure_latency =
+    "always"``; otherwise it is shown as what it is, another machine's.
     """
-    from converter.evaluate import latency
-
     here = host()
-    figures = measured["latency"].get(host_id(here))
+    figures = measured.latency.get(host_id(here))
     if figures is None:
-        wanted = job.budget is not None and job.budget.max_latency_ms is not None
-        if wanted or build.project.measure_latency == "always" or not measured["latency"]:
-            figures = {**latency(job.artifact.read_bytes()), "host": here}
-            measured["latency"][host_id(here)] = figures
-            store(build, found, measured)
+        limits = job.budget.limits() if job.budget is not None else []
+        wanted = any(kind.per_host for kind, _ in limits)
+        if wanted or build.project.measure_latency == "always" or not measured.latency:
+            figures = _latency(job, here)
+            latency = {**measured.latency, host_id(here): figures}
+            store(build, found, replace(measured, latency=latency))
         else:
-            other = measured["latency"][min(measured["latency"])]  # any one, but always the same
-            return {**other, "this_host": False}
-    return {**figures, "this_host": True}
+            other = measured.latency[min(measured.latency)]  # any one, but always the same
+            return replace(other, this_host=False)
+    return replace(figures, this_host=True)
 
 
 def _store_reference(
@@ -324,11 +361,11 @@ def _store_reference(
     build.cache().store(_reference_key(key), buffer.getvalue(), record, "")
 
 
-def store(build: Build, found: Plan, measured: dict[str, Any]) -> None:
+def store(build: Build, found: Plan, measured: Measurements) -> None:
     """Keep the measurements in the cache (a reference that could not run is not kept)."""
     if not build.caching:
         return
-    text = json.dumps(measured, sort_keys=True).encode()
+    text = json.dumps(measured.to_dict(), sort_keys=True).encode()
     build.cache().store(_measurements_key(found.key), text, {"measurements_for": found.key}, "")
 
 

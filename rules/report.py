@@ -1,54 +1,148 @@
-"""A variant's report: its size, latency and accuracy data, and its budget checks.
+"""A variant's report: its sections (``rules.sections``), its budget checks, its one-line summary.
 
-Data first, as plain dicts with fixed number formats, so a report is the same
-bytes for the same artifact except for its latency section, the one wall-clock
-measurement (labelled as the host CPU's).
+Data first, as frozen dataclasses that write the report's JSON (``to_dict``)
+and read it back (``from_dict``), with fixed number formats, so a report is the
+same bytes for the same artifact except for its latency section, the one
+wall-clock measurement (labelled as the host CPU's). Every budget is checked
+through the one table in ``rules.budgets``: the figure its row names, its
+comparison, its sentences.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
+from rules.budgets import BY_NAME, BudgetKind
 from rules.jobs import ReportJob
+from rules.sections import AccuracySection, LatencySection, Section, SizeSection, parse
 from rules.specs import Budget
 
+if TYPE_CHECKING:
+    from rules.measurements import Measurements
+
 REPORT_FORMAT = 6  # bump when a report gains or changes a section: reports rerun
-# Checked by the summary, against its baseline; a report only records the limit.
-SUMMARY_BUDGETS = ("max_size_growth",)
 
 
 @dataclass(frozen=True)
 class Check:
-    """One budget against one measurement; ``passed`` is None when it was not measured."""
+    """One budget against one figure; ``passed`` is None when the figure was not measured."""
 
     budget: str
     limit: float
     measured: float | None
     passed: bool | None
+    sentence: str | None = None  # the breach as the user reads it, when it failed
+    why: str | None = None  # why it could not be measured (not said of one the summary checks)
 
-    def to_dict(self, name: str) -> dict[str, Any]:
-        out: dict[str, Any] = dataclasses.asdict(self)
-        if self.passed is False:
-            out["sentence"] = self.sentence(name)
-        return out
+    @property
+    def kind(self) -> BudgetKind:
+        return BY_NAME[self.budget]
 
-    def sentence(self, name: str) -> str:
-        return (
-            f"{name}: over budget: {self.budget} is {_format(self.budget, self.limit)}, "
-            f"measured {_format(self.budget, self.measured)}"
+    @classmethod
+    def of(
+        cls, name: str, kind: BudgetKind, limit: float, measured: float | None, why: str | None
+    ) -> Check:
+        """``kind``'s limit for variant ``name`` against ``measured``, compared as its row says."""
+        if measured is None:
+            return cls(kind.name, limit, None, None, why=why)
+        if kind.passes(measured, limit):
+            return cls(kind.name, limit, measured, True)
+        sentence = (
+            f"{name}: over budget: {kind.name} is {kind.show(limit)}, "
+            f"measured {kind.show(measured)}"
+        )
+        return cls(kind.name, limit, measured, False, sentence)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        return {k: v for k, v in out.items() if v is not None or k not in ("sentence", "why")}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Check:
+        if data["budget"] not in BY_NAME:
+            raise KeyError(f"no budget named {data['budget']!r}")
+        return cls(
+            data["budget"],
+            data["limit"],
+            data["measured"],
+            data["passed"],
+            data.get("sentence"),
+            data.get("why"),
         )
 
 
-def _format(budget: str, value: float | None) -> str:
-    if value is None:
-        return "not measured"
-    if budget == "max_size":
-        return f"{int(value):,} bytes"
-    return f"{value:.4g}"
+@dataclass(frozen=True)
+class Report:
+    """One variant's report: ``<variant>.report.json``."""
+
+    model: str
+    variant: str
+    artifact: str  # the artifact's file name, beside the report
+    size: SizeSection
+    latency: LatencySection
+    accuracy: AccuracySection
+    budgets: tuple[Check, ...] = ()
+    format: int = REPORT_FORMAT
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}/{self.variant}"
+
+    def section(self, kind: BudgetKind) -> Section | None:
+        """The section holding the figure ``kind`` limits (None: the summary's baseline holds it)."""
+        sections: dict[str, Section] = {
+            "size": self.size,
+            "latency": self.latency,
+            "accuracy": self.accuracy,
+        }
+        return sections.get(kind.section)
+
+    def figure(self, kind: BudgetKind) -> float | None:
+        section = self.section(kind)
+        return None if section is None else section.figure(kind.figure)
+
+    def why_unmeasured(self, kind: BudgetKind) -> str:
+        """Why ``kind``'s figure is missing: one clause for the failure sentence."""
+        section = self.section(kind)
+        return kind.unmeasured if section is None else section.why_unmeasured(kind.unmeasured)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "model": self.model,
+            "variant": self.variant,
+            "artifact": self.artifact,
+            "size": self.size.to_dict(),
+            "latency": self.latency.to_dict(),
+            "accuracy": self.accuracy.to_dict(),
+            "budgets": [c.to_dict() for c in self.budgets],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Report:
+        return cls(
+            model=data["model"],
+            variant=data["variant"],
+            artifact=data["artifact"],
+            size=SizeSection.from_dict(data["size"]),
+            latency=LatencySection.from_dict(data["latency"]),
+            accuracy=AccuracySection.from_dict(data["accuracy"]),
+            budgets=tuple(Check.from_dict(c) for c in data["budgets"]),
+            format=data["format"],
+        )
+
+    def to_json(self) -> str:
+        """The report file's text: sorted keys, two-space indents."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Report:
+        """The report in a report file's text; ValueError if it is not one."""
+        return parse(cls.from_dict, text, "a report")
 
 
 def budget_for(budgets: dict[str, Budget], variant: str) -> Budget | None:
@@ -65,84 +159,39 @@ def budget_for(budgets: dict[str, Budget], variant: str) -> Budget | None:
     return Budget(**merged)
 
 
-def bytes_on_disk(path: Path | None) -> int | None:
-    if path is None or not path.exists():
-        return None
-    if path.is_file():
-        return path.stat().st_size
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+def check(name: str, budget: Budget | None, report: Report) -> tuple[Check, ...]:
+    """Every limit the budget sets, against the report's figure that the budget table names.
 
-
-def size_section(job: ReportJob, source_bytes: int | None) -> dict[str, Any]:
-    """The artifact's anatomy, read from the flatbuffer, and its size against the source's."""
-    from converter import modelinfo  # here: numpy and the flatbuffer schema cost 0.1 s to import
-
-    info = modelinfo.describe(job.artifact.read_bytes())
-    section = info.to_dict()
-    section.pop("provenance")
-    if source_bytes:
-        section["source_bytes"] = source_bytes
-        section["vs_source"] = round(info.size / source_bytes, 4)
-    return section
-
-
-def check(budget: Budget | None, measured: dict[str, float | None]) -> list[Check]:
-    """Every limit the budget sets, against what was measured (None: not measured)."""
+    A figure the summary measures (against its baseline) is left unmeasured
+    here, without a reason: it is not this report's to measure.
+    """
     if budget is None:
-        return []
-    checks = []
-    for f in dataclasses.fields(Budget):
-        limit = getattr(budget, f.name)
-        if limit is None:
-            continue
-        value = measured.get(f.name)
-        if value is None:
-            checks.append(Check(f.name, limit, None, None))
-            continue
-        passed = value >= limit if f.name.startswith("min_") else value <= limit
-        checks.append(Check(f.name, limit, value, passed))
-    return checks
+        return ()
+    return tuple(
+        Check.of(
+            name,
+            kind,
+            limit,
+            report.figure(kind),
+            None if kind.by_summary else report.why_unmeasured(kind),
+        )
+        for kind, limit in budget.limits()
+    )
 
 
-def build_report(
-    job: ReportJob, measured: dict[str, Any], timing: dict[str, Any]
-) -> tuple[dict[str, Any], list[Check]]:
+def build_report(job: ReportJob, measured: Measurements, latency: LatencySection) -> Report:
     """The report from its measurements (cached or fresh) and this run's budget checks.
 
     Cheap and run every time: the float32 comparison reads a file size, and the
     budgets are the manifest's current ones.
     """
-    size = dict(measured["size"])
+    size = measured.size
     if job.float32 is not None and job.float32.is_file():
-        size["vs_float32"] = round(size["size"] / job.float32.stat().st_size, 4)
-    quality = measured["accuracy"]
-    output = quality.get("output", {})
-    checks = check(
-        job.budget,
-        {
-            "max_size": size["size"],
-            "max_latency_ms": timing.get("median_ms") if timing.get("this_host") else None,
-            "min_accuracy": quality.get("accuracy"),
-            "max_accuracy_drop": quality.get("accuracy_drop"),
-            "min_top1_agreement": output.get("top1_agreement"),
-            "max_error": quality.get("max_abs_error"),
-        },
+        size = replace(size, vs_float32=round(size.size / job.float32.stat().st_size, 4))
+    report = Report(
+        job.model, job.variant.name, job.artifact.name, size, latency, measured.accuracy
     )
-    report: dict[str, Any] = {
-        "format": REPORT_FORMAT,
-        "model": job.model,
-        "variant": job.variant.name,
-        "artifact": os.path.basename(job.artifact),
-        "size": size,
-        "latency": timing,
-        "accuracy": quality,
-    }
-    budgets = [c.to_dict(job.name) for c in checks]
-    for entry, c in zip(budgets, checks, strict=True):
-        if c.passed is None and c.budget not in SUMMARY_BUDGETS:
-            entry["why"] = unmeasured_reason(c.budget, report)
-    report["budgets"] = budgets
-    return report, checks
+    return replace(report, budgets=check(job.name, job.budget, report))
 
 
 def duration(ms: float) -> str:
@@ -150,117 +199,24 @@ def duration(ms: float) -> str:
     return f"{ms * 1000:.0f} µs" if ms < 0.1 else f"{ms:.2f} ms"
 
 
-def summary_line(job: ReportJob, report: dict[str, Any]) -> str:
-    size = report["size"]
-    parts = [f"{size['size']:,} bytes"]
-    if "vs_float32" in size:
-        parts.append(f"{size['vs_float32']:.2f}x float32")
-    if "vs_source" in size:
-        parts.append(f"{size['vs_source']:.2f}x source")
-    parts.append(f"{size['parameters']:,} parameters")
-    quality = report["accuracy"]
-    if "accuracy" in quality:
-        delta = quality["accuracy"] - quality["reference_accuracy"]
-        parts.append(f"accuracy {quality['accuracy']:.4f} ({delta:+.4f} against the reference)")
-    if "output" in quality and quality["output"]["top1_agreement"] is not None:
-        parts.append(f"top-1 agreement {quality['output']['top1_agreement']:.4f}")
-    timing = report["latency"]
-    if "median_ms" in timing:
-        where = (
-            "host CPU"
-            if timing.get("this_host")
-            else f"measured on another host: {timing['host']['cpu']}"
-        )
-        parts.append(f"{duration(timing['median_ms'])} per invoke ({where})")
+def summary_line(report: Report) -> str:
+    size = report.size
+    parts = [f"{size.size:,} bytes"]
+    if size.vs_float32 is not None:
+        parts.append(f"{size.vs_float32:.2f}x float32")
+    if size.vs_source is not None:
+        parts.append(f"{size.vs_source:.2f}x source")
+    parts.append(f"{size.parameters:,} parameters")
+    quality = report.accuracy
+    if quality.accuracy is not None and quality.reference_accuracy is not None:
+        delta = quality.accuracy - quality.reference_accuracy
+        parts.append(f"accuracy {quality.accuracy:.4f} ({delta:+.4f} against the reference)")
+    if quality.top1_agreement is not None:
+        parts.append(f"top-1 agreement {quality.top1_agreement:.4f}")
+    timing = report.latency
+    if timing.median_ms is not None:
+        where = "host CPU" if timing.this_host else f"measured on another host: {timing.host.cpu}"
+        parts.append(f"{duration(timing.median_ms)} per invoke ({where})")
     else:
-        parts.append(f"not runnable by the stock interpreter ({timing['error']})")
-    return f"{job.name}: " + ", ".join(parts)
-
-
-SEED = 0
-GENERATED_SAMPLES = 64
-
-
-def reference_inputs(job: ReportJob, runner: Any) -> tuple[dict[str, Any], Any, str]:
-    """(real-valued inputs keyed by the model's input names, labels or None, their origin)."""
-    import numpy as np
-
-    from converter.evaluate import match
-
-    if job.evaluate is None:
-        rng = np.random.default_rng(SEED)
-        generated = {}
-        for name, detail in zip(runner.input_names, runner.inputs, strict=True):
-            shape = [d if d > 0 else 1 for d in detail["shape_signature"][1:]]
-            generated[name] = rng.random((GENERATED_SAMPLES, *shape), dtype=np.float32)
-        return generated, None, f"no evaluate data: {GENERATED_SAMPLES} seeded samples in [0, 1)"
-    with np.load(job.evaluate.data, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
-    labels = arrays.pop("labels", None)
-    if len(arrays) == 1 and len(runner.input_names) == 1:  # one input: any key will do
-        arrays = {runner.input_names[0]: next(iter(arrays.values()))}
-    order, _ = match(list(arrays), runner.input_names, what="input")
-    given = list(arrays.values())
-    inputs = {}
-    for name, i in zip(runner.input_names, order, strict=True):
-        values = given[i]
-        inputs[name] = values.astype(np.float32) if values.dtype.kind == "f" else values
-    count = len(next(iter(inputs.values())))
-    if job.evaluate.samples is not None:
-        count = min(count, job.evaluate.samples)
-        inputs = {name: values[:count] for name, values in inputs.items()}
-        labels = None if labels is None else labels[:count]
-    return inputs, labels, f"{job.evaluate.data.name}, {count} samples"
-
-
-def accuracy_section(
-    candidate: Any,
-    inputs: dict[str, Any],
-    labels: Any,
-    origin: str,
-    want: dict[str, Any],
-) -> dict[str, Any]:
-    """The variant (``candidate``, an interpreter) against the reference outputs, on the same inputs.
-
-    Raises RuntimeError or ValueError when the interpreter cannot run the
-    variant, or the outputs cannot be matched.
-    """
-    from converter.evaluate import accuracy, errors, match
-
-    got = candidate.run([inputs[name] for name in candidate.input_names])
-    order, matched = match(list(want), candidate.output_names)
-    references = list(want.values())
-    outputs = {
-        name: errors(references[i], values).to_dict()
-        for name, i, values in zip(candidate.output_names, order, got, strict=True)
-    }
-    primary = candidate.output_names[0]
-    section: dict[str, Any] = {
-        "reference": "the source model, run in TensorFlow",
-        "data": origin,
-        "outputs_matched_by": matched,
-        "primary_output": primary,
-        "output": outputs[primary],
-        "outputs": outputs,
-        "max_abs_error": max(float(o["max_abs_error"] or 0.0) for o in outputs.values()),
-    }
-    if labels is not None:
-        section["accuracy"] = round(accuracy(got[0], labels), 6)
-        section["reference_accuracy"] = round(accuracy(references[order[0]], labels), 6)
-        section["accuracy_drop"] = round(section["reference_accuracy"] - section["accuracy"], 6)
-    return section
-
-
-def unmeasured_reason(budget: str, report: dict[str, Any]) -> str:
-    """Why a report could not measure what ``budget`` limits: one clause for the failure sentence."""
-    if budget == "max_latency_ms":
-        error = report["latency"].get("error", "no latency was measured")
-        return f"the stock interpreter cannot run this model ({error})"
-    quality = report["accuracy"]
-    if "skipped" in quality:
-        return f"there is no accuracy section ({quality['skipped']})"
-    if budget in ("min_accuracy", "max_accuracy_drop"):
-        return f"the evaluate data has no labels ({quality.get('data', 'no evaluate data')})"
-    if budget == "min_top1_agreement":
-        return f"output {quality['primary_output']!r} has no class axis to take a top-1 from"
-    return "it was not measured for this variant"
+        parts.append(f"not runnable by the stock interpreter ({timing.error})")
+    return f"{report.name}: " + ", ".join(parts)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from converter.spec import Options, SavedModelSource, Source
+from rules.budgets import BUDGETS, BudgetKind
 
 # Sizes and percentages as manifests and settings write them. No flags: the JSON
 # Schema publishes these patterns as they are (rules.schema).
@@ -41,6 +42,11 @@ class Budget:
     min_top1_agreement: float | None = None
     max_error: float | None = None
     max_latency_ms: float | None = None
+
+    def limits(self) -> list[tuple[BudgetKind, float]]:
+        """The limits it sets, each with its row of the budget table, in the table's order."""
+        set_ = ((kind, getattr(self, kind.name)) for kind in BUDGETS)
+        return [(kind, limit) for kind, limit in set_ if limit is not None]
 
 
 @dataclass(frozen=True)

@@ -2,222 +2,392 @@
 
 ``summary.md`` is meant to be pasted as a pull-request comment; ``summary.html``
 (``rules.summary_html``) is the page people look at. Given a baseline (an
-earlier summary), each variant gets its size and accuracy deltas, and a
-``max_size_growth`` budget is checked against it. Deterministic: sorted by
-model and variant, fixed number formats.
+earlier summary), each variant gets its size and accuracy deltas, and the size
+growth budget (``rules.budgets.SIZE_GROWTH``) is checked against it.
+Deterministic: sorted by model and variant, fixed number formats.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from rules.budgets import SIZE_GROWTH
+from rules.report import Check, Report
+from rules.sections import Host, Metric, parse
 
 SUMMARY_FORMAT = 3
 
 
-def _number(value: Any) -> float | None:
+def _number(value: Metric) -> float | str | None:
     """A metric as JSON can hold it: infinite SNR (identical outputs) stays the string 'inf'."""
     return value if isinstance(value, (int, float)) or value == "inf" else None
 
 
-def row(report: dict[str, Any]) -> dict[str, Any]:
-    """One variant's line of the summary, from its report."""
-    size = report["size"]
-    quality = report.get("accuracy", {})
-    output = quality.get("output", {})
-    checks = report.get("budgets", [])
-    return {
-        "model": report["model"],
-        "variant": report["variant"],
-        "size": size["size"],
-        "vs_float32": size.get("vs_float32"),
-        "parameters": size["parameters"],
-        "select_tf_ops": size["select_tf_ops"],
-        "custom_ops": size.get("custom_ops", 0),
-        "runnable": "median_ms" in report.get("latency", {}),
-        "latency_ms": report.get("latency", {}).get("median_ms"),
-        # Where the figure came from: the host it was measured on, and whether that is this one.
-        "latency_host": report.get("latency", {}).get("host"),
-        "latency_this_host": report.get("latency", {}).get("this_host"),
-        "accuracy": quality.get("accuracy"),
-        "reference_accuracy": quality.get("reference_accuracy"),
-        "accuracy_drop": quality.get("accuracy_drop"),
-        "top1_agreement": output.get("top1_agreement"),
-        "snr_db": _number(output.get("snr_db")),
-        "max_abs_error": quality.get("max_abs_error"),
-        "budgets_passed": sum(1 for c in checks if c["passed"] is True),
-        "budgets_failed": sum(1 for c in checks if c["passed"] is False),
-        # A growth budget is the summary's to check (against its baseline), not the report's.
-        "budgets_unmeasured": sum(
-            1 for c in checks if c["passed"] is None and c["budget"] != "max_size_growth"
-        ),
-        "breaches": [c["sentence"] for c in checks if c["passed"] is False and "sentence" in c],
-        "size_growth_limit": next(
-            (c["limit"] for c in checks if c["budget"] == "max_size_growth"), None
-        ),
-        "baseline": None,
-    }
+@dataclass(frozen=True)
+class Delta:
+    """One variant against the baseline."""
+
+    size: int  # the baseline's
+    size_delta: int
+    size_growth: float  # 0.02 = +2%
+    accuracy: float | None  # the baseline's
+    accuracy_delta: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Delta:
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
 
 
-def collect(reports: list[Path]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Row:
+    """One variant's line of the summary."""
+
+    model: str
+    variant: str
+    size: int
+    vs_float32: float | None
+    parameters: int
+    select_tf_ops: int
+    custom_ops: int
+    runnable: bool  # by the stock interpreter
+    latency_ms: float | None
+    # Where the figure came from: the host it was measured on, and whether that is this one.
+    latency_host: Host | None
+    latency_this_host: bool | None
+    accuracy: float | None
+    reference_accuracy: float | None
+    accuracy_drop: float | None
+    top1_agreement: float | None
+    snr_db: float | str | None
+    max_abs_error: float | None
+    budgets_passed: int
+    budgets_failed: int
+    budgets_unmeasured: int
+    breaches: tuple[str, ...]  # the sentences of the failed budgets
+    size_growth_limit: float | None  # the summary's to check, against its baseline
+    baseline: Delta | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}/{self.variant}"
+
+    @classmethod
+    def of(cls, report: Report) -> Row:
+        """The row of a report."""
+        size, latency, quality = report.size, report.latency, report.accuracy
+        checks = report.budgets
+        return cls(
+            model=report.model,
+            variant=report.variant,
+            size=size.size,
+            vs_float32=size.vs_float32,
+            parameters=size.parameters,
+            select_tf_ops=size.select_tf_ops,
+            custom_ops=size.custom_ops,
+            runnable=latency.median_ms is not None,
+            latency_ms=latency.median_ms,
+            latency_host=latency.host,
+            latency_this_host=latency.this_host,
+            accuracy=quality.accuracy,
+            reference_accuracy=quality.reference_accuracy,
+            accuracy_drop=quality.accuracy_drop,
+            top1_agreement=quality.top1_agreement,
+            snr_db=None if quality.output is None else _number(quality.output.snr_db),
+            max_abs_error=quality.max_abs_error,
+            budgets_passed=sum(1 for c in checks if c.passed is True),
+            budgets_failed=sum(1 for c in checks if c.passed is False),
+            # A budget the summary checks is counted when it is checked, against the baseline.
+            budgets_unmeasured=sum(1 for c in checks if c.passed is None and not c.kind.by_summary),
+            breaches=tuple(c.sentence for c in checks if c.passed is False and c.sentence),
+            size_growth_limit=next((c.limit for c in checks if c.kind is SIZE_GROWTH), None),
+        )
+
+    def counted(self, check: Check) -> Row:
+        """This row with a check the summary made counted in (and its breach, if it failed)."""
+        if check.passed is None:
+            return replace(self, budgets_unmeasured=self.budgets_unmeasured + 1)
+        if check.passed:
+            return replace(self, budgets_passed=self.budgets_passed + 1)
+        return replace(
+            self,
+            budgets_failed=self.budgets_failed + 1,
+            breaches=(*self.breaches, check.sentence or ""),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["latency_host"] = None if self.latency_host is None else self.latency_host.to_dict()
+        out["breaches"] = list(self.breaches)
+        out["baseline"] = None if self.baseline is None else self.baseline.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Row:
+        fields = {f.name: data[f.name] for f in dataclasses.fields(cls)}
+        host, baseline = data["latency_host"], data["baseline"]
+        fields["latency_host"] = None if host is None else Host.from_dict(host)
+        fields["breaches"] = tuple(data["breaches"])
+        fields["baseline"] = None if baseline is None else Delta.from_dict(baseline)
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The summary against its baseline: where it came from, the total delta, what came and went."""
+
+    source: str
+    total_bytes: int  # the baseline's
+    total_delta: int
+    added: tuple[str, ...]  # model/variant
+    removed: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **dataclasses.asdict(self),
+            "added": list(self.added),
+            "removed": list(self.removed),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
+        return cls(
+            data["source"],
+            data["total_bytes"],
+            data["total_delta"],
+            tuple(data["added"]),
+            tuple(data["removed"]),
+        )
+
+
+@dataclass(frozen=True)
+class Summary:
+    """``summary.json``: every variant's row, sorted by model and variant."""
+
+    variants: tuple[Row, ...]
+    total_bytes: int
+    missing_reports: tuple[str, ...]  # file names of reports that are missing or unreadable
+    baseline: Comparison | None = None
+    format: int = SUMMARY_FORMAT
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "variants": [row.to_dict() for row in self.variants],
+            "total_bytes": self.total_bytes,
+            "missing_reports": list(self.missing_reports),
+            "baseline": None if self.baseline is None else self.baseline.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Summary:
+        baseline = data["baseline"]
+        return cls(
+            variants=tuple(Row.from_dict(row) for row in data["variants"]),
+            total_bytes=data["total_bytes"],
+            missing_reports=tuple(data["missing_reports"]),
+            baseline=None if baseline is None else Comparison.from_dict(baseline),
+            format=data["format"],
+        )
+
+    def to_json(self) -> str:
+        """The text of ``summary.json``: sorted keys, two-space indents."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """A variant as the baseline knew it."""
+
+    size: int
+    accuracy: float | None
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What a comparison needs of an earlier summary: each variant's size and accuracy, the total.
+
+    Read leniently, from any summary format that has these: a baseline kept in
+    the cache may come from an older version of this tool.
+    """
+
+    variants: Mapping[tuple[str, str], Earlier]  # by (model, variant)
+    total_bytes: int
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Baseline:
+        rows = data["variants"]
+        if not isinstance(rows, list):
+            raise TypeError("its variants are not a list")
+        variants = {(r["model"], r["variant"]): Earlier(r["size"], r.get("accuracy")) for r in rows}
+        return cls(variants, data.get("total_bytes", 0))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Baseline:
+        """The baseline in a summary.json's text; ValueError if it is not one."""
+        return parse(cls.from_dict, text, "a summary")
+
+
+def collect(reports: list[Path]) -> Summary:
     """The summary's data from report files (missing ones are listed, not fatal)."""
     rows = []
     missing = []
     for path in sorted(reports):
         try:
-            rows.append(row(json.loads(path.read_text())))
-        except (OSError, ValueError, KeyError):
+            rows.append(Row.of(Report.from_json(path.read_bytes())))
+        except (OSError, ValueError):
             missing.append(path.name)
-    rows.sort(key=lambda r: (r["model"], r["variant"]))
-    return {
-        "format": SUMMARY_FORMAT,
-        "variants": rows,
-        "total_bytes": sum(r["size"] for r in rows),
-        "missing_reports": missing,
-        "baseline": None,
-    }
+    rows.sort(key=lambda r: (r.model, r.variant))
+    return Summary(tuple(rows), sum(r.size for r in rows), tuple(missing))
 
 
-def compare(summary: dict[str, Any], baseline: dict[str, Any], source: str) -> list[str]:
-    """Lay the baseline's figures beside each variant; return max_size_growth breaches.
+def compare(summary: Summary, baseline: Baseline, source: str) -> tuple[Summary, list[str]]:
+    """The summary with the baseline's figures beside each variant, and its size growth breaches.
 
-    ``summary`` is updated in place: each variant's ``baseline`` and the
-    top-level ``baseline`` (where it came from, total delta, added and removed
-    variants).
+    Each row gets its ``baseline`` delta and its growth budget checked; the
+    summary gets its ``baseline`` (where it came from, total delta, added and
+    removed variants).
     """
-    before = {(r["model"], r["variant"]): r for r in baseline.get("variants", [])}
+    before = baseline.variants
+    rows = []
     breaches = []
-    for current in summary["variants"]:
-        name = (current["model"], current["variant"])
-        old = before.get(name)
+    for current in summary.variants:
+        old = before.get((current.model, current.variant))
+        limit = current.size_growth_limit
         if old is None:
-            current["budgets_unmeasured"] += current["size_growth_limit"] is not None
+            rows.append(current if limit is None else current.counted(_unmeasured(limit)))
             continue
-        delta = current["size"] - old["size"]
-        growth = round(delta / old["size"], 6) if old["size"] else 0.0
+        delta = current.size - old.size
+        growth = round(delta / old.size, 6) if old.size else 0.0
         accuracy_delta = None
-        if current["accuracy"] is not None and old.get("accuracy") is not None:
-            accuracy_delta = round(current["accuracy"] - old["accuracy"], 6)
-        current["baseline"] = {
-            "size": old["size"],
-            "size_delta": delta,
-            "size_growth": growth,
-            "accuracy": old.get("accuracy"),
-            "accuracy_delta": accuracy_delta,
-        }
-        limit = current["size_growth_limit"]
-        if limit is not None and growth > limit:
-            sentence = (
-                f"{name[0]}/{name[1]}: over budget: max_size_growth is {limit:+.2%}, "
-                f"measured {growth:+.2%} ({old['size']:,} -> {current['size']:,} bytes "
-                f"against the baseline {source})"
-            )
-            current["breaches"].append(sentence)
-            current["budgets_failed"] += 1
-            breaches.append(sentence)
-        elif limit is not None:
-            current["budgets_passed"] += 1
-    now = {(r["model"], r["variant"]) for r in summary["variants"]}
-    summary["baseline"] = {
-        "source": source,
-        "total_bytes": baseline.get("total_bytes", 0),
-        "total_delta": summary["total_bytes"] - baseline.get("total_bytes", 0),
-        "added": sorted(f"{m}/{v}" for m, v in now - set(before)),
-        "removed": sorted(f"{m}/{v}" for m, v in set(before) - now),
-    }
-    return breaches
+        if current.accuracy is not None and old.accuracy is not None:
+            accuracy_delta = round(current.accuracy - old.accuracy, 6)
+        current = replace(
+            current, baseline=Delta(old.size, delta, growth, old.accuracy, accuracy_delta)
+        )
+        if limit is not None:
+            check = Check.of(current.name, SIZE_GROWTH, limit, growth, None)
+            if check.sentence is not None:
+                sentence = (
+                    f"{check.sentence} ({old.size:,} -> {current.size:,} bytes "
+                    f"against the baseline {source})"
+                )
+                check = replace(check, sentence=sentence)
+                breaches.append(sentence)
+            current = current.counted(check)
+        rows.append(current)
+    now = {(r.model, r.variant) for r in summary.variants}
+    comparison = Comparison(
+        source=source,
+        total_bytes=baseline.total_bytes,
+        total_delta=summary.total_bytes - baseline.total_bytes,
+        added=tuple(sorted(f"{m}/{v}" for m, v in now - set(before))),
+        removed=tuple(sorted(f"{m}/{v}" for m, v in set(before) - now)),
+    )
+    return replace(summary, variants=tuple(rows), baseline=comparison), breaches
 
 
-def no_baseline(summary: dict[str, Any]) -> None:
+def _unmeasured(limit: float) -> Check:
+    return Check(SIZE_GROWTH.name, limit, None, None)
+
+
+def no_baseline(summary: Summary) -> Summary:
     """Without a baseline, every growth budget counts as not measured."""
-    for current in summary["variants"]:
-        current["budgets_unmeasured"] += current["size_growth_limit"] is not None
+    rows = tuple(
+        row if row.size_growth_limit is None else row.counted(_unmeasured(row.size_growth_limit))
+        for row in summary.variants
+    )
+    return replace(summary, variants=rows)
 
 
-def _budgets(row: dict[str, Any]) -> str:
+def _budgets(row: Row) -> str:
     parts = []
-    if row["budgets_failed"]:
-        parts.append(f"❌ {row['budgets_failed']} over")
-    if row["budgets_passed"]:
-        parts.append(f"✅ {row['budgets_passed']}")
-    if row["budgets_unmeasured"]:
-        parts.append(f"{row['budgets_unmeasured']} not measured")
+    if row.budgets_failed:
+        parts.append(f"❌ {row.budgets_failed} over")
+    if row.budgets_passed:
+        parts.append(f"✅ {row.budgets_passed}")
+    if row.budgets_unmeasured:
+        parts.append(f"{row.budgets_unmeasured} not measured")
     return ", ".join(parts) or "—"
 
 
-def size_delta(baseline: dict[str, Any] | None) -> str:
+def size_delta(baseline: Delta | None) -> str:
     """'+512 B (+2.10%)', '0 B', or '—' without a baseline."""
     if baseline is None:
         return "—"
-    if baseline["size_delta"] == 0:
+    if baseline.size_delta == 0:
         return "0 B"
-    return f"{baseline['size_delta']:+,} B ({baseline['size_growth']:+.2%})"
+    return f"{baseline.size_delta:+,} B ({baseline.size_growth:+.2%})"
 
 
-def _accuracy(row: dict[str, Any]) -> str:
-    if row["accuracy"] is not None:
-        text = f"{row['accuracy']:.4f}"
-        if row["baseline"] is not None and row["baseline"]["accuracy_delta"] is not None:
-            text += f" ({row['baseline']['accuracy_delta']:+.4f})"
+def _accuracy(row: Row) -> str:
+    if row.accuracy is not None:
+        text = f"{row.accuracy:.4f}"
+        if row.baseline is not None and row.baseline.accuracy_delta is not None:
+            text += f" ({row.baseline.accuracy_delta:+.4f})"
         return text
-    if row["top1_agreement"] is not None:
-        return f"{row['top1_agreement']:.2%} agree"
+    if row.top1_agreement is not None:
+        return f"{row.top1_agreement:.2%} agree"
     return "—"
 
 
-def markdown(summary: dict[str, Any]) -> str:
-    baseline = summary.get("baseline")
+def markdown(summary: Summary) -> str:
+    baseline = summary.baseline
     head = "| model | variant | size | vs float32 | parameters | accuracy | budgets |"
     rule = "| --- | --- | ---: | ---: | ---: | ---: | --- |"
     if baseline:
         head, rule = head + " vs baseline |", rule + " ---: |"
     lines = ["## TFLite models", "", head, rule]
-    for row in summary["variants"]:
-        ratio = f"{row['vs_float32']:.2f}x" if row["vs_float32"] is not None else "—"
-        flex = " (Select TF ops)" if row["select_tf_ops"] else ""
+    for row in summary.variants:
+        ratio = f"{row.vs_float32:.2f}x" if row.vs_float32 is not None else "—"
+        flex = " (Select TF ops)" if row.select_tf_ops else ""
         line = (
-            f"| {row['model']} | {row['variant']}{flex} | {row['size']:,} B | {ratio} | "
-            f"{row['parameters']:,} | {_accuracy(row)} | {_budgets(row)} |"
+            f"| {row.model} | {row.variant}{flex} | {row.size:,} B | {ratio} | "
+            f"{row.parameters:,} | {_accuracy(row)} | {_budgets(row)} |"
         )
         if baseline:
-            line += f" {size_delta(row['baseline'])} |"
+            line += f" {size_delta(row.baseline)} |"
         lines.append(line)
-    lines += ["", f"{len(summary['variants'])} variants, {summary['total_bytes']:,} bytes in all."]
+    lines += ["", f"{len(summary.variants)} variants, {summary.total_bytes:,} bytes in all."]
     if baseline:
         lines.append(
-            f"Against the baseline ({baseline['source']}): {baseline['total_delta']:+,} bytes"
+            f"Against the baseline ({baseline.source}): {baseline.total_delta:+,} bytes"
             + "".join(
-                f"; {word}: {', '.join(baseline[word])}"
-                for word in ("added", "removed")
-                if baseline[word]
+                f"; {word}: {', '.join(names)}"
+                for word, names in (("added", baseline.added), ("removed", baseline.removed))
+                if names
             )
             + "."
         )
-    lines += _latency_lines(summary["variants"])
-    breaches = [sentence for row in summary["variants"] for sentence in row["breaches"]]
+    lines += _latency_lines(summary.variants)
+    breaches = [sentence for row in summary.variants for sentence in row.breaches]
     if breaches:
         lines += ["", "**Over budget:**", *(f"- {sentence}" for sentence in breaches)]
-    if summary["missing_reports"]:
-        lines.append(f"Missing or unreadable reports: {', '.join(summary['missing_reports'])}.")
+    if summary.missing_reports:
+        lines.append(f"Missing or unreadable reports: {', '.join(summary.missing_reports)}.")
     return "\n".join(lines) + "\n"
 
 
-def _latency_lines(rows: list[dict[str, Any]]) -> list[str]:
+def _latency_lines(rows: tuple[Row, ...]) -> list[str]:
     """Where the latency figures come from: each host once, and the variants measured elsewhere."""
     hosts = {
-        (h["cpu"], h["cores"], h["runtime"]): row["latency_this_host"]
+        (h.cpu, h.cores, h.runtime): row.latency_this_host
         for row in rows
-        if (h := row.get("latency_host"))
+        if (h := row.latency_host)
     }
     lines = [
         f"Latency {'measured here' if here else 'measured on another host'}: {cpu}, "
         f"{cores} cores, {runtime}."
         for (cpu, cores, runtime), here in sorted(hosts.items())
     ]
-    elsewhere = [
-        f"{r['model']}/{r['variant']}" for r in rows if r.get("latency_this_host") is False
-    ]
+    elsewhere = [r.name for r in rows if r.latency_this_host is False]
     if elsewhere:
         lines.append(f"Latency from another host (no latency budget): {', '.join(elsewhere)}.")
     return lines

@@ -5,11 +5,9 @@ from __future__ import annotations
 import math
 from html import escape
 from itertools import groupby
-from typing import Any
 
 from rules.report import duration
-
-Row = dict[str, Any]
+from rules.summary import Row, Summary
 
 _CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
@@ -97,70 +95,67 @@ def _ticks(low: float, high: float, step: float) -> list[float]:
 
 
 def _size_delta(row: Row) -> str:
-    base = row["baseline"]
-    if base is None or base["size_delta"] == 0:
+    base = row.baseline
+    if base is None or base.size_delta == 0:
         return f'<span class="muted">{"new" if base is None else "no change"}</span>'
-    delta, growth = base["size_delta"], base["size_growth"]
+    delta, growth = base.size_delta, base.size_growth
     text = f"{_signed(delta, f'{abs(delta):,} B')} ({_signed(growth, f'{abs(growth) * 100:.1f}%')})"
     return f'<span class="{"grew" if delta > 0 else "shrank"}">{text}</span>'
 
 
 def _budgets(row: Row) -> str:
-    if not (row["budgets_passed"] or row["budgets_failed"] or row["budgets_unmeasured"]):
+    if not (row.budgets_passed or row.budgets_failed or row.budgets_unmeasured):
         return '<span class="muted">none set</span>'
     # Text check marks rather than emoji: they render with any font.
     text = (
-        f'<span class="pass" title="passed">✓ {row["budgets_passed"]}</span> '
-        f'<span class="{"fail" if row["budgets_failed"] else "muted"}" title="failed">'
-        f"✗ {row['budgets_failed']}</span>"
+        f'<span class="pass" title="passed">✓ {row.budgets_passed}</span> '
+        f'<span class="{"fail" if row.budgets_failed else "muted"}" title="failed">'
+        f"✗ {row.budgets_failed}</span>"
     )
-    if row["budgets_unmeasured"]:
-        text += f'<br><span class="muted">{row["budgets_unmeasured"]} unmeasured</span>'
+    if row.budgets_unmeasured:
+        text += f'<br><span class="muted">{row.budgets_unmeasured} unmeasured</span>'
     return text
 
 
 def _accuracy(row: Row) -> str:
-    text = _percent(row["accuracy"])
-    if row["accuracy"] is not None and row["accuracy_drop"]:
-        change = -row["accuracy_drop"] * 100
+    text = _percent(row.accuracy)
+    if row.accuracy is not None and row.accuracy_drop:
+        change = -row.accuracy_drop * 100
         text += f' <span class="muted">{_signed(change, f"{abs(change):.1f} pt")}</span>'
     return text
 
 
-def _header(summary: dict[str, Any]) -> str:
-    count, breaches = (
-        len(summary["variants"]),
-        sum(r["budgets_failed"] for r in summary["variants"]),
-    )
+def _header(summary: Summary) -> str:
+    count, breaches = len(summary.variants), sum(r.budgets_failed for r in summary.variants)
     parts = [
         "<header><h1>TFLite models</h1>",
         f'<p class="totals"><strong>{count}</strong> {_plural(count, "variant")} · '
-        f"<strong>{_bytes(summary['total_bytes'])}</strong> in all · "
+        f"<strong>{_bytes(summary.total_bytes)}</strong> in all · "
         f'<strong class="{"bad" if breaches else "shrank"}">{breaches}</strong> '
         f"{_plural(breaches, 'budget breach')}</p>",
     ]
-    base = summary["baseline"]
+    base = summary.baseline
     if base is not None:
-        delta, total = base["total_delta"], base["total_bytes"]
+        delta, total = base.total_delta, base.total_bytes
         share = f" ({_signed(delta, f'{abs(delta) / total * 100:.1f}%')})" if total else ""
         klass = "grew" if delta > 0 else "shrank" if delta < 0 else "muted"
         parts.append(
-            f"<p>Compared with the baseline from <code>{escape(base['source'])}</code> "
+            f"<p>Compared with the baseline from <code>{escape(base.source)}</code> "
             f'({_bytes(total)}): <span class="{klass}">'
             f"{_signed(delta, f'{abs(delta):,} B{share}')}</span> in all."
         )
-        for label, names in (("Added", base["added"]), ("Removed", base["removed"])):
+        for label, names in (("Added", base.added), ("Removed", base.removed)):
             if names:
                 parts.append(f" {label}: {', '.join(escape(n) for n in sorted(names))}.")
         parts.append("</p>")
-    if summary["missing_reports"]:
-        missing = ", ".join(escape(m) for m in sorted(summary["missing_reports"]))
+    if summary.missing_reports:
+        missing = ", ".join(escape(m) for m in sorted(summary.missing_reports))
         parts.append(f'<p class="bad">Missing or unreadable reports: {missing}.</p>')
     return "".join(parts) + "</header>"
 
 
 def _breaches(rows: list[Row]) -> str:
-    sentences = [s for r in rows for s in r["breaches"]]
+    sentences = [s for r in rows for s in r.breaches]
     items = "".join(f"<li>{escape(s)}</li>" for s in sentences)
     heading = f"<h2>Budget breaches ({len(sentences)})</h2>"
     return f'<section class="breaches">{heading}<ul>{items}</ul></section>' if sentences else ""
@@ -173,34 +168,34 @@ def _table(rows: list[Row], with_baseline: bool) -> str:
     head = "".join(f"<th{'' if h == 'variant' else num}>{h}</th>" for h in heads)
     body = []
     for r in rows:
-        flags = [("bad", "not runnable")] if not r["runnable"] else []
-        flags += [("", f"{r[key]} {label}") for key, label in
-                  (("select_tf_ops", "Select TF ops"), ("custom_ops", "custom ops")) if r[key]]  # fmt: skip
-        name = escape(r["variant"]) + ("<br>" if flags else "")
+        flags = [("bad", "not runnable")] if not r.runnable else []
+        flags += [("", f"{count} {label}") for count, label in
+                  ((r.select_tf_ops, "Select TF ops"), (r.custom_ops, "custom ops")) if count]  # fmt: skip
+        name = escape(r.variant) + ("<br>" if flags else "")
         cells = [
             name + "".join(f'<span class="flag {k}">{t}</span>' for k, t in flags),
-            _bytes(r["size"]),
-            "—" if r["vs_float32"] is None else f"{r['vs_float32']:.2f}\N{MULTIPLICATION SIGN}",
-            f"{r['parameters']:,}",
+            _bytes(r.size),
+            "—" if r.vs_float32 is None else f"{r.vs_float32:.2f}\N{MULTIPLICATION SIGN}",
+            f"{r.parameters:,}",
             _accuracy(r),
-            _percent(r["top1_agreement"]),
-            _snr(r["snr_db"]),
+            _percent(r.top1_agreement),
+            _snr(r.snr_db),
             _latency(r),
             _budgets(r),
         ] + ([_size_delta(r)] if with_baseline else [])
         tds = "".join(f"<td{'' if i == 0 else num}>{c}</td>" for i, c in enumerate(cells))
-        breach = ' class="breach"' if r["budgets_failed"] else ""
+        breach = ' class="breach"' if r.budgets_failed else ""
         body.append(f"<tr{breach}>{tds}</tr>")
     return f'<table class="variants"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
 def _latency(r: Row) -> str:
-    if r["latency_ms"] is None:
+    if r.latency_ms is None:
         return "—"
-    figure = duration(r["latency_ms"])
-    host = r.get("latency_host")
-    if host and r.get("latency_this_host") is False:  # cached from another machine: say which
-        figure += f'<br><span class="muted">on {escape(str(host["cpu"]))}</span>'
+    figure = duration(r.latency_ms)
+    host = r.latency_host
+    if host and r.latency_this_host is False:  # cached from another machine: say which
+        figure += f'<br><span class="muted">on {escape(host.cpu)}</span>'
     return figure
 
 
@@ -214,26 +209,26 @@ def _svg(klass: str, width: float, height: float, title: str) -> str:
 def _size_bars(model: str, rows: list[Row]) -> str:
     """One bar per variant, the largest spanning the full bar width."""
     # At least 12 characters for names, so that most models' bars line up.
-    bar_x = max(12, *(len(r["variant"]) for r in rows)) * _CHAR_W + 12 + _SIZE_COL
-    scale = _BAR_W / max(max(r["size"] for r in rows), 1)
+    bar_x = max(12, *(len(r.variant) for r in rows)) * _CHAR_W + 12 + _SIZE_COL
+    scale = _BAR_W / max(max(r.size for r in rows), 1)
     width, height = bar_x + _BAR_W + _BAR_ROOM, len(rows) * _ROW_H + 4
     parts = [_svg("size-bars", width, height, f"{model}: size of each variant")]
     for i, r in enumerate(rows):
-        y, name, size = 2 + i * _ROW_H, escape(r["variant"]), _bytes(r["size"])
+        y, name, size = 2 + i * _ROW_H, escape(r.variant), _bytes(r.size)
         parts.append(
             f'<text x="0" y="{y + 17}">{name}</text>'
             f'<text x="{bar_x - 8:g}" y="{y + 17}" text-anchor="end">{size}</text>'
-            f'<rect class="bar{" breach" if r["budgets_failed"] else ""}" x="{bar_x:g}" '
-            f'y="{y + 4}" width="{r["size"] * scale:.2f}" height="{_ROW_H - 8}">'
+            f'<rect class="bar{" breach" if r.budgets_failed else ""}" x="{bar_x:g}" '
+            f'y="{y + 4}" width="{r.size * scale:.2f}" height="{_ROW_H - 8}">'
             f"<title>{name}: {size}</title></rect>"
         )
-        if r["baseline"] is not None:  # a marker off the scale stops at the edge, dashed
-            x = bar_x + r["baseline"]["size"] * scale
+        if r.baseline is not None:  # a marker off the scale stops at the edge, dashed
+            x = bar_x + r.baseline.size * scale
             klass = "baseline-marker" + ("" if x < width else " off-scale")
             parts.append(
                 f'<line class="{klass}" x1="{min(x, width - 1):.2f}" x2="{min(x, width - 1):.2f}" '
                 f'y1="{y + 1}" y2="{y + _ROW_H - 1}"><title>{name}, baseline: '
-                f"{_bytes(r['baseline']['size'])}</title></line>"
+                f"{_bytes(r.baseline.size)}</title></line>"
             )
     return "".join(parts) + "</svg>"
 
@@ -275,14 +270,19 @@ def _label(x: float, y: float, text: str, taken: list[Box]) -> str:
 
 def _accuracy_chart(model: str, rows: list[Row]) -> str:
     """Accuracy (or, without labels, agreement with the reference) against size."""
-    key = "accuracy" if any(r["accuracy"] is not None for r in rows) else "top1_agreement"
-    points = [r for r in rows if r[key] is not None]
+    labelled = any(r.accuracy is not None for r in rows)
+    # Each charted row with its figure.
+    points = [
+        (r, value)
+        for r in rows
+        if (value := r.accuracy if labelled else r.top1_agreement) is not None
+    ]
     if not points:
         return '<p class="no-chart">No accuracy or top-1 agreement data for this model.</p>'
-    references = [r["reference_accuracy"] for r in points if r["reference_accuracy"] is not None]
-    reference = max(references) if key == "accuracy" and references else None
-    y_low, y_high, y_step = _y_range([r[key] for r in points] + references[-1:])
-    largest: float = max(max(r["size"] for r in rows), 1)
+    references = [r.reference_accuracy for r, _ in points if r.reference_accuracy is not None]
+    reference = max(references) if labelled and references else None
+    y_low, y_high, y_step = _y_range([value for _, value in points] + references[-1:])
+    largest: float = max(max(r.size for r in rows), 1)
     plot_w, plot_h = _CHART_W - _LEFT - _RIGHT, _CHART_H - _TOP - _BOTTOM
     right, bottom = _LEFT + plot_w, _TOP + plot_h
 
@@ -292,7 +292,7 @@ def _accuracy_chart(model: str, rows: list[Row]) -> str:
     def py(value: float) -> float:
         return bottom - (value - y_low) / (y_high - y_low) * plot_h
 
-    y_name = "top-1 accuracy" if key == "accuracy" else "top-1 agreement with the reference"
+    y_name = "top-1 accuracy" if labelled else "top-1 agreement with the reference"
     parts = [_svg("accuracy-chart", _CHART_W, _CHART_H, f"{model}: {y_name} against size")]
     decimals = max(0, -math.floor(math.log10(y_step * 100) + 1e-9))
     for t in _ticks(y_low, y_high, y_step):
@@ -315,7 +315,7 @@ def _accuracy_chart(model: str, rows: list[Row]) -> str:
         f'text-anchor="middle">{y_name}</text>'
     )
     # Labels keep clear of every point, and of the reference line's label.
-    taken: list[Box] = [(px(r["size"]) - 6, px(r["size"]) + 6, py(r[key]) + 4) for r in points]
+    taken: list[Box] = [(px(r.size) - 6, px(r.size) + 6, py(value) + 4) for r, value in points]
     if reference is not None:
         y, text = py(reference), f"reference (TensorFlow) {_percent(reference)}"
         taken.append((_LEFT + 6, _LEFT + 6 + len(text) * _CHAR_W, y - 5))
@@ -323,20 +323,20 @@ def _accuracy_chart(model: str, rows: list[Row]) -> str:
             f'<line class="reference" x1="{_LEFT}" x2="{right}" y1="{y:.2f}" y2="{y:.2f}"/>'
             f'<text class="reference-label" x="{_LEFT + 6}" y="{y - 5:.2f}">{text}</text>'
         )
-    for r in points:
+    for r, value in points:
         parts.append(
-            f'<circle class="point{" breach" if r["budgets_failed"] else ""}" '
-            f'cx="{px(r["size"]):.2f}" cy="{py(r[key]):.2f}" r="5"><title>{escape(r["variant"])}: '
-            f"{_bytes(r['size'])}, {y_name} {_percent(r[key])}</title></circle>"
+            f'<circle class="point{" breach" if r.budgets_failed else ""}" '
+            f'cx="{px(r.size):.2f}" cy="{py(value):.2f}" r="5"><title>{escape(r.variant)}: '
+            f"{_bytes(r.size)}, {y_name} {_percent(value)}</title></circle>"
         )
-    for r in sorted(points, key=lambda r: (-r[key], r["size"], r["variant"])):
-        parts.append(_label(px(r["size"]), py(r[key]), r["variant"], taken))
+    for r, value in sorted(points, key=lambda p: (-p[1], p[0].size, p[0].variant)):
+        parts.append(_label(px(r.size), py(value), r.variant, taken))
     return "".join(parts) + "</svg>"
 
 
 def _model_section(model: str, rows: list[Row], with_baseline: bool) -> str:
     name = escape(model)
-    markers = any(r["baseline"] is not None for r in rows)
+    markers = any(r.baseline is not None for r in rows)
     legend = ' <span class="muted">(black line: the baseline size)</span>' if markers else ""
     return (
         f'<section class="model" id="model-{name}"><h2>{name}</h2>{_table(rows, with_baseline)}'
@@ -346,12 +346,12 @@ def _model_section(model: str, rows: list[Row], with_baseline: bool) -> str:
     )
 
 
-def html(summary: dict[str, Any]) -> str:
+def html(summary: Summary) -> str:
     """The whole page: totals, breaches, then one section per model."""
-    rows = sorted(summary["variants"], key=lambda r: (r["model"], r["variant"]))
-    models = [(m, list(group)) for m, group in groupby(rows, key=lambda r: r["model"])]
+    rows = sorted(summary.variants, key=lambda r: (r.model, r.variant))
+    models = [(m, list(group)) for m, group in groupby(rows, key=lambda r: r.model)]
     links = "".join(f'<a href="#model-{escape(m)}">{escape(m)}</a>' for m, _ in models)
-    sections = "\n".join(_model_section(m, g, summary["baseline"] is not None) for m, g in models)
+    sections = "\n".join(_model_section(m, g, summary.baseline is not None) for m, g in models)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

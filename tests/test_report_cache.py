@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,8 @@ from conftest import Models, write_files
 from doit_runs import doit, edit
 
 from rules import measurements
+from rules.report import Report
+from rules.summary import Summary
 
 pytestmark = pytest.mark.tf
 
@@ -112,6 +115,16 @@ def test_fresh_clone_reports_from_the_cache_without_tensorflow(
     assert second.stderr.count("(measurements from the cache)") == 5
     original, cloned = _outputs(project), _outputs(clone)
     assert len(original) == 5 + 3 and cloned == original
+    # Typed and back, byte for byte: the dataclasses hold every part of what was written.
+    for name, data in original.items():
+        if name.endswith(".report.json"):
+            report = Report.from_json(data)
+            assert Report.from_dict(report.to_dict()) == report
+            assert report.to_json().encode() == data, name
+    summary = Summary.from_dict(json.loads(original["summary.json"]))
+    assert Summary.from_dict(summary.to_dict()) == summary
+    assert summary.to_json().encode() == original["summary.json"]
+    assert len(summary.variants) == 5
 
 
 def test_budgets_rechecked_evaluate_data_remeasured_new_variant_reuses_reference(
@@ -153,6 +166,11 @@ def test_a_corrupt_cached_report_is_a_miss(project: Path, private_cache: Path) -
     ]
     assert len(entries) == 1
     blob = private_cache / "cas" / entries[0]["sha256"][:2] / entries[0]["sha256"]
+    stored = blob.read_bytes()
+    kept = measurements.Measurements.from_dict(json.loads(stored))
+    assert json.dumps(kept.to_dict(), sort_keys=True).encode() == stored
+    assert list(kept.latency) == [measurements.host_id(measurements.host())]
+    assert kept.latency[measurements.host_id(measurements.host())].this_host is None
     blob.write_bytes(b'{"size": "tampered"}')
     (project / "build/sm/float32.report.json").unlink()
     run = doit(project, "report:sm/float32")
@@ -173,8 +191,8 @@ def test_latency_from_another_host_is_not_reused(
         v: json.loads((project / f"build/sm/{v}.report.json").read_text())["latency"]
         for v in ("float32", "int8")
     }
-    assert before["int8"]["host"] == here and before["int8"]["this_host"] is True
-    elsewhere = {**here, "cpu": "Another CPU, 3 GHz"}
+    assert before["int8"]["host"] == here.to_dict() and before["int8"]["this_host"] is True
+    elsewhere = replace(here, cpu="Another CPU, 3 GHz")
     monkeypatch.setattr(measurements, "host", lambda: elsewhere)
     for variant in ("float32", "int8"):
         (project / f"build/sm/{variant}.report.json").unlink()
@@ -185,10 +203,10 @@ def test_latency_from_another_host_is_not_reused(
         for v in ("float32", "int8")
     }
     # No latency budget: the other host's figure is shown as such, not measured again.
-    assert after["float32"]["this_host"] is False and after["float32"]["host"] == here
+    assert after["float32"]["this_host"] is False and after["float32"]["host"] == here.to_dict()
     assert "measured on another host" in run.output
     # A latency budget: measured again here, and checked against this host's figure.
-    assert after["int8"]["this_host"] is True and after["int8"]["host"] == elsewhere
+    assert after["int8"]["this_host"] is True and after["int8"]["host"] == elsewhere.to_dict()
     budget = json.loads((project / "build/sm/int8.report.json").read_text())["budgets"]
     assert budget[0]["measured"] == after["int8"]["median_ms"]
     # Asked for by a setting: every variant is measured on this host.
@@ -196,7 +214,7 @@ def test_latency_from_another_host_is_not_reused(
     (project / "build/sm/float32.report.json").unlink()
     assert doit(project, "report:sm/float32").code == 0
     latency = json.loads((project / "build/sm/float32.report.json").read_text())["latency"]
-    assert latency["this_host"] is True and latency["host"] == elsewhere
+    assert latency["this_host"] is True and latency["host"] == elsewhere.to_dict()
 
 
 def test_the_workflow_shards_then_assembles_from_the_cache(project: Path, tmp_path: Path) -> None:

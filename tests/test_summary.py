@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-from rules.summary import collect, compare, markdown
+import pytest
+from reports import accuracy_section, latency_section, report
+
+from rules.budgets import BY_NAME, SIZE_GROWTH
+from rules.report import Check
+from rules.sections import Host
+from rules.summary import Baseline, Summary, collect, compare, markdown, no_baseline
 
 
 def _report(
@@ -17,35 +22,31 @@ def _report(
     passed: list[bool | None],
     accuracy: float | None = None,
     growth: float | None = None,
+    host: Host | None = None,
+    this_host: bool = True,
 ) -> Path:
+    """A report file; ``passed`` are max_size checks (limit 3,000 bytes) that passed, failed or
+    were not measured, ``growth`` a size growth limit (the summary's to check)."""
     path = root / model / f"{variant}.report.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    budgets: list[dict[str, Any]] = [
-        {
-            "budget": "max_size",
-            "limit": 3000,
-            "measured": size,
-            "passed": p,
-            **({"sentence": f"{model}/{variant}: over budget: max_size"} if p is False else {}),
-        }
+    max_size = BY_NAME["max_size"]
+    checks = [
+        Check.of(f"{model}/{variant}", max_size, 3000, None if p is None else size, "why")
         for p in passed
     ]
+    assert [c.passed for c in checks] == passed  # the sizes are chosen to pass or fail
     if growth is not None:
-        budgets.append(
-            {"budget": "max_size_growth", "limit": growth, "measured": None, "passed": None}
-        )
-    report = {
-        "model": model,
-        "variant": variant,
-        "size": {"size": size, "parameters": 1000, "select_tf_ops": 0,
-                 **({"vs_float32": round(size / 4000, 4)} if variant != "float32" else {})},
-        "latency": {"median_ms": 0.5},
-        "accuracy": {} if accuracy is None else {
-            "accuracy": accuracy, "reference_accuracy": 0.9, "accuracy_drop": 0.9 - accuracy,
-            "output": {"top1_agreement": 0.97, "snr_db": "inf"}, "max_abs_error": 0.01},
-        "budgets": budgets,
-    }  # fmt: skip
-    path.write_text(json.dumps(report))
+        checks.append(Check(SIZE_GROWTH.name, growth, None, None))
+    made = report(
+        model,
+        variant,
+        size,
+        tuple(checks),
+        accuracy=None if accuracy is None else accuracy_section(accuracy),
+        latency=latency_section(host=host, this_host=this_host) if host else None,
+        vs_float32=round(size / 4000, 4) if variant != "float32" else None,
+    )
+    path.write_text(made.to_json())
     return path
 
 
@@ -55,24 +56,30 @@ def test_summary_table(tmp_path: Path) -> None:
         _report(tmp_path, "b", "float32", 4000, [False]),
         _report(tmp_path, "a", "float32", 2500, []),
         tmp_path / "gone" / "x.report.json",
+        tmp_path / "b" / "odd.report.json",
     ]
+    reports[-1].write_text('{"model": "b", "size": "tampered"}')
     summary = collect(reports)
-    assert [(r["model"], r["variant"]) for r in summary["variants"]] == [
+    assert [(r.model, r.variant) for r in summary.variants] == [
         ("a", "float32"),
         ("b", "float32"),
         ("b", "int8"),
     ]
-    assert summary["total_bytes"] == 7700 and summary["missing_reports"] == ["x.report.json"]
-    int8 = summary["variants"][2]
-    assert (int8["accuracy"], int8["top1_agreement"], int8["snr_db"]) == (0.875, 0.97, "inf")
+    assert summary.total_bytes == 7700
+    assert summary.missing_reports == ("odd.report.json", "x.report.json")
+    int8 = summary.variants[2]
+    assert (int8.accuracy, int8.top1_agreement, int8.snr_db) == (0.875, 0.97, "inf")
     assert markdown(summary).splitlines()[4:7] == [
         "| a | float32 | 2,500 B | — | 1,000 | — | — |",
         "| b | float32 | 4,000 B | — | 1,000 | — | ❌ 1 over |",
         "| b | int8 | 1,200 B | 0.30x | 1,000 | 0.8750 | ✅ 1, 1 not measured |",
     ]
     assert "3 variants, 7,700 bytes in all." in markdown(summary)
-    assert "- b/float32: over budget: max_size" in markdown(summary)
+    assert "- b/float32: over budget: max_size is 3,000 bytes, measured 4,000 bytes" in markdown(
+        summary
+    )
     assert markdown(summary) == markdown(collect(reports))  # deterministic
+    assert Summary.from_dict(json.loads(summary.to_json())) == summary
 
 
 def test_baseline_deltas_and_growth_budget(tmp_path: Path) -> None:
@@ -90,14 +97,14 @@ def test_baseline_deltas_and_growth_budget(tmp_path: Path) -> None:
             _report(tmp_path / "new", "m", "fresh", 700, []),
         ]
     )
-    breaches = compare(now, before, "cache:main")
+    now, breaches = compare(now, Baseline.from_json(before.to_json()), "cache:main")
 
     # Computed here: 1000 -> 1050 bytes is +5.00%, over a +2% limit; 4000 -> 4000 passes.
     assert breaches == [
         "m/int8: over budget: max_size_growth is +2.00%, measured +5.00% "
         "(1,000 -> 1,050 bytes against the baseline cache:main)"
     ]
-    rows = {r["variant"]: r for r in now["variants"]}
+    rows = {r.variant: r.to_dict() for r in now.variants}
     assert rows["int8"]["baseline"] == {
         "size": 1000,
         "size_delta": 50,
@@ -107,7 +114,8 @@ def test_baseline_deltas_and_growth_budget(tmp_path: Path) -> None:
     }
     assert rows["float32"]["baseline"]["size_delta"] == 0 and rows["float32"]["budgets_passed"] == 1
     assert rows["int8"]["budgets_failed"] == 1 and rows["fresh"]["baseline"] is None
-    assert now["baseline"] == {
+    assert rows["int8"]["breaches"] == breaches
+    assert now.to_dict()["baseline"] == {
         "source": "cache:main",
         "total_bytes": 5500,
         "total_delta": 5750 - 5500,
@@ -124,20 +132,50 @@ def test_baseline_deltas_and_growth_budget(tmp_path: Path) -> None:
     )
 
 
+def test_growth_budgets_without_a_baseline_are_not_measured(tmp_path: Path) -> None:
+    summary = collect(
+        [
+            _report(tmp_path, "m", "float32", 2000, [True], growth=0.02),
+            _report(tmp_path, "m", "int8", 1000, [True]),
+        ]
+    )
+    counts = [(r.budgets_passed, r.budgets_unmeasured) for r in summary.variants]
+    assert counts == [(1, 0), (1, 0)]  # the report does not count what the summary checks
+    assert summary.variants[0].size_growth_limit == 0.02
+    alone = no_baseline(summary)
+    assert [(r.budgets_passed, r.budgets_unmeasured) for r in alone.variants] == [(1, 1), (1, 0)]
+    assert "| m | float32 | 2,000 B | — | 1,000 | — | ✅ 1, 1 not measured |" in markdown(alone)
+    # A baseline without the variant: its growth is not measured either.
+    empty = Baseline.from_json('{"variants": [], "total_bytes": 0}')
+    compared, breaches = compare(summary, empty, "base.json")
+    assert breaches == [] and compared.variants[0].budgets_unmeasured == 1
+    assert compared.baseline is not None and compared.baseline.added == ("m/float32", "m/int8")
+
+
+def test_a_baseline_is_read_leniently_but_must_be_a_summary() -> None:
+    older = {"variants": [{"model": "m", "variant": "int8", "size": 1000}], "format": 1}
+    baseline = Baseline.from_json(json.dumps(older))
+    assert baseline.total_bytes == 0 and baseline.variants[("m", "int8")].accuracy is None
+    for text in ("[]", '{"variants": {}}', '{"variants": [{"model": "m"}]}', "{", '"x"'):
+        with pytest.raises(ValueError, match=r"^not a summary "):
+            Baseline.from_json(text)
+
+
 def test_summary_says_where_each_latency_came_from(tmp_path: Path) -> None:
-    here = {"cpu": "CPU A", "cores": 2, "runtime": "ai-edge-litert 2.3.0"}
-    there = {"cpu": "CPU B", "cores": 8, "runtime": "ai-edge-litert 2.3.0"}
+    here = Host("CPU A", 2, "ai-edge-litert 2.3.0")
+    there = Host("CPU B", 8, "ai-edge-litert 2.3.0")
     paths = [
-        _report(tmp_path, "m", "float32", 4000, []),
-        _report(tmp_path, "m", "int8", 1000, []),
+        _report(tmp_path, "m", "float32", 4000, [], host=here),
+        _report(tmp_path, "m", "int8", 1000, [], host=there, this_host=False),
     ]
-    for path, host, this in ((paths[0], here, True), (paths[1], there, False)):
-        data = json.loads(path.read_text())
-        data["latency"] = {"median_ms": 0.5, "host": host, "this_host": this}
-        path.write_text(json.dumps(data))
     summary = collect(paths)
-    rows = {r["variant"]: r for r in summary["variants"]}
-    assert rows["int8"]["latency_host"] == there and rows["int8"]["latency_this_host"] is False
+    rows = {r.variant: r for r in summary.variants}
+    assert rows["int8"].latency_host == there and rows["int8"].latency_this_host is False
+    assert rows["int8"].to_dict()["latency_host"] == {
+        "cpu": "CPU B",
+        "cores": 8,
+        "runtime": "ai-edge-litert 2.3.0",
+    }
     text = markdown(summary)
     assert "Latency measured here: CPU A, 2 cores, ai-edge-litert 2.3.0." in text
     assert "Latency measured on another host: CPU B, 8 cores, ai-edge-litert 2.3.0." in text

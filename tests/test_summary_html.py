@@ -7,6 +7,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, cast
@@ -17,6 +18,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from rules.summary import Comparison, Delta, Row, Summary
 from rules.summary_html import html
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,25 +39,22 @@ CHROMIUM_FLAGS = [
 BREACH = "digits/int8: over budget: max_size is 10,000 bytes, measured 10,552 bytes"
 
 
-def _variant(model: str, variant: str, size: int, **fields: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {
-        "model": model, "variant": variant, "size": size, "vs_float32": None,
-        "parameters": 9_610, "select_tf_ops": 0, "custom_ops": 0, "runnable": True,
-        "latency_ms": None, "accuracy": None, "reference_accuracy": None,
-        "accuracy_drop": None, "top1_agreement": None, "snr_db": None, "max_abs_error": None,
-        "budgets_passed": 1, "budgets_failed": 0, "budgets_unmeasured": 0, "breaches": [],
-        "baseline": None,
-    }  # fmt: skip
-    row.update(fields)
-    return row
+def _variant(model: str, variant: str, size: int, **fields: Any) -> Row:
+    row = Row(
+        model=model, variant=variant, size=size, vs_float32=None, parameters=9_610,
+        select_tf_ops=0, custom_ops=0, runnable=True, latency_ms=None, latency_host=None,
+        latency_this_host=None, accuracy=None, reference_accuracy=None, accuracy_drop=None,
+        top1_agreement=None, snr_db=None, max_abs_error=None, budgets_passed=1, budgets_failed=0,
+        budgets_unmeasured=0, breaches=(), size_growth_limit=None,
+    )  # fmt: skip
+    return replace(row, **fields)
 
 
-def _baseline(size: int, now: int) -> dict[str, Any]:
-    return {"size": size, "size_delta": now - size, "size_growth": round((now - size) / size, 4),
-            "accuracy": None, "accuracy_delta": None}  # fmt: skip
+def _baseline(size: int, now: int) -> Delta:
+    return Delta(size, now - size, round((now - size) / size, 4), None, None)
 
 
-def _summary() -> dict[str, Any]:
+def _summary() -> Summary:
     """Two models: "digits" with accuracy data and one breach, "flex" with no evaluation at all."""
     quality = {"reference_accuracy": 0.962}
     variants = [
@@ -67,26 +66,22 @@ def _summary() -> dict[str, Any]:
                  baseline=_baseline(40_000, 40_000), **quality),
         _variant("digits", "int8", 10_552, vs_float32=0.2638, accuracy=0.933, accuracy_drop=0.029,
                  top1_agreement=0.96, snr_db=18.07, latency_ms=0.037, budgets_passed=2,
-                 budgets_failed=1, breaches=[BREACH], baseline=_baseline(10_336, 10_552), **quality),
+                 budgets_failed=1, breaches=(BREACH,), baseline=_baseline(10_336, 10_552), **quality),
         _variant("flex", "select", 52_300, select_tf_ops=2, runnable=False, budgets_passed=0,
                  budgets_unmeasured=1),
     ]  # fmt: skip
-    total = sum(v["size"] for v in variants)
-    return {
-        "format": 2,
-        "total_bytes": total,
-        "missing_reports": [],
-        "baseline": {"source": "cache: main", "total_bytes": 82_488, "total_delta": total - 82_488,
-                     "added": ["flex/select"], "removed": ["digits/float16"]},
-        "variants": variants,
-    }  # fmt: skip
+    total = sum(v.size for v in variants)
+    baseline = Comparison(
+        "cache: main", 82_488, total - 82_488, ("flex/select",), ("digits/float16",)
+    )
+    return Summary(tuple(variants), total, (), baseline)
 
 
-def _sizes(summary: dict[str, Any]) -> dict[str, list[int]]:
+def _sizes(summary: Summary) -> dict[str, list[int]]:
     """Each model's variant sizes, in the page's order (sorted by variant)."""
     sizes: dict[str, list[int]] = {}
-    for v in sorted(summary["variants"], key=lambda v: (v["model"], v["variant"])):
-        sizes.setdefault(v["model"], []).append(v["size"])
+    for v in sorted(summary.variants, key=lambda v: (v.model, v.variant)):
+        sizes.setdefault(v.model, []).append(v.size)
     return sizes
 
 
@@ -122,9 +117,9 @@ def _elements(page: str) -> list[tuple[str | None, str | None, str, dict[str, st
 
 def test_deterministic_and_self_contained() -> None:
     page = html(_summary())
-    shuffled = _summary()
-    shuffled["variants"].reverse()
+    shuffled = replace(_summary(), variants=_summary().variants[::-1])
     assert page == html(_summary()) == html(shuffled)
+    assert html(Summary.from_dict(json.loads(_summary().to_json()))) == page  # as read back
     assert page.startswith("<!DOCTYPE html>")
     assert "http://" not in page and "https://" not in page and "url(" not in page
     assert "@import" not in page and "<script" not in page
@@ -177,12 +172,11 @@ def test_accuracy_chart_only_with_data() -> None:
 
 
 def test_strings_are_escaped() -> None:
-    summary = _summary()
-    for v in summary["variants"]:
-        if v["model"] == "flex":
-            v["model"], v["variant"] = "<b>odd & co</b>", 'say "hi"'
-    summary["missing_reports"] = ["<i>.report.json"]
-    page = html(summary)
+    odd = [
+        replace(v, model="<b>odd & co</b>", variant='say "hi"') if v.model == "flex" else v
+        for v in _summary().variants
+    ]
+    page = html(replace(_summary(), variants=tuple(odd), missing_reports=("<i>.report.json",)))
     assert "<b>odd" not in page and "<i>" not in page and 'say "hi"' not in page
     assert "&lt;b&gt;odd &amp; co&lt;/b&gt;" in page and "say &quot;hi&quot;" in page
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import json
 import sys
 from typing import Any
 
@@ -62,7 +61,7 @@ def report(job: ReportJob, build: Build) -> dict[str, Any] | TaskFailed:
     checked against them on every run.
     """
     from rules import measurements
-    from rules.report import SUMMARY_BUDGETS, build_report, summary_line, unmeasured_reason
+    from rules.report import build_report, summary_line
 
     try:
         found = measurements.fetch(job, build)
@@ -74,24 +73,24 @@ def report(job: ReportJob, build: Build) -> dict[str, Any] | TaskFailed:
         timing = measurements.latency_for(job, build, found, measured)
     except FileNotFoundError as e:
         return TaskFailed(f"{job.name}: {e.filename} does not exist (run convert first)")
-    data, checks = build_report(job, measured, timing)
-    write_atomic(job.output, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
-    line = summary_line(job, data)
+    data = build_report(job, measured, timing)
+    write_atomic(job.output, data.to_json().encode())
     print(
-        f"    {line}" + (" (measurements from the cache)" if origin == "cache" else ""),
+        f"    {summary_line(data)}"
+        + (" (measurements from the cache)" if origin == "cache" else ""),
         file=sys.stderr,
     )
-    failures = [c.sentence(job.name) for c in checks if c.passed is False]
+    failures = [c.sentence for c in data.budgets if c.sentence is not None]
     failures += [
-        f"{job.name}: budget {c.budget} cannot be checked: {unmeasured_reason(c.budget, data)}"
-        for c in checks
-        if c.passed is None and c.budget not in SUMMARY_BUDGETS
+        f"{job.name}: budget {c.budget} cannot be checked: {c.why}"
+        for c in data.budgets
+        if c.why is not None
     ]
     if failures:
         return TaskFailed("\n".join(failures))
     state = build.state
     state.remember(f"report:{job.name}", Record("", "", "", _report_stats(job, state)))
-    return {"size": data["size"]["size"], "measurements": origin}
+    return {"size": data.size.size, "measurements": origin}
 
 
 def without_source(task: object, job: ReportJob, build: Build) -> bool:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from doit.exceptions import TaskFailed
 
 from converter.files import write_atomic
 from rules.build import Build
+
+if TYPE_CHECKING:
+    from rules.summary import Baseline
 
 
 def summary(reports: list[str], build: Build) -> TaskFailed | None:
@@ -23,7 +25,7 @@ def summary(reports: list[str], build: Build) -> TaskFailed | None:
     data = collect([Path(report) for report in reports])
     breaches: list[str] = []
     if not project.baseline:
-        no_baseline(data)
+        data = no_baseline(data)
     else:
         earlier, where = load_baseline(project.baseline, build)
         if earlier is None:
@@ -31,15 +33,15 @@ def summary(reports: list[str], build: Build) -> TaskFailed | None:
                 f"    warning: no baseline: {where}; the summary shows no deltas", file=sys.stderr
             )
         else:
-            breaches = compare(data, earlier, where)
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+            data, breaches = compare(data, earlier, where)
+    text = data.to_json()
     build_dir = project.build_dir
     write_atomic(build_dir / "summary.json", text.encode())
     write_atomic(build_dir / "summary.md", markdown(data).encode())
     write_atomic(build_dir / "summary.html", html(data).encode())
-    line = f"    summary: {len(data['variants'])} variants, {data['total_bytes']:,} bytes"
-    if data["baseline"]:
-        line += f", {data['baseline']['total_delta']:+,} bytes against {data['baseline']['source']}"
+    line = f"    summary: {len(data.variants)} variants, {data.total_bytes:,} bytes"
+    if data.baseline:
+        line += f", {data.baseline.total_delta:+,} bytes against {data.baseline.source}"
     print(f"{line}; see {project.display(build_dir / 'summary.html')}", file=sys.stderr)
     if project.save_baseline:
         build.cache().store(
@@ -59,8 +61,10 @@ def baseline_key(name: str) -> str:
     return hashlib.sha256(f"tflite-build baseline\0{name}".encode()).hexdigest()
 
 
-def load_baseline(spec: str, build: Build) -> tuple[dict[str, Any] | None, str]:
+def load_baseline(spec: str, build: Build) -> tuple[Baseline | None, str]:
     """(the earlier summary or None, where it came from or why it is missing)."""
+    from rules.summary import Baseline
+
     if spec.startswith("cache:"):
         name = spec.removeprefix("cache:")
         hit = build.cache().fetch(baseline_key(name))
@@ -75,9 +79,6 @@ def load_baseline(spec: str, build: Build) -> tuple[dict[str, Any] | None, str]:
             return None, f"{spec} does not exist"
         where = spec
     try:
-        earlier = json.loads(raw)
-        if not isinstance(earlier, dict) or not isinstance(earlier.get("variants"), list):
-            raise ValueError("not a summary")
+        return Baseline.from_json(raw), where
     except ValueError:
         return None, f"{where} is not a summary.json"
-    return earlier, where
