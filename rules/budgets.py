@@ -13,7 +13,13 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from rules.specs import PERCENT_PATTERN, SHARE_PATTERN, SIZE_PATTERN, parse_fraction, parse_size
+from rules.quantities import (
+    PERCENT_PATTERN,
+    SHARE_PATTERN,
+    SIZE_PATTERN,
+    parse_fraction,
+    parse_size,
+)
 
 # How a manifest states a limit:
 #   size      2MB, 500KiB or a byte count

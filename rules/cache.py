@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rules.project import DEFAULT_CACHE, DEFAULT_CACHE_MAX_SIZE, Project
-from rules.specs import parse_size
+from rules.quantities import parse_size
 from rules.stores import LocalStore, Store, StoreError, open_store, redact
 
 ENTRY_FORMAT = 1

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from converter.options import suggest
 from rules.errors import Problem, RulesError
-from rules.specs import parse_size
+from rules.quantities import parse_size
 from rules.state import BuildState
 
 CONFIG_KEYS = (

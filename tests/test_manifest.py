@@ -12,7 +12,7 @@ from converter.spec import KerasSource, PythonSource, SavedModelSource
 from rules.catalog import load_manifests
 from rules.errors import ManifestError, RulesError
 from rules.project import find_manifests, load_project
-from rules.specs import parse_size
+from rules.quantities import parse_size
 from rules.state import BuildState
 
 BASE: dict[str, str | bytes] = {
