@@ -11,20 +11,32 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import os
 import urllib.parse
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from converter.files import sweep, write_atomic
 
 KINDS = ("ac", "cas")
-DEFAULT_TIMEOUT = 10.0
+TIMEOUT = 10.0  # seconds a remote call may wait
 
 
 class StoreError(Exception):
     """A remote store failed; the message never contains credentials."""
+
+
+@dataclass(frozen=True)
+class Access:
+    """What reaching a remote takes besides its URL (from ``rules.settings``); never shown."""
+
+    user: str = field(default="", repr=False)
+    password: str = field(default="", repr=False)
+    token: str = field(default="", repr=False)
+    options: Mapping[str, Any] = field(default_factory=dict, repr=False, hash=False)
 
 
 class Store(Protocol):
@@ -126,11 +138,12 @@ class HttpStore:
     """Bazel's HTTP remote cache protocol: ``GET``/``PUT <base>/ac/<key>`` and ``<base>/cas/<sha256>``.
 
     Works with bazel-remote, nginx's WebDAV module and similar servers. Basic
-    credentials come from the URL's user info or TFLITE_BUILD_CACHE_USER and
-    TFLITE_BUILD_CACHE_PASSWORD; a bearer token from TFLITE_BUILD_CACHE_TOKEN.
+    credentials come from the URL's user info or the settings' cache_user and
+    cache_password; a bearer token from cache_token.
     """
 
-    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, url: str, timeout: float = TIMEOUT, access: Access | None = None) -> None:
+        access = access or Access()
         parts = urllib.parse.urlsplit(url)
         self.display = redact(url)
         self.base = urllib.parse.urlunsplit(
@@ -138,13 +151,10 @@ class HttpStore:
         )
         self.timeout = timeout
         self.headers: dict[str, str] = {}
-        user = urllib.parse.unquote(parts.username or os.environ.get("TFLITE_BUILD_CACHE_USER", ""))
-        password = urllib.parse.unquote(
-            parts.password or os.environ.get("TFLITE_BUILD_CACHE_PASSWORD", "")
-        )
-        token = os.environ.get("TFLITE_BUILD_CACHE_TOKEN")
-        if token:
-            self.headers["Authorization"] = f"Bearer {token}"
+        user = urllib.parse.unquote(parts.username or access.user)
+        password = urllib.parse.unquote(parts.password or access.password)
+        if access.token:
+            self.headers["Authorization"] = f"Bearer {access.token}"
         elif user:
             basic = base64.b64encode(f"{user}:{password}".encode()).decode()
             self.headers["Authorization"] = f"Basic {basic}"
@@ -187,13 +197,11 @@ class FsspecStore:
     """Any fsspec URL (``s3://bucket/prefix``, ``gs://...``, ``file://...``).
 
     Credentials come from the backend's usual sources (environment, config
-    files); options for the filesystem can be given as TFLITE_BUILD_CACHE_OPTIONS
-    (JSON), e.g. ``{"endpoint_url": "http://127.0.0.1:9000"}`` for an S3-compatible server.
+    files); options for the filesystem come from the settings' cache_options,
+    e.g. ``{"endpoint_url": "http://127.0.0.1:9000"}`` for an S3-compatible server.
     """
 
-    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
-        import json
-
+    def __init__(self, url: str, timeout: float = TIMEOUT, access: Access | None = None) -> None:
         try:
             import fsspec
         except ImportError:
@@ -201,7 +209,7 @@ class FsspecStore:
                 f"the cache {redact(url)} needs fsspec (and its backend, e.g. s3fs): "
                 "pip install 'tflite-build[remote]'"
             ) from None
-        options: dict[str, Any] = json.loads(os.environ.get("TFLITE_BUILD_CACHE_OPTIONS", "{}"))
+        options = copy.deepcopy(dict((access or Access()).options))  # theirs stay unchanged
         protocol = urllib.parse.urlsplit(url).scheme
         if protocol == "s3":
             config = options.setdefault("config_kwargs", {})
@@ -237,9 +245,9 @@ class FsspecStore:
         self._call("delete", self.fs.rm_file, self._path(kind, name))
 
 
-def open_store(url: str, timeout: float = DEFAULT_TIMEOUT) -> Store:
+def open_store(url: str, timeout: float = TIMEOUT, access: Access | None = None) -> Store:
     """A remote store for an ``http(s)://`` URL (Bazel layout) or any other fsspec URL."""
     scheme = urllib.parse.urlsplit(url).scheme
     if scheme in ("http", "https"):
-        return HttpStore(url, timeout)
-    return FsspecStore(url, timeout)
+        return HttpStore(url, timeout, access)
+    return FsspecStore(url, timeout, access)

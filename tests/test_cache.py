@@ -6,7 +6,6 @@ The cache moves bytes; these tests use random artifacts, no TensorFlow.
 from __future__ import annotations
 
 import hashlib
-import json
 import multiprocessing
 import os
 import subprocess
@@ -20,7 +19,7 @@ from servers import moto_s3, nginx_webdav, silent_server
 
 from converter.files import sweep
 from rules.cache import ArtifactCache, CacheSettings
-from rules.stores import LocalStore
+from rules.stores import Access, LocalStore
 
 KEY = "a" * 64
 OTHER = "b" * 64
@@ -212,10 +211,10 @@ def test_s3_remote_hit_and_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with moto_s3("tflite-cache") as endpoint:
-        monkeypatch.setenv("TFLITE_BUILD_CACHE_OPTIONS", json.dumps({"endpoint_url": endpoint}))
-        writer, warnings = make(tmp_path / "ci", "s3://tflite-cache/team")
+        access = Access(options={"endpoint_url": endpoint})
+        writer, warnings = make(tmp_path / "ci", "s3://tflite-cache/team", access=access)
         writer.store(KEY, artifact(1), {"n": 1}, "")
-        reader, _ = make(tmp_path / "laptop", "s3://tflite-cache/team")
+        reader, _ = make(tmp_path / "laptop", "s3://tflite-cache/team", access=access)
         hit = reader.fetch(KEY)
         assert hit is not None and hit.origin == "remote" and hit.artifact == artifact(1)
         assert reader.fetch(OTHER) is None
