@@ -17,31 +17,32 @@ import os
 import sys
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rules.project import DEFAULT_CACHE, DEFAULT_CACHE_MAX_SIZE, Project
-from rules.quantities import parse_size
-from rules.stores import LocalStore, Store, StoreError, open_store, redact
+from rules.project import Project
+from rules.stores import TIMEOUT, Access, LocalStore, Store, StoreError, open_store, redact
 
 ENTRY_FORMAT = 1
-DEFAULT_MAX_SIZE = parse_size(DEFAULT_CACHE_MAX_SIZE)
 OFF = ("off", "none", "false", "0")
-READ_ONLY_ENV = "TFLITE_BUILD_CACHE_READ_ONLY"
-LOCAL_ENV = "TFLITE_BUILD_LOCAL_CACHE"
 DISCOVERED_SETS = 8  # sets of discovered files kept per declared key
 
 
 @dataclass(frozen=True)
 class CacheSettings:
-    """Where the cache is. Plain data: doit -n sends it to worker processes."""
+    """Where the cache is, from the project's settings (``settings_for``).
+
+    Plain data: doit -n sends it to worker processes. The defaults are those of
+    a bare cache (no remote, no size limit), not the project's: see ``rules.settings``.
+    """
 
     local: Path | None
     remote: str | None = None
     read_only: bool = False
-    max_size: int | None = DEFAULT_MAX_SIZE
-    timeout: float = 10.0
+    max_size: int | None = None
+    timeout: float = TIMEOUT
+    access: Access = field(default_factory=Access, repr=False, hash=False)
 
     def describe(self) -> str:
         parts = [str(self.local) if self.local else "no local cache"]
@@ -58,20 +59,21 @@ def _is_url(text: str) -> bool:
 
 
 def settings_for(project: Project) -> CacheSettings:
-    """``cache`` (or TFLITE_BUILD_CACHE) is a directory, a URL, or 'off'."""
-    value = project.cache.strip()
-    read_only = project.cache_read_only or os.environ.get(READ_ONLY_ENV, "").lower() in (
-        "1",
-        "true",
-        "yes",
-    )
-    # Validated, with its location, when the project was loaded.
-    max_size = parse_size(project.cache_max_size) if project.cache_max_size else None
+    """The ``cache`` setting is a directory, a URL, or 'off'; a relative path is from the root."""
+    settings = project.settings
+    value = settings.cache.strip()
     if value.lower() in OFF:
         return CacheSettings(None)
+    read_only, max_size = settings.cache_read_only, settings.cache_max_size
     if _is_url(value) and not value.startswith("file://"):
-        local = Path(os.environ.get(LOCAL_ENV) or DEFAULT_CACHE).expanduser()
-        return CacheSettings(local, value, read_only, max_size)
+        local = project.root / Path(settings.local_cache).expanduser()
+        access = Access(
+            settings.cache_user,
+            settings.cache_password,
+            settings.cache_token,
+            settings.cache_options,
+        )
+        return CacheSettings(local, value, read_only, max_size, access=access)
     path = Path(value.removeprefix("file://")).expanduser()
     return CacheSettings(project.root / path, None, read_only, max_size)
 
@@ -100,7 +102,7 @@ class ArtifactCache:
         self.remote_failed = False
         if settings.remote:
             try:
-                self.remote = open_store(settings.remote, settings.timeout)
+                self.remote = open_store(settings.remote, settings.timeout, settings.access)
             except StoreError as e:
                 self._drop_remote(str(e))
 

@@ -9,7 +9,6 @@ it as ``ERROR: ...``, no traceback) before anything is built.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,8 +32,6 @@ from rules.tasks import (
     summary_task,
 )
 
-SHARD_ENV = "TFLITE_BUILD_SHARD"
-
 
 def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
     """DOIT_CONFIG and the task creators for the project at this dodo.py's folder."""
@@ -47,7 +44,7 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
     try:
         project = load_project(root)
         settings = settings_for(project)
-        shard = parse_shard(os.environ.get(SHARD_ENV, ""))
+        shard = project.settings.shard
     except RulesError as e:
         error = e
     state_dir = project.state_dir if project else root.resolve() / "build" / ".tflite-build"
@@ -102,13 +99,3 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
         "task_summary": task_summary,
         "task_cache": task_cache,
     }
-
-
-def parse_shard(text: str) -> tuple[int, int] | None:
-    """``"2/4"`` -> (2, 4): this job builds the second quarter of the variants."""
-    if not text:
-        return None
-    k, sep, n = text.partition("/")
-    if sep and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n):
-        return int(k), int(n)
-    raise RulesError(f"{SHARD_ENV}={text!r}: expected K/N with 1 <= K <= N, e.g. 2/4")

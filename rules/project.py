@@ -1,4 +1,4 @@
-"""The project: its root, its ``[tool.tflite-build]`` settings, and where its manifests are."""
+"""The project: its root, its settings, and where its manifests are."""
 
 from __future__ import annotations
 
@@ -8,38 +8,14 @@ import json
 import os
 import re
 import stat
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from converter.options import suggest
-from rules.errors import Problem, RulesError
-from rules.quantities import parse_size
+from rules.settings import Settings, load_settings
 from rules.state import BuildState
 
-CONFIG_KEYS = (
-    "build_dir",
-    "cache",
-    "cache_read_only",
-    "cache_max_size",
-    "manifests",
-    "exclude",
-    "worker_timeout",
-    "worker_memory",
-    "baseline",
-    "save_baseline",
-    "measure_latency",
-)
-MEASURE_LATENCY = ("budgets", "always")  # on another host: re-measure for budgets only, or all
-MEASURE_LATENCY_ENV = "TFLITE_BUILD_MEASURE_LATENCY"
-BASELINE_ENV = "TFLITE_BUILD_BASELINE"
-SAVE_BASELINE_ENV = "TFLITE_BUILD_SAVE_BASELINE"
-DEFAULT_MANIFESTS = ("**/model.yaml",)
 # Never searched for manifests: tool and VCS folders, virtual environments.
 ALWAYS_EXCLUDED = ("node_modules", "__pycache__", "venv", "site-packages")
-CACHE_ENV = "TFLITE_BUILD_CACHE"
-DEFAULT_CACHE = "~/.cache/tflite-build"  # also the local cache in front of a remote one
-DEFAULT_CACHE_MAX_SIZE = "10GB"
 
 
 MISSING, FILE, DIRECTORY = 0, 1, 2
@@ -57,29 +33,46 @@ def path_state(path: Path | str) -> int:
 class WorkerLimits:
     """Per-conversion limits of the conversion worker (see converter.worker)."""
 
-    timeout: float = 600.0  # seconds
-    memory_mb: float | None = None  # None: 80% of physical memory
+    timeout: float  # seconds
+    memory_mb: float | None  # None: 80% of physical memory
 
 
 @dataclass(frozen=True)
 class Project:
+    """A project root and its settings (``rules.settings``, read once when it is loaded)."""
+
     root: Path
-    build_dir: Path
-    cache: str
-    manifests: tuple[str, ...] = DEFAULT_MANIFESTS
-    exclude: tuple[str, ...] = ()
-    cache_read_only: bool = False
-    cache_max_size: str | None = DEFAULT_CACHE_MAX_SIZE
-    limits: WorkerLimits = WorkerLimits()
-    # The summary's baseline: a summary.json path (from the root) or "cache:<name>".
-    baseline: str | None = None
-    save_baseline: str | None = None  # store this build's summary in the cache as <name>
-    measure_latency: str = "budgets"  # see rules.measurements.latency_for
+    build_dir: Path  # settings.build_dir, resolved against the root
+    settings: Settings
 
     @property
     def state_dir(self) -> Path:
         """Our bookkeeping inside the build dir (doit's database, the digest memo)."""
         return self.build_dir / ".tflite-build"
+
+    @property
+    def limits(self) -> WorkerLimits:
+        memory = self.settings.worker_memory
+        return WorkerLimits(
+            self.settings.worker_timeout, memory / 2**20 if memory is not None else None
+        )
+
+    # Settings other modules read through the project, by the names they always had.
+    @property
+    def cache(self) -> str:
+        return self.settings.cache
+
+    @property
+    def baseline(self) -> str | None:
+        return self.settings.baseline
+
+    @property
+    def save_baseline(self) -> str | None:
+        return self.settings.save_baseline
+
+    @property
+    def measure_latency(self) -> str:
+        return self.settings.measure_latency
 
     def display(self, path: Path) -> str:
         """A path as the user should read it: relative to the working directory when inside it."""
@@ -94,142 +87,10 @@ class Project:
 
 
 def load_project(root: Path | str) -> Project:
-    """Read ``root/pyproject.toml`` (if any); unknown settings are errors with a suggestion."""
+    """The project at ``root``: its ``pyproject.toml`` settings with the environment over them."""
     root = Path(root).resolve()
-    config: dict[str, object] = {}
-    pyproject = root / "pyproject.toml"
-    where = os.path.relpath(pyproject)
-    if pyproject.is_file():
-        try:
-            data = tomllib.loads(pyproject.read_text())
-        except tomllib.TOMLDecodeError as e:
-            raise RulesError(f"{where}: not valid TOML: {e}") from None
-        config = data.get("tool", {}).get("tflite-build", {})
-    problems = []
-    for key in config:
-        if key not in CONFIG_KEYS:
-            problems.append(
-                Problem(
-                    where,
-                    None,
-                    ("tool.tflite-build", key),
-                    f"unknown setting{suggest(key, CONFIG_KEYS)} (valid: {', '.join(CONFIG_KEYS)})",
-                )
-            )
-
-    def text(key: str, default: str) -> str:
-        value = config.get(key, default)
-        if not isinstance(value, str) or not value:
-            problems.append(
-                Problem(
-                    where, None, ("tool.tflite-build", key), f"expected a string; got {value!r}"
-                )
-            )
-            return default
-        return value
-
-    def patterns(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        value = config.get(key, list(default))
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            problems.append(
-                Problem(
-                    where,
-                    None,
-                    ("tool.tflite-build", key),
-                    f"expected a list of globs; got {value!r}",
-                )
-            )
-            return default
-        return tuple(value)
-
-    build_dir = text("build_dir", "build")
-    cache = os.environ.get(CACHE_ENV) or text("cache", DEFAULT_CACHE)
-    read_only = config.get("cache_read_only", False)
-    if not isinstance(read_only, bool):
-        problems.append(
-            Problem(
-                where,
-                None,
-                ("tool.tflite-build", "cache_read_only"),
-                f"expected true or false; got {read_only!r}",
-            )
-        )
-        read_only = False
-    max_size = config.get("cache_max_size", DEFAULT_CACHE_MAX_SIZE)
-    if parse_size(max_size) is None:
-        problems.append(
-            Problem(
-                where,
-                None,
-                ("tool.tflite-build", "cache_max_size"),
-                f"expected a size like 10GB or 500MiB; got {max_size!r}",
-            )
-        )
-        max_size = DEFAULT_CACHE_MAX_SIZE
-    manifests = patterns("manifests", DEFAULT_MANIFESTS)
-    exclude = patterns("exclude", ())
-    limits = _limits(config, where, problems)
-    baseline = os.environ.get(BASELINE_ENV) or (
-        text("baseline", "") if "baseline" in config else None
-    )
-    save_baseline = os.environ.get(SAVE_BASELINE_ENV) or (
-        text("save_baseline", "") if "save_baseline" in config else None
-    )
-    measure_latency = os.environ.get(MEASURE_LATENCY_ENV) or text("measure_latency", "budgets")
-    if measure_latency not in MEASURE_LATENCY:
-        problems.append(
-            Problem(
-                where,
-                None,
-                ("tool.tflite-build", "measure_latency"),
-                f"expected one of {', '.join(MEASURE_LATENCY)}; got {measure_latency!r}",
-            )
-        )
-    if problems:
-        raise RulesError("\n".join(str(p) for p in problems))
-    return Project(
-        root,
-        (root / build_dir).resolve(),
-        cache,
-        manifests,
-        exclude,
-        read_only,
-        str(max_size),
-        limits,
-        baseline,
-        save_baseline,
-        measure_latency,
-    )
-
-
-def _limits(config: dict[str, object], where: str, problems: list[Problem]) -> WorkerLimits:
-    timeout = config.get("worker_timeout", 600)
-    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
-        problems.append(
-            Problem(
-                where,
-                None,
-                ("tool.tflite-build", "worker_timeout"),
-                f"expected seconds > 0; got {timeout!r}",
-            )
-        )
-        timeout = 600
-    memory = config.get("worker_memory")
-    memory_mb = None
-    if memory is not None:
-        size = parse_size(memory)
-        if size is None or size <= 0:
-            problems.append(
-                Problem(
-                    where,
-                    None,
-                    ("tool.tflite-build", "worker_memory"),
-                    f"expected a size like 16GB; got {memory!r}",
-                )
-            )
-        else:
-            memory_mb = size / 2**20
-    return WorkerLimits(float(timeout), memory_mb)
+    settings = load_settings(root)
+    return Project(root, (root / settings.build_dir).resolve(), settings)
 
 
 def find_manifests(project: Project, state: BuildState) -> list[Path]:
@@ -242,7 +103,11 @@ def find_manifests(project: Project, state: BuildState) -> list[Path]:
     while none changed the answer stands and a no-op build stats folders
     instead of walking them.
     """
-    settings = [list(project.manifests), list(project.exclude), str(project.build_dir)]
+    settings = [
+        list(project.settings.manifests),
+        list(project.settings.exclude),
+        str(project.build_dir),
+    ]
     with contextlib.suppress(ValueError, TypeError, KeyError):
         saved = json.loads(state.meta("found manifests") or "null")
         if saved["settings"] == settings and all(
@@ -267,8 +132,8 @@ def _walk(project: Project) -> tuple[list[str], list[tuple[str, int | None]]]:
     root = str(project.root)
     cut = len(root.rstrip(os.sep)) + 1
     build = str(project.build_dir)
-    wanted = [_compile(p) for p in project.manifests]
-    skipped = [_compile(p) for p in project.exclude]
+    wanted = [_compile(p) for p in project.settings.manifests]
+    skipped = [_compile(p) for p in project.settings.exclude]
     found: list[str] = []
     folders: list[tuple[str, int | None]] = []
     for dirpath, dirnames, filenames in os.walk(root):

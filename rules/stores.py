@@ -11,20 +11,52 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import os
 import urllib.parse
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from converter.files import sweep, write_atomic
 
+if TYPE_CHECKING:
+    from urllib3.util import Retry
+
 KINDS = ("ac", "cas")
-DEFAULT_TIMEOUT = 10.0
+# A remote call is retried on connection errors and on 429 and 5xx answers, by the
+# client library (urllib3 for HTTP, botocore for S3), then gives up: the cache drops
+# the remote for the rest of the process with one warning. The worst case of a call
+# is ATTEMPTS connects of CONNECT_TIMEOUT each, READ_ATTEMPTS waits of TIMEOUT for an
+# answer and the backoff between attempts: 3 x 5 + 2 x 10 + 1 = 36 s over HTTP (a
+# remote that accepts and never answers: 20 s; one that refuses connections: 1 s).
+# S3 goes through botocore's standard retry mode with the same attempts and timeouts:
+# at most 3 x (5 + 10) s, and a jittered backoff of at most 1 + 2 s between attempts.
+TIMEOUT = 10.0  # seconds to wait for an answer (each read of the socket)
+CONNECT_TIMEOUT = 5.0  # seconds to wait for a connection
+ATTEMPTS = 3  # tries of one call: the first and two retries
+# A read that timed out or broke is tried once more: a pooled connection the server
+# closed fails that way, and a silent remote should cost two timeouts, not three.
+READ_ATTEMPTS = 2
+BACKOFF = 0.5  # urllib3 waits 0 s before the second attempt and 2 x BACKOFF before the third
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+# Every method we send is idempotent: an entry or a blob put twice is the same entry.
+RETRY_METHODS = ("GET", "HEAD", "PUT", "DELETE")
 
 
 class StoreError(Exception):
     """A remote store failed; the message never contains credentials."""
+
+
+@dataclass(frozen=True)
+class Access:
+    """What reaching a remote takes besides its URL (from ``rules.settings``); never shown."""
+
+    user: str = field(default="", repr=False)
+    password: str = field(default="", repr=False)
+    token: str = field(default="", repr=False)
+    options: Mapping[str, Any] = field(default_factory=dict, repr=False, hash=False)
 
 
 class Store(Protocol):
@@ -126,11 +158,15 @@ class HttpStore:
     """Bazel's HTTP remote cache protocol: ``GET``/``PUT <base>/ac/<key>`` and ``<base>/cas/<sha256>``.
 
     Works with bazel-remote, nginx's WebDAV module and similar servers. Basic
-    credentials come from the URL's user info or TFLITE_BUILD_CACHE_USER and
-    TFLITE_BUILD_CACHE_PASSWORD; a bearer token from TFLITE_BUILD_CACHE_TOKEN.
+    credentials come from the URL's user info or the settings' cache_user and
+    cache_password; a bearer token from cache_token. One connection pool per
+    store: a build's many small calls reuse their connections.
     """
 
-    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, url: str, timeout: float = TIMEOUT, access: Access | None = None) -> None:
+        import urllib3  # here: a build without a remote cache never pays for it
+
+        access = access or Access()
         parts = urllib.parse.urlsplit(url)
         self.display = redact(url)
         self.base = urllib.parse.urlunsplit(
@@ -138,40 +174,40 @@ class HttpStore:
         )
         self.timeout = timeout
         self.headers: dict[str, str] = {}
-        user = urllib.parse.unquote(parts.username or os.environ.get("TFLITE_BUILD_CACHE_USER", ""))
-        password = urllib.parse.unquote(
-            parts.password or os.environ.get("TFLITE_BUILD_CACHE_PASSWORD", "")
-        )
-        token = os.environ.get("TFLITE_BUILD_CACHE_TOKEN")
-        if token:
-            self.headers["Authorization"] = f"Bearer {token}"
+        user = urllib.parse.unquote(parts.username or access.user)
+        password = urllib.parse.unquote(parts.password or access.password)
+        if access.token:
+            self.headers["Authorization"] = f"Bearer {access.token}"
         elif user:
             basic = base64.b64encode(f"{user}:{password}".encode()).decode()
             self.headers["Authorization"] = f"Basic {basic}"
+        self.pool = urllib3.PoolManager(
+            retries=retry_policy(),
+            timeout=urllib3.Timeout(connect=min(CONNECT_TIMEOUT, timeout), read=timeout),
+        )
 
     def _request(
         self, method: str, kind: str, name: str, data: bytes | None = None
     ) -> bytes | None:
-        import urllib.error
-        import urllib.request  # here: a build without a remote cache never pays for it
+        import urllib3
 
-        url = f"{self.base}/{kind}/{name}"
-        request = urllib.request.Request(url, data=data, method=method, headers=self.headers)
+        headers = self.headers
         if data is not None:
-            request.add_header("Content-Type", "application/octet-stream")
+            headers = {**headers, "Content-Type": "application/octet-stream"}
+        where = f"{method} {self.display}/{kind}/…"
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                body: bytes = response.read()
-                return body
-        except urllib.error.HTTPError as e:
-            if e.code == 404 and method in ("GET", "DELETE"):
-                return None
-            raise StoreError(
-                f"{method} {self.display}/{kind}/…: HTTP {e.code} {e.reason}"
-            ) from None
-        except (urllib.error.URLError, OSError) as e:
-            reason = getattr(e, "reason", e)
-            raise StoreError(f"{method} {self.display}/{kind}/…: {reason}") from None
+            response = self.pool.request(
+                method, f"{self.base}/{kind}/{name}", body=data, headers=headers
+            )
+        except urllib3.exceptions.MaxRetryError as e:
+            raise StoreError(f"{where}: {_reason(e.reason, self.timeout)}") from None
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            raise StoreError(f"{where}: {_reason(e, self.timeout)}") from None
+        if response.status == 404 and method in ("GET", "DELETE"):
+            return None
+        if not 200 <= response.status < 300:
+            raise StoreError(f"{where}: HTTP {response.status} {response.reason}")
+        return response.data
 
     def get(self, kind: str, name: str) -> bytes | None:
         return self._request("GET", kind, name)
@@ -183,17 +219,58 @@ class HttpStore:
         self._request("DELETE", kind, name)
 
 
+def retry_policy() -> Retry:
+    """urllib3's ``Retry`` for our calls (see ATTEMPTS): bounded, with backoff.
+
+    A server's Retry-After is not obeyed: it could hold a build for hours, and
+    after ATTEMPTS the build goes on without the remote anyway.
+    """
+    from urllib3.util import Retry  # here: see HttpStore
+
+    return Retry(
+        total=ATTEMPTS - 1,
+        connect=ATTEMPTS - 1,
+        read=READ_ATTEMPTS - 1,
+        status=ATTEMPTS - 1,
+        other=0,
+        allowed_methods=RETRY_METHODS,
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=BACKOFF,
+        respect_retry_after_header=False,
+        raise_on_status=False,  # the last answer is returned, and reported with its status
+    )
+
+
+def _reason(error: BaseException | None, timeout: float) -> str:
+    """What went wrong, in a few words (urllib3's own texts repeat the host and the pool)."""
+    from urllib3.exceptions import (
+        ConnectTimeoutError,
+        NewConnectionError,
+        ProtocolError,
+        ReadTimeoutError,
+    )
+
+    if isinstance(error, NewConnectionError):  # a subclass of ConnectTimeoutError
+        cause = error.__cause__
+        return str(cause) if isinstance(cause, OSError) else str(error)
+    if isinstance(error, ConnectTimeoutError):
+        return f"timed out connecting (after {min(CONNECT_TIMEOUT, timeout):g} s)"
+    if isinstance(error, ReadTimeoutError):
+        return f"timed out (no answer in {timeout:g} s)"
+    if isinstance(error, ProtocolError):
+        return f"connection broken: {error.args[-1]}"
+    return str(error) if isinstance(error, OSError) else f"{type(error).__name__}: {error}"
+
+
 class FsspecStore:
     """Any fsspec URL (``s3://bucket/prefix``, ``gs://...``, ``file://...``).
 
     Credentials come from the backend's usual sources (environment, config
-    files); options for the filesystem can be given as TFLITE_BUILD_CACHE_OPTIONS
-    (JSON), e.g. ``{"endpoint_url": "http://127.0.0.1:9000"}`` for an S3-compatible server.
+    files); options for the filesystem come from the settings' cache_options,
+    e.g. ``{"endpoint_url": "http://127.0.0.1:9000"}`` for an S3-compatible server.
     """
 
-    def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
-        import json
-
+    def __init__(self, url: str, timeout: float = TIMEOUT, access: Access | None = None) -> None:
         try:
             import fsspec
         except ImportError:
@@ -201,18 +278,22 @@ class FsspecStore:
                 f"the cache {redact(url)} needs fsspec (and its backend, e.g. s3fs): "
                 "pip install 'tflite-build[remote]'"
             ) from None
-        options: dict[str, Any] = json.loads(os.environ.get("TFLITE_BUILD_CACHE_OPTIONS", "{}"))
-        protocol = urllib.parse.urlsplit(url).scheme
-        if protocol == "s3":
+        options = copy.deepcopy(dict((access or Access()).options))  # theirs stay unchanged
+        s3 = urllib.parse.urlsplit(url).scheme in ("s3", "s3a")
+        if s3:  # botocore's Config; the user's own cache_options win
             config = options.setdefault("config_kwargs", {})
-            config.setdefault("connect_timeout", timeout)
+            config.setdefault("connect_timeout", min(CONNECT_TIMEOUT, timeout))
             config.setdefault("read_timeout", timeout)
-            config.setdefault("retries", {"max_attempts": 1})
+            config.setdefault("retries", {"mode": "standard", "total_max_attempts": ATTEMPTS})
         self.display = redact(url)
         try:
             self.fs, self.base = fsspec.core.url_to_fs(url, **options)
-        except (ImportError, ValueError) as e:
+        except (ImportError, ValueError, TypeError) as e:
             raise StoreError(f"the cache {self.display}: {e}") from None
+        if s3:
+            # s3fs retries some errors itself, up to 5 times around botocore's attempts
+            # (a silent remote would cost 15 timeouts): botocore's policy is the one.
+            self.fs.retries = 1
         self.base = self.base.rstrip("/")
 
     def _path(self, kind: str, name: str) -> str:
@@ -237,9 +318,9 @@ class FsspecStore:
         self._call("delete", self.fs.rm_file, self._path(kind, name))
 
 
-def open_store(url: str, timeout: float = DEFAULT_TIMEOUT) -> Store:
+def open_store(url: str, timeout: float = TIMEOUT, access: Access | None = None) -> Store:
     """A remote store for an ``http(s)://`` URL (Bazel layout) or any other fsspec URL."""
     scheme = urllib.parse.urlsplit(url).scheme
     if scheme in ("http", "https"):
-        return HttpStore(url, timeout)
-    return FsspecStore(url, timeout)
+        return HttpStore(url, timeout, access)
+    return FsspecStore(url, timeout, access)

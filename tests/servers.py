@@ -1,10 +1,13 @@
 """Real cache servers on loopback for the tests: nginx with WebDAV, and moto's S3 server.
 
-Each is started by a fixture and stopped (by its own pid) when the fixture ends.
+Each is started by a fixture and stopped (by its own pid) when the fixture ends. Beside
+them: a proxy that fails requests on purpose, a port that accepts and never answers.
 """
 
 from __future__ import annotations
 
+import http.client
+import http.server
 import os
 import shutil
 import socket
@@ -12,8 +15,10 @@ import subprocess
 import textwrap
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 NGINX_CONFIG = """
@@ -123,12 +128,19 @@ def moto_s3(bucket: str) -> Iterator[str]:
         server.stop()
 
 
+@dataclass
+class SilentServer:
+    port: int
+    connections: int = 0  # accepted so far: one per attempt of a client that gives up on it
+
+
 @contextmanager
-def silent_server() -> Iterator[int]:
+def silent_server() -> Iterator[SilentServer]:
     """A port that accepts connections and never answers: the 'slow remote'."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
+    server = SilentServer(listener.getsockname()[1])
     held: list[socket.socket] = []
     stop = threading.Event()
 
@@ -138,16 +150,106 @@ def silent_server() -> Iterator[int]:
             try:
                 connection, _ = listener.accept()
                 held.append(connection)
+                server.connections += 1
             except OSError:
                 continue
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     try:
-        yield listener.getsockname()[1]
+        yield server
     finally:
         stop.set()
         thread.join()
         for connection in held:
             connection.close()
         listener.close()
+
+
+@dataclass
+class FailingProxy:
+    """What a ``failing_proxy`` saw: every request's method and path, and its client's port."""
+
+    url: str
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    client_ports: list[int] = field(default_factory=list)
+    failing: int = 0  # requests still to answer with 503; -1: every one
+
+
+@contextmanager
+def failing_proxy(upstream: str, failing: int) -> Iterator[FailingProxy]:
+    """An HTTP server on loopback that answers the first ``failing`` requests (-1: all) with
+    503 Service Unavailable and forwards the others to ``upstream`` (``http://host:port``).
+
+    It keeps connections alive (HTTP/1.1), so ``client_ports`` shows whether a client
+    reuses them. Every request is counted on this side: the number of attempts a
+    client made is ``len(proxy.requests)``.
+    """
+    target = urllib.parse.urlsplit(upstream)
+    proxy = FailingProxy("", failing=failing)
+    lock = threading.Lock()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # the test reads proxy.requests instead
+
+        def _handle(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with lock:
+                proxy.requests.append((self.command, self.path))
+                proxy.client_ports.append(self.client_address[1])
+                fail = proxy.failing != 0
+                if proxy.failing > 0:
+                    proxy.failing -= 1
+            if fail:
+                self.send_response(503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+            upstream_connection = http.client.HTTPConnection(
+                target.hostname or "127.0.0.1", target.port, timeout=30
+            )
+            try:
+                upstream_connection.request(self.command, self.path, body, headers)
+                response = upstream_connection.getresponse()
+                data = response.read()
+            finally:
+                upstream_connection.close()
+            self.send_response_only(response.status, response.reason)
+            for name, value in response.getheaders():
+                if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
+                    self.send_header(name, value)
+            length = response.getheader("Content-Length") if self.command == "HEAD" else None
+            self.send_header("Content-Length", length or str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _handle
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield proxy
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "expect",
+}

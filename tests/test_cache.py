@@ -1,12 +1,14 @@
 """The artifact cache against real stores: a directory, nginx WebDAV (Bazel's layout), moto's S3.
 
-The cache moves bytes; these tests use random artifacts, no TensorFlow.
+The cache moves bytes; these tests use random artifacts, no TensorFlow. Faulty remotes
+are real servers too: a proxy that answers 503 on purpose (and counts every request it
+sees), a closed port, a port that accepts and never answers.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import logging
 import multiprocessing
 import os
 import subprocess
@@ -16,11 +18,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import moto_s3, nginx_webdav, silent_server
+from servers import failing_proxy, free_port, moto_s3, nginx_webdav, silent_server
 
 from converter.files import sweep
 from rules.cache import ArtifactCache, CacheSettings
-from rules.stores import LocalStore
+from rules.stores import (
+    ATTEMPTS,
+    BACKOFF,
+    CONNECT_TIMEOUT,
+    READ_ATTEMPTS,
+    TIMEOUT,
+    Access,
+    LocalStore,
+)
+
+REPO = Path(__file__).resolve().parent.parent
 
 KEY = "a" * 64
 OTHER = "b" * 64
@@ -41,6 +53,11 @@ def make(
     warnings = Warnings()
     settings = CacheSettings(tmp_path / "local", remote, **kwargs)  # type: ignore[arg-type]
     return ArtifactCache(settings, warn=warnings), warnings
+
+
+def origin(url: str) -> str:
+    """``http://host:port`` of a URL: what a proxy in front of it forwards to."""
+    return "/".join(url.split("/")[:3])
 
 
 def test_local_hit_and_miss(tmp_path: Path) -> None:
@@ -140,25 +157,48 @@ def test_prune_removes_least_recently_used(tmp_path: Path) -> None:
     assert cache.fetch(keys[0]) is not None
 
 
-def test_dead_remote_degrades_to_local_with_one_warning(tmp_path: Path) -> None:
-    from servers import free_port
-
-    cache, warnings = make(tmp_path, f"http://user:secret@127.0.0.1:{free_port()}/cache")
-    assert cache.fetch(KEY) is None
+def test_dead_remote_degrades_to_local_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="urllib3.connectionpool"):
+        cache, warnings = make(tmp_path, f"http://user:secret@127.0.0.1:{free_port()}/cache")
+        assert cache.fetch(KEY) is None
+    # Nothing listens, so the attempts are counted on the client's side: urllib3 logs a retry.
+    retries = [r for r in caplog.records if r.getMessage().startswith("Retrying")]
+    assert len(retries) == ATTEMPTS - 1
     cache.store(KEY, artifact(1), {}, "")
     assert cache.fetch(KEY) is not None  # from the local store
     assert cache.fetch(OTHER) is None
     assert len(warnings) == 1 and "remote cache unavailable, building locally" in warnings[0]
+    assert "Connection refused" in warnings[0]
     assert "secret" not in warnings[0] and "user" not in warnings[0]
 
 
 def test_a_silent_remote_is_bounded_by_the_timeout(tmp_path: Path) -> None:
-    with silent_server() as port:
-        cache, warnings = make(tmp_path, f"http://127.0.0.1:{port}/cache", timeout=1.0)
-        start = time.monotonic()
+    with silent_server() as server:
+        cache, warnings = make(tmp_path, f"http://127.0.0.1:{server.port}/cache", timeout=1.0)
         assert cache.fetch(KEY) is None
-        assert time.monotonic() - start < 10
-        assert len(warnings) == 1 and "timed out" in warnings[0]
+        assert cache.fetch(OTHER) is None  # dropped: no more waiting
+        assert server.connections == READ_ATTEMPTS
+    assert warnings == [
+        f"remote cache unavailable, building locally: GET http://127.0.0.1:{server.port}"
+        "/cache/ac/…: timed out (no answer in 1 s)"
+    ]
+
+
+def test_the_readme_states_the_worst_case_of_the_retry_policy() -> None:
+    """The sums in rules/stores.py's comment, from its constants: the README must agree."""
+    # urllib3 waits nothing before the second attempt, then BACKOFF x 2^n.
+    refused = sum(BACKOFF * 2**n for n in range(1, ATTEMPTS - 1))
+    silent = READ_ATTEMPTS * TIMEOUT + sum(BACKOFF * 2**n for n in range(1, READ_ATTEMPTS - 1))
+    bound = ATTEMPTS * CONNECT_TIMEOUT + READ_ATTEMPTS * TIMEOUT + refused
+    # botocore's standard mode: every attempt may wait both timeouts, then up to 2^n s.
+    s3 = ATTEMPTS * (CONNECT_TIMEOUT + TIMEOUT) + sum(2**n for n in range(ATTEMPTS - 1))
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert (
+        f"about {refused:g} s when it refuses connections, {silent:g} s when it accepts and "
+        f"never answers, {bound:g} s at most (S3: {s3:g} s)"
+    ) in readme
 
 
 @pytest.fixture
@@ -207,19 +247,102 @@ def test_read_only_mode_never_writes_the_remote(tmp_path: Path, webdav: tuple[st
     assert hit is not None and hit.origin == "remote"
 
 
-def test_s3_remote_hit_and_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_http_remote_retries_a_failing_call_and_reuses_its_connection(
+    tmp_path: Path, webdav: tuple[str, Path]
+) -> None:
+    url, _ = webdav
+    writer, _ = make(tmp_path / "ci", url)
+    writer.store(KEY, artifact(1), {}, "")
+    with failing_proxy(origin(url), failing=ATTEMPTS - 1) as proxy:
+        reader, warnings = make(tmp_path / "laptop", proxy.url + "/cache")
+        hit = reader.fetch(KEY)
+        assert reader.fetch(OTHER) is None
+    assert hit is not None and hit.origin == "remote" and hit.artifact == artifact(1)
+    assert warnings == []
+    assert [method for method, _ in proxy.requests] == ["GET"] * (ATTEMPTS + 2)
+    assert [path.split("/")[2] for _, path in proxy.requests] == ["ac"] * ATTEMPTS + ["cas", "ac"]
+    assert len(set(proxy.client_ports)) == 1, "one connection for every call, 503s included"
+
+
+def test_http_remote_that_always_fails_costs_bounded_attempts_and_one_warning(
+    tmp_path: Path, webdav: tuple[str, Path]
+) -> None:
+    url, _ = webdav
+    with failing_proxy(origin(url), failing=-1) as proxy:
+        cache, warnings = make(tmp_path, proxy.url + "/cache")
+        assert cache.fetch(KEY) is None
+        assert len(proxy.requests) == ATTEMPTS
+        cache.store(KEY, artifact(1), {}, "")
+        assert cache.fetch(KEY) is not None and cache.fetch(OTHER) is None
+        assert len(proxy.requests) == ATTEMPTS, "the remote is dropped for the rest of the run"
+    assert warnings == [
+        f"remote cache unavailable, building locally: GET {proxy.url}/cache/ac/…: "
+        "HTTP 503 Service Unavailable"
+    ]
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto's S3 on loopback with the bucket tflite-cache; yields its endpoint."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with moto_s3("tflite-cache") as endpoint:
-        monkeypatch.setenv("TFLITE_BUILD_CACHE_OPTIONS", json.dumps({"endpoint_url": endpoint}))
-        writer, warnings = make(tmp_path / "ci", "s3://tflite-cache/team")
-        writer.store(KEY, artifact(1), {"n": 1}, "")
-        reader, _ = make(tmp_path / "laptop", "s3://tflite-cache/team")
+        yield endpoint
+
+
+def s3_cache(tmp_path: Path, endpoint: str) -> tuple[ArtifactCache, Warnings]:
+    access = Access(options={"endpoint_url": endpoint})
+    return make(tmp_path, "s3://tflite-cache/team", access=access)
+
+
+def test_s3_remote_hit_and_miss(tmp_path: Path, s3: str) -> None:
+    writer, warnings = s3_cache(tmp_path / "ci", s3)
+    writer.store(KEY, artifact(1), {"n": 1}, "")
+    reader, _ = s3_cache(tmp_path / "laptop", s3)
+    hit = reader.fetch(KEY)
+    assert hit is not None and hit.origin == "remote" and hit.artifact == artifact(1)
+    assert reader.fetch(OTHER) is None
+    assert warnings == []
+
+
+def test_s3_remote_retries_a_failing_call(tmp_path: Path, s3: str) -> None:
+    writer, _ = s3_cache(tmp_path / "ci", s3)
+    writer.store(KEY, artifact(1), {}, "")
+    with failing_proxy(s3, failing=ATTEMPTS - 1) as proxy:
+        reader, warnings = s3_cache(tmp_path / "laptop", proxy.url)
         hit = reader.fetch(KEY)
-        assert hit is not None and hit.origin == "remote" and hit.artifact == artifact(1)
-        assert reader.fetch(OTHER) is None
-        assert warnings == []
+    assert hit is not None and hit.origin == "remote" and hit.artifact == artifact(1)
+    assert warnings == []
+    assert [method for method, _ in proxy.requests[:ATTEMPTS]] == ["HEAD"] * ATTEMPTS
+    assert len({path for _, path in proxy.requests[:ATTEMPTS]}) == 1  # one call, tried again
+
+
+def test_s3_remote_that_always_fails_costs_bounded_attempts_and_one_warning(
+    tmp_path: Path, s3: str
+) -> None:
+    with failing_proxy(s3, failing=-1) as proxy:
+        cache, warnings = s3_cache(tmp_path, proxy.url)
+        assert cache.fetch(KEY) is None
+        assert len(proxy.requests) == ATTEMPTS  # s3fs's own retries do not multiply botocore's
+        cache.store(KEY, artifact(1), {}, "")
+        assert cache.fetch(KEY) is not None
+        assert len(proxy.requests) == ATTEMPTS
+    assert len(warnings) == 1 and "Service Unavailable" in warnings[0]
+
+
+def test_a_silent_s3_remote_is_bounded_by_the_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with silent_server() as server:
+        access = Access(options={"endpoint_url": f"http://127.0.0.1:{server.port}"})
+        cache, warnings = make(tmp_path, "s3://tflite-cache/team", access=access, timeout=1.0)
+        assert cache.fetch(KEY) is None
+        assert cache.fetch(OTHER) is None
+        assert server.connections == ATTEMPTS
+    assert len(warnings) == 1 and "timeout" in warnings[0].lower()
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o077])
