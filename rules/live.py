@@ -18,6 +18,14 @@ from rich.progress import (
 from rich.text import Text
 
 
+def live_display(stream: IO[str], total: int) -> Live | None:
+    """The live display, or None on a terminal that cannot redraw lines (TERM=dumb)."""
+    console = Console(file=stream)
+    if not console.is_terminal or console.is_dumb_terminal:
+        return None
+    return Live(console, total)
+
+
 class _Count(ProgressColumn):
     """``5/16`` on the variants' bar, nothing on a running task's row."""
 
