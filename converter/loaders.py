@@ -5,7 +5,9 @@ request needs: a conversion takes TF's converter (and the input specs when it
 calibrates), a reference run takes the model as a function of its inputs (and
 the same specs, to match the given arrays to them). The input specs are stated
 here and nowhere else: names as the converted model knows them, in the order
-its converter lists them, with shapes and dtypes, through one normalisation.
+calibration samples follow (a signature's sorted by name, a Keras model's as
+declared, a function's by argument, a TF1 graph's as its converter holds its
+tensors), with shapes and dtypes, all through one normalisation.
 
 Three families: TF2 SavedModels and Keras models have a signature (inputs by
 signature name), bare ConcreteFunctions do not (inputs by placeholder name, in
@@ -96,7 +98,7 @@ class Loader(abc.ABC):
         return self._converter
 
     def input_specs(self) -> list[InputSpec]:
-        """The model's inputs in its converter's order (worked out once, before converting)."""
+        """The model's inputs, in the order a list sample follows (worked out once, before converting)."""
         if self._specs is None:
             self._specs = self._input_specs()
         return self._specs
@@ -319,7 +321,7 @@ def _is_tf_keras(model: Any) -> bool:
     return module is not None and isinstance(model, module.Model)
 
 
-def is_keras_model(value: Any) -> bool:
+def _is_keras_model(value: Any) -> bool:
     for module_name in ("keras", "tf_keras"):
         module = sys.modules.get(module_name)
         if module is not None and isinstance(value, module.Model):
@@ -405,7 +407,7 @@ def _function_specs(function: Any) -> list[InputSpec]:
     return [_spec(t.name, t.shape, t.dtype) for t in function.inputs[:count]]
 
 
-def concrete(entry: str, item: Any) -> Any:
+def _concrete(entry: str, item: Any) -> Any:
     import tensorflow as tf
 
     if isinstance(item, tf.types.experimental.ConcreteFunction):
@@ -629,15 +631,15 @@ def call_entry(source: PythonSource) -> Any:
 
 def _from_entry(entry: str, result: Any) -> Loader:
     """The loader for what an entry point returned: a session, a Keras model or functions."""
-    if is_session_triple(result):
+    if _is_session_triple(result):
         session, inputs, outputs = result
-        return SessionLoader(entry, session, as_list(inputs), as_list(outputs))
-    if is_keras_model(result):
+        return SessionLoader(entry, session, _as_list(inputs), _as_list(outputs))
+    if _is_keras_model(result):
         return KerasLoader(result)
-    return FunctionLoader(entry, [concrete(entry, item) for item in as_list(result)])
+    return FunctionLoader(entry, [_concrete(entry, item) for item in _as_list(result)])
 
 
-def is_session_triple(result: Any) -> bool:
+def _is_session_triple(result: Any) -> bool:
     import tensorflow as tf
 
     return (
@@ -647,5 +649,5 @@ def is_session_triple(result: Any) -> bool:
     )
 
 
-def as_list(value: Any) -> list[Any]:
+def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple)) else [value]
