@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from converter import checks, discovery, modelinfo, options, representative, sources
+from converter import checks, discovery, loaders, modelinfo, options, representative
 from converter.errors import ConversionError, ConverterError, OptionsError, describe
 from converter.spec import Outcome, PythonSource, Request
 
@@ -26,25 +26,26 @@ def run(request: Request) -> Outcome:
         options.plan(request.options, request.source.api)  # fail before loading the model
     discovered: dict[str, str] = {}
     with _watching(request, isinstance(request.source, PythonSource), discovered):
-        loaded = sources.load(request.source)
+        loader = loaders.load(request.source)
     try:
-        attrs = options.plan(request.options, loaded.api)
-        apply(loaded.converter, attrs)
+        converter = loader.converter()
+        attrs = options.plan(request.options, loader.api)
+        apply(converter, attrs)
         if request.options.custom_opdefs:
             from tensorflow.lite.python.convert import register_custom_opdefs
 
             register_custom_opdefs(list(request.options.custom_opdefs))
         rep = request.options.representative
         if rep is not None:
-            specs = loaded.input_specs()
+            specs = loader.input_specs()
             with _watching(request, rep.python is not None, discovered):
                 samples = representative.load_samples(rep, specs)
-            loaded.converter.representative_dataset = representative.dataset(
-                samples, specs, by_name=loaded.signature
+            converter.representative_dataset = representative.dataset(
+                samples, specs, by_name=loader.signature
             )
-        data = _convert(loaded.converter)
+        data = _convert(converter)
     finally:
-        loaded.close()
+        loader.close()
     if not request.options.allow_resource_variables:
         checks.check_resource_variables(data)
     if request.options.probe:
@@ -62,7 +63,7 @@ def run(request: Request) -> Outcome:
         sha256=hashlib.sha256(data).hexdigest(),
         seconds=time.perf_counter() - start,
         warnings=tuple(notes),
-        api=loaded.api,
+        api=loader.api,
         discovered=tuple(sorted(discovered.items())),
     )
 

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from converter.errors import OptionsError
-from converter.sources import InputSpec, load_entry
+from converter.loaders import InputSpec
+from converter.sources import load_entry
 from converter.spec import Representative
 
 LABELS_KEY = "labels"  # evaluation files keep their labels here; never an input
@@ -59,7 +60,7 @@ def dataset(
 ) -> Callable[[], Iterator[Sample]]:
     """The converter's ``representative_dataset`` for samples in ``specs`` order.
 
-    ``by_name`` for a model with a signature (``Loaded.signature``): each sample
+    ``by_name`` for a model with a signature (``Loader.signature``): each sample
     becomes a dict keyed by the specs' names, which are the signature's input names.
     """
     names = [spec.name for spec in specs]

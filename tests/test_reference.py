@@ -101,6 +101,64 @@ def test_several_inputs_and_outputs_are_matched_by_name(
     assert reference["aux"].shape == (300, 5) and reference["score"].shape == (300, 2)
 
 
+@pytest.fixture(scope="module")
+def tf1_two_by_two(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A TF1 SavedModel whose signature keys sort (a, b) unlike its input tensors (zeta, alpha)."""
+    import tensorflow as tf
+
+    path = tmp_path_factory.mktemp("tf1_two_by_two") / "saved_model"
+    graph = tf.Graph()
+    with graph.as_default():
+        zeta = tf.compat.v1.placeholder(tf.float32, [None, 4], name="zeta")
+        alpha = tf.compat.v1.placeholder(tf.float32, [None, 3], name="alpha")
+        w = tf.compat.v1.get_variable(
+            "w", [7, 2], initializer=tf.compat.v1.random_normal_initializer(seed=1)
+        )
+        joined = tf.concat([zeta, alpha], axis=1)
+        score = tf.identity(tf.matmul(joined, w), name="score")
+        aux = tf.identity(zeta[:, :2] * 2.0 - alpha[:, :2], name="aux")
+        with tf.compat.v1.Session(graph=graph) as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+            tf.compat.v1.saved_model.simple_save(
+                sess, str(path), {"a": zeta, "b": alpha}, {"x": score, "y": aux}
+            )
+    return path
+
+
+def test_tf1_inputs_are_the_converters_in_calibration_and_reference(
+    tf1_two_by_two: Path, engine: converter.Engine, tmp_path: Path
+) -> None:
+    """One statement of a TF1 model's inputs: the TF1 converter's (sorted by tensor name)."""
+    source = converter.TF1SavedModelSource(tf1_two_by_two)
+    artifact = engine.convert(source, converter.Options(), tmp_path / "float32.tflite").path
+    rng = np.random.default_rng(2)
+    inputs = {
+        "zeta": rng.random((9, 4), dtype=np.float32),
+        "alpha": rng.random((9, 3), dtype=np.float32),
+    }
+
+    reference, outcome = engine.run_reference(source, inputs)
+    tflite = _interpreter_outputs(artifact, inputs)
+
+    assert outcome.matched == "name"
+    assert outcome.inputs == tuple(Runner(artifact.read_bytes()).input_names) == ("alpha", "zeta")
+    assert sorted(reference) == sorted(tflite) == ["aux", "score"]
+    for name in reference:
+        np.testing.assert_allclose(tflite[name], reference[name], rtol=1e-5, atol=1e-5)
+
+    calibration = tmp_path / "calib.npz"
+    np.savez(calibration, **inputs, extra=inputs["zeta"])  # type: ignore[arg-type]
+    options = converter.Options(
+        quantize="int8", representative=converter.Representative(data=calibration)
+    )
+    with pytest.raises(converter.OptionsError) as info:
+        engine.convert(source, options, tmp_path / "int8.tflite")
+    assert str(info.value) == (
+        f"representative data {calibration}: arrays must be keyed by the model's input names "
+        "(alpha, zeta); missing none, unexpected extra"
+    )
+
+
 def test_match_by_name_then_position() -> None:
     assert match(["b", "a"], ["a", "b"]) == ([1, 0], "name")
     assert match(["serving_default_img:0"], ["img"]) == ([0], "name")
