@@ -38,8 +38,9 @@ What is emulated (workflow_runner, workflow_expressions and ci_python hold the d
 
 Not emulated: separate machines (every job here shares one host, so latency measured by
 a shard is reused where separate runners would re-measure the figures a latency budget
-needs), the download of the dependencies (TensorFlow is this test's own), and the pip
-cache.
+needs), the download of the dependencies (TensorFlow is this test's own), the pip
+cache, and the ``tests`` job, which runs ``bash .ci/run``, this very suite (running it
+here would recurse): its shape is checked instead.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ from workflow_expressions import ExpressionError, condition, interpolate
 from workflow_runner import Event, Run, Runner
 
 WORKFLOW = REPO / ".github/workflows/models.yml"
-NOT_RUN: dict[str, str] = {}  # jobs not run here, and why
+NOT_RUN = {"tests": "it runs bash .ci/run, this very test suite"}
 OUTPUTS = (".tflite", ".report.json")
 
 
@@ -136,7 +137,7 @@ def _tree(folder: Path) -> dict[str, bytes]:
 @_on_the_runs
 def test_every_job_of_a_push_to_main_succeeds(runs: Runs) -> None:
     main = runs.main
-    assert set(main.jobs) == {"convert (1)", "convert (2)", "assemble"}
+    assert set(main.jobs) == {"convert (1)", "convert (2)", "assemble", "tests"}
     assert all(main.jobs[j].ok for j in ("convert (1)", "convert (2)", "assemble")), main.report()
 
 
@@ -235,6 +236,25 @@ def test_a_pull_request_reuses_mains_caches_and_compares_with_its_baseline(
     assert "Against the baseline" in assemble.summary
     assert assemble.step("Keep this summary as the baseline (main only)").outcome == "skipped"
     assert not [k for k in runs.caches.keys(pr.event.ref) if k.startswith("tflite-baseline-")]
+
+
+def test_the_tests_job_runs_the_suite_where_it_can_clone_itself() -> None:
+    """Not run here (it is this suite); its shape is what the suite relies on."""
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    job = workflow["jobs"]["tests"]
+    pythons = {
+        s["with"]["python-version"]
+        for j in workflow["jobs"].values()
+        for s in j["steps"]
+        if str(s.get("uses", "")).startswith("actions/setup-python@")
+    }
+    # .ci/run installs Debian's packages, and the workflow's Python.
+    assert [f"python:{p}-bookworm" for p in pythons] == [job["container"]]
+    runs = [s["run"] for s in job["steps"] if "run" in s]
+    assert job["steps"][0]["uses"] == "actions/checkout@v4" and runs[-1] == "bash .ci/run"
+    # In a container the checkout belongs to another user: this suite's git clone of it
+    # needs the workspace marked safe, for the whole job.
+    assert any("safe.directory" in r and "GITHUB_WORKSPACE" in r for r in runs[:-1])
 
 
 # --- the emulator itself: what it refuses, and how steps, caches and artifacts behave -----
