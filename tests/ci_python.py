@@ -1,6 +1,6 @@
 """A CI job's Python, made from this test's own: a venv that sees only what the job installs.
 
-A workflow's ``pip install -e '.[dev]'`` would download TensorFlow again: far too slow
+A workflow's ``pip install -e .`` would download TensorFlow again: far too slow
 for a test, and a test must not touch the network. So the emulated setup-python makes a
 venv (``--without-pip``) whose ``.pth`` file adds a *layer*: a folder of symlinks into
 this interpreter's site-packages that exposes only the distributions the job's own
