@@ -1,15 +1,17 @@
 """.github/workflows/models.yml, run job by job in fresh clones of this repository's HEAD.
 
 Two runs, as GitHub would make them: a push to main (the two ``convert`` shards at
-once, then ``assemble``), then a pull request, one more commit that changes no model,
-against the caches and the baseline that push left. The shards really convert: the
-cache starts empty. What the workflow promises is then checked: every job succeeds;
-the shards convert each variant once between them; ``assemble`` builds nothing and
-measures nothing (every artifact and report from the merged caches, none of the
-project's own tasks run); the summary lists every variant; the ``tflite-models``
-artifact holds every .tflite, report and summary, byte for byte what the shards
-built; main keeps its summary as the baseline, and the pull request is compared with
-it and keeps none.
+once, then ``assemble``), then a pull request, one more commit that tightens a budget
+past what digits/int8 measures, against the caches and the baseline that push left.
+The shards really convert: the cache starts empty. What the workflow promises is then
+checked: every job of the push succeeds; the shards convert each variant once between
+them; ``assemble`` builds nothing and measures nothing (every artifact and report from
+the merged caches, none of the project's own tasks run); the summary lists every
+variant; the ``tflite-models`` artifact holds every .tflite, report and summary, byte
+for byte what the shards built; main keeps its summary as the baseline. The pull
+request converts and measures nothing, fails on its breach, and still shows its whole
+summary, compared with main's, on the run's page and in the artifact; it keeps no
+baseline.
 
 What is emulated (workflow_runner, workflow_expressions and ci_python hold the detail):
 
@@ -63,6 +65,9 @@ from workflow_runner import Event, Run, Runner
 WORKFLOW = REPO / ".github/workflows/models.yml"
 NOT_RUN = {"tests": "it runs bash .ci/run, this very test suite"}
 OUTPUTS = (".tflite", ".report.json")
+# The pull request: a budget digits/int8 breaches. Budgets key nothing, so nothing is
+# converted or measured again; the reports and the summary must say so.
+BREACH = ("int8: {max_size: 12KB,", "int8: {max_size: 10KB,")
 
 
 def _git(*args: str) -> str:
@@ -104,9 +109,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     pr_repo = root / "pr-repo"
     _git("clone", "--quiet", "--no-checkout", str(REPO), str(pr_repo))
     _git("-C", str(pr_repo), "checkout", "--quiet", "--detach", head)
-    with (pr_repo / "README.md").open("a") as readme:
-        readme.write("\nA pull request that changes no model.\n")
-    pr_sha = _commit(pr_repo, "Docs only", "-a")
+    manifest = pr_repo / "example_project/digits/model.yaml"
+    tight = manifest.read_text().replace(*BREACH)
+    assert tight != manifest.read_text(), f"no {BREACH[0]!r} in {manifest} to tighten"
+    manifest.write_text(tight)
+    pr_sha = _commit(pr_repo, "digits/int8 under 10 KB", "-a")
     pr = runner.run(Event("pull_request", "refs/pull/1/merge", pr_sha, pr_repo), "pr", NOT_RUN)
     print(pr.report())
     return Runs(main, pr, caches)
@@ -126,6 +133,16 @@ def _counts(output: str) -> tuple[int, int]:
     line = next(li for li in output.splitlines() if li.startswith("tflite-build: "))
     words = line.split()
     return int(words[1]), int(words[3])
+
+
+def _rows(markdown: str) -> dict[str, str]:
+    """model/variant -> its row, from the summary table in ``markdown``."""
+    rows = {}
+    for line in markdown.splitlines():
+        cells = [c.strip() for c in line.split("|")]
+        if line.startswith("| ") and len(cells) > 3:
+            rows[f"{cells[1]}/{cells[2]}"] = line
+    return rows
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
@@ -182,12 +199,7 @@ def test_assemble_takes_everything_from_the_cache(runs: Runs) -> None:
 def test_the_summary_shows_every_variant(runs: Runs) -> None:
     main = runs.main
     assemble = main.jobs["assemble"]
-    rows = {
-        f"{cells[1]}/{cells[2]}"
-        for line in assemble.summary.splitlines()
-        if line.startswith("| ") and len(cells := [c.strip() for c in line.split("|")]) > 3
-    }
-    assert _variants(assemble.workspace) <= rows, assemble.summary
+    assert _variants(assemble.workspace) <= set(_rows(assemble.summary)), assemble.summary
     summary = json.loads((assemble.workspace / "example_project/build/summary.json").read_text())
     listed = {f"{v['model']}/{v['variant']}" for v in summary["variants"]}
     assert listed == _variants(assemble.workspace) and not summary["missing_reports"]
@@ -218,24 +230,31 @@ def test_main_keeps_its_summary_as_the_baseline(runs: Runs) -> None:
 
 
 @_on_the_runs
-def test_a_pull_request_reuses_mains_caches_and_compares_with_its_baseline(
-    runs: Runs,
-) -> None:
+def test_a_pull_request_over_budget_fails_and_shows_its_summary(runs: Runs) -> None:
+    """Main's caches serve it; the breach fails assemble, and still every variant is shown."""
     main, pr = runs.main, runs.pr
     assert pr is not None, "the push to main failed"
-    assert all(pr.jobs[j].ok for j in ("convert (1)", "convert (2)", "assemble")), pr.report()
     for k in (1, 2):
         job = pr.jobs[f"convert ({k})"]
+        assert job.ok, pr.report()
         assert job.step("Restore this shard's cache").log.endswith(f"tflite-{k}-{main.event.sha}")
         assert _counts(job.step("doit convert").log)[0] == 0
     assemble = pr.jobs["assemble"]
     restored = assemble.step("Restore main's summary (the baseline)").log
     assert restored.endswith(f"tflite-baseline-{main.event.sha}")
+    failed = [s for s in assemble.steps if s.outcome == "failure"]
+    assert [s.name for s in failed] == ["Reports and summary, against main's"], pr.report()
+    assert "digits/int8: over budget: max_size is 10,000 bytes" in failed[0].log
+    # The run's page shows the whole table, the breach in it, against main's baseline.
+    rows = _rows(assemble.summary)
+    assert set(rows) >= _variants(assemble.workspace), assemble.summary
+    assert "❌ 1 over" in rows["digits/int8"] and "Against the baseline" in assemble.summary
     summary = json.loads((assemble.workspace / "example_project/build/summary.json").read_text())
-    assert summary["baseline"] is not None and summary["baseline"]["total_delta"] == 0
-    assert "Against the baseline" in assemble.summary
+    assert summary["baseline"]["total_delta"] == 0
+    # No baseline kept from a pull request; the models and the summary still uploaded.
     assert assemble.step("Keep this summary as the baseline (main only)").outcome == "skipped"
     assert not [k for k in runs.caches.keys(pr.event.ref) if k.startswith("tflite-baseline-")]
+    assert {"summary.md", "digits/int8.report.json"} <= set(_tree(pr.artifacts / "tflite-models"))
 
 
 def test_the_tests_job_runs_the_suite_where_it_can_clone_itself() -> None:
