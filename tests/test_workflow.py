@@ -50,6 +50,7 @@ from __future__ import annotations
 import json
 import subprocess
 import textwrap
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -339,6 +340,31 @@ def test_a_failed_step_skips_what_follows_but_always_and_fails_the_needing_job(
     assert [s.outcome for s in a.steps] == ["failure", "skipped", "success"]
     assert a.summary == "hello from refs/heads/main\n" and not a.ok
     assert run.jobs["b"].skipped == "a job it needs failed"
+
+
+def test_what_a_job_leaves_running_is_stopped_when_it_ends(tmp_path: Path) -> None:
+    event = _repo(
+        tmp_path / "repo",
+        """
+        on: push
+        jobs:
+          a:
+            runs-on: ubuntu-latest
+            steps:
+              - run: sleep 300 & echo $! > "$RUNNER_TEMP/pid"
+              - run: kill -0 "$(cat "$RUNNER_TEMP/pid")"
+        """,
+    )
+    runner = Runner(event.repo / "w.yml", tmp_path / "run", Caches(tmp_path / "caches"))
+    job = runner.run(event, "push", {}).jobs["a"]
+    assert job.ok, job.report()  # the next step still saw it, as on a runner
+    stat = Path(f"/proc/{(tmp_path / 'run/push/a/temp/pid').read_text().strip()}/stat")
+    for _ in range(100):  # SIGKILL was sent; its delivery takes a moment
+        if not stat.exists() or stat.read_text().rpartition(")")[2].split()[0] == "Z":
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the job's background sleep survived it")
 
 
 def test_caches_and_artifacts_move_folders_as_github_does(tmp_path: Path) -> None:

@@ -12,7 +12,9 @@ What is emulated, and how (everything lives under one folder of the caller's):
   ref, event_name, job), matrix, env and runner.
 - ``run:`` steps: a script file run by ``bash -e {0}`` (GitHub's command when no shell
   is named) or, with ``shell: bash``, ``bash --noprofile --norc -eo pipefail {0}``;
-  GITHUB_STEP_SUMMARY is a file per step, gathered into the job's summary.
+  GITHUB_STEP_SUMMARY is a file per step, gathered into the job's summary. Each step
+  runs in a session of its own: what it leaves running is killed when the job ends (a
+  runner cleans up orphan processes so), and the whole step after STEP_TIMEOUT.
 - ``actions/checkout``: the clone. ``actions/setup-python``: see ci_python (and, with
   ``cache: pip``, the check that a requirements.txt or pyproject.toml exists).
 - ``actions/cache`` (restore, then a save after a successful job unless the key hit),
@@ -24,8 +26,10 @@ What is emulated, and how (everything lives under one folder of the caller's):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -41,6 +45,7 @@ from ci_python import PIP_ENV, make_python, pip_extras
 from workflow_actions import Caches, StepFailed, WorkflowError, copy, download, lines, upload
 from workflow_expressions import condition, interpolate
 
+STEP_TIMEOUT = 900  # seconds; a hang guard, far above what any step here takes
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 WORKFLOW_KEYS = {"name", "on", True, "env", "jobs"}  # YAML 1.1 reads a bare `on` as True
 JOB_KEYS = {"name", "runs-on", "needs", "if", "strategy", "env", "steps"}
@@ -122,6 +127,11 @@ class Run:
 def _needs(job: Mapping[str, Any]) -> list[str]:
     needs = job.get("needs", [])
     return [needs] if isinstance(needs, str) else list(needs)
+
+
+def _kill(session: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(session, signal.SIGKILL)
 
 
 class Runner:
@@ -242,6 +252,7 @@ class _JobRun:
             for key, value in (scope or {}).items():
                 self.context["env"][key] = interpolate(value, self.context)
         self.posts: list[tuple[tuple[str, ...], str, bool]] = []  # caches to save: paths, key, hit
+        self.sessions: list[int] = []  # each run: step's, to kill what it left at the end
 
     def go(self) -> Job:
         if not self._if(self.spec.get("if"), self.context):
@@ -274,6 +285,8 @@ class _JobRun:
             if self.job.ok and not hit:
                 note = self.caches.save(self.event.ref, paths, key, self.job.workspace)
                 self.job.steps.append(Step(f"Post cache {key}", "success", note, 0.0))
+        for session in self.sessions:  # what the steps left running, as a runner cleans up
+            _kill(session)
         return self.job
 
     def _if(self, text: Any, context: Mapping[str, Any]) -> bool:
@@ -286,19 +299,29 @@ class _JobRun:
         script.write_text(interpolate(step["run"], context))
         summary = self.temp / f"summary-{index + 1}.md"
         summary.touch()
-        done = subprocess.run(
-            [*SHELLS[step.get("shell")], str(script)],
-            cwd=self.job.workspace,
-            env={**self.env, **context["env"], "GITHUB_STEP_SUMMARY": str(summary)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=900,
-        )
+        log = self.temp / f"step-{index + 1}.log"  # kept, for a look after a failure
+        with log.open("w") as out:
+            # A session of its own: a step that hangs is stopped with all it started.
+            step_process = subprocess.Popen(
+                [*SHELLS[step.get("shell")], str(script)],
+                cwd=self.job.workspace,
+                env={**self.env, **context["env"], "GITHUB_STEP_SUMMARY": str(summary)},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self.sessions.append(step_process.pid)
+            try:
+                code = str(step_process.wait(timeout=STEP_TIMEOUT))
+            except subprocess.TimeoutExpired:
+                _kill(step_process.pid)
+                step_process.wait()
+                code = f"none: killed after {STEP_TIMEOUT} s"
         self.job.summary += summary.read_text()
-        if done.returncode != 0:
-            raise StepFailed(f"{done.stdout}\nexit status {done.returncode}")
-        return done.stdout
+        output = log.read_text()
+        if code != "0":
+            raise StepFailed(f"{output}\nexit status {code}")
+        return output
 
     def action(self, step: dict[str, Any], context: dict[str, Any]) -> str:
         uses, _, version = str(step["uses"]).partition("@")
