@@ -13,7 +13,8 @@ request converts and measures nothing, fails on its breach, and still shows its 
 summary, compared with main's, on the run's page and in the artifact; it keeps no
 baseline.
 
-What is emulated (workflow_runner, workflow_expressions and ci_python hold the detail):
+What is emulated (workflow_runner, workflow_expressions, workflow_actions and ci_python
+hold the detail):
 
 - Each job in its own ``git clone`` of the committed HEAD (commit before running this),
   checked out detached at the event's commit, with its own HOME, RUNNER_TEMP and an
@@ -22,27 +23,31 @@ What is emulated (workflow_runner, workflow_expressions and ci_python hold the d
 - ``${{ }}`` expressions and ``if:`` (status functions included) over the contexts
   github (workspace, sha, ref, event_name, job), matrix, env and runner.
 - ``run:`` steps through ``bash -e {0}``, GitHub's command when no shell is named (not
-  ``-o pipefail``: that is ``shell: bash``'s), with GITHUB_STEP_SUMMARY a file.
-  GITHUB_ENV, GITHUB_OUTPUT and GITHUB_PATH are not provided: a step writing them fails.
+  ``-o pipefail``: that is ``shell: bash``'s), with GITHUB_STEP_SUMMARY a file; what
+  a step leaves running is killed when its job ends. GITHUB_ENV, GITHUB_OUTPUT and
+  GITHUB_PATH are not provided: a step writing them fails.
 - actions/checkout (the clone); actions/cache, cache/restore and cache/save (a store of
   folders by key, paths and ref, matched as GitHub matches: exact key, then prefixes,
   the run's ref before the base branch's; saved after a successful job unless the key
   hit); actions/upload-artifact and download-artifact (folders, laid out as those
   actions lay them out, hidden files and ``merge-multiple`` included).
 - actions/setup-python: a venv layered on this test's own site-packages, so each ``pip
-  install -e ...`` step runs as written, offline and without build isolation, and
-  installs only the project. The layer exposes only the distributions that the job's
-  own ``pip install`` lines would bring (the closure of the project's requirements
-  for the extras they name), never all that is installed here: ``assemble`` installs
-  no extra, so it sees no scikit-learn, and fails here as on a runner if it needs it.
+  install -e ...`` step runs as written, offline (PIP_NO_INDEX) and without build
+  isolation (the layer holds setuptools and wheel, as isolation would), and installs
+  only the project; the venv's bin holds the exposed distributions' scripts (doit).
+  The layer exposes only the distributions that the job's own ``pip install`` lines
+  would bring (the closure of the project's requirements for the extras they name),
+  never all that is installed here: ``assemble`` installs no extra, so it sees no
+  scikit-learn, and fails here as on a runner if it needs it.
 - Any other action, version, input or job key is refused with an error naming it, so
   no step is ever skipped quietly.
 
 Not emulated: separate machines (every job here shares one host, so latency measured by
 a shard is reused where separate runners would re-measure the figures a latency budget
 needs), the download of the dependencies (TensorFlow is this test's own), the pip
-cache, and the ``tests`` job, which runs ``bash .ci/run``, this very suite (running it
-here would recurse): its shape is checked instead.
+cache, fail-fast (a matrix's jobs all run to their end), and the ``tests`` job, which
+runs ``bash .ci/run``, this very suite (running it here would recurse): its shape is
+checked instead.
 """
 
 from __future__ import annotations
