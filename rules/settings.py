@@ -239,7 +239,7 @@ class Settings:
     shard: tuple[int, int] | None = _setting(
         None,
         SHARD,
-        "build only share K of N of the variants (one CI job of N)",
+        "build only share K of N of the models (one CI job of N)",
         key=False,
         variable="TFLITE_BUILD_SHARD",
     )

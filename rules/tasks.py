@@ -53,12 +53,16 @@ def describe(variant: Variant) -> str:
     return ", ".join(words)
 
 
-def in_shard(name: str, shard: tuple[int, int] | None) -> bool:
-    """Whether task ``name`` belongs to shard ``(k, n)`` (1-based): a stable hash, not an order."""
+def in_shard(model: str, shard: tuple[int, int] | None) -> bool:
+    """Whether ``model`` belongs to shard ``(k, n)`` (1-based): a stable hash, not an order.
+
+    A shard takes whole models, so the task that makes a model's source (training,
+    say) runs in one shard only, beside the float32 variant its reports compare with.
+    """
     if shard is None:
         return True
     k, n = shard
-    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % n == k - 1
+    return int(hashlib.sha256(model.encode()).hexdigest(), 16) % n == k - 1
 
 
 def convert_tasks(
@@ -78,7 +82,7 @@ def convert_tasks(
         out = f"{project.build_dir}/{manifest.name}"
         for variant in manifest.variants:
             job = job_for(project, manifest, variant, source)
-            if not in_shard(job.name, shard):
+            if not in_shard(manifest.name, shard):
                 continue
             yield {
                 "name": job.name,
@@ -106,14 +110,12 @@ def report_tasks(
     }
     build_dir = project.build_dir
     for manifest in manifests:
+        if not in_shard(manifest.name, shard):
+            continue  # its conversions are another shard's
         float32 = f"{manifest.name}/float32"
-        has_float32 = any(v.name == "float32" for v in manifest.variants) and in_shard(
-            float32, shard
-        )
+        has_float32 = any(v.name == "float32" for v in manifest.variants)
         for variant in manifest.variants:
             job = ReportJob(manifest, variant, build_dir)
-            if shard is not None and not in_shard(job.name, shard):
-                continue  # its conversion is another shard's
             converts = [f"convert:{job.name}"]
             if has_float32 and variant.name != "float32":
                 converts.append(f"convert:{float32}")
@@ -142,12 +144,10 @@ def source_gates(
     whose measurements (or reference outputs) are cached never runs the task.
     """
     for manifest in manifests:
-        if manifest.task is None:
+        if manifest.task is None or not in_shard(manifest.name, shard):
             continue
         for variant in manifest.variants:
             job = ReportJob(manifest, variant, build.project.build_dir)
-            if not in_shard(job.name, shard):
-                continue
             yield {
                 "basename": "_source",
                 "name": job.name,

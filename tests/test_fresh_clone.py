@@ -121,6 +121,9 @@ def test_shards_cover_every_variant_exactly_once(
     assert set().union(*shards) == everything
     assert sum(len(s) for s in shards) == len(everything)
     assert all(6 <= len(s) <= 18 for s in shards)
+    # Whole models: a model's source task runs in one shard only.
+    models = [{name.split("/")[0] for name in s} for s in shards]
+    assert sum(len(m) for m in models) == 12
 
 
 def test_bad_shard_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
