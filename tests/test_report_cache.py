@@ -7,7 +7,6 @@ runs (the source model in TensorFlow), so each test can say what was measured.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -215,40 +214,3 @@ def test_latency_from_another_host_is_not_reused(
     assert doit(project, "report:sm/float32").code == 0
     latency = json.loads((project / "build/sm/float32.report.json").read_text())["latency"]
     assert latency["this_host"] is True and latency["host"] == elsewhere.to_dict()
-
-
-def test_the_workflow_shards_then_assembles_from_the_cache(project: Path, tmp_path: Path) -> None:
-    """.github/workflows/models.yml, step by step: two shards convert and report into their
-    own caches; the assemble job, on a fresh clone with the merged caches, runs no TF and
-    none of the user's tasks."""
-    merged = tmp_path / "merged-cache"
-    for shard in ("1/2", "2/2"):
-        cache = tmp_path / f"cache-{shard[0]}"
-        clone = tmp_path / f"shard-{shard[0]}"
-        shutil.copytree(project, clone)
-        env = {**os.environ, "TFLITE_BUILD_CACHE": str(cache), "TFLITE_BUILD_SHARD": shard}
-        for command in (["convert"], ["--continue", "report"]):
-            step = subprocess.run(
-                [sys.executable, "-m", "doit", *command],
-                cwd=clone,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=600,
-            )
-            assert step.returncode == 0, step.stdout + step.stderr
-        shutil.copytree(cache, merged, dirs_exist_ok=True)
-    assemble = tmp_path / "assemble"
-    shutil.copytree(project, assemble, ignore=shutil.ignore_patterns("model.keras"))
-    env = {**os.environ, "TFLITE_BUILD_CACHE": str(merged)}
-    run = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=assemble,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert run.stdout.strip().endswith("PROBE 0 False"), run.stdout + run.stderr
-    assert "0 built, 5 from cache" in run.stdout and not (assemble / "ran.txt").exists()
-    assert run.stderr.count("(measurements from the cache)") == 5
