@@ -25,6 +25,7 @@ from converter import rendezvous
 from converter.errors import ConverterError
 from converter.executor import ExecutorUnavailable
 from converter.rendezvous import PACKAGE_ROOT, Place, ServiceError
+from converter.service import Status
 from converter.spec import Outcome, Request, RunOutcome, RunRequest
 
 DEFAULT_IDLE_TIMEOUT = 900.0
@@ -43,6 +44,7 @@ class ServiceConfig:
     legacy_workers: int = 1  # tf_keras workers, started only when a legacy model comes
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT  # seconds without a request before it exits
     identity: str | None = None  # default: rendezvous.identity() (tests pin another)
+    warm: bool = True  # start the workers with the service, not on their first request
 
     def place(self) -> Place:
         """The service's files; raises ServiceError when the folder is not private."""
@@ -59,6 +61,8 @@ class ServiceConfig:
         args += ["--idle-timeout", f"{self.idle_timeout:g}"]
         if self.workers is not None:
             args += ["--workers", str(self.workers)]
+        if not self.warm:
+            args.append("--no-warm")
         return args
 
 
@@ -82,7 +86,7 @@ class ServiceClient:
         self._owner = os.getpid()  # a forked doit worker opens its own connection
 
     def convert(self, request: Request | RunRequest, log_path: Path) -> Outcome | RunOutcome:
-        conn = self._connection()
+        conn = self.connect()
         message = (
             "convert",
             request,
@@ -111,7 +115,12 @@ class ServiceClient:
         assert isinstance(payload, ConverterError)
         raise payload
 
-    def _connection(self) -> Connection:
+    def connect(self) -> Connection:
+        """This client's connection, made now if needed (starting the service if none runs).
+
+        A build may call it early, so the workers warm up while it loads its tasks.
+        Raises ExecutorUnavailable.
+        """
         if self._conn is not None and self._owner == os.getpid():
             if not self._conn.poll(0):
                 return self._conn
@@ -123,6 +132,8 @@ class ServiceClient:
             self._conn, started = open_connection(self.config, start=True)
         except ServiceError as e:
             raise ExecutorUnavailable(str(e)) from None
+        except OSError as e:
+            raise ExecutorUnavailable(f"the conversion service cannot be reached: {e}") from None
         self.processes_started += started
         assert self._conn is not None
         return self._conn
@@ -265,9 +276,14 @@ def _ask(config: ServiceConfig, message: tuple[str, ...]) -> Any:
     return payload
 
 
-def status(config: ServiceConfig | None = None) -> Any:
-    """The running service's ``converter.service.Status``; None when none runs. Starts nothing."""
-    return _ask(config or ServiceConfig(), ("status",))
+def status(config: ServiceConfig | None = None) -> Status | None:
+    """The running service's pid, uptime, workers, counters and memory; None when none runs.
+
+    Starts nothing.
+    """
+    found = _ask(config or ServiceConfig(), ("status",))
+    assert found is None or isinstance(found, Status)
+    return found
 
 
 def stop(config: ServiceConfig | None = None) -> int | None:

@@ -49,7 +49,8 @@ class PeerCredentials:
 
 
 def interpreter() -> str:
-    return os.path.realpath(sys.executable)
+    """The interpreter and its environment: two virtualenvs of one Python are two environments."""
+    return f"{os.path.realpath(sys.executable)} ({os.path.realpath(sys.prefix)})"
 
 
 @functools.cache
@@ -177,8 +178,8 @@ def refusal(peer: PeerCredentials, uid: int) -> str | None:
 def connect(path: Path) -> Connection | None:
     """A connection to the service listening at ``path``; None when none listens there.
 
-    The service's own uid is checked too: only we can create a socket in our
-    private folder, but a check costs nothing.
+    The service's uid is checked too: only we can create a socket in our
+    private folder, but the check costs nothing.
     """
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(CONNECT_TIMEOUT)
@@ -192,10 +193,13 @@ def connect(path: Path) -> Connection | None:
         raise ServiceError(
             f"cannot connect to the conversion service at {path}: {e.strerror or e}"
         ) from None
-    reason = refusal(peer_credentials(sock), os.getuid())
-    if reason is not None:
+    peer = peer_credentials(sock)
+    if peer.uid != os.getuid():
         sock.close()
-        raise ServiceError(f"the conversion service at {path} is not ours: it {reason}")
+        raise ServiceError(
+            f"the conversion service at {path} runs as uid {peer.uid}, not as you "
+            f"(uid {os.getuid()}); it is not used"
+        )
     sock.settimeout(None)
     return Connection(sock.detach())
 

@@ -46,6 +46,8 @@ KINDS = {False: "keras", True: "legacy-keras"}
 
 @dataclass(frozen=True)
 class WorkerStatus:
+    """One worker of the pool, as ``Status`` lists it."""
+
     kind: str
     pid: int | None  # None: not running (not started yet, or being replaced)
     requests_served: int
@@ -127,11 +129,12 @@ class Pool:
 
     def _put(self, worker: Worker) -> None:
         with self._cond:
-            if self._closed:
-                worker.close()
-                return
-            self._free[worker.legacy_keras].append(worker)
-            self._cond.notify_all()
+            closed = self._closed
+            if not closed:
+                self._free[worker.legacy_keras].append(worker)
+                self._cond.notify_all()
+        if closed:
+            worker.close()
 
     def statuses(self) -> tuple[WorkerStatus, ...]:
         with self._cond:
@@ -243,7 +246,8 @@ class Service:
             finally:
                 with self._lock:
                     self._busy -= 1
-                    self._last_request = time.monotonic()
+                    if message[0] == "convert":  # asking for the status keeps nothing alive
+                        self._last_request = time.monotonic()
                     self._lock.notify_all()
             if message[0] == "stop":
                 self.stopping.set()
@@ -377,10 +381,10 @@ def main(argv: list[str]) -> int:
             rendezvous.private_directory(args.dir), args.identity or rendezvous.identity()
         )
         place.check_length()
-    except ServiceError as e:
-        log(str(e))
+        listener = listen(place)
+    except (ServiceError, OSError) as e:
+        log(f"cannot serve: {e}")
         return 1
-    listener = listen(place)
     if listener is None:
         log(f"a service already listens at {place.socket}")
         return 0

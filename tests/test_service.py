@@ -247,6 +247,27 @@ def test_status_then_stop(folder: Path) -> None:
         end_service(running)
 
 
+def test_a_client_whose_service_went_away_while_idle_starts_another(folder: Path) -> None:
+    config = ServiceConfig(directory=folder, warm=False, idle_timeout=600)
+    service = client.ServiceClient(config)
+    pids = []
+    try:
+        service.connect()
+        first = client.status(config)
+        assert first is not None
+        pids.append(first.pid)
+        assert client.stop(config) == first.pid  # closes the client's idle connection
+        service.connect()  # no request was lost: find or start another, no warning
+        second = client.status(config)
+        assert second is not None
+        pids.append(second.pid)
+        assert second.pid != first.pid and service.processes_started == 2
+    finally:
+        service.close()
+        for pid in pids:
+            end_detached(config, pid)
+
+
 def test_the_service_exits_when_idle(folder: Path) -> None:
     running = start_service(folder, "--no-warm", "--idle-timeout", "1")
     try:
@@ -486,10 +507,39 @@ def test_a_stale_service_is_not_reused_and_two_starting_clients_make_one_service
         assert not stale.place.socket.exists()
         assert len(pids) == 1 and pids[0] != stale.proc.pid  # one new service for both
         assert sum(r["processes_started"] for r in reports) == 1  # started by one of them
-        assert client.status(config).identity == rendezvous.identity()
+        current = client.status(config)
+        assert current is not None and current.identity == rendezvous.identity()
     finally:
         end_service(stale)
         end_detached(config, pids[0] if pids else None)
+
+
+@pytest.mark.tf
+def test_a_worker_retires_after_its_quota_of_requests(models: Models, tmp_path: Path) -> None:
+    """TensorFlow leaks on every conversion: a service's worker process is replaced in time."""
+    from converter.worker import Worker
+
+    source = converter.SavedModelSource(models.saved_model)
+    worker = Worker(recycle_after=2)
+    try:
+        pids = []
+        for i in range(3):
+            request = Request(source, Options(), tmp_path / f"{i}.tflite")
+            worker.convert(request, tmp_path / f"{i}.log")
+            pids.append(worker.pid)
+        assert pids[0] is not None and pids[1] is None  # retired after its second request
+        assert pids[2] not in (None, pids[0]) and worker.processes_started == 2
+        assert (worker.requests_served, worker.conversions_served) == (3, 3)
+    finally:
+        worker.close()
+
+
+def test_a_worker_retires_past_its_memory_threshold() -> None:
+    from converter.worker import Worker
+
+    worker = Worker(recycle_mb=1500, memory_limit_mb=10000)
+    assert not worker._worn_out(1400) and worker._worn_out(1600)
+    assert Worker(memory_limit_mb=1000)._worn_out(800)  # 75% of the ceiling, as before
 
 
 # --- no state leaks: the bytes of a warm service equal those of a fresh worker ---------------
