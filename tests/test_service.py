@@ -220,8 +220,8 @@ def test_the_service_checks_each_peer(folder: Path, owner: str) -> None:
     assert not thread.is_alive()
 
 
-def test_identity_names_the_environment() -> None:
-    place = ServiceConfig().place()
+def test_identity_names_the_environment(folder: Path) -> None:
+    place = ServiceConfig(directory=folder).place()
     assert place.identity == rendezvous.identity()
     assert place.socket.name == f"{place.prefix}-{place.identity}.sock"
     assert len(rendezvous.source_digest()) == 64
