@@ -4,6 +4,10 @@ Everything that can be checked without TensorFlow (paths, formats, option
 combinations) is checked here, in the caller's process, before a worker starts.
 The artifact appears at ``output`` only when the conversion and every check
 succeeded: the worker writes a temporary file that is renamed into place.
+
+Requests run in this process's own workers, or in the user's warm conversion
+service (``daemon``, see ``converter.service``); when the service cannot be
+reached, or dies mid-build, the engine warns once and converts locally.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -22,6 +28,7 @@ from converter import files, sources
 from converter import options as options_module
 from converter.digest import path_digest
 from converter.errors import ConverterError, OptionsError
+from converter.executor import Executor, ExecutorUnavailable
 from converter.spec import (
     KerasSource,
     Options,
@@ -38,6 +45,8 @@ from converter.worker import Worker
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from converter.client import ServiceConfig
 
 
 @dataclass(frozen=True)
@@ -89,25 +98,80 @@ def _names_only(value: Any) -> Any:
     return value
 
 
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 class Engine:
     """Converts through persistent workers (one for Keras 3, one for legacy tf_keras if needed).
 
-    Use one engine per process and close it (or use it as a context manager).
+    With ``daemon`` (True, or a ``ServiceConfig``), requests go to the warm
+    service instead, which starts on first use; if it cannot be reached, ``warn``
+    is called once and this engine's own workers take over. Use one engine per
+    process and close it (or use it as a context manager).
     """
 
-    def __init__(self, *, timeout: float = 600.0, memory_limit_mb: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        timeout: float = 600.0,
+        memory_limit_mb: float | None = None,
+        daemon: bool | ServiceConfig = False,
+        warn: Callable[[str], None] = _warn,
+    ) -> None:
         """``memory_limit_mb`` defaults to 80% of physical memory."""
         self.timeout = timeout
         self.memory_limit_mb = memory_limit_mb
+        self.warn = warn
         self._workers: dict[bool, Worker] = {}
+        self._remote: Executor | None = None
+        self._remote_failed = False
+        if daemon:
+            from converter.client import ServiceClient, ServiceConfig
+
+            config = daemon if isinstance(daemon, ServiceConfig) else ServiceConfig()
+            self._remote = ServiceClient(config, timeout=timeout, memory_limit_mb=memory_limit_mb)
         self._logs = Path(tempfile.mkdtemp(prefix="tflite-build-logs-"))
+
+    def _executors(self) -> list[Executor]:
+        remote = [self._remote] if self._remote is not None else []
+        return [*self._workers.values(), *remote]
 
     @property
     def processes_started(self) -> int:
-        """How many worker processes this engine has started (a cache hit starts none)."""
-        return sum(w.processes_started for w in self._workers.values())
+        """Processes this engine started: workers, or the service (a cache hit starts none)."""
+        return sum(e.processes_started for e in self._executors())
+
+    @property
+    def requests_served(self) -> int:
+        """Requests answered, wherever they ran."""
+        return sum(e.requests_served for e in self._executors())
+
+    @property
+    def conversions_served(self) -> int:
+        """Of those, conversions (the rest are reference runs)."""
+        return sum(e.conversions_served for e in self._executors())
+
+    @property
+    def remote(self) -> Executor | None:
+        """Where requests go while it answers (the warm service); None: only local workers."""
+        return None if self._remote_failed else self._remote
+
+    def run(self, request: Request | RunRequest, log_path: Path) -> Outcome | RunOutcome:
+        """Run one request where it belongs; raises ConverterError."""
+        remote = self.remote
+        if remote is not None:
+            try:
+                return remote.convert(request, log_path)
+            except ExecutorUnavailable as e:
+                self._remote_failed = True
+                remote.close()
+                self.warn(f"{e}; converting in this process instead")
+        legacy = isinstance(request.source, KerasSource) and request.source.legacy
+        return self.worker(legacy).convert(request, log_path)
 
     def worker(self, legacy_keras: bool = False) -> Worker:
+        """This process's own worker of a kind (made on first use)."""
         if legacy_keras not in self._workers:
             self._workers[legacy_keras] = Worker(
                 legacy_keras=legacy_keras,
@@ -168,9 +232,8 @@ class Engine:
         files.sweep(output.parent)
         temporary = files.temporary_for(output)
         log_path = self._logs / f"{uuid.uuid4().hex}.log"
-        legacy = isinstance(source, KerasSource) and source.legacy
         try:
-            outcome = self.worker(legacy).convert(
+            outcome = self.run(
                 Request(source, options, temporary.resolve(), stamp, track, track_ignore),
                 log_path,
             )
@@ -206,13 +269,12 @@ class Engine:
         import numpy as np
 
         sources.precheck(source)
-        legacy = isinstance(source, KerasSource) and source.legacy
         with tempfile.TemporaryDirectory(prefix="tflite-build-reference-") as scratch:
             given, produced = Path(scratch) / "inputs.npz", Path(scratch) / "outputs.npz"
             np.savez(given, **inputs)  # type: ignore[arg-type]
             log_path = self._logs / f"{uuid.uuid4().hex}.log"
             try:
-                outcome = self.worker(legacy).convert(RunRequest(source, given, produced), log_path)
+                outcome = self.run(RunRequest(source, given, produced), log_path)
             finally:
                 log_path.unlink(missing_ok=True)
             assert isinstance(outcome, RunOutcome)
@@ -220,8 +282,9 @@ class Engine:
                 return {name: data[name] for name in data.files}, outcome
 
     def close(self) -> None:
-        for worker in self._workers.values():
-            worker.close()
+        """Stop this engine's workers and leave the service (it serves the next build)."""
+        for executor in self._executors():
+            executor.close()
         self._workers.clear()
         shutil.rmtree(self._logs, ignore_errors=True)
 
@@ -240,11 +303,15 @@ class Engine:
 _default: Engine | None = None
 
 
-def default_engine(timeout: float = 600.0, memory_limit_mb: float | None = None) -> Engine:
-    """The process-wide engine, made on first use with these limits."""
+def default_engine(
+    timeout: float = 600.0,
+    memory_limit_mb: float | None = None,
+    daemon: bool | ServiceConfig = False,
+) -> Engine:
+    """The process-wide engine, made on first use with these limits and executor."""
     global _default
     if _default is None:
-        _default = Engine(timeout=timeout, memory_limit_mb=memory_limit_mb)
+        _default = Engine(timeout=timeout, memory_limit_mb=memory_limit_mb, daemon=daemon)
         atexit.register(_default.close)
     return _default
 

@@ -8,6 +8,10 @@ audit event) or imports (modules that appear in ``sys.modules``, by their
 and sees the import. Python's own installation, virtual environments and this
 package are never recorded. Files that TensorFlow reads natively (in C++)
 cannot be seen this way; a manifest lists those in ``deps``.
+
+The same line between the environment and user code lets a warm worker forget,
+after each request, every module user code imported (``forget_user_modules``):
+the next request may come from another project with its own ``helpers.py``.
 """
 
 from __future__ import annotations
@@ -16,13 +20,14 @@ import contextlib
 import os
 import site
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from converter.digest import file_digest
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+OWN_PACKAGES = ("converter", "rules")
 _WRITING = ("w", "a", "x")
 _WRITE_FLAGS = os.O_CREAT | os.O_TRUNC | os.O_WRONLY
 
@@ -32,13 +37,7 @@ class Recorder:
 
     def __init__(self, root: Path, ignore: tuple[Path, ...] = ()) -> None:
         self.root = str(root.resolve()).rstrip(os.sep) + os.sep
-        excluded = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(PACKAGE_ROOT / "converter")}
-        excluded.update(str(p) for p in ignore)
-        with contextlib.suppress(AttributeError):
-            excluded.update(site.getsitepackages())
-        self.excluded = tuple(
-            sorted({os.path.realpath(p).rstrip(os.sep) + os.sep for p in excluded})
-        )
+        self.excluded = environment_roots() + _folders(ignore)
         self.seen: set[str] = set()
 
     def wanted(self, path: str) -> bool:
@@ -76,6 +75,49 @@ class Recorder:
             relative = path[len(self.root) :].replace(os.sep, "/")
             out[relative] = file_digest(Path(path))
         return out
+
+
+def environment_roots() -> tuple[str, ...]:
+    """The folders of the environment rather than of user code: Python's, site-packages, ours."""
+    roots = [sys.prefix, sys.base_prefix, sys.exec_prefix]
+    roots += [str(PACKAGE_ROOT / name) for name in OWN_PACKAGES]
+    with contextlib.suppress(AttributeError):
+        roots += site.getsitepackages()
+    with contextlib.suppress(AttributeError):
+        roots.append(site.getusersitepackages())
+    return _folders(roots)
+
+
+def _folders(paths: Iterable[str | Path]) -> tuple[str, ...]:
+    """Real paths with a trailing separator, ready for ``str.startswith``."""
+    return tuple(sorted({os.path.realpath(p).rstrip(os.sep) + os.sep for p in paths}))
+
+
+def is_user_module(module: object, roots: tuple[str, ...]) -> bool:
+    """Whether a module was loaded from a file (or a namespace folder) outside ``roots``."""
+    file = getattr(module, "__file__", None)
+    if isinstance(file, str):
+        places = [file]
+    else:  # a namespace package has folders, no file
+        path = getattr(module, "__path__", None)
+        places = [p for p in path if isinstance(p, str)] if isinstance(path, Iterable) else []
+    return any(not os.path.realpath(p).startswith(roots) for p in places)
+
+
+def forget_user_modules() -> set[str]:
+    """Drop every module imported from user code; returns their names.
+
+    A persistent worker calls this after each request, so a module that one
+    project's code imported (its ``helpers``) cannot shadow another project's
+    module of the same name, nor an edited copy of itself.
+    """
+    roots = environment_roots()
+    forgotten = {
+        name for name, module in list(sys.modules.items()) if is_user_module(module, roots)
+    }
+    for name in forgotten:
+        sys.modules.pop(name, None)
+    return forgotten
 
 
 _active: list[Recorder] = []

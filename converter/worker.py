@@ -6,7 +6,8 @@ Like Bazel's persistent workers. The parent never imports TensorFlow; it sends
 "Saved artifact at ..." lines) goes to a per-request log file, never to the
 user's terminal. A crash, a timeout or a run over the memory ceiling fails that
 one request with the exit signal and the log's tail; the next request starts a
-fresh child.
+fresh child. Each request runs from the caller's working directory, and what
+user code leaves behind is undone before the next (``converter.isolation``).
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ import tempfile
 import time
 import traceback
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from converter import isolation
 from converter.errors import ConversionError, ConverterError, WorkerError
 from converter.spec import Outcome, Request, RunOutcome, RunRequest
 
@@ -53,7 +56,7 @@ def default_memory_limit_mb() -> float:
         return 16384.0
 
 
-def _rss_mb(pid: int) -> float:
+def rss_mb(pid: int) -> float:
     """Resident memory of a process in MB (Linux /proc; 0 where unavailable)."""
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -63,6 +66,23 @@ def _rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+_spawners: dict[int, ThreadPoolExecutor] = {}
+
+
+def _spawner() -> ThreadPoolExecutor:
+    """This process's one long-lived thread that starts every worker process.
+
+    Linux's parent-death signal (``_die_with_parent``) fires when the *thread*
+    that started a child exits, not the process: a worker started from a
+    short-lived thread (a build's task thread, a service connection) would die
+    with that thread. Keyed by pid: a forked process has the executor, not its thread.
+    """
+    pid = os.getpid()
+    if pid not in _spawners:
+        _spawners[pid] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="worker-spawner")
+    return _spawners[pid]
 
 
 def _describe_exit(code: int | None) -> str:
@@ -77,7 +97,12 @@ def _describe_exit(code: int | None) -> str:
 
 
 class Worker:
-    """One worker process (started on first use, restarted after a failure)."""
+    """One worker process (started on first use, restarted after a failure): an ``Executor``.
+
+    ``recycle_after`` (requests) and ``recycle_mb`` (resident memory after a
+    request) retire a process while it is idle, so a long-lived worker does not
+    grow with TensorFlow's per-conversion leaks; the next request starts a fresh one.
+    """
 
     def __init__(
         self,
@@ -86,23 +111,41 @@ class Worker:
         timeout: float = 600.0,
         memory_limit_mb: float | None = None,
         python: str = sys.executable,
+        recycle_after: int | None = None,
+        recycle_mb: float | None = None,
     ) -> None:
         self.legacy_keras = legacy_keras
         self.timeout = timeout
         self.memory_limit_mb = memory_limit_mb or default_memory_limit_mb()
         self.python = python
+        self.recycle_after = recycle_after
+        self.recycle_mb = recycle_mb
         self.processes_started = 0
         self.requests_served = 0
         self.conversions_served = 0  # of those, conversions (the rest: reference runs)
         self._proc: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
+        self._served_by_process = 0
         self._dir = Path(tempfile.mkdtemp(prefix="tflite-build-worker-"))
 
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
+    @property
+    def alive(self) -> bool:
+        """Whether a child process is running (started, and neither crashed nor retired)."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> None:
+        """Start the child now, if none runs, rather than on the first request (a warm pool)."""
+        if not self.alive:
+            self._kill()
+            self._start()
+
     def _start(self) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._served_by_process = 0
         parent_sock, child_sock = socket.socketpair()
         startup_log = self._dir / f"startup-{self.processes_started}.log"
         env = dict(os.environ)
@@ -113,14 +156,25 @@ class Worker:
         if self.legacy_keras:
             env["TF_USE_LEGACY_KERAS"] = "1"
         with open(startup_log, "wb") as log:
-            self._proc = subprocess.Popen(
-                [self.python, "-m", "converter.worker", str(child_sock.fileno()), str(os.getpid())],
-                pass_fds=(child_sock.fileno(),),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                env=env,
-                start_new_session=True,  # Ctrl-C reaches the parent, which shuts us down
+            self._proc = (
+                _spawner()
+                .submit(
+                    subprocess.Popen,
+                    [
+                        self.python,
+                        "-m",
+                        "converter.worker",
+                        str(child_sock.fileno()),
+                        str(os.getpid()),
+                    ],
+                    pass_fds=(child_sock.fileno(),),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    env=env,
+                    start_new_session=True,  # Ctrl-C reaches the parent, which shuts us down
+                )
+                .result()
             )
         child_sock.close()
         self._conn = Connection(parent_sock.detach())
@@ -137,27 +191,30 @@ class Worker:
                 )
         self._conn.recv()  # "ready"
 
-    def convert(self, request: Request | RunRequest, log_path: Path) -> Outcome | RunOutcome:
+    def convert(
+        self, request: Request | RunRequest, log_path: Path, *, cwd: str | None = None
+    ) -> Outcome | RunOutcome:
         """Run one request (a conversion, or a reference run of a source model).
 
-        TF's output goes to ``log_path``. Raises ConverterError.
+        TF's output goes to ``log_path``. Relative paths in the request are
+        relative to ``cwd`` (default: this process's working directory). Raises
+        ConverterError.
         """
-        if self._proc is None or self._proc.poll() is not None:
-            self._kill()
-            self._start()
+        self.start()
         assert self._proc is not None and self._conn is not None
-        self._conn.send((request, str(log_path)))
+        self._conn.send((request, str(log_path), cwd if cwd is not None else os.getcwd()))
         deadline = time.monotonic() + self.timeout
         while True:
             if self._conn.poll(POLL_SECONDS):
                 try:
-                    status, payload, rss_mb = self._conn.recv()
+                    status, payload, child_rss = self._conn.recv()
                 except (EOFError, OSError):
                     break  # died while answering: handled as a crash below
                 self.requests_served += 1
                 self.conversions_served += isinstance(request, Request)
-                if self.memory_limit_mb and rss_mb > self.memory_limit_mb * RECYCLE_SHARE:
-                    self.close()
+                self._served_by_process += 1
+                if self._worn_out(child_rss):
+                    self._stop()
                 if status == "ok":
                     assert isinstance(payload, (Outcome, RunOutcome))
                     return payload
@@ -173,7 +230,7 @@ class Worker:
                     "the worker was stopped",
                     log=log_tail(log_path),
                 )
-            rss = _rss_mb(self._proc.pid)
+            rss = rss_mb(self._proc.pid)
             if self.memory_limit_mb and rss > self.memory_limit_mb:
                 self._kill()
                 raise WorkerError(
@@ -189,6 +246,14 @@ class Worker:
             log=log_tail(log_path),
         )
 
+    def _worn_out(self, rss: float) -> bool:
+        """Whether to retire the child now, while idle, after a request that left it at ``rss`` MB."""
+        if self.memory_limit_mb and rss > self.memory_limit_mb * RECYCLE_SHARE:
+            return True
+        if self.recycle_mb and rss > self.recycle_mb:
+            return True
+        return bool(self.recycle_after and self._served_by_process >= self.recycle_after)
+
     def _kill(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -200,7 +265,7 @@ class Worker:
             self._proc.wait()
             self._proc = None
 
-    def close(self) -> None:
+    def _stop(self) -> None:
         """Ask the child to exit (it finishes nothing new), then make sure it has."""
         if self._proc is not None and self._conn is not None and self._proc.poll() is None:
             with contextlib.suppress(OSError):
@@ -208,6 +273,10 @@ class Worker:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._proc.wait(timeout=10)
         self._kill()
+
+    def close(self) -> None:
+        """Stop the child and remove this worker's scratch folder."""
+        self._stop()
         shutil.rmtree(self._dir, ignore_errors=True)
 
     def __del__(self) -> None:
@@ -245,6 +314,7 @@ def serve(conn: Connection) -> None:
 
     from converter import conversion, reference
 
+    base = isolation.baseline()
     conn.send("ready")
     while True:
         try:
@@ -253,8 +323,8 @@ def serve(conn: Connection) -> None:
             return
         if message is None:
             return
-        request, log_path = message
-        with _output_to(log_path):
+        request, log_path, cwd = message
+        with _output_to(log_path), isolation.request_scope(cwd):
             try:
                 handler = reference.run if isinstance(request, RunRequest) else conversion.run
                 reply: tuple[str, object] = ("ok", handler(request))
@@ -270,10 +340,11 @@ def serve(conn: Connection) -> None:
                     ),
                 )
         try:
-            conn.send((*reply, _rss_mb(os.getpid())))
+            conn.send((*reply, rss_mb(os.getpid())))
         except OSError:  # the caller is gone: nobody will rename what we wrote
             Path(request.output).unlink(missing_ok=True)
             return
+        isolation.clean_up(base)  # while the caller reads the answer
 
 
 def _die_with_parent(parent: int) -> None:
