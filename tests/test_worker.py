@@ -59,9 +59,9 @@ def test_crash_inside_the_worker_fails_only_that_request(models: Models, tmp_pat
 
 
 def test_timeout_recycles_the_worker(models: Models, tmp_path: Path) -> None:
-    with converter.Engine(timeout=15) as engine:
+    with converter.Engine(timeout=8) as engine:
         engine.convert(converter.SavedModelSource(models.saved_model), None, tmp_path / "a.tflite")
-        with pytest.raises(converter.WorkerError, match="longer than the 15 s timeout"):
+        with pytest.raises(converter.WorkerError, match="longer than the 8 s timeout"):
             engine.convert(
                 converter.PythonSource("entries.py:sleepy", models.root),
                 None,
