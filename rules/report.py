@@ -213,6 +213,10 @@ def summary_line(report: Report) -> str:
         parts.append(f"accuracy {quality.accuracy:.4f} ({delta:+.4f} against the reference)")
     if quality.top1_agreement is not None:
         parts.append(f"top-1 agreement {quality.top1_agreement:.4f}")
+    elif quality.accuracy is None and quality.max_abs_error is not None:
+        parts.append(f"max error {quality.max_abs_error:.3g}")  # no class axis: the error
+    if quality.skipped is not None:
+        parts.append(f"no accuracy section ({quality.skipped})")
     timing = report.latency
     if timing.median_ms is not None:
         where = "host CPU" if timing.this_host else f"measured on another host: {timing.host.cpu}"

@@ -13,7 +13,7 @@ from reports import HOST, accuracy_section, latency_section, report
 from converter.modelinfo import ModelInfo
 from rules import budgets
 from rules.budgets import BUDGETS, BY_NAME, SIZE_GROWTH
-from rules.report import Check, Report, budget_for, check
+from rules.report import Check, Report, budget_for, check, summary_line
 from rules.sections import AccuracySection, Host, LatencySection, SizeSection
 from rules.specs import Budget
 
@@ -212,3 +212,12 @@ def test_only_the_table_spells_a_budgets_name() -> None:
         if quoted.search(line)
     ]
     assert spelled == []
+
+
+def test_the_text_line_says_what_was_measured_or_why_not() -> None:
+    classes = summary_line(report("m", "int8", 1000, accuracy=accuracy_section(top1=0.97)))
+    assert "top-1 agreement 0.9700" in classes and "max error" not in classes
+    regression = accuracy_section(top1=None, max_abs_error=0.0123)
+    assert "max error 0.0123" in summary_line(report("m", "int8", 1000, accuracy=regression))
+    skipped = summary_line(report("m", "embed", 1000))
+    assert "no accuracy section (no reference)" in skipped and "max error" not in skipped
