@@ -293,6 +293,8 @@ class Watcher:
         self.watched = after
         self.schedule()
         for model in sorted(set(before.manifests) - set(after.manifests)):
+            if before.manifests[model] in after.files:
+                continue  # still there, with a mistake: its problems are shown below
             say(f"watch: {model} is gone ({os.path.relpath(before.manifests[model], after.root)})")
         for model in sorted(set(after.manifests) - set(before.manifests)):
             say(f"watch: new model {model} ({os.path.relpath(after.manifests[model], after.root)})")
