@@ -31,6 +31,7 @@ from rules.tasks import (
     source_gates,
     summary_task,
 )
+from rules.watch import watch_task
 
 
 def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
@@ -98,4 +99,5 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
         "task_report": task_report,
         "task_summary": task_summary,
         "task_cache": task_cache,
+        "task_watch": watch_task(dodo_file_or_root),
     }
