@@ -3,7 +3,7 @@
 On a terminal a live display (rich's) sits under doit's own lines: one bar for
 the variants the run covers, and a row per task running now with its elapsed
 time. Anywhere else (a CI log, a pipe) the same facts come as plain lines, one
-when a task that ran finishes, so a log reads top to bottom without control
+when a conversion (or a task that took a while) finishes, so a log reads top to bottom without control
 characters.
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 from typing import IO, Protocol
+
+QUIET_BELOW = 1.0  # seconds: a task other than a conversion that took less gets no line
 
 
 class Display(Protocol):
@@ -49,8 +51,11 @@ class Lines:
         start = self.starts.pop(name, None)
         if start is None:  # up to date or restored: doit's own line said so, and it took no time
             return
+        seconds = time.perf_counter() - start
+        if not counted and seconds < QUIET_BELOW:  # a quick task (a status, a cheap report)
+            return
         count = f" ({self.done} of {self.total} variants)" if counted and self.total else ""
-        self.write(f"   {name}: {outcome} in {time.perf_counter() - start:.1f} s{count}\n")
+        self.write(f"   {name}: {outcome} in {seconds:.1f} s{count}\n")
 
     def close(self) -> None:
         pass

@@ -29,6 +29,9 @@ def test_plain_lines_count_every_variant_and_time_the_ones_that_ran() -> None:
     lines.finished("convert:a/float32", "up to date", counted=True)  # never started: no line
     lines.started("convert:a/int8")
     lines.started("train")
+    lines.started("daemon_status")
+    lines.finished("daemon_status", "done", counted=False)  # quick, and no variant: no line
+    lines.starts["train"] -= 5  # a task of the user's that took 5 s
     lines.finished("train", "done", counted=False)
     lines.finished("convert:a/int8", "built", counted=True)
     text = log.getvalue().splitlines()
