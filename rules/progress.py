@@ -3,8 +3,8 @@
 On a terminal a live display (rich's) sits under doit's own lines: one bar for
 the variants the run covers, and a row per task running now with its elapsed
 time. Anywhere else (a CI log, a pipe) the same facts come as plain lines, one
-when a conversion (or a task that took a while) finishes, so a log reads top to bottom without control
-characters.
+when a conversion (or a task that took a while) finishes, so a log reads top to
+bottom without control characters.
 """
 
 from __future__ import annotations
