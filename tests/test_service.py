@@ -688,3 +688,18 @@ def test_two_projects_with_a_module_of_the_same_name(
     after = _busiest(shared.status())
     served = sorted(after[pid] - before.get(pid, 0) for pid in after)
     assert served[-1] == 3  # one warm worker served all three, one after the other
+
+
+def test_daemon_stop_also_stops_an_older_service_of_this_environment(folder: Path) -> None:
+    """After an upgrade (or an edit of the package), the old service is what a user wants gone."""
+    from rules.actions.daemon import daemon_stop
+    from rules.settings import Settings
+
+    stale = start_service(folder, "--no-warm", identity="0" * 24)  # no TensorFlow: no worker yet
+    try:
+        settings = Settings(daemon_dir=str(folder))
+        assert daemon_stop(settings) is None
+        assert stale.proc.wait(timeout=60) == 0
+        assert not stale.place.socket.exists()
+    finally:
+        end_service(stale)

@@ -55,18 +55,25 @@ def daemon_status(settings: Settings) -> TaskFailed | None:
 
 
 def daemon_stop(settings: Settings) -> TaskFailed | None:
+    """Stop this environment's service, and any older one (another version of the code)."""
     from converter import client
     from converter.rendezvous import ServiceError
 
     config = service_config(settings)
     try:
         pid = client.stop(config)
+        older = client.retire_others(config.place())
     except ServiceError as e:
         return TaskFailed(str(e))
     if pid is None:
         print(f"no conversion service was running for this environment (folder {_folder(config)})")
     else:
         print(f"stopped the conversion service (pid {pid})")
+    if older:
+        pids = ", ".join(str(p) for p in older)
+        print(
+            f"asked {len(older)} older conversion service(s) of this environment to stop ({pids})"
+        )
     return None
 
 
