@@ -28,6 +28,11 @@ from converter.digest import file_digest
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 OWN_PACKAGES = ("converter", "rules")
+# The import path and folder this interpreter started with: the folders on it hold
+# the environment's packages too (a .pth file or PYTHONPATH can add site-packages
+# beyond sys.prefix, as a layered virtual environment does).
+_STARTUP_PATH = tuple(sys.path)
+_STARTUP_CWD = os.getcwd()
 _WRITING = ("w", "a", "x")
 _WRITE_FLAGS = os.O_CREAT | os.O_TRUNC | os.O_WRONLY
 
@@ -85,6 +90,9 @@ def environment_roots() -> tuple[str, ...]:
         roots += site.getsitepackages()
     with contextlib.suppress(AttributeError):
         roots.append(site.getusersitepackages())
+    # Not the working folder nor our checkout's root: user projects live there.
+    mine = {os.path.realpath(p) for p in (_STARTUP_CWD, PACKAGE_ROOT)}
+    roots += [p for p in _STARTUP_PATH if p and os.path.realpath(p) not in mine]
     return _folders(roots)
 
 

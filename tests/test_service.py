@@ -8,6 +8,7 @@ in teardown, by its pid when asking it does not work.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import json
 import os
@@ -703,3 +704,29 @@ def test_daemon_stop_also_stops_an_older_service_of_this_environment(folder: Pat
         assert not stale.place.socket.exists()
     finally:
         end_service(stale)
+
+
+def test_a_warm_worker_forgets_user_modules_not_the_environments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Packages on the path the worker started with stay (a layered virtual environment's
+    site-packages, added by a .pth file, hold TensorFlow itself); a project's modules go."""
+    from converter import discovery
+
+    site_packages, project = tmp_path / "parent-site-packages", tmp_path / "project"
+    for folder, name in ((site_packages, "tfb_env_pkg"), (project, "tfb_user_helper")):
+        folder.mkdir()
+        (folder / f"{name}.py").write_text("VALUE = 1\n")
+    monkeypatch.setattr(discovery, "_STARTUP_PATH", (*discovery._STARTUP_PATH, str(site_packages)))
+    monkeypatch.syspath_prepend(str(project))
+    monkeypatch.syspath_prepend(str(site_packages))
+    tfb_env_pkg = importlib.import_module("tfb_env_pkg")
+    tfb_user_helper = importlib.import_module("tfb_user_helper")
+    try:
+        roots = discovery.environment_roots()
+        assert discovery.is_user_module(tfb_user_helper, roots)
+        assert not discovery.is_user_module(tfb_env_pkg, roots)
+        assert not discovery.is_user_module(pytest, roots)  # site-packages
+    finally:
+        sys.modules.pop("tfb_env_pkg", None)
+        sys.modules.pop("tfb_user_helper", None)
