@@ -97,8 +97,9 @@ def environment_roots() -> tuple[str, ...]:
 
 
 def _folders(paths: Iterable[str | Path]) -> tuple[str, ...]:
-    """Real paths with a trailing separator, ready for ``str.startswith``."""
-    return tuple(sorted({os.path.realpath(p).rstrip(os.sep) + os.sep for p in paths}))
+    """Absolute and real paths with a trailing separator, ready for ``str.startswith``."""
+    forms = {f(p) for p in paths for f in (os.path.abspath, os.path.realpath)}
+    return tuple(sorted(form.rstrip(os.sep) + os.sep for form in forms))
 
 
 def is_user_module(module: object, roots: tuple[str, ...]) -> bool:
@@ -109,7 +110,12 @@ def is_user_module(module: object, roots: tuple[str, ...]) -> bool:
     else:  # a namespace package has folders, no file
         path = getattr(module, "__path__", None)
         places = [p for p in path if isinstance(p, str)] if isinstance(path, Iterable) else []
-    return any(not os.path.realpath(p).startswith(roots) for p in places)
+    # A module is the environment's if it lies under one of its folders as named or as
+    # resolved: site-packages may be a folder of links into another (a layered venv).
+    return any(
+        not os.path.abspath(p).startswith(roots) and not os.path.realpath(p).startswith(roots)
+        for p in places
+    )
 
 
 def forget_user_modules() -> set[str]:

@@ -713,10 +713,15 @@ def test_a_warm_worker_forgets_user_modules_not_the_environments(
     site-packages, added by a .pth file, hold TensorFlow itself); a project's modules go."""
     from converter import discovery
 
-    site_packages, project = tmp_path / "parent-site-packages", tmp_path / "project"
-    for folder, name in ((site_packages, "tfb_env_pkg"), (project, "tfb_user_helper")):
+    # The layer on the path is a folder of links into another site-packages, as the
+    # workflow harness's virtual environments have.
+    parent, layer, project = tmp_path / "site-packages", tmp_path / "layer", tmp_path / "project"
+    for folder in (parent, layer, project):
         folder.mkdir()
-        (folder / f"{name}.py").write_text("VALUE = 1\n")
+    (parent / "tfb_env_pkg.py").write_text("VALUE = 1\n")
+    (layer / "tfb_env_pkg.py").symlink_to(parent / "tfb_env_pkg.py")
+    (project / "tfb_user_helper.py").write_text("VALUE = 2\n")
+    site_packages = layer
     monkeypatch.setattr(discovery, "_STARTUP_PATH", (*discovery._STARTUP_PATH, str(site_packages)))
     monkeypatch.syspath_prepend(str(project))
     monkeypatch.syspath_prepend(str(site_packages))
