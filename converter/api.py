@@ -307,11 +307,14 @@ def default_engine(
     timeout: float = 600.0,
     memory_limit_mb: float | None = None,
     daemon: bool | ServiceConfig = False,
+    warn: Callable[[str], None] = _warn,
 ) -> Engine:
-    """The process-wide engine, made on first use with these limits and executor."""
+    """The process-wide engine, made on first use with these limits, executor and warning."""
     global _default
     if _default is None:
-        _default = Engine(timeout=timeout, memory_limit_mb=memory_limit_mb, daemon=daemon)
+        _default = Engine(
+            timeout=timeout, memory_limit_mb=memory_limit_mb, daemon=daemon, warn=warn
+        )
         atexit.register(_default.close)
     return _default
 

@@ -2,23 +2,28 @@
 
 Made once when doit loads the tasks (``rules.loader``) and handed to every
 action and up-to-date check as an argument, so nothing about a build lives in
-module globals. The engine (TensorFlow's persistent worker) and the cache are
-opened on first use and belong to the process that opened them: a forked doit
-worker opens its own.
+module globals. The engine (TensorFlow's persistent worker, or the warm
+conversion service when the ``daemon`` setting is on) and the cache are opened
+on first use and belong to the process that opened them: a forked doit worker
+opens its own.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rules.cache import ArtifactCache, CacheSettings
 from rules.project import Project
+from rules.settings import Settings
 from rules.state import BuildState
 
 if TYPE_CHECKING:
     from converter.api import Engine
+    from converter.client import ServiceConfig
     from rules.measurements import Plan
 
 
@@ -33,15 +38,20 @@ class Build:
     _cache: tuple[int, ArtifactCache] | None = None
 
     def engine(self) -> Engine:
-        """The process's engine (one persistent worker), started on first use and closed at exit.
+        """The process's engine, made on first use and closed at exit.
 
         One per process, not per build: a test or tool that runs doit many times
-        in one process keeps one TensorFlow worker.
+        in one process keeps one TensorFlow worker. With the daemon setting on,
+        it sends requests to the warm service (started by the first build that
+        needs it); if the service cannot be reached it warns once, like the
+        cache, and converts in this process.
         """
         from converter.api import default_engine  # here: a build of cache hits never needs it
 
         limits = self.project.limits
-        return default_engine(limits.timeout, limits.memory_mb)
+        settings = self.project.settings
+        daemon = service_config(settings) if settings.daemon_on else False
+        return default_engine(limits.timeout, limits.memory_mb, daemon, warn=warn)
 
     @property
     def caching(self) -> bool:
@@ -55,3 +65,20 @@ class Build:
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_cache": None, "references": {}, "plans": {}}
+
+
+def service_config(settings: Settings) -> ServiceConfig:
+    """Where this environment's warm service lives, and how a build starts it."""
+    from converter.client import ServiceConfig  # here: loading the tasks never needs it
+
+    directory = Path(settings.daemon_dir).expanduser() if settings.daemon_dir else None
+    return ServiceConfig(
+        directory=directory,
+        workers=settings.daemon_workers,
+        idle_timeout=settings.daemon_idle_timeout,
+    )
+
+
+def warn(message: str) -> None:
+    """A warning the build goes on after, as the cache prints its own."""
+    print(f"warning: {message}", file=sys.stderr)

@@ -15,12 +15,14 @@ from typing import Any
 
 from doit.exceptions import InvalidDodoFile
 
+from rules.actions.daemon import daemon_tasks
 from rules.build import Build
 from rules.cache import CacheSettings, settings_for
 from rules.catalog import load_manifests
 from rules.errors import ManifestError, RulesError
 from rules.project import Project, find_manifests, load_project
 from rules.reporter import reporter_for
+from rules.settings import Settings
 from rules.specs import Manifest
 from rules.state import BuildState
 from rules.tasks import (
@@ -86,6 +88,9 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
     def task_cache() -> Iterator[dict[str, Any]]:
         yield from cache_tasks(settings)
 
+    def task_daemon() -> Iterator[dict[str, Any]]:
+        yield from daemon_tasks(project.settings if project is not None else Settings())
+
     def task_check() -> dict[str, Any]:
         """Validate every manifest without building"""
         return check_task(manifests()[1])
@@ -98,4 +103,5 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
         "task_report": task_report,
         "task_summary": task_summary,
         "task_cache": task_cache,
+        "task_daemon": task_daemon,
     }

@@ -26,6 +26,9 @@ from rules.quantities import parse_size
 
 SECTION = "tool.tflite-build"
 DEFAULT_CACHE = "~/.cache/tflite-build"  # the cache, and the local one in front of a remote
+# The conversion service's own default (converter.client.DEFAULT_IDLE_TIMEOUT, which a
+# test compares): importing the client here would slow every no-op build's load.
+DEFAULT_IDLE_TIMEOUT = 900
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
@@ -77,6 +80,28 @@ def _one_of(*choices: str) -> Callable[[object], str | None]:
     return lambda value: value if value in choices else None
 
 
+def _daemon(value: object) -> str | None:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if not isinstance(value, str):
+        return None
+    lowered = value.strip().lower()
+    if lowered in ("on", "off", "auto"):
+        return lowered
+    flag = _flag(lowered)
+    return None if flag is None else "on" if flag else "off"
+
+
+def _count(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        return None
+    return value
+
+
+def _set(text: str) -> bool:
+    return text.strip().lower() not in FALSE
+
+
 def _shard(text: str) -> tuple[int, int] | None:
     k, sep, n = text.partition("/")
     if sep and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n):
@@ -106,6 +131,9 @@ MAX_SIZE = Kind("size", "a size like 10GB or 500MiB", _size(0), _size(0))
 MEMORY = Kind("size", "a size like 16GB", _size(1))
 _LATENCY = _one_of("budgets", "always")
 LATENCY = Kind("budgets or always", "one of budgets, always", _LATENCY, _LATENCY)
+DAEMON = Kind("on, off or auto", "one of on, off, auto", _daemon, _daemon)
+COUNT = Kind("count", "a whole number >= 1", _count)
+PRESENT = Kind("set or unset", "any value", text=_set)
 SHARD = Kind("K/N", "K/N with 1 <= K <= N, e.g. 2/4", text=_shard)
 JSON_OBJECT = Kind("JSON object", 'a JSON object, e.g. {"endpoint_url": "..."}', text=_json_object)
 
@@ -236,6 +264,33 @@ class Settings:
         "store this build's summary in the cache as baseline `NAME`",
         variable="TFLITE_BUILD_SAVE_BASELINE",
     )
+    daemon: str = _setting(
+        "auto",
+        DAEMON,
+        "convert in the warm conversion service: on, off, or auto (on unless `CI` is set)",
+        variable="TFLITE_BUILD_DAEMON",
+    )
+    daemon_idle_timeout: float = _setting(
+        DEFAULT_IDLE_TIMEOUT, SECONDS, "the service exits after this long without a request"
+    )
+    daemon_workers: int | None = _setting(
+        None, COUNT, "the service's warm workers (default: the number of cores)"
+    )
+    daemon_dir: str | None = _setting(
+        None,
+        TEXT,
+        "the service's private folder (default: `$XDG_RUNTIME_DIR/tflite-build`, "
+        "else `tflite-build-<uid>` in the temp folder)",
+        key=False,
+        variable="TFLITE_BUILD_DAEMON_DIR",
+    )
+    ci: bool | None = _setting(
+        None,
+        PRESENT,
+        "set by CI services (any value but 0, false, no, off): there `daemon = auto` is off",
+        key=False,
+        variable="CI",
+    )
     shard: tuple[int, int] | None = _setting(
         None,
         SHARD,
@@ -243,6 +298,11 @@ class Settings:
         key=False,
         variable="TFLITE_BUILD_SHARD",
     )
+
+    @property
+    def daemon_on(self) -> bool:
+        """Whether builds convert in the warm service: ``auto`` leaves no process behind in CI."""
+        return self.daemon == "on" or (self.daemon == "auto" and not self.ci)
 
 
 TABLE: tuple[Setting, ...] = tuple(

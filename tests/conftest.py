@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -218,13 +220,22 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Models:
 @pytest.fixture(autouse=True)
 def private_cache(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    """Every test gets its own empty artifact cache (never the user's ~/.cache)."""
+) -> Iterator[Path]:
+    """Every test gets its own empty artifact cache (never the user's ~/.cache).
+
+    And no conversion service: a test that wants one turns ``TFLITE_BUILD_DAEMON``
+    on, and its service lives in a folder of the test's own, never the user's.
+    """
     path = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("TFLITE_BUILD_CACHE", str(path))
     monkeypatch.delenv("TFLITE_BUILD_CACHE_READ_ONLY", raising=False)
     monkeypatch.delenv("TFLITE_BUILD_SHARD", raising=False)
-    return path
+    monkeypatch.setenv("TFLITE_BUILD_DAEMON", "off")
+    # A short path: a Unix socket's holds 107 bytes, and pytest's temp folders run long.
+    service = Path(tempfile.mkdtemp(prefix="tfb-"))
+    monkeypatch.setenv("TFLITE_BUILD_DAEMON_DIR", str(service))
+    yield path
+    shutil.rmtree(service, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,8 @@
 """doit run for real, in this process, on a project in a temp dir: what it executed, printed, converted.
 
-Runs use doit's own entry point (DoitMain) in the test process, so one
-conversion worker serves them all and its request counter proves when nothing
-was converted.
+Runs use doit's own entry point (DoitMain) in the test process, so one engine
+serves them all and its counters (requests answered by its workers or by the
+warm service) prove when nothing was converted.
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ class Run:
 
 
 def references() -> int:
-    workers = default_engine()._workers.values()
-    return sum(w.requests_served - w.conversions_served for w in workers)
+    engine = default_engine()
+    return engine.requests_served - engine.conversions_served
 
 
 def conversions() -> int:
-    return sum(w.conversions_served for w in default_engine()._workers.values())
+    return default_engine().conversions_served
 
 
 COMMANDS = {"clean", "list", "info", "forget", "ignore", "help"}

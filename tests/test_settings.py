@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import write_files
 
+from converter import client
+from rules.build import service_config
 from rules.cache import settings_for
 from rules.errors import RulesError
 from rules.project import load_project
@@ -28,6 +30,9 @@ worker_memory = "1GB"
 measure_latency = "always"
 baseline = "main.json"
 save_baseline = "main"
+daemon = "off"
+daemon_idle_timeout = 60
+daemon_workers = 3
 """
 
 
@@ -51,6 +56,13 @@ def test_defaults_without_a_pyproject(tmp_path: Path) -> None:
     assert found.cache_max_size == 10 * 10**9 and found.worker_timeout == 600.0
     assert (found.shard, found.baseline, found.worker_memory) == (None, None, None)
     assert found.cache_options == {} and found.cache_read_only is False
+    assert (found.daemon, found.daemon_workers, found.daemon_dir, found.ci) == (
+        "auto",
+        None,
+        None,
+        None,
+    )
+    assert found.daemon_on and found.daemon_idle_timeout == client.DEFAULT_IDLE_TIMEOUT
 
 
 def test_every_key_is_read_and_typed(tmp_path: Path) -> None:
@@ -67,6 +79,9 @@ def test_every_key_is_read_and_typed(tmp_path: Path) -> None:
         measure_latency="always",
         baseline="main.json",
         save_baseline="main",
+        daemon="off",
+        daemon_idle_timeout=60.0,
+        daemon_workers=3,
     )
     assert set(KEYS) == {line.split(" = ")[0] for line in PYPROJECT.splitlines()[1:]}
 
@@ -202,7 +217,7 @@ def test_the_readme_shows_the_table() -> None:
     readme = (REPO / "README.md").read_text()
     assert markdown() in readme, "README.md's settings table: paste rules.settings.markdown()"
     mentioned = set(re.findall(r"\bTFLITE_BUILD_[A-Z_]+\b", readme))
-    assert mentioned == set(VARIABLES)
+    assert mentioned == {v for v in VARIABLES if v.startswith("TFLITE_BUILD_")}
 
 
 def test_no_other_module_reads_the_environment() -> None:
@@ -219,4 +234,50 @@ def test_every_row_states_its_kind_default_and_meaning() -> None:
     assert [s.name for s in TABLE] == list(Settings.__dataclass_fields__)
     for row in TABLE:
         assert row.meaning and row.kind.name and (row.key or row.variable), row.name
-        assert row.variable is None or row.variable.startswith("TFLITE_BUILD_"), row.name
+        # CI is the one variable we read that is not ours (the service is off under it).
+        assert row.variable in (None, "CI") or row.variable.startswith("TFLITE_BUILD_"), row.name
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "environ", "on"),
+    [
+        ("", {}, True),  # auto, interactive
+        ("", {"CI": "true"}, False),  # auto under CI: no process left behind
+        ("", {"CI": "1", "TFLITE_BUILD_DAEMON": "on"}, True),
+        ("", {"CI": "false"}, True),  # a CI variable that says no is not CI
+        ("daemon = 'off'\n", {}, False),
+        ("daemon = true\n", {"CI": "1"}, True),
+        ("daemon = 'on'\n", {"TFLITE_BUILD_DAEMON": "Auto", "CI": "yes"}, False),
+        ("daemon = 'on'\n", {"TFLITE_BUILD_DAEMON": "0"}, False),
+    ],
+)
+def test_the_daemon_is_on_unless_ci_says_otherwise(
+    tmp_path: Path, pyproject: str, environ: dict[str, str], on: bool
+) -> None:
+    found = settings(tmp_path, f"[tool.tflite-build]\n{pyproject}", **environ)
+    assert found.daemon_on is on
+
+
+def test_bad_daemon_settings_are_located(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    pyproject = "[tool.tflite-build]\ndaemon_workers = 0\ndaemon_idle_timeout = -1\n"
+    assert problems(tmp_path, pyproject, TFLITE_BUILD_DAEMON="sometimes") == [
+        "TFLITE_BUILD_DAEMON='sometimes': expected one of on, off, auto",
+        "pyproject.toml: tool.tflite-build -> daemon_idle_timeout: expected seconds > 0; got -1",
+        "pyproject.toml: tool.tflite-build -> daemon_workers: expected a whole number >= 1; got 0",
+    ]
+
+
+def test_the_service_config_comes_from_the_settings(tmp_path: Path) -> None:
+    found = settings(
+        tmp_path,
+        "[tool.tflite-build]\ndaemon_workers = 2\ndaemon_idle_timeout = 30\n",
+        TFLITE_BUILD_DAEMON_DIR=str(tmp_path / "service"),
+    )
+    config = service_config(found)
+    assert (config.directory, config.workers, config.idle_timeout) == (
+        tmp_path / "service",
+        2,
+        30.0,
+    )
+    assert service_config(Settings()) == client.ServiceConfig()
