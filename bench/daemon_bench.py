@@ -14,10 +14,10 @@ The targets (issue "A warm conversion service"):
     process importing TensorFlow and converting the 20 models with TF's own
     converter in a loop (convert_bench's floor, run by convert_bench itself).
     The same cold build with the service off is measured beside it. doit's two
-    processes must reach the service at once: in every build the service's
-    conversions, each timed inside its worker (the sidecars' ``seconds``), add
-    up to more than the build's wall clock, which only overlapping conversions
-    can do.
+    processes must reach the service at once: in every build, two conversions
+    must run in its workers at the same time (a conversion's span: its
+    artifact's modification time, which the worker writes last, back by its
+    ``seconds`` from the sidecar).
 
 Identical bytes in every path: the service's artifacts equal the local
 worker's byte for byte, and TensorFlow's own output (``tflite_convert``, the
@@ -34,7 +34,9 @@ once untimed, then ``--reps`` times, order rotated per repetition; whole
 processes, spawn to exit; medians. The service's counters, read between runs,
 show which runs it served: a run that should have used it and did not (or the
 other way round) stops the benchmark. The benchmark stops the service at the
-end, also after a failure.
+end, also after a failure. Last, one TF process converts a few of the models
+and times the clean-up a warm worker runs after each request: the time a
+worker spends outside its conversions.
 
 Run from the repository root::
 
@@ -50,9 +52,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import sys
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -66,6 +70,7 @@ from common import (
     RESULTS,
     WORK,
     Check,
+    Timed,
     checks_table,
     child_command,
     doit_tasks,
@@ -84,6 +89,7 @@ from common import (
     tail,
     timings_table,
     update_results,
+    write_json,
     write_project,
 )
 from convert_bench import ensure_models, model_params, tflite_convert_path
@@ -102,6 +108,8 @@ OPTIONS = {"float32": "{}", "dynamic": "{quantize: dynamic}"}  # the edited vari
 VARIANT = "float32"  # every model's one variant (the edit changes its options, not its name)
 TARGET_EDIT = 6.0  # (a) tflite_convert / warm service, at least
 TARGET_COLD = 2.0  # (b) floor / warm service, at least
+CLEAN_UP_MODELS = 6  # converted by the clean-up probe
+CLOCK_SLACK = 0.01  # seconds: the file times against perf_counter's durations
 
 EDIT_ARMS = {
     "warm": "(a) warm service: edit + `doit convert`",
@@ -202,10 +210,10 @@ def worker_split(before: Status, after: Status) -> list[int]:
 
 def doit(
     service: Service, command: Sequence[str], daemon: str, expected: Sequence[str], log: str
-) -> tuple[float, Status | None, Status | None]:
+) -> tuple[Timed, Status | None, Status | None]:
     """One timed ``python -m doit ...`` in the project (spawn to exit), which must exit 0 and
     execute exactly ``expected``; with the daemon on the service must have served each of
-    them, with it off none. Its seconds and the service's status before and after."""
+    them, with it off none. The run, and the service's status before and after."""
     before = service.status()
     run = run_timed([sys.executable, "-m", "doit", *command], PROJECT, env(daemon))
     after = service.status()
@@ -219,7 +227,7 @@ def doit(
             f"{len(executed)} of {len(expected)} expected task(s), the service served {count} "
             f"conversion(s), {wanted} expected\n{tail(run.output)}"
         )
-    return run.seconds, before, after
+    return run, before, after
 
 
 # --- the bytes of every path -------------------------------------------------------------------
@@ -279,7 +287,14 @@ class Measurements:
     cold: dict[str, list[float]] = field(default_factory=lambda: {a: [] for a in COLD_ARMS})
     warmup: dict[str, float] = field(default_factory=dict)
     in_worker_edit: list[float] = field(default_factory=list)  # the warm edits' conversions
-    overlap: list[tuple[float, float, list[int]]] = field(default_factory=list)  # (b) warm
+    # (b): per path, each task's time in doit and its conversion's time inside the worker
+    task_seconds: dict[str, list[float]] = field(default_factory=lambda: {"warm": [], "local": []})
+    in_worker_cold: dict[str, list[float]] = field(
+        default_factory=lambda: {"warm": [], "local": []}
+    )
+    # (b) warm: seconds with two conversions at once, the build's seconds, requests per worker
+    overlap: list[tuple[float, float, list[int]]] = field(default_factory=list)
+    clean_up: dict[str, Any] = field(default_factory=dict)  # the clean-up probe's report
     floor_reports: list[dict[str, Any]] = field(default_factory=list)
     artifacts: Artifacts = field(default_factory=Artifacts)
     final_status: Status | None = None
@@ -311,18 +326,45 @@ class EditLoop:
             return seconds
         options = self.edit()
         daemon = "on" if arm == "warm" else "off"
-        seconds, _, _ = doit(self.service, ["convert"], daemon, [self.task], f"daemon-{label}.log")
+        run, _, _ = doit(self.service, ["convert"], daemon, [self.task], f"daemon-{label}.log")
         path = "service" if arm == "warm" else "local"
         self.m.artifacts.record(path, self.model, options, artifact(self.model).read_bytes())
         if arm == "warm" and label.startswith("edit-rep"):
             self.m.in_worker_edit.append(sidecar_seconds(self.model))
-        return seconds
+        return run.seconds
 
 
 def sidecar_seconds(model: str) -> float:
     """The conversion's seconds inside its worker, from the variant's sidecar."""
     sidecar = artifact(model).with_suffix(".convert.json")
     return float(json.loads(sidecar.read_text())["seconds"])
+
+
+def conversion_span(model: str) -> tuple[float, float]:
+    """When the model's conversion ran in its worker: the worker writes the artifact as its
+    last step (renamed into place, which keeps the time), ``seconds`` before that it began."""
+    end = artifact(model).stat().st_mtime
+    return end - sidecar_seconds(model), end
+
+
+def seconds_together(spans: Sequence[tuple[float, float]]) -> float:
+    """How long at least two of these intervals ran at once (ends trimmed by the clocks'
+    disagreement, so that back-to-back conversions never count)."""
+    events = sorted(
+        [(start + CLOCK_SLACK, 1) for start, _ in spans]
+        + [(end - CLOCK_SLACK, -1) for _, end in spans]
+    )
+    together, running, since = 0.0, 0, 0.0
+    for moment, step in events:
+        if running >= 2:
+            together += moment - since
+        running, since = running + step, moment
+    return together
+
+
+def task_seconds(output: str) -> list[float]:
+    """Each executed task's time as doit's reporter prints it (``   task: built in 1.5 s``)."""
+    return [float(match) for match in re.findall(r": built in ([0-9.]+) s", output)]
 
 
 def rotated(arms: Sequence[str], rep: int) -> list[str]:
@@ -368,15 +410,18 @@ def cold_build(
     tasks = [f"convert:{name}/{VARIANT}" for name in names]
     daemon = "on" if arm == "warm" else "off"
     log = f"daemon-{label}.log"
-    seconds, before, after = doit(service, ["-n", "2", "convert"], daemon, tasks, log)
+    run, before, after = doit(service, ["-n", "2", "convert"], daemon, tasks, log)
     path = "service" if arm == "warm" else "local"
     for name in names:
         m.artifacts.record(path, name, "float32", artifact(name).read_bytes())
+    if label.startswith("cold-rep"):
+        m.task_seconds[arm] += task_seconds(run.output)
+        m.in_worker_cold[arm] += [sidecar_seconds(name) for name in names]
     if arm == "warm" and label.startswith("cold-rep"):
         assert before is not None and after is not None  # doit() saw it serve every task
-        inside = sum(sidecar_seconds(name) for name in names)
-        m.overlap.append((inside, seconds, worker_split(before, after)))
-    return seconds
+        together = seconds_together([conversion_span(name) for name in names])
+        m.overlap.append((together, run.seconds, worker_split(before, after)))
+    return run.seconds
 
 
 def measure_cold(service: Service, m: Measurements, names: Sequence[str], reps: int) -> None:
@@ -397,13 +442,15 @@ def measure(service: Service, names: Sequence[str], reps: int) -> Measurements:
     print(f"setup: doit -n 2 convert in {PROJECT} (starts the service) ...", flush=True)
     shutil.rmtree(PROJECT / "build", ignore_errors=True)
     tasks = [f"convert:{name}/{VARIANT}" for name in names]
-    m.warmup["setup"], _, _ = doit(service, ["-n", "2", "convert"], "on", tasks, "daemon-setup.log")
+    setup, _, _ = doit(service, ["-n", "2", "convert"], "on", tasks, "daemon-setup.log")
+    m.warmup["setup"] = setup.seconds
     loop = EditLoop(service, m, names[0])
     measure_edits(loop, reps)
     if loop.options != "float32":  # (b) converts every model as the floor does: float32
         loop.edit()
     measure_cold(service, m, names, reps)
     m.final_status = service.status()
+    measure_clean_up(m, names)
     return m
 
 
@@ -418,7 +465,7 @@ def ratio(m: Measurements, table: str, slow: str, fast: str) -> float:
 def checks(m: Measurements) -> list[Check]:
     edit = ratio(m, "edit", "tflite_convert", "warm")
     cold = ratio(m, "cold", "floor", "warm")
-    together = sum(inside > wall for inside, wall, _ in m.overlap)
+    together = sum(seconds > 0 for seconds, _, _ in m.overlap)
     _, problems = m.artifacts.compare()
     return [
         Check(
@@ -463,19 +510,36 @@ def facts(m: Measurements, reps: int) -> list[str]:
         )
     if m.overlap:
         builds = "; ".join(
-            f"{inside:.2f} s in workers in {wall:.2f} s (requests per worker "
-            f"{'/'.join(map(str, split))})"
-            for inside, wall, split in m.overlap
+            f"{together:.2f} s of {wall:.2f} s (requests per worker {'/'.join(map(str, split))})"
+            for together, wall, split in m.overlap
         )
         lines.append(
-            f"(b) the warm service's cold builds, conversions timed inside the workers "
-            f"against the build's wall clock: {builds}"
+            "(b) the warm service's cold builds: time with two conversions running at once "
+            f"in its workers (from each artifact's time and its conversion's seconds), of the "
+            f"build's wall clock: {builds}"
         )
+    if m.task_seconds["warm"] and m.in_worker_cold["warm"]:
+        per_path = "; ".join(
+            f"{path}: {median(m.task_seconds[arm]):.2f} s per task in doit, "
+            f"{median(m.in_worker_cold[arm]):.2f} s inside the worker"
+            for arm, path in (("warm", "warm service"), ("local", "no service"))
+            if m.task_seconds[arm]
+        )
+        lines.append(f"(b) medians over the cold builds' tasks: {per_path}")
     if m.floor_reports:
         imports = median([r["import_seconds"] for r in m.floor_reports])
         converts = median([sum(r["per_model_seconds"]) for r in m.floor_reports])
         lines.append(
             f"(b) the floor: TF import {imports:.2f} s, conversions {converts:.2f} s (medians)"
+        )
+    if m.clean_up:
+        c = m.clean_up
+        lines.append(
+            "Where a warm worker's other time goes (one TF process converting "
+            f"{len(c['convert_seconds'])} of the models with TF's converter, then the worker's "
+            "per-request clean-up, `converter.isolation.clean_up`, after each): conversion "
+            f"{median(c['convert_seconds']):.2f} s, clean-up {median(c['clean_up_seconds']):.2f} s "
+            f"(medians); a bare `gc.collect()` after it {median(c['gc_seconds']):.2f} s"
         )
     s = m.final_status
     if s is not None:
@@ -529,7 +593,46 @@ def print_report(m: Measurements, reps: int) -> None:
     print_facts(facts(m, reps))
 
 
+def child_clean_up(report: Path, models: Sequence[Path]) -> None:
+    """Convert each model with TF's converter, then time a warm worker's clean-up after it."""
+    import gc
+
+    import tensorflow as tf
+
+    from converter import isolation
+
+    base = isolation.baseline()
+    timings: dict[str, list[float]] = {"convert_seconds": [], "clean_up_seconds": []}
+    timings["gc_seconds"] = []
+    for directory in models:
+        start = time.perf_counter()
+        tf.lite.TFLiteConverter.from_saved_model(str(directory)).convert()
+        converted = time.perf_counter()
+        isolation.clean_up(base)
+        cleaned = time.perf_counter()
+        gc.collect()
+        timings["convert_seconds"].append(converted - start)
+        timings["clean_up_seconds"].append(cleaned - converted)
+        timings["gc_seconds"].append(time.perf_counter() - cleaned)
+    write_json(report, timings)
+
+
+def measure_clean_up(m: Measurements, names: Sequence[str]) -> None:
+    """The clean-up probe, once, in a child process (untimed: it explains, it is no path)."""
+    report = new_report("daemon-clean-up.json")
+    models = [convert_bench.MODELS_DIR / name for name in names[:CLEAN_UP_MODELS]]
+    run_logged(
+        child_command(__file__, "clean_up", report, *models), LOG_DIR / "daemon-clean-up.log"
+    )
+    m.clean_up = json.loads(report.read_text())
+
+
 def main(argv: Sequence[str]) -> int:
+    if argv and argv[0] == "_child":
+        mode, report, *models = argv[1:]
+        assert mode == "clean_up"
+        child_clean_up(Path(report), [Path(p) for p in models])
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=positive_int, default=7, help="repetitions of each path")
     parser.add_argument("--models", type=positive_int, default=20, help="number of models")
