@@ -144,7 +144,7 @@ def ensure_project(count: int) -> list[str]:
     names = [d.name for d in sources]
     write_project(
         PROJECT,
-        "bench/daemon_bench.py: 20 SavedModels, one variant each",
+        "bench/daemon_bench.py: SavedModels with one variant each",
         {name: manifest("float32") for name in names},
         PYPROJECT,
     )
