@@ -541,6 +541,18 @@ def facts(m: Measurements, reps: int) -> list[str]:
             f"{median(c['convert_seconds']):.2f} s, clean-up {median(c['clean_up_seconds']):.2f} s "
             f"(medians); a bare `gc.collect()` after it {median(c['gc_seconds']):.2f} s"
         )
+    cold = ratio(m, "cold", "floor", "warm") if m.cold["warm"] else TARGET_COLD
+    if cold < TARGET_COLD and m.clean_up and m.in_worker_cold["warm"] and m.floor_reports:
+        clean_up = median(m.clean_up["clean_up_seconds"])
+        inside = median(m.in_worker_cold["warm"])
+        floor = median([r["inside_seconds"] for r in m.floor_reports])
+        models = len(m.floor_reports[0]["per_model_seconds"])
+        lines.append(
+            f"Why (b) is short of {TARGET_COLD:g}x: besides each {inside:.2f} s conversion a "
+            f"worker spends about {clean_up:.2f} s in its clean-up, so {WORKERS} workers finish "
+            f"a task every {(inside + clean_up) / WORKERS:.2f} s at best, against the floor's "
+            f"{floor / models:.2f} s per model, its TF import included"
+        )
     s = m.final_status
     if s is not None:
         workers = ", ".join(
