@@ -38,6 +38,10 @@ LOG_TAIL_LINES = 30
 # After a request, a child above this share of the ceiling is retired while idle,
 # so the next (possibly bigger) conversion starts from a fresh process.
 RECYCLE_SHARE = 0.75
+# Garbage collection after a conversion costs about 0.2 s: a worker runs it when no
+# request has come for this long, and at the latest after this many requests.
+IDLE_BEFORE_COLLECT = 0.05
+COLLECT_EVERY = 8
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -316,7 +320,13 @@ def serve(conn: Connection) -> None:
 
     base = isolation.baseline()
     conn.send("ready")
+    uncollected = 0  # requests since the last garbage collection
     while True:
+        # Collect garbage while nothing waits (a request that comes meanwhile waits for
+        # at most one collection), and under a steady stream every few requests.
+        if uncollected and (uncollected >= COLLECT_EVERY or not conn.poll(IDLE_BEFORE_COLLECT)):
+            isolation.collect_garbage()
+            uncollected = 0
         try:
             message = conn.recv()
         except (EOFError, OSError):
@@ -345,6 +355,7 @@ def serve(conn: Connection) -> None:
             Path(request.output).unlink(missing_ok=True)
             return
         isolation.clean_up(base)  # while the caller reads the answer
+        uncollected += 1
 
 
 def _die_with_parent(parent: int) -> None:
