@@ -41,7 +41,7 @@ from converter.spec import (
     source_to_dict,
 )
 from converter.versions import PROJECT, tensorflow_version, version
-from converter.worker import Worker
+from converter.worker import DEFAULT_TIMEOUT, Worker
 
 if TYPE_CHECKING:
     import numpy as np
@@ -114,7 +114,7 @@ class Engine:
     def __init__(
         self,
         *,
-        timeout: float = 600.0,
+        timeout: float = DEFAULT_TIMEOUT,
         memory_limit_mb: float | None = None,
         daemon: bool | ServiceConfig = False,
         warn: Callable[[str], None] = _warn,
@@ -304,7 +304,7 @@ _default: Engine | None = None
 
 
 def default_engine(
-    timeout: float = 600.0,
+    timeout: float = DEFAULT_TIMEOUT,
     memory_limit_mb: float | None = None,
     daemon: bool | ServiceConfig = False,
     warn: Callable[[str], None] = _warn,

@@ -31,6 +31,7 @@ from converter.spec import (
     Source,
     TF1SavedModelSource,
 )
+from converter.worker import DEFAULT_TIMEOUT
 
 V1_ONLY_FLAGS = (
     "graph_def_file",
@@ -241,7 +242,9 @@ def build_parser() -> StrictParser:
         help="Do not fail on unfrozen resource variables.",
     )
     extra.add_argument("--no_probe", action="store_true", help="Skip the probe inference.")
-    extra.add_argument("--timeout", type=float, default=600.0, help="Seconds per conversion.")
+    extra.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT, help="Seconds per conversion."
+    )
     extra.add_argument("-v", "--verbose", action="store_true", help="Print TensorFlow's log.")
     return p
 

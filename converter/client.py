@@ -27,6 +27,7 @@ from converter.executor import ExecutorUnavailable
 from converter.rendezvous import PACKAGE_ROOT, Place, ServiceError
 from converter.service import Status
 from converter.spec import Outcome, Request, RunOutcome, RunRequest
+from converter.worker import DEFAULT_TIMEOUT
 
 DEFAULT_IDLE_TIMEOUT = 900.0
 START_TIMEOUT = 60.0  # the service listens before its workers import TensorFlow
@@ -73,7 +74,7 @@ class ServiceClient:
         self,
         config: ServiceConfig | None = None,
         *,
-        timeout: float = 600.0,
+        timeout: float = DEFAULT_TIMEOUT,
         memory_limit_mb: float | None = None,
     ) -> None:
         self.config = config or ServiceConfig()

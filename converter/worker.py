@@ -34,6 +34,7 @@ from converter.spec import Outcome, Request, RunOutcome, RunRequest
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 POLL_SECONDS = 0.05
 STARTUP_TIMEOUT = 300.0
+DEFAULT_TIMEOUT = 600.0  # seconds one conversion may take, unless the caller says otherwise
 LOG_TAIL_LINES = 30
 # After a request, a child above this share of the ceiling is retired while idle,
 # so the next (possibly bigger) conversion starts from a fresh process.
@@ -112,7 +113,7 @@ class Worker:
         self,
         *,
         legacy_keras: bool = False,
-        timeout: float = 600.0,
+        timeout: float = DEFAULT_TIMEOUT,
         memory_limit_mb: float | None = None,
         python: str = sys.executable,
         recycle_after: int | None = None,

@@ -9,6 +9,7 @@ import pytest
 from conftest import write_files
 
 from converter import client
+from converter.worker import DEFAULT_TIMEOUT
 from rules.build import service_config
 from rules.cache import settings_for
 from rules.errors import RulesError
@@ -53,7 +54,7 @@ def test_defaults_without_a_pyproject(tmp_path: Path) -> None:
     assert found == Settings()
     assert found.build_dir == "build" and found.manifests == ("**/model.yaml",)
     assert found.cache == found.local_cache == "~/.cache/tflite-build"
-    assert found.cache_max_size == 10 * 10**9 and found.worker_timeout == 600.0
+    assert found.cache_max_size == 10 * 10**9 and found.worker_timeout == DEFAULT_TIMEOUT
     assert (found.shard, found.baseline, found.worker_memory) == (None, None, None)
     assert found.cache_options == {} and found.cache_read_only is False
     assert (found.daemon, found.daemon_workers, found.daemon_dir, found.ci) == (
