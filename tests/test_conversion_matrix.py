@@ -10,10 +10,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,8 @@ import pytest
 from conftest import Models, call_entry, mode_options, tf_apply
 
 import converter
-from converter import modelinfo
+from converter import client, modelinfo
+from converter.client import ServiceConfig
 
 pytestmark = pytest.mark.tf
 
@@ -110,20 +113,30 @@ def run_interpreter(data: bytes, samples: np.ndarray) -> np.ndarray:
     return np.asarray(y, np.float32)
 
 
+# The matrix's artifacts, by (format, mode), for the warm service's test to compare with.
+MADE: dict[tuple[str, str], bytes] = {}
+
+
+def _convert(engine: converter.Engine, fmt: str, mode: str, models: Models, out: Path) -> bytes:
+    make_source, _ = FORMATS[fmt]
+    result = engine.convert(
+        make_source(models),
+        mode_options(mode, converter.Representative(data=models.calibration)),
+        out / f"{fmt}-{mode}.tflite",
+        provenance={"key": f"{fmt}/{mode}"},
+    )
+    data = result.path.read_bytes()
+    assert result.size == len(data)
+    return data
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_artifact_equals_tensorflow_output(
     fmt: str, mode: str, models: Models, engine: converter.Engine, tmp_path: Path
 ) -> None:
-    make_source, make_tf_converter = FORMATS[fmt]
-    result = engine.convert(
-        make_source(models),
-        mode_options(mode, converter.Representative(data=models.calibration)),
-        tmp_path / f"{fmt}-{mode}.tflite",
-        provenance={"key": f"{fmt}/{mode}"},
-    )
-    ours = result.path.read_bytes()
-    assert result.size == len(ours)
+    _, make_tf_converter = FORMATS[fmt]
+    ours = MADE[fmt, mode] = _convert(engine, fmt, mode, models, tmp_path)
     assert modelinfo.read_provenance(ours)["key"] == f"{fmt}/{mode}"  # type: ignore[index]
 
     tf_converter = make_tf_converter(models)
@@ -247,3 +260,34 @@ def test_python_representative_generator(
     conv.representative_dataset = lambda: iter(samples)
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     assert result.path.read_bytes() == conv.convert()
+
+
+@pytest.fixture(scope="module")
+def service_engine() -> Iterator[converter.Engine]:
+    """An engine that converts through a warm service of its own (one worker), stopped after."""
+    config = ServiceConfig(
+        directory=Path(tempfile.mkdtemp(prefix="tfb-")), workers=1, idle_timeout=600
+    )
+    warnings: list[str] = []
+    with converter.Engine(daemon=config, warn=warnings.append) as engine:
+        yield engine
+    client.stop(config)
+    shutil.rmtree(config.directory or "", ignore_errors=True)
+    assert warnings == []  # every request was the service's: no fallback to a local worker
+
+
+def test_the_warm_service_gives_the_bytes_of_a_fresh_process_over_the_matrix(
+    models: Models, engine: converter.Engine, service_engine: converter.Engine, tmp_path: Path
+) -> None:
+    """Every format in every mode, one after the other in one warm worker (whatever state
+    each leaves behind), against the matrix's artifacts from this session's own worker
+    (converted here when the matrix did not run, under a -k selection say)."""
+    differ = []
+    (tmp_path / "service").mkdir()
+    for fmt in FORMATS:
+        for mode in MODES:
+            local = MADE.get((fmt, mode)) or _convert(engine, fmt, mode, models, tmp_path)
+            if _convert(service_engine, fmt, mode, models, tmp_path / "service") != local:
+                differ.append(f"{fmt}/{mode}")
+    assert service_engine.conversions_served == len(FORMATS) * len(MODES)
+    assert differ == []

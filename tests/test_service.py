@@ -547,40 +547,19 @@ def test_a_worker_retires_past_its_memory_threshold() -> None:
 
 
 def _sequence(models: Models) -> list[tuple[converter.Source, converter.Options]]:
+    """What the conversion matrix's warm-service test (test_conversion_matrix) does not
+    cover: integer I/O types, legacy Keras, a Python calibration generator."""
     rep = converter.Representative(data=models.calibration, samples=10)
     generated = converter.Representative(python="entries.py:calibration", base_dir=models.root)
-    saved = converter.SavedModelSource(models.saved_model)
     return [
-        (saved, converter.Options()),
-        (saved, converter.Options(quantize="dynamic")),
-        (saved, converter.Options(quantize="float16")),
         (
-            saved,
+            converter.SavedModelSource(models.saved_model),
             converter.Options(
                 quantize="int8", representative=rep, input_type="int8", output_type="int8"
             ),
         ),
-        (saved, converter.Options(quantize="int16x8", representative=rep)),
-        (converter.KerasSource(models.keras), converter.Options()),
-        (converter.KerasSource(models.h5), converter.Options(quantize="dynamic")),
         (converter.KerasSource(models.legacy_h5, legacy=True), converter.Options()),
-        (
-            converter.FrozenGraphSource(models.frozen_graph, ("img",), ("probs",)),
-            converter.Options(),
-        ),
-        (
-            converter.TF1SavedModelSource(models.tf1_saved_model),
-            converter.Options(quantize="dynamic"),
-        ),
-        (
-            converter.PythonSource("entries.py:keras_model", models.root),
-            converter.Options(quantize="float16"),
-        ),
-        (
-            converter.PythonSource("entries.py:tf_function", models.root),
-            converter.Options(quantize="float16"),
-        ),
-        (converter.PythonSource("entries.py:session", models.root), converter.Options()),
+        (converter.KerasSource(models.h5), converter.Options(quantize="dynamic")),
         (
             converter.PythonSource("entries.py:keras_model", models.root),
             converter.Options(quantize="int8", float_fallback=True, representative=generated),
