@@ -30,7 +30,11 @@ from converter.digest import path_digest
 from converter.errors import ConverterError, OptionsError
 from converter.executor import Executor, ExecutorUnavailable
 from converter.spec import (
+    AnyOutcome,
+    AnyRequest,
     KerasSource,
+    LayersOutcome,
+    LayersRequest,
     Options,
     Outcome,
     PythonSource,
@@ -62,6 +66,9 @@ class Result:
     provenance: dict[str, Any] | None
     # Project files the source's Python code read (path relative to ``track`` -> sha256).
     discovered: dict[str, str]
+    # keep_float: the layers kept in float, and the search's account (auto)
+    kept_float: tuple[str, ...] = ()
+    search: dict[str, Any] | None = None
 
 
 def source_file(source: Source) -> Path | None:
@@ -157,7 +164,7 @@ class Engine:
         """Where requests go while it answers (the warm service); None: only local workers."""
         return None if self._remote_failed else self._remote
 
-    def run(self, request: Request | RunRequest, log_path: Path) -> Outcome | RunOutcome:
+    def run(self, request: AnyRequest, log_path: Path) -> AnyOutcome:
         """Run one request where it belongs; raises ConverterError."""
         remote = self.remote
         if remote is not None:
@@ -245,6 +252,12 @@ class Engine:
         finally:
             log = log_path.read_text(errors="replace") if log_path.exists() else ""
             log_path.unlink(missing_ok=True)
+        if stamp is not None:
+            stamp = dict(stamp)
+            if options.keep_float is not None:
+                stamp["kept_float"] = list(outcome.kept_float)
+            if track is not None:
+                stamp["discovered"] = dict(outcome.discovered)
         return Result(
             path=output,
             size=outcome.size,
@@ -252,10 +265,10 @@ class Engine:
             seconds=outcome.seconds,
             warnings=outcome.warnings,
             log=log,
-            provenance={**stamp, "discovered": dict(outcome.discovered)}
-            if stamp is not None and track is not None
-            else stamp,
+            provenance=stamp,
             discovered=dict(outcome.discovered),
+            kept_float=outcome.kept_float,
+            search=dict(outcome.search) if outcome.search is not None else None,
         )
 
     def run_reference(
@@ -280,6 +293,31 @@ class Engine:
             assert isinstance(outcome, RunOutcome)
             with np.load(produced, allow_pickle=False) as data:
                 return {name: data[name] for name in data.files}, outcome
+
+    def run_layers(
+        self, source: Source, options: Options, inputs: dict[str, np.ndarray] | None
+    ) -> LayersOutcome:
+        """Each quantized op's error in ``source`` quantized as ``options`` say (int8), worst first.
+
+        Measured on ``inputs`` (arrays keyed by input name), else on the
+        calibration samples; see ``converter.keepfloat.measure_layers``.
+        """
+        import numpy as np
+
+        sources.precheck(source)
+        with tempfile.TemporaryDirectory(prefix="tflite-build-layers-") as scratch:
+            given = None
+            if inputs is not None:
+                given = Path(scratch) / "inputs.npz"
+                np.savez(given, **inputs)  # type: ignore[arg-type]
+            log_path = self._logs / f"{uuid.uuid4().hex}.log"
+            try:
+                request = LayersRequest(source, options, given, Path(scratch) / "unused")
+                outcome = self.run(request, log_path)
+            finally:
+                log_path.unlink(missing_ok=True)
+        assert isinstance(outcome, LayersOutcome)
+        return outcome
 
     def close(self) -> None:
         """Stop this engine's workers and leave the service (it serves the next build)."""

@@ -26,7 +26,7 @@ from converter.errors import ConverterError
 from converter.executor import ExecutorUnavailable
 from converter.rendezvous import PACKAGE_ROOT, Place, ServiceError
 from converter.service import Status
-from converter.spec import Outcome, Request, RunOutcome, RunRequest
+from converter.spec import AnyOutcome, AnyRequest, LayersOutcome, Outcome, Request, RunOutcome
 from converter.worker import DEFAULT_TIMEOUT
 
 DEFAULT_IDLE_TIMEOUT = 900.0
@@ -86,7 +86,7 @@ class ServiceClient:
         self._conn: Connection | None = None
         self._owner = os.getpid()  # a forked doit worker opens its own connection
 
-    def convert(self, request: Request | RunRequest, log_path: Path) -> Outcome | RunOutcome:
+    def convert(self, request: AnyRequest, log_path: Path) -> AnyOutcome:
         conn = self.connect()
         message = (
             "convert",
@@ -111,7 +111,7 @@ class ServiceClient:
             self.requests_served += 1
             self.conversions_served += isinstance(request, Request)
         if status == "ok":
-            assert isinstance(payload, (Outcome, RunOutcome))
+            assert isinstance(payload, (Outcome, RunOutcome, LayersOutcome))
             return payload
         assert isinstance(payload, ConverterError)
         raise payload

@@ -13,9 +13,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from converter import checks, discovery, loaders, modelinfo, options, representative
+from converter import checks, discovery, loaders, modelinfo, representative
+from converter import options as options_module
 from converter.errors import ConversionError, ConverterError, OptionsError, describe
-from converter.spec import Outcome, PythonSource, Request
+from converter.spec import Options, Outcome, PythonSource, Request
 
 
 def run(request: Request) -> Outcome:
@@ -23,27 +24,24 @@ def run(request: Request) -> Outcome:
     start = time.perf_counter()
     notes: list[str] = []
     if request.source.api is not None:
-        options.plan(request.options, request.source.api)  # fail before loading the model
+        options_module.plan(request.options, request.source.api)  # fail before loading
     discovered: dict[str, str] = {}
     with _watching(request, isinstance(request.source, PythonSource), discovered):
         loader = loaders.load(request.source)
+    kept: tuple[str, ...] = ()
+    account: dict[str, Any] | None = None
     try:
-        converter = loader.converter()
-        attrs = options.plan(request.options, loader.api)
-        apply(converter, attrs)
-        if request.options.custom_opdefs:
-            from tensorflow.lite.python.convert import register_custom_opdefs
-
-            register_custom_opdefs(list(request.options.custom_opdefs))
         rep = request.options.representative
-        if rep is not None:
-            specs = loader.input_specs()
-            with _watching(request, rep.python is not None, discovered):
-                samples = representative.load_samples(rep, specs)
-            converter.representative_dataset = representative.dataset(
-                samples, specs, by_name=loader.signature
+        with _watching(request, rep is not None and rep.python is not None, discovered):
+            converter, samples = configure(loader, request.options)
+        if request.options.keep_float is not None:
+            from converter import keepfloat
+
+            data, kept, account = keepfloat.convert(
+                loader, converter, request.options.keep_float, samples
             )
-        data = _convert(converter)
+        else:
+            data = _convert(converter)
     finally:
         loader.close()
     if not request.options.allow_resource_variables:
@@ -54,6 +52,8 @@ def run(request: Request) -> Outcome:
             notes.append(warning)
     if request.provenance is not None:
         stamp = dict(request.provenance)
+        if request.options.keep_float is not None:
+            stamp["kept_float"] = list(kept)
         if request.track is not None:
             stamp["discovered"] = discovered
         data = modelinfo.stamp_provenance(data, stamp)
@@ -65,7 +65,28 @@ def run(request: Request) -> Outcome:
         warnings=tuple(notes),
         api=loader.api,
         discovered=tuple(sorted(discovered.items())),
+        kept_float=kept,
+        search=account,
     )
+
+
+def configure(loader: loaders.Loader, options: Options) -> tuple[Any, list[list[Any]] | None]:
+    """The loader's converter with ``options`` applied, and the calibration samples it was given."""
+    converter = loader.converter()
+    apply(converter, options_module.plan(options, loader.api))
+    if options.custom_opdefs:
+        from tensorflow.lite.python.convert import register_custom_opdefs
+
+        register_custom_opdefs(list(options.custom_opdefs))
+    rep = options.representative
+    if rep is None:
+        return converter, None
+    specs = loader.input_specs()
+    samples = representative.load_samples(rep, specs)
+    converter.representative_dataset = representative.dataset(
+        samples, specs, by_name=loader.signature
+    )
+    return converter, samples
 
 
 @contextlib.contextmanager
@@ -102,7 +123,7 @@ def _tf_value(tf: Any, path: str, value: Any) -> Any:
         return {tf.lite.OpsSet[v] for v in value}
     if path == "target_spec.supported_types":
         return [tf.as_dtype(v) for v in value]
-    if path in options.DTYPE_ATTRIBUTES:
+    if path in options_module.DTYPE_ATTRIBUTES:
         return tf.as_dtype(value)
     return value
 

@@ -12,6 +12,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -171,6 +172,113 @@ def errors(reference: np.ndarray, candidate: np.ndarray) -> Errors:
 def accuracy(outputs: np.ndarray, labels: np.ndarray) -> float:
     """Top-1 accuracy of class scores against integer labels."""
     return float(np.mean(outputs.reshape(len(outputs), -1).argmax(axis=1) == labels.reshape(-1)))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A model's outputs against the reference's on the same inputs: the accuracy report's figures.
+
+    Metrics are rounded as a report keeps them, so a figure here is the figure a
+    budget is checked against (``figure``): the search of ``keep_float: auto``
+    and the report reach the same verdict.
+    """
+
+    matched: str  # how outputs were matched to the reference's: "name" or "position"
+    primary: str  # the output that accuracy and top-1 agreement are about
+    outputs: dict[str, dict[str, float | str | None]]  # Errors.to_dict() by output name
+    max_abs_error: float  # over every output
+    accuracy: float | None = None
+    reference_accuracy: float | None = None
+    accuracy_drop: float | None = None
+
+    @property
+    def top1_agreement(self) -> float | None:
+        value = self.outputs[self.primary]["top1_agreement"]
+        return value if isinstance(value, float) else None
+
+    def figure(self, name: str) -> float | None:
+        """A figure by its report name: accuracy, accuracy_drop, top1_agreement, max_abs_error."""
+        value: float | None = getattr(self, name)
+        return value
+
+
+def compare(
+    runner: Runner,
+    inputs: dict[str, np.ndarray],
+    reference: dict[str, np.ndarray],
+    labels: np.ndarray | None,
+) -> Comparison:
+    """Run ``runner`` on ``inputs`` (keyed by its input names) and compare with ``reference``.
+
+    Raises RuntimeError or ValueError when the interpreter cannot run the
+    model, or the outputs cannot be matched.
+    """
+    got = runner.run([inputs[name] for name in runner.input_names])
+    order, matched = match(list(reference), runner.output_names)
+    references = list(reference.values())
+    outputs = {
+        name: errors(references[i], values).to_dict()
+        for name, i, values in zip(runner.output_names, order, got, strict=True)
+    }
+    worst = max(float(o["max_abs_error"] or 0.0) for o in outputs.values())
+    comparison = Comparison(matched, runner.output_names[0], outputs, worst)
+    if labels is None:
+        return comparison
+    measured = round(accuracy(got[0], labels), 6)
+    reference_accuracy = round(accuracy(references[order[0]], labels), 6)
+    return Comparison(
+        matched,
+        runner.output_names[0],
+        outputs,
+        worst,
+        measured,
+        reference_accuracy,
+        round(reference_accuracy - measured, 6),
+    )
+
+
+SEED = 0
+GENERATED_SAMPLES = 64
+
+
+def evaluation_inputs(
+    runner: Runner, arrays: dict[str, np.ndarray] | None, samples: int | None, origin: str
+) -> tuple[dict[str, np.ndarray], np.ndarray | None, str]:
+    """(real-valued inputs keyed by ``runner``'s input names, labels or None, their origin).
+
+    ``arrays`` is the evaluate data as read (keyed by input name, with optional
+    ``labels``); without it, seeded samples in [0, 1) stand in. ``origin`` names
+    the data's file. Reports and the keep-float search read their inputs here.
+    """
+    if arrays is None:
+        rng = np.random.default_rng(SEED)
+        generated = {}
+        for name, detail in zip(runner.input_names, runner.inputs, strict=True):
+            shape = [d if d > 0 else 1 for d in detail["shape_signature"][1:]]
+            generated[name] = rng.random((GENERATED_SAMPLES, *shape), dtype=np.float32)
+        return generated, None, f"no evaluate data: {GENERATED_SAMPLES} seeded samples in [0, 1)"
+    arrays = dict(arrays)
+    labels = arrays.pop("labels", None)
+    if len(arrays) == 1 and len(runner.input_names) == 1:  # one input: any key will do
+        arrays = {runner.input_names[0]: next(iter(arrays.values()))}
+    order, _ = match(list(arrays), runner.input_names, what="input")
+    given = list(arrays.values())
+    inputs = {}
+    for name, i in zip(runner.input_names, order, strict=True):
+        values = given[i]
+        inputs[name] = values.astype(np.float32) if values.dtype.kind == "f" else values
+    count = len(next(iter(inputs.values())))
+    if samples is not None:
+        count = min(count, samples)
+        inputs = {name: values[:count] for name, values in inputs.items()}
+        labels = None if labels is None else labels[:count]
+    return inputs, labels, f"{origin}, {count} samples"
+
+
+def read_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` by name."""
+    with np.load(path, allow_pickle=False) as data:
+        return {name: data[name] for name in data.files}
 
 
 def latency(model: bytes, batch: int = 1, threads: int = 1, runs: int = 30) -> dict[str, Any]:

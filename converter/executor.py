@@ -1,7 +1,8 @@
 """Where conversions run: the one interface every place implements.
 
-An executor takes a ``Request`` (a conversion) or a ``RunRequest`` (a reference
-run of the source model) and returns its ``Outcome`` or ``RunOutcome``, or
+An executor takes a ``Request`` (a conversion), a ``RunRequest`` (a reference
+run of the source model) or a ``LayersRequest`` (an int8 model's per-layer
+errors) and returns its outcome, or
 raises the ``ConverterError`` the conversion failed with, its log tail
 included. The engine decides what to run; an executor only runs it. Today
 there are two: ``converter.worker.Worker``, one TensorFlow process of this
@@ -14,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from converter.spec import Outcome, Request, RunOutcome, RunRequest
+from converter.spec import AnyOutcome, AnyRequest
 
 
 class Executor(Protocol):
@@ -32,7 +33,7 @@ class Executor(Protocol):
     def processes_started(self) -> int:
         """Processes this executor started on this machine (a warm service starts none)."""
 
-    def convert(self, request: Request | RunRequest, log_path: Path) -> Outcome | RunOutcome:
+    def convert(self, request: AnyRequest, log_path: Path) -> AnyOutcome:
         """Run one request; raises ConverterError, or ExecutorUnavailable when it cannot run here."""
 
     def close(self) -> None:

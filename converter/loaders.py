@@ -114,6 +114,10 @@ class Loader(abc.ABC):
     def close(self) -> None:  # noqa: B027 (nothing to release but a TF1 graph's session)
         """Release what the model holds."""
 
+    def layer_names(self) -> frozenset[str]:
+        """The names its author gave the model's layers (a Keras model's), to name TFLite ops by."""
+        return frozenset()
+
     @abc.abstractmethod
     def _make_converter(self) -> Any: ...
 
@@ -270,6 +274,15 @@ class KerasLoader(Loader):
         if inputs is None:
             return _traced_keras_specs(self.model)
         return [_spec(getattr(t, "name", "input"), t.shape, t.dtype) for t in inputs]
+
+    def layer_names(self) -> frozenset[str]:
+        names: set[str] = set()
+        stack = list(getattr(self.model, "layers", []))
+        while stack:  # nested models' layers too
+            layer = stack.pop()
+            names.add(layer.name)
+            stack.extend(getattr(layer, "layers", []))
+        return frozenset(names)
 
     def reference(self) -> Call:
         model = self.model

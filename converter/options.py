@@ -185,6 +185,13 @@ def check(options: Options, api: ConverterApi | None) -> list[Problem]:
             problems.append(
                 ("representative -> samples", f"expected a positive integer; got {rep.samples!r}")
             )
+    if options.keep_float is not None and mode != "int8":
+        problems.append(
+            (
+                "keep_float",
+                f"applies only to quantize int8 (TF's quantization debugger), not {mode}",
+            )
+        )
     if options.float_fallback and not integer:
         problems.append(("float_fallback", f"applies only to quantize int8 or int16x8, not {mode}"))
     for key in ("input_type", "output_type"):

@@ -30,12 +30,8 @@ def run(request: RunRequest) -> RunOutcome:
         given = {name: data[name] for name in data.files}
     loader = loaders.load(request.source)
     try:
-        call = loader.reference()
+        outputs, matched = outputs_of(loader, given)
         specs = loader.input_specs()
-        order, matched = match(list(given), [s.name for s in specs], what="input")
-        values = list(given.values())
-        arrays = [values[i].astype(s.dtype) for i, s in zip(order, specs, strict=True)]
-        outputs = _batched(call, _fixed_batch(specs), arrays)
     finally:
         loader.close()
     np.savez(request.output, **outputs)  # type: ignore[arg-type]
@@ -45,6 +41,18 @@ def run(request: RunRequest) -> RunOutcome:
         matched=matched,
         seconds=time.perf_counter() - start,
     )
+
+
+def outputs_of(
+    loader: loaders.Loader, given: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], str]:
+    """The loaded model's outputs on ``given`` (matched to its inputs by name, else by position)."""
+    call = loader.reference()
+    specs = loader.input_specs()
+    order, matched = match(list(given), [s.name for s in specs], what="input")
+    values = list(given.values())
+    arrays = [values[i].astype(s.dtype) for i, s in zip(order, specs, strict=True)]
+    return _batched(call, _fixed_batch(specs), arrays), matched
 
 
 def _fixed_batch(specs: Sequence[loaders.InputSpec]) -> int | None:

@@ -148,6 +148,51 @@ class Representative:
 
 
 @dataclass(frozen=True)
+class Goal:
+    """One accuracy budget the variant must meet: ``figure`` compared with ``limit``.
+
+    ``budget`` is the manifest's name for it (``max_accuracy_drop``), ``figure``
+    the report figure it limits (``accuracy_drop``, see ``converter.evaluate``).
+    """
+
+    budget: str
+    figure: str
+    comparison: Literal["at most", "at least"]
+    limit: float
+
+    def met_by(self, value: float | None) -> bool:
+        if value is None:
+            return False
+        return value <= self.limit if self.comparison == "at most" else value >= self.limit
+
+    def closer(self, value: float | None, than: float | None) -> bool:
+        """Whether ``value`` is nearer to meeting this goal than ``than``."""
+        if value is None:
+            return False
+        if than is None:
+            return True
+        return value < than if self.comparison == "at most" else value > than
+
+
+@dataclass(frozen=True)
+class KeepFloat:
+    """Layers an int8 model keeps in float: named (``layers``), or searched for (``auto``).
+
+    Names are the Keras/TF layer names behind the TFLite tensors (see
+    ``converter.doctor``). The search keeps the fewest layers in float that meet
+    every goal, measured on ``evaluate`` (an ``.npz`` keyed by input name, with
+    optional labels; the first ``samples``), else on the seeded samples an
+    accuracy report uses: the same data, and so the same verdict, as the report.
+    """
+
+    layers: tuple[str, ...] = ()
+    auto: bool = False
+    goals: tuple[Goal, ...] = ()
+    evaluate: Path | None = None
+    samples: int | None = None
+
+
+@dataclass(frozen=True)
 class Options:
     """How to convert; mapped onto converter attributes by ``converter.options.plan``.
 
@@ -171,6 +216,7 @@ class Options:
     default_ranges: tuple[float, float] | None = None
     custom_opdefs: tuple[str, ...] = ()
     converter: Mapping[str, Any] = field(default_factory=dict)
+    keep_float: KeepFloat | None = None  # int8 only: layers left in float
     # Checks after conversion (see converter.checks).
     allow_resource_variables: bool = False
     probe: bool = True
@@ -242,6 +288,9 @@ class Outcome:
     warnings: tuple[str, ...] = ()
     api: str = "v2"
     discovered: tuple[tuple[str, str], ...] = ()  # (path relative to track, sha256), sorted
+    # keep_float: the layers kept in float, and the search's account when it searched
+    kept_float: tuple[str, ...] = ()
+    search: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -267,3 +316,51 @@ class RunOutcome:
     outputs: tuple[str, ...]  # the model's output names, in its order
     matched: str  # how the given inputs were matched: "name" or "position"
     seconds: float
+
+
+@dataclass(frozen=True)
+class LayersRequest:
+    """Measure each quantized op's error against float execution: an int8 variant's per-layer report.
+
+    The worker quantizes the model as ``options`` say (``keep_float`` pinned to
+    the layers the artifact keeps) through TF's QuantizationDebugger, and runs
+    its debug model on ``inputs`` (an ``.npz`` keyed by input name), or on the
+    calibration samples when there are none.
+    """
+
+    source: Source
+    options: Options
+    inputs: Path | None
+    output: Path  # not written: a layers report travels back in the outcome
+
+
+@dataclass(frozen=True)
+class LayerError:
+    """One quantized op's error against the same op in float, over the debug data.
+
+    ``rmse_scale`` is the root-mean-square error in units of the op's output
+    quantization step (about 0.29 is rounding alone); ``max_abs_error`` is in
+    the output's real units.
+    """
+
+    layer: str  # the Keras/TF layer behind the op, as the user named it
+    op: str  # the TFLite op: FULLY_CONNECTED, CONV_2D...
+    tensor: str  # the op's output tensor (what TF's denylisted_nodes take)
+    rmse_scale: float
+    max_abs_error: float
+    scale: float
+
+
+@dataclass(frozen=True)
+class LayersOutcome:
+    """The worker's answer to a LayersRequest: ops ranked worst first."""
+
+    ops: tuple[LayerError, ...]
+    data: str  # what the debug model ran on
+    kept_float: tuple[str, ...]
+    seconds: float
+
+
+# Everything an executor runs, and what it answers.
+AnyRequest = Request | RunRequest | LayersRequest
+AnyOutcome = Outcome | RunOutcome | LayersOutcome

@@ -22,14 +22,24 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from converter import isolation
 from converter.errors import ConversionError, ConverterError, WorkerError
-from converter.spec import Outcome, Request, RunOutcome, RunRequest
+from converter.spec import (
+    AnyOutcome,
+    AnyRequest,
+    LayersOutcome,
+    LayersRequest,
+    Outcome,
+    Request,
+    RunOutcome,
+    RunRequest,
+)
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 POLL_SECONDS = 0.05
@@ -196,9 +206,7 @@ class Worker:
                 )
         self._conn.recv()  # "ready"
 
-    def convert(
-        self, request: Request | RunRequest, log_path: Path, *, cwd: str | None = None
-    ) -> Outcome | RunOutcome:
+    def convert(self, request: AnyRequest, log_path: Path, *, cwd: str | None = None) -> AnyOutcome:
         """Run one request (a conversion, or a reference run of a source model).
 
         TF's output goes to ``log_path``. Relative paths in the request are
@@ -221,7 +229,7 @@ class Worker:
                 if self._worn_out(child_rss):
                     self._stop()
                 if status == "ok":
-                    assert isinstance(payload, (Outcome, RunOutcome))
+                    assert isinstance(payload, (Outcome, RunOutcome, LayersOutcome))
                     return payload
                 assert isinstance(payload, ConverterError)
                 payload.log = log_tail(log_path)
@@ -317,7 +325,13 @@ def serve(conn: Connection) -> None:
     """The child's loop: answer requests until told to stop or the parent goes away."""
     import tensorflow  # noqa: F401  (imported once, here, for every request to come)
 
-    from converter import conversion, reference
+    from converter import conversion, keepfloat, reference
+
+    handlers: dict[type, Callable[[Any], object]] = {
+        Request: conversion.run,
+        RunRequest: reference.run,
+        LayersRequest: keepfloat.measure_layers,
+    }
 
     base = isolation.baseline()
     conn.send("ready")
@@ -337,8 +351,7 @@ def serve(conn: Connection) -> None:
         request, log_path, cwd = message
         with _output_to(log_path), isolation.request_scope(cwd):
             try:
-                handler = reference.run if isinstance(request, RunRequest) else conversion.run
-                reply: tuple[str, object] = ("ok", handler(request))
+                reply: tuple[str, object] = ("ok", handlers[type(request)](request))
             except ConverterError as e:
                 reply = ("error", e)
             except Exception as e:

@@ -16,6 +16,8 @@ from typing import Any
 
 from converter.spec import (
     FrozenGraphSource,
+    Goal,
+    KeepFloat,
     KerasSource,
     Options,
     PythonSource,
@@ -34,6 +36,8 @@ CLASSES: dict[str, type[Any]] = {
         Evaluate,
         Options,
         Representative,
+        KeepFloat,
+        Goal,
         SavedModelSource,
         TF1SavedModelSource,
         KerasSource,

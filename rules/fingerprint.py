@@ -58,7 +58,9 @@ def inputs_of(manifest: Manifest, variant: Variant) -> tuple[Path, ...]:
     exporting are rarely byte-reproducible, and a fresh clone must be able to
     take the artifact from the cache without running the task first. Data files
     of such a manifest count as the task's products too; a committed one is
-    tracked by listing it in ``deps``.
+    tracked by listing it in ``deps``. A ``keep_float: auto`` variant also
+    depends on the evaluate data its search measures on (its budget is in its
+    options).
     """
     found = list(source_inputs(manifest))
     rep = variant.options.representative
@@ -67,6 +69,9 @@ def inputs_of(manifest: Manifest, variant: Variant) -> tuple[Path, ...]:
             found.append(rep.data)
         elif rep.python is not None:
             found.extend(PythonSource(rep.python, rep.base_dir).files)
+    keep = variant.options.keep_float
+    if keep is not None and keep.evaluate is not None and manifest.task is None:
+        found.append(keep.evaluate)  # keep_float: auto measures its trials on it
     return tuple(dict.fromkeys(found))  # unique, in order
 
 

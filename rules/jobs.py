@@ -9,7 +9,7 @@ from typing import Any
 
 from converter.digest import canonical_json
 from converter.spec import Options, PythonSource, Source
-from rules.specs import Budget, Evaluate, Manifest, Variant
+from rules.specs import Budget, Evaluate, Manifest, Variant, budget_for
 
 
 @dataclass(frozen=True)
@@ -93,9 +93,7 @@ class ReportJob:
 
     @functools.cached_property
     def budget(self) -> Budget | None:
-        from rules.report import budget_for
-
-        return budget_for(dict(self.manifest.budgets), self.variant.name)
+        return budget_for(self.manifest.budgets, self.variant.name)
 
     @property
     def evaluate(self) -> Evaluate | None:

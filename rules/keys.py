@@ -41,6 +41,7 @@ Kind = Literal[
     "section",  # a mapping of its own ``keys``
     "variants",  # {variant name: options}; a null option unsets what defaults gave it
     "budgets",  # {variant name or '*': limits}, the limits being rules.budgets' rows
+    "layers",  # auto, or a list of layer names (or a single one)
 ]
 # Mapping-valued kinds that a variant merges key by key over the defaults' (a
 # section such as representative is replaced whole: its keys exclude each other).
@@ -180,6 +181,14 @@ OPTIONS = Section(
             choices=tuple(OPS_SETS),
             aliases=tuple(OPS_SETS.values()),
             item="op set",
+        ),
+        Key(
+            "keep_float",
+            "layers",
+            "int8: the layers to keep in float, or auto (the fewest that meet the variant's "
+            "accuracy budget)",
+            item="layer name",
+            non_empty=True,
         ),
         Key("allow_custom_ops", "boolean", "allow ops TFLite has no kernel for (custom ops)"),
         Key(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import zipfile
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +25,8 @@ from converter.entry import SYNTAX, EntryPoint
 from converter.options import check, suggest
 from converter.spec import (
     FrozenGraphSource,
+    Goal,
+    KeepFloat,
     KerasSource,
     Options,
     PythonSource,
@@ -47,7 +49,7 @@ from rules.keys import (
     Section,
 )
 from rules.project import DIRECTORY, MISSING, Project, path_state
-from rules.specs import Budget, Evaluate, Manifest, Variant
+from rules.specs import Budget, Evaluate, Manifest, Variant, budget_for
 
 try:  # the C loader is several times faster, which matters for big monorepos
     from yaml import CSafeLoader as _Loader
@@ -73,6 +75,8 @@ class _Reader:
         self.task: str | None = None  # a producing task excuses files that do not exist yet
         # Every path looked at, with what was found: the parse cache re-checks these.
         self.checked: list[tuple[str, int]] = []
+        # Variants with keep_float: auto -> where it was set: its goals come from the budgets.
+        self.searches: dict[str, tuple[Node, Keys]] = {}
 
     def problem(self, node: Node | None, keys: Keys, message: str) -> None:
         line = node.start_mark.line + 1 if node is not None else None
@@ -216,7 +220,16 @@ class _Reader:
                 return _read_pairs(self, node, keys)
             case "attributes":
                 return _read_attributes(self, node, keys)
+            case "layers":
+                return self.keep_float(node, keys, key)
         raise ValueError(f"{key.name}: a {key.kind} is read by its own function")
+
+    def keep_float(self, node: Node, keys: Keys, key: Key) -> KeepFloat | None:
+        """``auto`` (its goals come from the budgets, once they are read) or layer names."""
+        if isinstance(node, yaml.ScalarNode) and _construct(node) == "auto":
+            return KeepFloat(auto=True)
+        names = self.items(node, keys, key)
+        return None if names is None else KeepFloat(layers=names)
 
     def values(self, fields: dict[str, Node], keys: Keys, section: Section) -> dict[str, Any]:
         """Every given key's value, in the section's order; those with a problem left out."""
@@ -356,15 +369,16 @@ def _parse(reader: _Reader, path: Path) -> tuple[Manifest | None, list[Problem]]
         source, task, deps = _read_source(reader, top["source"])
     variants = _read_variants(reader, top.get("variants"), top.get("defaults"), source)
     evaluate = _read_evaluate(reader, top["evaluate"]) if "evaluate" in top else None
-    budgets = (
+    budgets_ = (
         _read_budgets(reader, top["budgets"], variants, evaluate, "evaluate" in top)
         if "budgets" in top
         else {}
     )
+    variants = [_with_goals(reader, v, budgets_, evaluate) for v in variants]
     if reader.problems or source is None:
         return None, reader.problems
     return (
-        Manifest(path, name, source, task, deps, tuple(variants), evaluate, budgets),
+        Manifest(path, name, source, task, deps, tuple(variants), evaluate, budgets_),
         [],
     )
 
@@ -571,6 +585,9 @@ def _read_options(
     if len(reader.problems) > before:
         return None
     options = Options(**values)
+    if options.keep_float is not None and options.keep_float.auto:
+        node, origin = fields["keep_float"]
+        reader.searches[keys[-1]] = (node, origin or (*keys, "keep_float"))
     reported = set()
     for key, message in check(options, source.api if source is not None else None):
         head, *rest = key.split(" -> ")
@@ -629,6 +646,40 @@ def _read_attributes(reader: _Reader, node: Node, keys: Keys) -> dict[str, Any] 
     if fields is None:
         return None
     return {name: _construct(value) for name, value in fields.items()}
+
+
+def _with_goals(
+    reader: _Reader, variant: Variant, budgets_: dict[str, Budget], evaluate: Evaluate | None
+) -> Variant:
+    """A ``keep_float: auto`` variant with the accuracy budget its search must meet, and its data."""
+    found = reader.searches.get(variant.name)
+    keep = variant.options.keep_float
+    if found is None or keep is None:
+        return variant
+    budget = budget_for(budgets_, variant.name)
+    limits = budget.limits() if budget is not None else []
+    goals = tuple(
+        Goal(kind.name, kind.figure, kind.comparison, limit)
+        for kind, limit in limits
+        if kind.section == "accuracy"
+    )
+    if not goals:
+        node, keys = found
+        names = ", ".join(k.name for k in budgets.BUDGETS if k.section == "accuracy")
+        reader.problem(
+            node,
+            keys,
+            f"auto needs an accuracy budget to meet: set one of {names} "
+            f"under budgets -> {variant.name} (or '*')",
+        )
+        return variant
+    searched = replace(
+        keep,
+        goals=goals,
+        evaluate=evaluate.data if evaluate is not None else None,
+        samples=evaluate.samples if evaluate is not None else None,
+    )
+    return replace(variant, options=replace(variant.options, keep_float=searched))
 
 
 def _read_evaluate(reader: _Reader, node: Node) -> Evaluate | None:

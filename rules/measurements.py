@@ -45,12 +45,13 @@ from rules.sections import (
     AccuracySection,
     Host,
     LatencySection,
+    LayersSection,
     SizeSection,
     bytes_on_disk,
     parse,
 )
 
-MEASUREMENTS_FORMAT = 1  # bump when what is measured, or how, changes
+MEASUREMENTS_FORMAT = 2  # bump when what is measured, or how, changes
 
 
 @dataclass(frozen=True)
@@ -64,15 +65,19 @@ class Measurements:
     size: SizeSection
     accuracy: AccuracySection
     latency: Mapping[str, LatencySection]
+    layers: LayersSection | None = None  # int8 variants only
     format: int = MEASUREMENTS_FORMAT
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "format": self.format,
             "size": self.size.to_dict(),
             "accuracy": self.accuracy.to_dict(),
             "latency": {key: figures.to_dict() for key, figures in self.latency.items()},
         }
+        if self.layers is not None:
+            out["layers"] = self.layers.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Measurements:
@@ -82,6 +87,7 @@ class Measurements:
             latency={
                 key: LatencySection.from_dict(figures) for key, figures in data["latency"].items()
             },
+            layers=LayersSection.from_dict(data["layers"]) if "layers" in data else None,
             format=data["format"],
         )
 
@@ -243,7 +249,15 @@ def can_do_without_source(job: ReportJob, build: Build) -> bool:
         found = fetch(job, build)
     except FileNotFoundError:
         return False
-    return found.cached is not None or found.reference is not None
+    if found.cached is not None:
+        return True
+    # An int8 variant's per-layer errors are measured on the source model itself.
+    return found.reference is not None and job.variant.options.quantize != "int8"
+
+
+def per_layer(job: ReportJob) -> bool:
+    """Whether the report has a per-layer section: full-integer variants (int8, int16x8)."""
+    return job.variant.options.quantize in ("int8", "int16x8")
 
 
 def _measurements_key(key: str) -> str:
@@ -310,14 +324,47 @@ def measure(job: ReportJob, build: Build, found: Plan) -> Measurements:
         keep = cacheable(e)
     if source_bytes is None:
         source_bytes = bytes_on_disk(job.source)
+    layers = None
+    if per_layer(job):
+        layers, measurable = _layers(job, build, inputs if job.evaluate is not None else None)
+        keep = keep and measurable
     here = host()
     measured = Measurements(
-        SizeSection.measure(job, source_bytes), quality, {host_id(here): _latency(job, here)}
+        SizeSection.measure(job, source_bytes),
+        quality,
+        {host_id(here): _latency(job, here)},
+        layers,
     )
     if keep:
         store(build, found, measured)
     found.inputs = None  # the arrays can be large, and this report is done with them
     return measured
+
+
+def _layers(
+    job: ReportJob, build: Build, inputs: dict[str, Any] | None
+) -> tuple[LayersSection, bool]:
+    """The per-layer section, and whether it may be cached (a worker that died may not).
+
+    The model is quantized as the artifact was: with the layers its provenance
+    says were kept in float (a searched variant's choice included).
+    """
+    from converter import modelinfo
+    from converter.errors import WorkerError
+    from converter.spec import KeepFloat
+
+    if job.variant.options.quantize != "int8":
+        return LayersSection(skipped="TF's quantization debugger measures int8 models only"), True
+    if job.source is not None and not job.source.exists():
+        return LayersSection(skipped=f"the source model {job.source} is not on disk"), False
+    stamp = modelinfo.describe(job.artifact.read_bytes()).provenance or {}
+    kept = tuple(stamp.get("kept_float") or ())
+    options = replace(job.variant.options, keep_float=KeepFloat(layers=kept) if kept else None)
+    try:
+        outcome = build.engine().run_layers(job.model_source, options, inputs)
+    except ConverterError as e:
+        return LayersSection(skipped=_first_line(e)), not isinstance(e, WorkerError)
+    return LayersSection.measured(outcome), True
 
 
 def _latency(job: ReportJob, here: Host) -> LatencySection:

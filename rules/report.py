@@ -18,13 +18,20 @@ from typing import TYPE_CHECKING, Any
 
 from rules.budgets import BY_NAME, BudgetKind
 from rules.jobs import ReportJob
-from rules.sections import AccuracySection, LatencySection, Section, SizeSection, parse
+from rules.sections import (
+    AccuracySection,
+    LatencySection,
+    LayersSection,
+    Section,
+    SizeSection,
+    parse,
+)
 from rules.specs import Budget
 
 if TYPE_CHECKING:
     from rules.measurements import Measurements
 
-REPORT_FORMAT = 6  # bump when a report gains or changes a section: reports rerun
+REPORT_FORMAT = 7  # bump when a report gains or changes a section: reports rerun
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,7 @@ class Report:
     latency: LatencySection
     accuracy: AccuracySection
     budgets: tuple[Check, ...] = ()
+    layers: LayersSection | None = None  # int8 variants: each quantized op's error
     format: int = REPORT_FORMAT
 
     @property
@@ -111,7 +119,7 @@ class Report:
         return kind.unmeasured if section is None else section.why_unmeasured(kind.unmeasured)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "format": self.format,
             "model": self.model,
             "variant": self.variant,
@@ -121,6 +129,9 @@ class Report:
             "accuracy": self.accuracy.to_dict(),
             "budgets": [c.to_dict() for c in self.budgets],
         }
+        if self.layers is not None:
+            out["layers"] = self.layers.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Report:
@@ -132,6 +143,7 @@ class Report:
             latency=LatencySection.from_dict(data["latency"]),
             accuracy=AccuracySection.from_dict(data["accuracy"]),
             budgets=tuple(Check.from_dict(c) for c in data["budgets"]),
+            layers=LayersSection.from_dict(data["layers"]) if "layers" in data else None,
             format=data["format"],
         )
 
@@ -143,20 +155,6 @@ class Report:
     def from_json(cls, text: str | bytes) -> Report:
         """The report in a report file's text; ValueError if it is not one."""
         return parse(cls.from_dict, text, "a report")
-
-
-def budget_for(budgets: dict[str, Budget], variant: str) -> Budget | None:
-    """The ``"*"`` budget with the variant's own limits laid over it."""
-    general, own = budgets.get("*"), budgets.get(variant)
-    if general is None or own is None:
-        return own or general
-    merged = {
-        f.name: getattr(own, f.name)
-        if getattr(own, f.name) is not None
-        else getattr(general, f.name)
-        for f in dataclasses.fields(Budget)
-    }
-    return Budget(**merged)
 
 
 def check(name: str, budget: Budget | None, report: Report) -> tuple[Check, ...]:
@@ -189,9 +187,23 @@ def build_report(job: ReportJob, measured: Measurements, latency: LatencySection
     if job.float32 is not None and job.float32.is_file():
         size = replace(size, vs_float32=round(size.size / job.float32.stat().st_size, 4))
     report = Report(
-        job.model, job.variant.name, job.artifact.name, size, latency, measured.accuracy
+        job.model,
+        job.variant.name,
+        job.artifact.name,
+        size,
+        latency,
+        measured.accuracy,
+        layers=measured.layers,
     )
     return replace(report, budgets=check(job.name, job.budget, report))
+
+
+def _worst(layers: LayersSection) -> list[str]:
+    """The three worst layers, each with its worst op's error in quantization steps."""
+    worst: dict[str, float] = {}
+    for op in layers.ops:
+        worst.setdefault(op.layer, op.rmse_scale)
+    return [f"{name} ({worst[name]:.2g} steps)" for name in layers.worst()]
 
 
 def duration(ms: float) -> str:
@@ -217,6 +229,11 @@ def summary_line(report: Report) -> str:
         parts.append(f"max error {quality.max_abs_error:.3g}")  # no class axis: the error
     if quality.skipped is not None:
         parts.append(f"no accuracy section ({quality.skipped})")
+    layers = report.layers
+    if layers is not None and layers.kept_float:
+        parts.append(f"kept in float: {', '.join(layers.kept_float)}")
+    if layers is not None and layers.ops:
+        parts.append(f"worst int8 layers: {', '.join(_worst(layers))}")
     timing = report.latency
     if timing.median_ms is not None:
         where = "host CPU" if timing.this_host else f"measured on another host: {timing.host.cpu}"

@@ -45,7 +45,7 @@ def _kind(key: Key) -> dict[str, Any]:
             return {"type": "integer", "minimum": 1}
         case "choice":
             return {"enum": list(key.choices)}
-        case "strings" | "paths":
+        case "strings" | "paths" | "layers":  # layers: "auto" is one string
             return {"type": ["array", "string"], "items": STRING, **_at_least_one(key)}
         case "choices":
             one = {"enum": [*key.choices, *key.aliases]}

@@ -231,32 +231,21 @@ class AccuracySection:
         Raises RuntimeError or ValueError when the interpreter cannot run the
         variant, or the outputs cannot be matched.
         """
-        from converter.evaluate import accuracy, errors, match
+        from converter.evaluate import compare
 
-        got = candidate.run([inputs[name] for name in candidate.input_names])
-        order, matched = match(list(want), candidate.output_names)
-        references = list(want.values())
-        outputs = {
-            name: OutputErrors.from_dict(errors(references[i], values).to_dict())
-            for name, i, values in zip(candidate.output_names, order, got, strict=True)
-        }
-        section = cls(
+        compared = compare(candidate, inputs, want, labels)
+        return cls(
             reference="the source model, run in TensorFlow",
             data=origin,
-            outputs_matched_by=matched,
-            primary_output=candidate.output_names[0],
-            outputs=outputs,
-            max_abs_error=max(float(o.max_abs_error or 0.0) for o in outputs.values()),
-        )
-        if labels is None:
-            return section
-        measured = round(accuracy(got[0], labels), 6)
-        reference = round(accuracy(references[order[0]], labels), 6)
-        return dataclasses.replace(
-            section,
-            accuracy=measured,
-            reference_accuracy=reference,
-            accuracy_drop=round(reference - measured, 6),
+            outputs_matched_by=compared.matched,
+            primary_output=compared.primary,
+            outputs={
+                name: OutputErrors.from_dict(errors) for name, errors in compared.outputs.items()
+            },
+            max_abs_error=compared.max_abs_error,
+            accuracy=compared.accuracy,
+            reference_accuracy=compared.reference_accuracy,
+            accuracy_drop=compared.accuracy_drop,
         )
 
     @property
@@ -316,37 +305,87 @@ class AccuracySection:
         )
 
 
-SEED = 0
-GENERATED_SAMPLES = 64
+@dataclass(frozen=True)
+class OpError:
+    """One quantized op's error against the same op run in float (``converter.spec.LayerError``)."""
+
+    layer: str
+    op: str
+    tensor: str
+    rmse_scale: float  # RMSE in output quantization steps: about 0.29 is rounding alone
+    max_abs_error: float
+    scale: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OpError:
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+
+
+@dataclass(frozen=True)
+class LayersSection:
+    """An int8 variant's quantized ops, worst first, each against float execution; or why not.
+
+    Measured by TF's QuantizationDebugger on the model as the artifact is
+    quantized (its ``kept_float`` layers in float, so absent from ``ops``), on
+    the evaluate data or else the calibration samples.
+    """
+
+    skipped: str | None = None
+    data: str | None = None
+    kept_float: tuple[str, ...] = ()
+    ops: tuple[OpError, ...] = ()
+
+    @classmethod
+    def measured(cls, outcome: Any) -> LayersSection:
+        """From the worker's ``LayersOutcome``, figures rounded as a report keeps them."""
+        ops = tuple(
+            OpError(
+                op.layer,
+                op.op,
+                op.tensor,
+                round(op.rmse_scale, 4),
+                float(f"{op.max_abs_error:.6g}"),
+                float(f"{op.scale:.6g}"),
+            )
+            for op in outcome.ops
+        )
+        return cls(data=outcome.data, kept_float=tuple(outcome.kept_float), ops=ops)
+
+    def worst(self, count: int = 3) -> list[str]:
+        """The ``count`` worst layers (a layer ranks by its worst op)."""
+        return list(dict.fromkeys(op.layer for op in self.ops))[:count]
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.skipped is not None:
+            return {"skipped": self.skipped}
+        return {
+            "data": self.data,
+            "kept_float": list(self.kept_float),
+            "ops": [op.to_dict() for op in self.ops],
+            "measure": "rmse_scale: RMSE against the op in float, in output quantization steps",
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LayersSection:
+        if "skipped" in data:
+            return cls(skipped=data["skipped"])
+        return cls(
+            data=data["data"],
+            kept_float=tuple(data["kept_float"]),
+            ops=tuple(OpError.from_dict(op) for op in data["ops"]),
+        )
 
 
 def reference_inputs(job: ReportJob, runner: Any) -> tuple[dict[str, Any], Any, str]:
     """(real-valued inputs keyed by the model's input names, labels or None, their origin)."""
-    import numpy as np
+    from converter.evaluate import evaluation_inputs, read_arrays
 
-    from converter.evaluate import match
-
-    if job.evaluate is None:
-        rng = np.random.default_rng(SEED)
-        generated = {}
-        for name, detail in zip(runner.input_names, runner.inputs, strict=True):
-            shape = [d if d > 0 else 1 for d in detail["shape_signature"][1:]]
-            generated[name] = rng.random((GENERATED_SAMPLES, *shape), dtype=np.float32)
-        return generated, None, f"no evaluate data: {GENERATED_SAMPLES} seeded samples in [0, 1)"
-    with np.load(job.evaluate.data, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
-    labels = arrays.pop("labels", None)
-    if len(arrays) == 1 and len(runner.input_names) == 1:  # one input: any key will do
-        arrays = {runner.input_names[0]: next(iter(arrays.values()))}
-    order, _ = match(list(arrays), runner.input_names, what="input")
-    given = list(arrays.values())
-    inputs = {}
-    for name, i in zip(runner.input_names, order, strict=True):
-        values = given[i]
-        inputs[name] = values.astype(np.float32) if values.dtype.kind == "f" else values
-    count = len(next(iter(inputs.values())))
-    if job.evaluate.samples is not None:
-        count = min(count, job.evaluate.samples)
-        inputs = {name: values[:count] for name, values in inputs.items()}
-        labels = None if labels is None else labels[:count]
-    return inputs, labels, f"{job.evaluate.data.name}, {count} samples"
+    evaluate = job.evaluate
+    if evaluate is None:
+        return evaluation_inputs(runner, None, None, "")
+    return evaluation_inputs(
+        runner, read_arrays(evaluate.data), evaluate.samples, evaluate.data.name
+    )

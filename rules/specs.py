@@ -6,6 +6,7 @@ come from the parse cache never imports the parser.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,6 +31,20 @@ class Budget:
         """The limits it sets, each with its row of the budget table, in the table's order."""
         set_ = ((kind, getattr(self, kind.name)) for kind in BUDGETS)
         return [(kind, limit) for kind, limit in set_ if limit is not None]
+
+
+def budget_for(budgets: Mapping[str, Budget], variant: str) -> Budget | None:
+    """The ``"*"`` budget with the variant's own limits laid over it."""
+    general, own = budgets.get("*"), budgets.get(variant)
+    if general is None or own is None:
+        return own or general
+    merged = {
+        f.name: getattr(own, f.name)
+        if getattr(own, f.name) is not None
+        else getattr(general, f.name)
+        for f in dataclasses.fields(Budget)
+    }
+    return Budget(**merged)
 
 
 @dataclass(frozen=True)

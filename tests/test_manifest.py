@@ -125,7 +125,7 @@ GOLDEN = [
         "source: {saved_model: export}\nvariants:\n  int8:\n    quantise: int8\n",
         "m/model.yaml:4: variants -> int8 -> quantise: unknown key; did you mean 'quantize'? "
         "(valid: quantize, float_fallback, representative, io_type, input_type, output_type, "
-        "supported_ops, allow_custom_ops, exclude_conversion_metadata, inference_type, "
+        "supported_ops, keep_float, allow_custom_ops, exclude_conversion_metadata, inference_type, "
         "quantized_input_stats, default_ranges, converter, allow_resource_variables, probe, signature_keys)",
     ),
     (
@@ -201,6 +201,21 @@ GOLDEN = [
         "source: {python: build.py}\nvariants: {float32: {}}\n",
         "m/model.yaml:1: source -> python: expected 'file.py:function' or "
         "'package.module:function'; got 'build.py'",
+    ),
+    (
+        "keep_float auto without an accuracy budget",
+        "source: {saved_model: export}\nvariants:\n  int8:\n    quantize: int8\n"
+        "    representative: {data: data/calib.npz}\n    keep_float: auto\n"
+        "budgets: {int8: {max_size: 2MB}}\n",
+        "m/model.yaml:6: variants -> int8 -> keep_float: auto needs an accuracy budget to meet: "
+        "set one of min_accuracy, max_accuracy_drop, min_top1_agreement, max_error under "
+        "budgets -> int8 (or '*')",
+    ),
+    (
+        "keep_float without int8",
+        "source: {saved_model: export}\nvariants:\n  f16: {quantize: float16, keep_float: [dense]}\n",
+        "m/model.yaml:3: variants -> f16 -> keep_float: applies only to quantize int8 "
+        "(TF's quantization debugger), not float16",
     ),
     (
         "frozen graph without inputs",

@@ -13,9 +13,9 @@ from reports import HOST, accuracy_section, latency_section, report
 from converter.modelinfo import ModelInfo
 from rules import budgets
 from rules.budgets import BUDGETS, BY_NAME, SIZE_GROWTH
-from rules.report import Check, Report, budget_for, check, summary_line
+from rules.report import Check, Report, check, summary_line
 from rules.sections import AccuracySection, Host, LatencySection, SizeSection
-from rules.specs import Budget
+from rules.specs import Budget, budget_for
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
 NAME = "m/int8"

@@ -85,6 +85,8 @@ GOOD = {
             output_type: float32
             representative: {python: build.py:make, samples: 1}
           predict: {signature_keys: predict, representative: null}
+          mixed: {quantize: int8, keep_float: [dense, conv]}
+          searched: {quantize: int8, keep_float: auto}
         evaluate: {data: data/labelled.npz, samples: 10}
         budgets:
           "*": {max_size: 2MB, max_size_growth: 2%, max_error: 0.5, max_latency_ms: 20}
@@ -206,6 +208,14 @@ BAD = {
         "source: {saved_model: export}\nvariants: {f: {converter: {optimizations: [x]}}}\n"
     ),
     "no signature keys": "source: {saved_model: export}\nvariants: {f: {signature_keys: []}}\n",
+    "keep_float empty": (
+        "source: {saved_model: export}\nvariants:\n  f:\n    quantize: int8\n"
+        "    representative: {data: data/calib.npz}\n    keep_float: []\n"
+    ),
+    "keep_float a number": (
+        "source: {saved_model: export}\nvariants:\n  f:\n    quantize: int8\n"
+        "    representative: {data: data/calib.npz}\n    keep_float: 3\n"
+    ),
     "evaluate without data": (
         "source: {saved_model: export}\nvariants: {f: {}}\nevaluate: {samples: 3}\n"
     ),
@@ -270,6 +280,8 @@ BEYOND_SCHEMA = {
     "signature keys of a Keras source": ACROSS_SECTIONS,
     "labelled budget without evaluate": ACROSS_SECTIONS,
     "evaluate data without labels": "whether the evaluate data holds labels is in the .npz file",
+    "keep_float without int8": ACROSS_OPTIONS,
+    "keep_float auto without an accuracy budget": ACROSS_SECTIONS,
 }
 BEYOND = {
     "a file where a directory belongs": "source: {saved_model: model.keras}\nvariants: {f: {}}\n",
@@ -304,6 +316,14 @@ BEYOND = {
     "evaluate data without labels": (
         "source: {saved_model: export}\nvariants: {f: {}}\nevaluate: {data: data/unlabelled.npz}\n"
         "budgets: {f: {max_accuracy_drop: 0.01}}\n"
+    ),
+    "keep_float without int8": (
+        "source: {saved_model: export}\nvariants: {f: {quantize: float16, keep_float: [dense]}}\n"
+    ),
+    "keep_float auto without an accuracy budget": (
+        "source: {saved_model: export}\nvariants:\n  f:\n    quantize: int8\n"
+        "    representative: {data: data/calib.npz}\n    keep_float: auto\n"
+        "budgets: {f: {max_size: 2MB}}\n"
     ),
 }
 

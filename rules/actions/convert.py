@@ -182,6 +182,10 @@ def convert(job: ConvertJob, build: Build) -> dict[str, Any] | TaskFailed:
         "fingerprint": job.fingerprint,
         "discovered": discovered,
     }
+    if job.options.keep_float is not None:
+        details["kept_float"] = list(result.kept_float)
+        if result.search is not None:
+            details["search"] = result.search
     if build.caching:
         cache = build.cache()
         cache.store(key, job.output.read_bytes(), details, result.log)
@@ -192,6 +196,8 @@ def convert(job: ConvertJob, build: Build) -> dict[str, Any] | TaskFailed:
     _finish(job, build, record, details, result.log, origin="built")
     for warning in result.warnings:
         print(f"    warning: {job.name}: {warning}", file=sys.stderr)
+    if job.options.keep_float is not None:
+        print(f"    {job.name}: {_kept(result.kept_float, result.search)}", file=sys.stderr)
     print(f"    {job.name}: {result.size:,} bytes in {result.seconds:.1f} s", file=sys.stderr)
     return {"key": key, "sha256": result.sha256, "origin": "built"}
 
@@ -212,6 +218,16 @@ def _finish(
     state = build.state
     state.learn(job.output, record.sha256)
     state.remember(job.name, replace(record, stats=stat_signature(job, state, record.discovered)))
+
+
+def _kept(layers: tuple[str, ...], search: dict[str, Any] | None) -> str:
+    kept = f"kept in float: {', '.join(layers)}" if layers else "no layer kept in float"
+    if search is None:
+        return kept
+    return (
+        f"{kept} (searched {search['layers']} layers in {search['conversions']} conversions, "
+        f"{search['seconds']:.1f} s)"
+    )
 
 
 def clean(job: ConvertJob) -> None:
