@@ -49,3 +49,12 @@ def task_frozen_graph() -> dict[str, object]:
 
 def task_keras_h5() -> dict[str, object]:
     return _script("keras_h5", "make_h5.py", ["model.h5"], "Write a small Keras model as .h5")
+
+
+def task_train_outlier() -> dict[str, object]:
+    return _script(
+        "outlier",
+        "train.py",
+        ["model.keras", "data/calib.npz", "data/test.npz"],
+        "Train a digits MLP whose first layer int8 breaks (for keep_float: auto)",
+    )
