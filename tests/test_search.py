@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Callable
 
 import pytest
 
@@ -15,7 +16,10 @@ DROP = Goal("max_accuracy_drop", "accuracy_drop", "at most", 0.02)
 AGREEMENT = Goal("min_top1_agreement", "top1_agreement", "at least", 0.95)
 
 
-def needs(*guilty: str, bad: float = 0.5) -> tuple[list[tuple[str, ...]], object]:
+Trial = Callable[[tuple[str, ...]], dict[str, float | None]]
+
+
+def needs(*guilty: str, bad: float = 0.5) -> tuple[list[tuple[str, ...]], Trial]:
     """A trial that meets DROP when every guilty layer is kept in float; it records its calls."""
     calls: list[tuple[str, ...]] = []
 
