@@ -4,7 +4,7 @@ Target (the design): a fresh clone with a warm cache builds at least 20x faster
 than a cold build, and TensorFlow is never imported.
 
 1. Cold: ``git clone`` of HEAD, an empty cache, ``python -m doit convert`` at the
-   clone's root (which builds example_project: training, exports, 16 conversions).
+   clone's root (which builds example_project: training, exports, 20 conversions).
 2. Warm local: a new clone each time, pointed at the cache the cold build filled.
 3. Warm S3: moto's S3-compatible server on loopback holds the same entries; a new
    clone each time with an empty local cache and only the S3 remote.
@@ -14,9 +14,9 @@ than a cold build, and TensorFlow is never imported.
    in TensorFlow), against a fresh clone pointed at the cache that run filled:
    every artifact and every report's measurements from the cache.
 
-Every warm build must take all 16 variants from the cache, produce the cold
+Every warm build must take all 20 variants from the cache, produce the cold
 build's bytes, and (checked once per kind, in a probe process) import no
-TensorFlow; every warm summary must take all 16 reports from the cache, run none
+TensorFlow; every warm summary must take all 20 reports from the cache, run none
 of the project's own tasks, write the cold run's reports byte for byte, and
 import no TensorFlow. Timings are whole processes, spawn to exit; medians of
 --reps.
@@ -53,7 +53,7 @@ from common import (
 
 HERE = WORK / "cache"
 BUCKET = "tflite-bench"
-VARIANTS = 16
+VARIANTS = 20
 PROBE = (
     "import runpy, sys\n"
     "from doit.cmd_base import ModuleTaskLoader\n"
