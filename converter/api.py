@@ -139,6 +139,7 @@ class Engine:
             config = daemon if isinstance(daemon, ServiceConfig) else ServiceConfig()
             self._remote = ServiceClient(config, timeout=timeout, memory_limit_mb=memory_limit_mb)
         self._logs = Path(tempfile.mkdtemp(prefix="tflite-build-logs-"))
+        self.layer_runs = 0  # of the requests served, per-layer measurements (run_layers)
 
     def _executors(self) -> list[Executor]:
         remote = [self._remote] if self._remote is not None else []
@@ -314,6 +315,7 @@ class Engine:
             try:
                 request = LayersRequest(source, options, given, Path(scratch) / "unused")
                 outcome = self.run(request, log_path)
+                self.layer_runs += 1
             finally:
                 log_path.unlink(missing_ok=True)
         assert isinstance(outcome, LayersOutcome)

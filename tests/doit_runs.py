@@ -27,11 +27,16 @@ class Run:
     conversions: int
     hashed: int  # files this run read to hash them
     references: int = 0  # source models run in TensorFlow for reports
+    layer_runs: int = 0  # int8 variants' per-layer measurements (TensorFlow too)
 
 
 def references() -> int:
     engine = default_engine()
-    return engine.requests_served - engine.conversions_served
+    return engine.requests_served - engine.conversions_served - engine.layer_runs
+
+
+def layer_runs() -> int:
+    return default_engine().layer_runs
 
 
 def conversions() -> int:
@@ -51,7 +56,7 @@ def doit(root: Path, *args: str) -> Run:
         args = ("run", "-o", str(report), *args)
     report.unlink(missing_ok=True)
     out, err = io.StringIO(), io.StringIO()
-    before, referenced = conversions(), references()
+    before, referenced, layered = conversions(), references(), layer_runs()
     with redirect_stdout(out), redirect_stderr(err):
         code = DoitMain(ModuleTaskLoader(namespace)).run(list(args))
     reported = report.read_text() if report.exists() else ""
@@ -59,7 +64,15 @@ def doit(root: Path, *args: str) -> Run:
     output = reported + out.getvalue() + err.getvalue()
     build = namespace.get("TFLITE_BUILD")
     hashed = build.state.hashed if build is not None else 0
-    return Run(code, executed, output, conversions() - before, hashed, references() - referenced)
+    return Run(
+        code,
+        executed,
+        output,
+        conversions() - before,
+        hashed,
+        references() - referenced,
+        layer_runs() - layered,
+    )
 
 
 def converted(run: Run) -> set[str]:
