@@ -4,13 +4,16 @@
 (``rules.summary_html``) is the page people look at. Given a baseline (an
 earlier summary), each variant gets its size and accuracy deltas, and the size
 growth budget (``rules.budgets.SIZE_GROWTH``) is checked against it.
-Deterministic: sorted by model and variant, fixed number formats.
+Integer variants keep their worst quantized ops (``Ranking``), for a line each
+in Markdown and a chart each in HTML. Deterministic: sorted by model and
+variant, fixed number formats.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,14 +21,98 @@ from typing import Any
 
 from rules.budgets import SIZE_GROWTH
 from rules.report import Check, Report
-from rules.sections import Host, Metric, parse
+from rules.sections import Host, LayersSection, Metric, parse
 
-SUMMARY_FORMAT = 3
+SUMMARY_FORMAT = 4
+RANKED_OPS = 12  # the worst ops a row keeps of its report's ranking: summary.json stays small
+# Rounding alone, to the nearest quantization step, errs uniformly within half a step each
+# way: an RMSE of 1/sqrt(12) steps. An op near it lost nothing more to int8.
+ROUNDING_STEPS = 12**-0.5
 
 
 def _number(value: Metric) -> float | str | None:
     """A metric as JSON can hold it: infinite SNR (identical outputs) stays the string 'inf'."""
     return value if isinstance(value, (int, float)) or value == "inf" else None
+
+
+def _metric(value: float) -> Metric:
+    """A float as a report's metrics keep it: infinity as "inf", NaN as None."""
+    if math.isfinite(value):
+        return value
+    return None if math.isnan(value) else "inf" if value > 0 else "-inf"
+
+
+def steps(value: Metric) -> str:
+    """An error in quantization steps: two significant digits, whole steps from 10 up."""
+    if value is None:
+        return "not a number"
+    number = float(value)  # "inf" arrives as a string: JSON has no infinity
+    if math.isinf(number):
+        return "∞" if number > 0 else "-∞"
+    return f"{number:#.2g}" if number < 10 else f"{number:,.0f}"
+
+
+@dataclass(frozen=True)
+class RankedOp:
+    """One quantized op of a ranking: ``rules.sections.OpError`` as the summary keeps it."""
+
+    layer: str
+    op: str
+    rmse_scale: Metric  # against the op in float, in output quantization steps
+    max_abs_error: Metric  # in the output's real units
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RankedOp:
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """An integer variant's worst quantized ops, worst first, and the layers it keeps in float.
+
+    The report holds every op; a row keeps the ``RANKED_OPS`` worst, and how
+    many there were.
+    """
+
+    ops: tuple[RankedOp, ...]
+    measured: int  # ops in the report's ranking
+    kept_float: tuple[str, ...]
+
+    @classmethod
+    def of(cls, layers: LayersSection) -> Ranking | None:
+        """The ranking of a report's layers section; None when the section was skipped."""
+        if layers.skipped is not None:
+            return None
+        ops = tuple(
+            RankedOp(op.layer, op.op, _metric(op.rmse_scale), _metric(op.max_abs_error))
+            for op in layers.ops[:RANKED_OPS]
+        )
+        return cls(ops, len(layers.ops), layers.kept_float)
+
+    def worst(self, count: int = 3) -> list[tuple[str, Metric]]:
+        """The ``count`` worst layers, each with its worst op's error (a layer ranks by its worst op)."""
+        worst: dict[str, Metric] = {}
+        for op in self.ops:
+            worst.setdefault(op.layer, op.rmse_scale)
+        return list(worst.items())[:count]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ops": [op.to_dict() for op in self.ops],
+            "measured": self.measured,
+            "kept_float": list(self.kept_float),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Ranking:
+        return cls(
+            tuple(RankedOp.from_dict(op) for op in data["ops"]),
+            data["measured"],
+            tuple(data["kept_float"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -74,6 +161,7 @@ class Row:
     breaches: tuple[str, ...]  # the sentences of the failed budgets
     size_growth_limit: float | None  # the summary's to check, against its baseline
     baseline: Delta | None = None
+    layers: Ranking | None = None  # integer variants: the worst quantized ops
 
     @property
     def name(self) -> str:
@@ -108,6 +196,7 @@ class Row:
             budgets_unmeasured=sum(1 for c in checks if c.passed is None and not c.kind.by_summary),
             breaches=tuple(c.sentence for c in checks if c.passed is False and c.sentence),
             size_growth_limit=next((c.limit for c in checks if c.kind is SIZE_GROWTH), None),
+            layers=None if report.layers is None else Ranking.of(report.layers),
         )
 
     def counted(self, check: Check) -> Row:
@@ -127,15 +216,18 @@ class Row:
         out["latency_host"] = None if self.latency_host is None else self.latency_host.to_dict()
         out["breaches"] = list(self.breaches)
         out["baseline"] = None if self.baseline is None else self.baseline.to_dict()
+        out["layers"] = None if self.layers is None else self.layers.to_dict()
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Row:
-        fields = {f.name: data[f.name] for f in dataclasses.fields(cls)}
-        host, baseline = data["latency_host"], data["baseline"]
+        # "layers" came in format 4: an older summary has none.
+        fields = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name != "layers"}
+        host, baseline, layers = data["latency_host"], data["baseline"], data.get("layers")
         fields["latency_host"] = None if host is None else Host.from_dict(host)
         fields["breaches"] = tuple(data["breaches"])
         fields["baseline"] = None if baseline is None else Delta.from_dict(baseline)
+        fields["layers"] = None if layers is None else Ranking.from_dict(layers)
         return cls(**fields)
 
 
@@ -367,6 +459,7 @@ def markdown(summary: Summary) -> str:
             + "."
         )
     lines += _latency_lines(summary.variants)
+    lines += _layer_lines(summary.variants)
     breaches = [sentence for row in summary.variants for sentence in row.breaches]
     if breaches:
         lines += ["", "**Over budget:**", *(f"- {sentence}" for sentence in breaches)]
@@ -391,3 +484,25 @@ def _latency_lines(rows: tuple[Row, ...]) -> list[str]:
     if elsewhere:
         lines.append(f"Latency from another host (no latency budget): {', '.join(elsewhere)}.")
     return lines
+
+
+def _layer_lines(rows: tuple[Row, ...]) -> list[str]:
+    """Each integer variant's three worst layers, and the layers it keeps in float."""
+    lines = []
+    for row in rows:
+        ranking = row.layers
+        if ranking is None or not (ranking.ops or ranking.kept_float):
+            continue
+        parts = []
+        if ranking.ops:
+            parts.append(", ".join(f"{name} ({steps(v)} steps)" for name, v in ranking.worst()))
+        if ranking.kept_float:
+            parts.append(f"kept in float: {', '.join(ranking.kept_float)}")
+        lines.append(f"- {row.name}: {'; '.join(parts)}")
+    if not lines:
+        return []
+    head = (
+        f"**Worst int8 layers** (RMSE against float, in output quantization steps; "
+        f"about {ROUNDING_STEPS:.2f} is rounding alone):"
+    )
+    return ["", head, *lines]

@@ -1,4 +1,4 @@
-"""The project summary as one self-contained HTML page: tables, size bars and accuracy charts."""
+"""The project summary as one self-contained HTML page: tables, size bars, accuracy and int8 charts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from html import escape
 from itertools import groupby
 
 from rules.report import duration
-from rules.summary import Row, Summary
+from rules.sections import Metric
+from rules.summary import ROUNDING_STEPS, Ranking, Row, Summary, steps
 
 _CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
@@ -42,6 +43,7 @@ svg text.tick { font-size: 11px; fill: #656d76; } text.reference-label { fill: #
 .baseline-marker { stroke: #1f2328; stroke-width: 2; } .off-scale { stroke-dasharray: 3 2; }
 .axis { stroke: #656d76; } .grid { stroke: #eaeef2; } .leader { stroke: #8c959f; }
 .reference { stroke: #8250df; stroke-dasharray: 5 4; }
+.op-bar { fill: #5b8fd6; } .op-bar.off-scale { fill: #d1242f; } p.kept { margin: 4px 0 0; }
 """
 
 # Size bars: the variant name and size on the left, then the bars, then room for a
@@ -50,6 +52,11 @@ _BAR_W, _BAR_ROOM, _ROW_H, _SIZE_COL = 300, 40, 26, 96
 # Accuracy chart: the plot area sits inside these margins.
 _CHART_W, _CHART_H, _LEFT, _RIGHT, _TOP, _BOTTOM = 500, 280, 60, 20, 14, 46
 _CHAR_W = 7.0  # a generous width of one 12px character, to lay out labels without a browser
+
+# Per-op chart: a label column of at most _OPS_CHARS characters, the bars on a log axis, then
+# room for each bar's value; the rounding marker's label above, the axis below.
+_OPS_W, _OPS_ROW, _OPS_TOP, _OPS_BOTTOM, _OPS_CHARS, _OPS_VALUE = 300, 20, 22, 40, 40, 70
+_OPS_LOWEST = -2  # the axis starts at 0.01 steps at the lowest: smaller errors are empty bars
 
 Box = tuple[float, float, float]  # left, right and text baseline of a chart label
 
@@ -334,6 +341,92 @@ def _accuracy_chart(model: str, rows: list[Row]) -> str:
     return "".join(parts) + "</svg>"
 
 
+def _steps_value(value: Metric) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _decades(values: list[float]) -> tuple[int, int]:
+    """The powers of ten a log axis spans: the rounding level and every finite value above 0.01."""
+    shown = [v for v in values if 0 < v < math.inf] + [ROUNDING_STEPS]
+    low = max(_OPS_LOWEST, math.floor(math.log10(min(shown))))
+    return low, math.ceil(math.log10(max(shown)))
+
+
+def _op_label(text: str) -> str:
+    """At most ``_OPS_CHARS`` characters, cut at the start: a scoped name ends with its own."""
+    return text if len(text) <= _OPS_CHARS else "…" + text[1 - _OPS_CHARS :]
+
+
+def _ops_chart(name: str, ranking: Ranking) -> str:
+    """The ranked ops as bars, worst on top, on a log axis: one op 200 steps off leaves the
+    others' tenths of a step readable. A bar starts at the axis' low end, 0.01 steps or less."""
+    values = [_steps_value(op.rmse_scale) for op in ranking.ops]
+    labels = [f"{op.layer} ({op.op})" for op in ranking.ops]
+    low, high = _decades(values)
+    bar_x = max([12, *(len(_op_label(t)) for t in labels)]) * _CHAR_W + 8
+    bottom = _OPS_TOP + len(values) * _OPS_ROW
+    width, height = bar_x + _OPS_W + _OPS_VALUE, bottom + _OPS_BOTTOM
+
+    def px(value: float) -> float:
+        """Not a number at the axis' start; infinity, like anything off the scale, at its end."""
+        if math.isnan(value):
+            return bar_x
+        clipped = min(max(value, 10.0**low), 10.0**high)
+        return bar_x + (math.log10(clipped) - low) / (high - low) * _OPS_W
+
+    title = f"{name}: each quantized op's error against float, worst first"
+    parts = [_svg("ops-chart", width, height, title)]
+    every = max(1, math.ceil((high - low) / 6))  # at most 7 tick labels
+    for k in range(low, high + 1, every):
+        x = px(10.0**k)
+        parts.append(
+            f'<line class="grid" x1="{x:.2f}" x2="{x:.2f}" y1="{_OPS_TOP - 4}" y2="{bottom}"/>'
+            f'<text class="tick" x="{x:.2f}" y="{bottom + 16}" text-anchor="middle">'
+            f"{10.0**k:g}</text>"
+        )
+    parts.append(
+        f'<line class="axis" x1="{bar_x:g}" x2="{bar_x + _OPS_W:g}" y1="{bottom}" y2="{bottom}"/>'
+        f'<text x="{bar_x + _OPS_W / 2:g}" y="{bottom + 34}" text-anchor="middle">'
+        "RMSE against float, in quantization steps (log scale)</text>"
+    )
+    for i, (op, value, label) in enumerate(zip(ranking.ops, values, labels, strict=True)):
+        y, end, figure = _OPS_TOP + i * _OPS_ROW, px(value), steps(op.rmse_scale)
+        error = "—" if op.max_abs_error is None else f"{float(op.max_abs_error):.3g}"
+        tip = f"{label}: {figure} steps RMSE, max abs error {error}"
+        klass = "op-bar off-scale" if value == math.inf else "op-bar"
+        parts.append(
+            f'<text x="{bar_x - 8:g}" y="{y + 14}" text-anchor="end">{escape(_op_label(label))}'
+            f'</text><rect class="{klass}" x="{bar_x:g}" y="{y + 3}" width="{end - bar_x:.2f}" '
+            f'height="{_OPS_ROW - 6}"><title>{escape(tip)}</title></rect>'
+            f'<text x="{end + 6:.2f}" y="{y + 14}">{figure}</text>'
+        )
+    x = px(ROUNDING_STEPS)
+    parts.append(
+        f'<line class="reference rounding" x1="{x:.2f}" x2="{x:.2f}" y1="{_OPS_TOP - 4}" '
+        f'y2="{bottom}"/><text class="reference-label" x="{x:.2f}" y="{_OPS_TOP - 8}" '
+        f'text-anchor="middle">rounding alone ({ROUNDING_STEPS:.2f})</text>'
+    )
+    return "".join(parts) + "</svg>"
+
+
+def _ops_figure(row: Row) -> str:
+    """An integer variant's ranked ops and the layers it keeps in float; nothing for others."""
+    ranking = row.layers
+    if ranking is None or not (ranking.ops or ranking.kept_float):
+        return ""
+    shown = len(ranking.ops)
+    count = f"{shown} {_plural(shown, 'op')}" if shown else "no quantized op measured"
+    if shown < ranking.measured:
+        count = f"the {shown} worst of {ranking.measured} ops"
+    caption = f'{escape(row.variant)}: error by quantized op <span class="muted">({count})</span>'
+    chart = _ops_chart(row.name, ranking) if ranking.ops else ""
+    kept = ""
+    if ranking.kept_float:
+        names = ", ".join(f"<code>{escape(n)}</code>" for n in ranking.kept_float)
+        kept = f'<p class="kept">Kept in float: {names}.</p>'
+    return f'<figure class="layers"><figcaption>{caption}</figcaption>{chart}{kept}</figure>'
+
+
 def _model_section(model: str, rows: list[Row], with_baseline: bool) -> str:
     name = escape(model)
     markers = any(r.baseline is not None for r in rows)
@@ -342,7 +435,8 @@ def _model_section(model: str, rows: list[Row], with_baseline: bool) -> str:
         f'<section class="model" id="model-{name}"><h2>{name}</h2>{_table(rows, with_baseline)}'
         f'<div class="charts"><figure><figcaption>Size{legend}</figcaption>'
         f"{_size_bars(model, rows)}</figure><figure><figcaption>Accuracy against size"
-        f"</figcaption>{_accuracy_chart(model, rows)}</figure></div></section>"
+        f"</figcaption>{_accuracy_chart(model, rows)}</figure>"
+        f"{''.join(_ops_figure(r) for r in rows)}</div></section>"
     )
 
 

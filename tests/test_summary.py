@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,8 +12,17 @@ from reports import accuracy_section, latency_section, report
 
 from rules.budgets import BY_NAME, SIZE_GROWTH
 from rules.report import Check
-from rules.sections import Host
-from rules.summary import Baseline, Summary, collect, compare, markdown, no_baseline
+from rules.sections import Host, LayersSection, OpError
+from rules.summary import (
+    RANKED_OPS,
+    Baseline,
+    RankedOp,
+    Summary,
+    collect,
+    compare,
+    markdown,
+    no_baseline,
+)
 
 
 def _report(
@@ -193,3 +204,72 @@ def test_tiny_latencies_read_in_microseconds() -> None:
         "0.42 ms",
         "12.50 ms",
     ]
+
+
+def _layers_report(root: Path, variant: str, layers: LayersSection) -> Path:
+    path = root / "m" / f"{variant}.report.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(replace(report("m", variant, 1000), layers=layers).to_json())
+    return path
+
+
+def _op(layer: str, rmse_scale: float, op: str = "FULLY_CONNECTED") -> OpError:
+    return OpError(layer, op, f"{layer}/{op.lower()}", rmse_scale, rmse_scale * 0.01, 0.01)
+
+
+def test_rows_keep_the_worst_ops_and_the_kept_layers(tmp_path: Path) -> None:
+    # 15 ops, worst first as a report ranks them: an op with no quantization step (an
+    # infinite error), then "dense" twice (its worst op ranks it), then 12 more.
+    ops = [_op("head", math.inf), _op("dense", 61.25), _op("dense", 2.5, "RELU")]
+    ops += [_op(f"block_{i}", round(1.0 - i * 0.05, 4)) for i in range(12)]
+    int8 = LayersSection(
+        data="test.npz, 30 samples", kept_float=("stem", "features"), ops=tuple(ops)
+    )
+    paths = [
+        _layers_report(tmp_path, "int8", int8),
+        _layers_report(tmp_path, "int16x8", LayersSection(skipped="int16x8 is not int8")),
+        _report(tmp_path, "m", "float32", 4000, []),
+    ]
+    summary = collect(paths)
+    rows = {r.variant: r for r in summary.variants}
+    assert rows["float32"].layers is None and rows["int16x8"].layers is None
+    ranking = rows["int8"].layers
+    assert ranking is not None and len(ranking.ops) == RANKED_OPS < len(ops)
+    assert ranking.measured == len(ops) and ranking.kept_float == ("stem", "features")
+    assert [op.layer for op in ranking.ops] == [op.layer for op in ops[:RANKED_OPS]]
+    assert ranking.ops[1] == RankedOp("dense", "FULLY_CONNECTED", 61.25, 0.6125)
+    assert ranking.ops[0].rmse_scale == "inf"  # as the report's other metrics keep infinity
+    assert ranking.worst() == [("head", "inf"), ("dense", 61.25), ("block_0", 1.0)]
+
+    text = summary.to_json()
+    json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    assert Summary.from_dict(json.loads(text)) == summary
+    assert json.loads(text)["variants"][2]["layers"]["kept_float"] == ["stem", "features"]
+    lines = markdown(summary).splitlines()
+    at = lines.index(
+        "**Worst int8 layers** (RMSE against float, in output quantization steps; "
+        "about 0.29 is rounding alone):"
+    )
+    assert lines[at + 1 :] == [
+        "- m/int8: head (∞ steps), dense (61 steps), block_0 (1.0 steps); "
+        "kept in float: stem, features"
+    ]
+
+
+def test_the_layers_line_without_kept_layers_and_without_rankings(tmp_path: Path) -> None:
+    ops = (_op("conv", 0.412, "CONV_2D"), _op("logits", 0.3))
+    summary = collect([_layers_report(tmp_path, "int8", LayersSection(data="x", ops=ops))])
+    assert markdown(summary).splitlines()[-1] == "- m/int8: conv (0.41 steps), logits (0.30 steps)"
+    none = collect([_report(tmp_path, "m", "float32", 4000, [])])
+    assert "int8 layers" not in markdown(none) and none.variants[0].to_dict()["layers"] is None
+
+
+def test_an_older_summary_without_rankings_still_reads(tmp_path: Path) -> None:
+    ops = (_op("conv", 0.5, "CONV_2D"),)
+    summary = collect([_layers_report(tmp_path, "int8", LayersSection(data="x", ops=ops))])
+    older = json.loads(summary.to_json())
+    del older["variants"][0]["layers"]
+    older["format"] = 3
+    read = Summary.from_dict(older)
+    assert read.variants[0].layers is None and read.format == 3
+    assert read == replace(summary, variants=(replace(summary.variants[0], layers=None),), format=3)

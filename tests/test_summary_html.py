@@ -18,7 +18,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from rules.summary import Comparison, Delta, Row, Summary
+from rules.summary import ROUNDING_STEPS, Comparison, Delta, RankedOp, Ranking, Row, Summary
 from rules.summary_html import html
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,6 +37,18 @@ CHROMIUM_FLAGS = [
     "--window-size=1200,2000",
 ]
 BREACH = "digits/int8: over budget: max_size is 10,000 bytes, measured 10,552 bytes"
+# digits/int8's ops, worst first: one far-off op (61 steps) and the rest near rounding alone.
+RANKING = Ranking(
+    ops=(
+        RankedOp("features", "FULLY_CONNECTED", 61.2, 0.812),
+        RankedOp("dense", "FULLY_CONNECTED", 1.35, 0.0214),
+        RankedOp("dense", "RELU", 0.412, 0.0118),
+        RankedOp("logits", "FULLY_CONNECTED", 0.318, 0.0402),
+        RankedOp("logits", "SOFTMAX", 0.05, 0.0002),
+    ),
+    measured=7,
+    kept_float=("stem",),
+)
 
 
 def _variant(model: str, variant: str, size: int, **fields: Any) -> Row:
@@ -66,7 +78,8 @@ def _summary() -> Summary:
                  baseline=_baseline(40_000, 40_000), **quality),
         _variant("digits", "int8", 10_552, vs_float32=0.2638, accuracy=0.933, accuracy_drop=0.029,
                  top1_agreement=0.96, snr_db=18.07, latency_ms=0.037, budgets_passed=2,
-                 budgets_failed=1, breaches=(BREACH,), baseline=_baseline(10_336, 10_552), **quality),
+                 budgets_failed=1, breaches=(BREACH,), baseline=_baseline(10_336, 10_552),
+                 layers=RANKING, **quality),
         _variant("flex", "select", 52_300, select_tf_ops=2, runnable=False, budgets_passed=0,
                  budgets_unmeasured=1),
     ]  # fmt: skip
@@ -145,14 +158,19 @@ def test_header_breaches_and_table() -> None:
 
 def test_bar_widths_are_proportional_to_sizes() -> None:
     elements = _elements(html(_summary()))
-    assert all(svg == "size-bars" for _, svg, tag, _ in elements if tag == "rect")
+    assert {svg for _, svg, tag, _ in elements if tag == "rect"} == {"size-bars", "ops-chart"}
     for model, sizes in _sizes(_summary()).items():
-        bars = [a for s, _, tag, a in elements if s == f"model-{model}" and tag == "rect"]
+        bars = [
+            a
+            for s, svg, tag, a in elements
+            if (s, svg, tag) == (f"model-{model}", "size-bars", "rect")
+        ]
         widths = [float(a["width"] or 0) for a in bars]
         assert len(widths) == len(sizes)
         for width, size in zip(widths, sizes, strict=True):
             assert width == pytest.approx(max(widths) * size / max(sizes), abs=0.01)
-    classes = [a["class"] for s, _, tag, a in elements if s == "model-digits" and tag == "rect"]
+    classes = [a["class"] for s, svg, tag, a in elements if s == "model-digits" and svg == "size-bars"
+               and tag == "rect"]  # fmt: skip
     assert classes == ["bar", "bar", "bar breach"]  # dynamic, float32, int8 (the breach)
     markers = [a for s, _, tag, a in elements if tag == "line" and a["class"] == "baseline-marker"]
     assert len(markers) == 3  # flex/select is new: no baseline size
@@ -179,6 +197,85 @@ def test_strings_are_escaped() -> None:
     page = html(replace(_summary(), variants=tuple(odd), missing_reports=("<i>.report.json",)))
     assert "<b>odd" not in page and "<i>" not in page and 'say "hi"' not in page
     assert "&lt;b&gt;odd &amp; co&lt;/b&gt;" in page and "say &quot;hi&quot;" in page
+
+
+def _op_bars(page: str) -> list[tuple[str, float]]:
+    """Each op bar's tooltip (its label first) and width, in the page's order."""
+    bars = re.findall(r'<rect class="op-bar[^"]*"[^>]*width="([-\d.]+)"[^>]*><title>([^<]*)', page)
+    return [(title, float(width)) for width, title in bars]
+
+
+def test_ops_chart_only_for_ranked_variants() -> None:
+    page = html(_summary())
+    elements = _elements(page)
+    charts = [(s, a["class"]) for s, _, tag, a in elements if tag == "svg"]
+    assert charts.count(("model-digits", "ops-chart")) == 1
+    assert all(svg != "ops-chart" for s, svg in charts if s != "model-digits")
+    assert [a.get("class") for _, _, tag, a in elements if tag == "figure"].count("layers") == 1
+    figure = page[page.index('<figure class="layers">') :]
+    figure = figure[: figure.index("</figure>")]
+    assert "int8: error by quantized op" in figure and "the 5 worst of 7 ops" in figure
+    assert "(log scale)" in figure and f"rounding alone ({ROUNDING_STEPS:.2f})" in figure
+    # The kept layers are listed under the chart.
+    assert figure.index("</svg>") < figure.index("Kept in float: <code>stem</code>.")
+    unranked = replace(
+        _summary(), variants=tuple(replace(v, layers=None) for v in _summary().variants)
+    )
+    assert "ops-chart" not in html(unranked) and 'class="layers"' not in html(unranked)
+    # Every layer kept in float: no ops to chart, only the kept ones.
+    kept = _variant("m", "int8", 1_000, layers=Ranking((), 0, ("stem", "head")))
+    page = html(Summary((kept,), 1_000, ()))
+    assert "ops-chart" not in page and "(no quantized op measured)" in page
+    assert "Kept in float: <code>stem</code>, <code>head</code>." in page
+
+
+def test_op_bars_follow_the_ranking_on_a_log_scale() -> None:
+    bars = _op_bars(html(_summary()))
+    labels = [f"{op.layer} ({op.op})" for op in RANKING.ops]
+    assert [title.split(":")[0] for title, _ in bars] == labels  # worst on top
+    widths = [width for _, width in bars]
+    assert widths == sorted(widths, reverse=True) and len(set(widths)) == len(widths)
+    # Log scale: the 61-step op leaves the 0.3-step ones a readable share of the axis.
+    assert widths[3] > widths[0] / 4 > 0
+    # The rounding marker sits between the bars on either side of it.
+    marker = re.search(r'<line class="reference rounding" x1="([\d.]+)"', html(_summary()))
+    start = re.search(r'<rect class="op-bar" x="([\d.]+)"', html(_summary()))
+    assert marker and start
+    offset = float(marker[1]) - float(start[1])
+    assert widths[4] < offset < widths[3]
+
+
+def test_op_bar_lengths_grow_with_the_error() -> None:
+    """Out of order too, and off the scale: infinity spans the axis, not a number shows none."""
+    values: list[float | str | None] = [0.5, 61.0, 0.004, 3.2, 0.29, "inf", None, 0.0]
+    ops = tuple(RankedOp(f"layer_{i}", "CONV_2D", v, 0.01) for i, v in enumerate(values))
+    int8 = _variant("m", "int8", 1_000, layers=Ranking(ops, len(ops), ()))
+    page = html(Summary((int8,), 1_000, ()))
+    bars = _op_bars(page)
+    assert [title.split(" ")[0] for title, _ in bars] == [f"layer_{i}" for i in range(len(ops))]
+    widths = dict(zip(values, (width for _, width in bars), strict=True))
+    finite = sorted(v for v in values if isinstance(v, float) and v >= 0.01)
+    grown = [widths[v] for v in finite]
+    assert grown == sorted(grown) and len(set(grown)) == len(grown) and grown[0] > 0
+    assert widths[0.0] == widths[None] == widths[0.004] == 0.0  # the axis starts at 0.01 steps
+    assert widths["inf"] == 300 > widths[61.0]  # infinity spans the axis, which ends at 100
+    assert page.count('class="op-bar off-scale"') == 1
+    assert "∞ steps RMSE" in page and "not a number steps RMSE" in page
+
+
+def test_op_labels_are_escaped_and_cut() -> None:
+    ops = (
+        RankedOp('<img src=x onerror="a&b">', "A&B", 2.0, 0.1),
+        RankedOp("model/" * 20 + "dense", "FULLY_CONNECTED", 1.0, None),
+    )
+    row = _variant("m", "int8", 1_000, layers=Ranking(ops, 2, ("<kept>",)))
+    page = html(Summary((row,), 1_000, ()))
+    assert "<img" not in page and "<kept>" not in page
+    assert "&lt;img src=x onerror=&quot;a&amp;b&quot;&gt; (A&amp;B)" in page
+    assert "<code>&lt;kept&gt;</code>" in page
+    shown = re.findall(r'text-anchor="end">(…[^<]*)</text>', page)
+    assert shown == ["…" + ("model/" * 20 + "dense (FULLY_CONNECTED)")[-39:]]
+    assert "model/" * 20 + "dense (FULLY_CONNECTED): 1.0 steps RMSE, max abs error —" in page
 
 
 # The page in a real browser: what a person would see, measured through the live DOM.
@@ -248,6 +345,20 @@ def test_browser_points_inside_their_chart(browser: WebDriver) -> None:
         assert chart["top"] - 0.5 <= point["top"] and point["bottom"] <= chart["bottom"] + 0.5
     assert not browser.find_elements(By.CSS_SELECTOR, "#model-flex svg.accuracy-chart")
     assert browser.find_element(By.CSS_SELECTOR, "#model-flex .no-chart").is_displayed()
+
+
+@pytest.mark.browser
+def test_browser_op_bars_inside_their_chart(browser: WebDriver) -> None:
+    pairs: list[list[dict[str, float]]] = browser.execute_script(
+        "return [...document.querySelectorAll('svg.ops-chart rect, svg.ops-chart text')].map(e =>"
+        " [e.getBoundingClientRect().toJSON(), e.ownerSVGElement.getBoundingClientRect().toJSON()])"
+    )
+    bars = _boxes(browser, "#model-digits svg.ops-chart rect.op-bar")
+    assert len(bars) == len(RANKING.ops) and min(b["width"] for b in bars) > 0
+    assert len(pairs) > len(bars)
+    for box, chart in pairs:
+        assert chart["left"] - 0.5 <= box["left"] and box["right"] <= chart["right"] + 0.5
+        assert chart["top"] - 0.5 <= box["top"] and box["bottom"] <= chart["bottom"] + 0.5
 
 
 @pytest.mark.browser
