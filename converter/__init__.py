@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     )
     from converter.spec import (
         FrozenGraphSource,
+        Goal,
+        KeepFloat,
         KerasSource,
         Options,
         PythonSource,
@@ -47,6 +49,8 @@ _HOME = {
     **dict.fromkeys(
         (
             "FrozenGraphSource",
+            "Goal",
+            "KeepFloat",
             "KerasSource",
             "Options",
             "PythonSource",
@@ -74,6 +78,8 @@ __all__ = [
     "ConverterError",
     "Engine",
     "FrozenGraphSource",
+    "Goal",
+    "KeepFloat",
     "KerasSource",
     "Options",
     "OptionsError",
