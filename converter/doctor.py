@@ -83,6 +83,29 @@ def name_layers(
     return named
 
 
+def resolve(names: Sequence[str], layers: Collection[str]) -> tuple[str, ...]:
+    """The layers ``names`` mean; OptionsError, with the valid names and a did-you-mean, else.
+
+    A name may leave out the ``_N`` suffix that Keras's export gives every
+    scope (``features`` for a SavedModel's ``features_1``) when that makes it
+    one layer's.
+    """
+    valid = sorted(set(layers))
+    resolved = []
+    for name in names:
+        if name in valid:
+            resolved.append(name)
+            continue
+        suffixed = [layer for layer in valid if re.fullmatch(rf"{re.escape(name)}_\d+", layer)]
+        if len(suffixed) != 1:
+            raise OptionsError(
+                f"keep_float: no quantized layer is named {name!r}{suggest(name, valid)} "
+                f"(the layers: {', '.join(valid)})"
+            )
+        resolved.append(suffixed[0])
+    return tuple(resolved)
+
+
 def ranked_layers(ops: Sequence[LayerError]) -> list[str]:
     """The layers, worst first (a layer ranks by its worst op)."""
     return list(dict.fromkeys(op.layer for op in sorted(ops, key=_severity)))
@@ -163,15 +186,9 @@ class Doctor:
     def layers(self) -> list[str]:
         return ranked_layers(self.ops)
 
-    def check_names(self, names: Sequence[str]) -> None:
-        """OptionsError for a name that is no quantized layer: the valid names, and a did-you-mean."""
-        valid = sorted(set(self.layers()))
-        for name in names:
-            if name not in valid:
-                raise OptionsError(
-                    f"keep_float: no quantized layer is named {name!r}{suggest(name, valid)} "
-                    f"(the layers: {', '.join(valid)})"
-                )
+    def resolve(self, names: Sequence[str]) -> tuple[str, ...]:
+        """The layers ``names`` mean (see ``resolve``)."""
+        return resolve(names, self.layers())
 
     def keep(self, kept: Collection[str]) -> None:
         """Measure from now on the model with the ops of ``kept`` layers in float."""

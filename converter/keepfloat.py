@@ -31,8 +31,8 @@ def convert(
     if not keep.auto:
         # One calibration sample is enough to name the layers.
         doctor.measure(_calibration_inputs(doctor, loader, samples, limit=1))
-        doctor.check_names(keep.layers)
-        return doctor.quantize(keep.layers), keep.layers, None
+        kept = doctor.resolve(keep.layers)
+        return doctor.quantize(kept), kept, None
     evaluated = _evaluation(doctor, loader, keep)
     inputs, labels, origin, outputs = evaluated
     if keep.evaluate is not None:
@@ -132,7 +132,7 @@ def measure_layers(request: LayersRequest) -> LayersOutcome:
         keep = request.options.keep_float
         kept = keep.layers if keep is not None else ()
         if kept:  # measure the model the artifact is: those layers in float
-            doctor.check_names(kept)
+            kept = doctor.resolve(kept)
             doctor.keep(kept)
             ops = doctor.measure(data)
     finally:

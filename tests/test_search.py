@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from converter.doctor import layer_of, name_layers, ranked_layers
+from converter.doctor import layer_of, name_layers, ranked_layers, resolve
+from converter.errors import OptionsError
 from converter.search import Found, bound, search
 from converter.spec import Goal, LayerError
 
@@ -162,3 +163,17 @@ def test_search_tries_sets_in_a_stable_order() -> None:
         runs.append(calls)
     assert runs[0] == runs[1]
     assert all(len(set(kept)) == len(kept) for kept in itertools.chain(*runs))
+
+
+def test_names_resolve_exactly_or_without_the_export_suffix() -> None:
+    layers = ["body_1", "features_1", "head_1", "head_2", "probs"]
+    assert resolve(["features", "probs", "head_2"], layers) == ("features_1", "probs", "head_2")
+    with pytest.raises(OptionsError) as raised:
+        resolve(["head"], layers)  # two layers could be meant
+    assert "no quantized layer is named 'head'" in str(raised.value)
+    with pytest.raises(OptionsError) as raised:
+        resolve(["featurs"], layers)
+    assert str(raised.value) == (
+        "keep_float: no quantized layer is named 'featurs'; did you mean 'features_1'? "
+        "(the layers: body_1, features_1, head_1, head_2, probs)"
+    )
