@@ -345,7 +345,7 @@ def variants_table(colds: Sequence[Cold]) -> list[str]:
             f"{f.size:,}",
             f"{f.size / int8:.2f}x",
             f"{f.accuracy:.4f}",
-            f"{f.drop:+.4f}",
+            f"{f.drop:.4f}",
             f"{latency * 1000:.1f}",
             kept,
         ]
@@ -375,7 +375,9 @@ def facts(colds: Sequence[Cold], warm: Warm, trained: float | None, warm_up: flo
     kept = [", ".join(c.kept) for c in colds]
     return [
         f"auto / int8, medians: whole `doit convert` processes {process:.2f}x, conversions in "
-        f"the worker {worker:.2f}x",
+        f"the worker {worker:.2f}x (the doctor calibrates once, through TF's "
+        "QuantizationDebugger; each trial quantizes that calibrated model again without "
+        "calibrating, so the search adds little to a plain int8 conversion)",
         f"auto's search ({plural(len(colds), 'build')}): {search['layers']} quantized layers, "
         f"kept in float: {', '.join(sorted(set(kept)))}; {search['conversions']} conversions "
         f"(the bound: {last.bound}); trials: {trials}; ranked on {search['data']}",
