@@ -377,7 +377,7 @@ def facts(colds: Sequence[Cold], warm: Warm, trained: float | None, warm_up: flo
         f"auto / int8, medians: whole `doit convert` processes {process:.2f}x, conversions in "
         f"the worker {worker:.2f}x (the doctor calibrates once, through TF's "
         "QuantizationDebugger; each trial quantizes that calibrated model again without "
-        "calibrating, so the search adds little to a plain int8 conversion)",
+        "a new calibration)",
         f"auto's search ({plural(len(colds), 'build')}): {search['layers']} quantized layers, "
         f"kept in float: {', '.join(sorted(set(kept)))}; {search['conversions']} conversions "
         f"(the bound: {last.bound}); trials: {trials}; ranked on {search['data']}",
