@@ -380,7 +380,7 @@ def facts(colds: Sequence[Cold], warm: Warm, trained: float | None, warm_up: flo
         "a new calibration)",
         f"auto's search ({plural(len(colds), 'build')}): {search['layers']} quantized layers, "
         f"kept in float: {', '.join(sorted(set(kept)))}; {search['conversions']} conversions "
-        f"(the bound: {last.bound}); trials: {trials}; ranked on {search['data']}",
+        f"(the bound: {last.bound}); trials: {trials}; trials measured on {search['data']}",
         f"int8's report names its worst layer: {layer} ({steps:.1f} quantization steps of "
         "RMSE against float)",
         f"Same bytes in every cold build: {'yes' if same else 'NO'}; the source model's "
