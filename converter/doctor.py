@@ -111,6 +111,29 @@ def ranked_layers(ops: Sequence[LayerError]) -> list[str]:
     return list(dict.fromkeys(op.layer for op in sorted(ops, key=_severity)))
 
 
+SUSPECT = 1.0  # quantization steps of RMSE: well above rounding alone (about 0.29)
+
+
+def search_order(ops: Sequence[LayerError], feeds: Mapping[str, Sequence[str]]) -> list[str]:
+    """The ranked layers, each suspect one followed by the quantized layers that feed it.
+
+    An op is measured on its quantized input, so a layer whose input lost
+    its resolution upstream (a wide activation range) shows the error, and
+    keeping it alone in float does not help: its input must be float too. So
+    the search tries a suspect layer's feeders right after it.
+    """
+    worst: dict[str, float] = {}
+    for op in sorted(ops, key=_severity):
+        worst.setdefault(op.layer, op.rmse_scale)
+    order: list[str] = []
+    for layer in worst:
+        if layer not in order:
+            order.append(layer)
+        if not worst[layer] <= SUSPECT:  # NaN included
+            order.extend(f for f in feeds.get(layer, ()) if f not in order and f != layer)
+    return order
+
+
 def _severity(op: LayerError) -> tuple[float, str]:
     value = op.rmse_scale if math.isfinite(op.rmse_scale) else math.inf
     return -value, op.tensor
@@ -141,6 +164,7 @@ class Doctor:
             )
         self.calibrated: bytes = self.debugger.calibrated_model
         self._ops: list[LayerError] | None = None
+        self._feeds: dict[str, list[str]] = {}  # layer -> the quantized layers feeding it
 
     def input_names(self) -> list[str]:
         """The debug model's inputs, in its order, named as ``converter.evaluate.Runner`` names them."""
@@ -162,7 +186,12 @@ class Doctor:
             self.debugger.layer_statistics_dump(dump)
         self._batches = []
         rows = list(csv.DictReader(io.StringIO(dump.getvalue())))
-        names = name_layers([r["tensor_name"] for r in rows], self.known, self._producers())
+        producers = self._producers()
+        names = name_layers([r["tensor_name"] for r in rows], self.known, producers)
+        self._feeds = {
+            names[tensor]: [names[source] for source in producers.get(tensor, ()) if source in names]
+            for tensor in names
+        }
         ops = [
             LayerError(
                 layer=names[row["tensor_name"]],
@@ -185,6 +214,10 @@ class Doctor:
 
     def layers(self) -> list[str]:
         return ranked_layers(self.ops)
+
+    def search_order(self) -> list[str]:
+        """The layers in the order the keep_float search adds them (see ``search_order``)."""
+        return search_order(self.ops, self._feeds)
 
     def resolve(self, names: Sequence[str]) -> tuple[str, ...]:
         """The layers ``names`` mean (see ``resolve``)."""

@@ -40,7 +40,7 @@ def convert(
     else:
         ranked_on = _calibration_inputs(doctor, loader, samples)
     ops = doctor.measure(ranked_on)
-    layers = doctor.layers()
+    layers = doctor.search_order()
 
     def trial(kept: tuple[str, ...]) -> dict[str, float | None]:
         compared = compare(Runner(doctor.quantize(kept)), inputs, outputs, labels)
@@ -49,6 +49,7 @@ def convert(
     found = search.search(layers, keep.goals, trial)
     account = {
         "layers": len(layers),
+        "order": layers,  # as the search added them
         "ranking": [_op_dict(op) for op in ops],
         "data": origin,
         "conversions": 1 + len(found.trials),  # the calibration and ranking, then each trial

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from converter.doctor import layer_of, name_layers, ranked_layers, resolve
+from converter.doctor import layer_of, name_layers, ranked_layers, resolve, search_order
 from converter.errors import OptionsError
 from converter.search import Found, bound, search
 from converter.spec import Goal, LayerError
@@ -177,3 +177,16 @@ def test_names_resolve_exactly_or_without_the_export_suffix() -> None:
         "keep_float: no quantized layer is named 'featurs'; did you mean 'features_1'? "
         "(the layers: body_1, features_1, head_1, head_2, probs)"
     )
+
+
+def test_a_suspect_layer_brings_the_layers_that_feed_it() -> None:
+    def op(layer: str, value: float) -> LayerError:
+        return LayerError(layer, "FULLY_CONNECTED", layer, value, 0.0, 1.0)
+
+    # "hidden" suffers from its input: "wide"'s activation range is too wide for int8.
+    ops = [op("hidden", 11.6), op("features", 0.35), op("probs", 0.25), op("wide", 0.1)]
+    feeds = {"hidden": ["wide"], "wide": ["features"], "probs": ["hidden"], "features": []}
+    assert search_order(ops, feeds) == ["hidden", "wide", "features", "probs"]
+    # Ops near rounding alone bring nothing: the order is the ranking.
+    calm = [op("a", 0.5), op("b", 0.3)]
+    assert search_order(calm, {"a": ["b"], "b": []}) == ["a", "b"]
