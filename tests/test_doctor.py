@@ -27,6 +27,7 @@ from doit_runs import converted, doit
 import converter
 from converter.errors import ConversionError, OptionsError
 from converter.evaluate import Runner, compare
+from converter.search import bound
 from converter.spec import Goal, KeepFloat
 
 pytestmark = pytest.mark.tf
@@ -68,6 +69,42 @@ def broken(tmp_path_factory: pytest.TempPathFactory) -> Broken:
     np.savez(root / "test.npz", x=x[100:], labels=labels[100:])
     return Broken(
         root / "model.keras", root / "calib.npz", root / "test.npz", x[100:], labels[100:]
+    )
+
+
+@pytest.fixture(scope="session")
+def starved(tmp_path_factory: pytest.TempPathFactory, broken: Broken) -> Broken:
+    """A model whose 'hidden' layer int8 starves: 'wide' feeds it one unit 1000 times too wide.
+
+    'wide' has no activation, so scaling its unit 0 up and 'hidden''s weights from
+    it down leaves the float model unchanged; int8's one scale per activation
+    tensor then has no resolution left for the other units.
+    """
+    import keras
+
+    root = tmp_path_factory.mktemp("starved")
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((FEATURES,), name="x")
+    h = keras.layers.Dense(24, activation="relu", name="features")(inputs)
+    h = keras.layers.Dense(24, name="wide")(h)
+    h = keras.layers.Dense(24, activation="relu", name="hidden")(h)
+    model = keras.Model(inputs, keras.layers.Dense(4, activation="softmax", name="probs")(h))
+    with np.load(broken.calibration) as data:
+        calibration = data["x"]
+    x = np.concatenate([calibration, broken.inputs])
+    labels = x[:, 1:5].argmax(axis=1)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, labels, epochs=40, batch_size=32, verbose=0)
+    kernel, bias = model.get_layer("wide").get_weights()
+    kernel[:, 0] *= 1000.0
+    bias[0] *= 1000.0
+    model.get_layer("wide").set_weights([kernel, bias])
+    kernel, bias = model.get_layer("hidden").get_weights()
+    kernel[0, :] /= 1000.0
+    model.get_layer("hidden").set_weights([kernel, bias])
+    model.save(root / "model.keras")
+    return Broken(
+        root / "model.keras", broken.calibration, broken.test, broken.inputs, broken.labels
     )
 
 
@@ -151,6 +188,22 @@ def test_auto_meets_a_budget_that_plain_int8_misses(
     assert searched.search is not None
     assert searched.search["conversions"] <= 2 + 2 + 1  # 3 layers: 2 + ceil(log2 3) + 1
     assert searched.search["ranking"][0]["layer"] == "features"
+
+
+def test_auto_keeps_a_starved_layer_with_the_layer_that_starves_it(
+    engine: converter.Engine, starved: Broken, tmp_path: Path
+) -> None:
+    source = converter.KerasSource(starved.keras)
+    plain = engine.convert(source, int8(starved), tmp_path / "int8.tflite")
+    assert drop(starved, plain.path.read_bytes()) > DROP.limit
+    ranked = engine.run_layers(source, int8(starved), None).ops
+    assert ranked[0].layer == "hidden"  # the error shows where the resolution is missing
+    keep = KeepFloat(auto=True, goals=(DROP,), evaluate=starved.test)
+    searched = engine.convert(source, int8(starved, keep_float=keep), tmp_path / "auto.tflite")
+    assert set(searched.kept_float) == {"hidden", "wide"}
+    assert drop(starved, searched.path.read_bytes()) <= DROP.limit
+    assert searched.search is not None and searched.search["order"][:2] == ["hidden", "wide"]
+    assert searched.search["conversions"] <= bound(searched.search["layers"], 2)
 
 
 def test_an_impossible_budget_fails_with_one_sentence(
