@@ -189,7 +189,9 @@ class Doctor:
         producers = self._producers()
         names = name_layers([r["tensor_name"] for r in rows], self.known, producers)
         self._feeds = {
-            names[tensor]: [names[source] for source in producers.get(tensor, ()) if source in names]
+            names[tensor]: [
+                names[source] for source in producers.get(tensor, ()) if source in names
+            ]
             for tensor in names
         }
         ops = [

@@ -33,8 +33,7 @@ def convert(
         doctor.measure(_calibration_inputs(doctor, loader, samples, limit=1))
         kept = doctor.resolve(keep.layers)
         return doctor.quantize(kept), kept, None
-    evaluated = _evaluation(doctor, loader, keep)
-    inputs, labels, origin, outputs = evaluated
+    inputs, labels, origin, outputs = _evaluation(doctor, loader, keep)
     if keep.evaluate is not None:
         ranked_on = [inputs[name] for name in doctor.input_names()]
     else:
@@ -62,17 +61,18 @@ def convert(
 
 
 def _missed(found: search.Found) -> str:
+    """The sentence of a search that found nothing: the budget, and the best it reached."""
     goal, best = found.missed, found.best
-    value = None if best is None else best.figures.get(goal.figure)
-    reached = "no value" if value is None else f"{value:.4g}"
-    how = (
-        "with every quantized layer in float"
-        if best and best.layers == found.layers
-        else (f"keeping {', '.join(best.layers) or 'no layer'} in float" if best else "")
-    )
+    assert best is not None  # a search always tries plain int8 at least
+    value = best.figures.get(goal.figure)
+    if best.layers == found.layers:
+        how = "with every quantized layer in float"
+    else:
+        how = f"keeping {', '.join(best.layers) or 'no layer'} in float"
     return (
         f"keep_float: auto: no set of layers kept in float meets {goal.budget} "
-        f"{goal.limit:.4g}; the best reached is {goal.figure} {reached} ({how}, "
+        f"{goal.limit:.4g}; the best reached is {goal.figure} "
+        f"{'not measured' if value is None else f'{value:.4g}'} ({how}, "
         f"{len(found.layers)} quantized layers, {1 + len(found.trials)} conversions)"
     )
 
