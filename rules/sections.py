@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -317,11 +318,24 @@ class OpError:
     scale: float
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # JSON has no infinity or NaN (an op whose scale is 0): "inf" and null, as metrics are.
+        return {k: _json_number(v) for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OpError:
-        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+        return cls(**{f.name: _from_json_number(data[f.name]) for f in dataclasses.fields(cls)})
+
+
+def _json_number(value: Any) -> Any:
+    if not isinstance(value, float) or math.isfinite(value):
+        return value
+    return None if math.isnan(value) else "inf" if value > 0 else "-inf"
+
+
+def _from_json_number(value: Any) -> Any:
+    if value is None:
+        return math.nan
+    return float(value) if value in ("inf", "-inf") else value
 
 
 @dataclass(frozen=True)

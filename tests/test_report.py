@@ -221,3 +221,24 @@ def test_the_text_line_says_what_was_measured_or_why_not() -> None:
     assert "max error 0.0123" in summary_line(report("m", "int8", 1000, accuracy=regression))
     skipped = summary_line(report("m", "embed", 1000))
     assert "no accuracy section (no reference)" in skipped and "max error" not in skipped
+
+
+def test_a_layers_section_is_strict_json_even_for_an_op_without_a_scale() -> None:
+    import math
+
+    from rules.sections import LayersSection, OpError
+
+    section = LayersSection(
+        data="the calibration samples, 10 of them",
+        kept_float=("stem",),
+        ops=(
+            OpError("head", "FULLY_CONNECTED", "m/head/MatMul", math.inf, 3.0, 0.0),
+            OpError("body", "CONV_2D", "m/body/Conv2D", 0.31, 0.02, 0.01),
+            OpError("tail", "SOFTMAX", "out:0", math.nan, 0.0, 0.0039),
+        ),
+    )
+    text = json.dumps(section.to_dict(), allow_nan=False)  # raises on Infinity or NaN
+    back = LayersSection.from_dict(json.loads(text))
+    assert back.ops[0].rmse_scale == math.inf and math.isnan(back.ops[2].rmse_scale)
+    assert back.ops[1] == section.ops[1] and back.kept_float == ("stem",)
+    assert back.worst() == ["head", "body", "tail"]
