@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from converter.errors import OptionsError
+from converter.errors import ConversionError, ConverterError, OptionsError, describe
 from converter.options import suggest
 from converter.spec import LayerError
 
@@ -158,10 +158,15 @@ class Doctor:
         self.converter = converter
         self.known = frozenset(known_layers)
         self._batches: list[list[np.ndarray]] = []
-        with quiet():
-            self.debugger = tf.lite.experimental.QuantizationDebugger(
-                converter=converter, debug_dataset=lambda: iter(self._batches)
-            )
+        try:
+            with quiet():
+                self.debugger = tf.lite.experimental.QuantizationDebugger(
+                    converter=converter, debug_dataset=lambda: iter(self._batches)
+                )
+        except ConverterError:
+            raise
+        except Exception as e:  # the converter's own failures, and a model it cannot debug
+            raise ConversionError(f"TF's quantization debugger: {describe(e)}") from None
         self.calibrated: bytes = self.debugger.calibrated_model
         self._ops: list[LayerError] | None = None
         self._feeds: dict[str, list[str]] = {}  # layer -> the quantized layers feeding it
