@@ -1,7 +1,9 @@
 """The artifact cache: a variant's key -> its .tflite bytes and record, verified on every read.
 
-Like Bazel's action cache plus content-addressed storage: ``ac/<key>`` is a small
-JSON entry naming the artifact's sha256, ``cas/<sha256>`` holds the bytes. The
+Like Bazel's action cache plus content-addressed storage: ``ac/<key>`` is an
+entry naming its blobs by digest, ``cas/<sha256>`` holds them: the artifact,
+its record and its log. Entries are REAPI ``ActionResult`` messages
+(``rules.reapi``), so Bazel's cache servers accept them as they come. The
 local store is always consulted first; a remote one (HTTP with Bazel's layout,
 or any fsspec URL) second, and what it returns fills the local store. A
 corrupt or truncated entry or blob is a miss, evicted with a warning: never a
@@ -21,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rules import reapi
 from rules.project import Project
 from rules.stores import TIMEOUT, Access, LocalStore, Store, StoreError, open_store, redact
 
-ENTRY_FORMAT = 1
 OFF = ("off", "none", "false", "0")
 DISCOVERED_SETS = 8  # sets of discovered files kept per declared key
 
@@ -125,73 +127,63 @@ class ArtifactCache:
             self._drop_remote(str(e))
             return None
         if hit is not None and self.local is not None:
-            self._write_local(key, hit.artifact, self._entry(key, hit))
+            self._write_local(key, hit)
         return hit
 
     def store(self, key: str, artifact: bytes, record: dict[str, Any], log: str) -> None:
         hit = Hit(artifact, record, log, "local")
-        entry = self._entry(key, hit)
-        self._write_local(key, artifact, entry)
+        self._write_local(key, hit)
         if self.remote is not None and not self.settings.read_only:
             try:
-                self._write(self.remote, key, artifact, entry)
+                self._write(self.remote, key, hit)
             except StoreError as e:
                 self._drop_remote(str(e))
 
-    @staticmethod
-    def _entry(key: str, hit: Hit) -> bytes:
-        entry = {
-            "format": ENTRY_FORMAT,
-            "key": key,
-            "sha256": hashlib.sha256(hit.artifact).hexdigest(),
-            "size": len(hit.artifact),
-            "record": hit.record,
-            "log": hit.log,
-        }
-        return json.dumps(entry, sort_keys=True).encode()
-
-    def _write_local(self, key: str, artifact: bytes, entry: bytes) -> None:
+    def _write_local(self, key: str, hit: Hit) -> None:
         if self.local is None:
             return
         try:
-            self._write(self.local, key, artifact, entry)
+            self._write(self.local, key, hit)
         except OSError as e:  # a full disk or a read-only home must not fail the build
             self.warn(f"could not write the local cache {self.local.root}: {e.strerror or e}")
 
     @staticmethod
-    def _write(store: Store, key: str, artifact: bytes, entry: bytes) -> None:
-        # The blob first: an entry is only ever visible once its bytes are.
-        store.put("cas", hashlib.sha256(artifact).hexdigest(), artifact)
-        store.put("ac", key, entry)
+    def _write(store: Store, key: str, hit: Hit) -> None:
+        record, log = reapi.record_blob(key, hit.record), hit.log.encode()
+        # The blobs first: an entry is only ever visible once its bytes are.
+        for blob in dict.fromkeys((hit.artifact, record, log)):
+            store.put("cas", hashlib.sha256(blob).hexdigest(), blob)
+        store.put("ac", key, reapi.encode(hit.artifact, record, log))
 
     def _read(self, store: Store, key: str, origin: str) -> Hit | None:
         raw = store.get("ac", key)
-        if raw is None:
+        if raw is None or reapi.earlier_format(raw):
             return None
-        try:
-            entry = json.loads(raw)
-            valid = (
-                entry["format"] == ENTRY_FORMAT
-                and entry["key"] == key
-                and isinstance(entry["record"], dict)
-                and isinstance(entry["sha256"], str)
-                and entry["sha256"].isalnum()
-            )
-        except (ValueError, KeyError, TypeError):
-            valid = False
-        if not valid:
-            self._evict(
-                store, origin, key, None, "its entry is not valid JSON of the expected form"
-            )
+        entry = reapi.decode(raw)
+        if entry is None:
+            self._evict(store, origin, key, None, "its entry is not an ActionResult of ours")
             return None
-        digest = entry["sha256"]
-        blob = store.get("cas", digest)
-        if blob is None:
-            return None  # pruned or never uploaded: a plain miss
-        if len(blob) != entry["size"] or hashlib.sha256(blob).hexdigest() != digest:
-            self._evict(store, origin, key, digest, "its artifact does not match its sha256")
+        blobs = {}
+        for name, blob, inline in (
+            ("record", entry.record, entry.inline_record),
+            ("log", entry.log, entry.inline_log),
+            ("artifact", entry.artifact, None),
+        ):
+            known = inline is not None and blob.matches(inline)
+            data = inline if known else store.get("cas", blob.sha256)
+            if data is None:
+                return None  # pruned or never uploaded: a plain miss
+            if not blob.matches(data):
+                self._evict(
+                    store, origin, key, blob.sha256, f"its {name} does not match its sha256"
+                )
+                return None
+            blobs[name] = data
+        record = reapi.read_record(key, blobs["record"])
+        if record is None:
+            self._evict(store, origin, key, None, "its record is not one of this key")
             return None
-        return Hit(blob, entry["record"], str(entry.get("log", "")), origin)
+        return Hit(blobs["artifact"], record, blobs["log"].decode(errors="replace"), origin)
 
     def fetch_discovered(self, declared: str) -> list[tuple[str, ...]]:
         """The sets of discovered files seen for a declared key, most recent first.

@@ -8,6 +8,7 @@ sees), a closed port, a port that accepts and never answers.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import multiprocessing
 import os
@@ -96,9 +97,20 @@ def test_truncated_blob_and_garbage_entry_are_misses(tmp_path: Path) -> None:
     blob.write_bytes(blob.read_bytes()[:10])
     assert cache.fetch(KEY) is None
     cache.store(OTHER, artifact(2), {}, "")
-    LocalStore(tmp_path / "local").path("ac", OTHER).write_bytes(b"{not json")
+    LocalStore(tmp_path / "local").path("ac", OTHER).write_bytes(b"\x0agarbage")
     assert cache.fetch(OTHER) is None
-    assert len(warnings) == 2 and "not valid JSON" in warnings[1]
+    assert len(warnings) == 2 and "not an ActionResult of ours" in warnings[1]
+
+
+def test_an_entry_of_the_json_format_is_a_plain_miss(tmp_path: Path) -> None:
+    cache, warnings = make(tmp_path)
+    cache.store(KEY, artifact(1), {}, "")
+    old = {"format": 1, "key": KEY, "sha256": "0" * 64, "size": 1, "record": {}, "log": ""}
+    LocalStore(tmp_path / "local").path("ac", KEY).write_bytes(json.dumps(old).encode())
+    assert cache.fetch(KEY) is None and warnings == []
+    cache.store(KEY, artifact(1), {"n": 1}, "log")  # the next build writes it anew
+    hit = cache.fetch(KEY)
+    assert hit is not None and hit.record == {"n": 1} and hit.log == "log"
 
 
 def test_entry_for_another_key_is_refused(tmp_path: Path) -> None:
@@ -151,7 +163,8 @@ def test_prune_removes_least_recently_used(tmp_path: Path) -> None:
     assert cache.fetch(keys[0]) is not None  # used just now: must survive
     store = LocalStore(tmp_path / "local")
     before = store.usage()
-    assert (before.entries, before.blobs) == (5, 5)
+    # Each entry's artifact and record, and one (empty) log they all share.
+    assert (before.entries, before.blobs) == (5, 11)
     removed = store.prune(2_500_000)
     assert store.usage().bytes <= 2_500_000 and removed.blobs >= 3
     assert cache.fetch(keys[0]) is not None
@@ -380,3 +393,27 @@ def test_temporary_files_of_killed_writers_are_swept(tmp_path: Path) -> None:
     build.mkdir(parents=True)
     (build / f".float32.tflite.{gone}-12345678.tmp").write_bytes(b"half")
     assert sweep(build) == 1 and not list(build.iterdir())
+
+
+def test_an_http_entry_passes_the_validation_bazel_remote_applies(
+    tmp_path: Path, webdav: tuple[str, Path]
+) -> None:
+    """What the server holds is an ActionResult whose every blob is in the CAS, as uploaded.
+
+    Read with bbpb, which decodes protobuf without a schema (none of our code):
+    ActionResult.output_files is field 2 (OutputFile: path 1, digest 2),
+    stdout_digest field 6 (Digest: hash 1, size_bytes 2).
+    """
+    import blackboxprotobuf
+
+    url, served = webdav
+    cache, _ = make(tmp_path, url)
+    cache.store(KEY, artifact(1), {"size": 4096}, "the log")
+    message, _ = blackboxprotobuf.decode_message((served / "ac" / KEY).read_bytes())
+    named = [f["2"] for f in message["2"]]
+    named.append(message["6"])
+    for blob in named:
+        stored = (served / "cas" / blob["1"]).read_bytes()
+        assert hashlib.sha256(stored).hexdigest() == blob["1"] and len(stored) == blob["2"]
+    assert any((served / "cas" / b["1"]).read_bytes() == artifact(1) for b in named)
+    assert any((served / "cas" / b["1"]).read_bytes() == b"the log" for b in named)

@@ -18,7 +18,7 @@ import pytest
 from conftest import Models, write_files
 from doit_runs import doit, edit
 
-from rules import measurements
+from rules import measurements, reapi
 from rules.report import Report
 from rules.summary import Summary
 
@@ -159,12 +159,13 @@ def test_budgets_rechecked_evaluate_data_remeasured_new_variant_reuses_reference
 def test_a_corrupt_cached_report_is_a_miss(project: Path, private_cache: Path) -> None:
     assert doit(project, "report:sm/float32").code == 0
     entries = [
-        json.loads(p.read_text())
+        reapi.decode(p.read_bytes())
         for p in (private_cache / "ac").rglob("*")
-        if p.is_file() and "measurements_for" in p.read_text()
+        if p.is_file() and b"measurements_for" in p.read_bytes()
     ]
-    assert len(entries) == 1
-    blob = private_cache / "cas" / entries[0]["sha256"][:2] / entries[0]["sha256"]
+    assert len(entries) == 1 and entries[0] is not None
+    digest = entries[0].artifact.sha256
+    blob = private_cache / "cas" / digest[:2] / digest
     stored = blob.read_bytes()
     kept = measurements.Measurements.from_dict(json.loads(stored))
     assert json.dumps(kept.to_dict(), sort_keys=True).encode() == stored
