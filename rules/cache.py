@@ -170,7 +170,7 @@ class ArtifactCache:
             ("artifact", entry.artifact, None),
         ):
             known = inline is not None and blob.matches(inline)
-            data = inline if known else store.get("cas", blob.sha256)
+            data = inline if known else store.get("cas", blob.sha256, blob.size)
             if data is None:
                 return None  # pruned or never uploaded: a plain miss
             if not blob.matches(data):

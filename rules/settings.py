@@ -191,7 +191,7 @@ class Settings:
     cache: str = _setting(
         DEFAULT_CACHE,
         TEXT,
-        "the cache: a directory, an HTTP(S) or fsspec URL, or off",
+        "the cache: a directory, an HTTP(S), grpc:// or fsspec URL, or off",
         variable="TFLITE_BUILD_CACHE",
     )
     local_cache: str = _setting(

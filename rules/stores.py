@@ -60,7 +60,9 @@ class Access:
 
 
 class Store(Protocol):
-    def get(self, kind: str, name: str) -> bytes | None: ...
+    def get(self, kind: str, name: str, size: int | None = None) -> bytes | None:
+        """A blob or entry; ``size`` is a CAS blob's, when known (REAPI reads need it)."""
+        ...
 
     def put(self, kind: str, name: str, data: bytes) -> None: ...
 
@@ -97,7 +99,7 @@ class LocalStore:
         assert kind in KINDS and name.isalnum(), (kind, name)
         return self.root / kind / name[:2] / name
 
-    def get(self, kind: str, name: str) -> bytes | None:
+    def get(self, kind: str, name: str, size: int | None = None) -> bytes | None:
         path = self.path(kind, name)
         try:
             data = path.read_bytes()
@@ -209,7 +211,7 @@ class HttpStore:
             raise StoreError(f"{where}: HTTP {response.status} {response.reason}")
         return response.data
 
-    def get(self, kind: str, name: str) -> bytes | None:
+    def get(self, kind: str, name: str, size: int | None = None) -> bytes | None:
         return self._request("GET", kind, name)
 
     def put(self, kind: str, name: str, data: bytes) -> None:
@@ -307,7 +309,7 @@ class FsspecStore:
         except Exception as e:  # backends raise their own families (botocore, aiohttp...)
             raise StoreError(f"{what} {self.display}: {type(e).__name__}: {e}") from None
 
-    def get(self, kind: str, name: str) -> bytes | None:
+    def get(self, kind: str, name: str, size: int | None = None) -> bytes | None:
         result: bytes | None = self._call("read", self.fs.cat_file, self._path(kind, name))
         return result
 
@@ -319,8 +321,12 @@ class FsspecStore:
 
 
 def open_store(url: str, timeout: float = TIMEOUT, access: Access | None = None) -> Store:
-    """A remote store for an ``http(s)://`` URL (Bazel layout) or any other fsspec URL."""
+    """A remote store: ``http(s)://`` (Bazel's layout), ``grpc://`` (REAPI), else any fsspec URL."""
     scheme = urllib.parse.urlsplit(url).scheme
     if scheme in ("http", "https"):
         return HttpStore(url, timeout, access)
+    if scheme == "grpc":
+        from rules.grpcstore import GrpcStore
+
+        return GrpcStore(url, timeout, access)
     return FsspecStore(url, timeout, access)

@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parent.parent
+
 NGINX_CONFIG = """
 daemon off;
 worker_processes 1;
@@ -102,6 +104,71 @@ def nginx_webdav(directory: Path) -> Iterator[tuple[str, Path]]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+BUILDGRID_CONFIG = """\
+server:
+  - !channel
+    address: "127.0.0.1:{port}"
+    insecure-mode: true
+storages:
+  - !disk-storage &cas
+    path: {cas}
+caches:
+  - !lru-action-cache &ac
+    storage: *cas
+    max-cached-refs: 10000
+    allow-updates: true
+instances:
+  - name: "{instance}"
+    services:
+      - !action-cache
+        cache: *ac
+      - !cas
+        storage: *cas
+      - !bytestream
+        storage: *cas
+"""
+
+
+def buildgrid_server() -> Path:
+    """BuildGrid's ``bgd``: its own environment (.ci/run makes it), away from TensorFlow's pins."""
+    found = os.environ.get("TFLITE_BUILD_TEST_BGD") or str(REPO / ".venv-buildgrid/bin/bgd")
+    if not Path(found).is_file():
+        raise RuntimeError(
+            f"BuildGrid is not installed at {found} (.ci/run installs it: python3 -m venv "
+            ".venv-buildgrid && .venv-buildgrid/bin/pip install buildgrid)"
+        )
+    return Path(found)
+
+
+@contextmanager
+def buildgrid(directory: Path, instance: str = "") -> Iterator[tuple[str, Path]]:
+    """BuildGrid serving REAPI's ActionCache, CAS and ByteStream from a folder on loopback.
+
+    Yields (grpc:// URL, the folder of its CAS blobs: ``<hash[:2]>/<hash[2:]>``).
+    """
+    cas = directory / "cas"
+    cas.mkdir(parents=True)
+    port = free_port()
+    config = directory / "buildgrid.yml"
+    config.write_text(BUILDGRID_CONFIG.format(port=port, cas=cas, instance=instance))
+    with (directory / "buildgrid.log").open("wb") as log:
+        process = subprocess.Popen(
+            [str(buildgrid_server()), "server", "start", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(port, timeout=60)
+        yield f"grpc://127.0.0.1:{port}" + (f"/{instance}" if instance else ""), cas / "cas/objects"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @contextmanager

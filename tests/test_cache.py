@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import failing_proxy, free_port, moto_s3, nginx_webdav, silent_server
+from servers import buildgrid, failing_proxy, free_port, moto_s3, nginx_webdav, silent_server
 
 from converter.files import sweep
 from rules.cache import ArtifactCache, CacheSettings
@@ -417,3 +417,92 @@ def test_an_http_entry_passes_the_validation_bazel_remote_applies(
         assert hashlib.sha256(stored).hexdigest() == blob["1"] and len(stored) == blob["2"]
     assert any((served / "cas" / b["1"]).read_bytes() == artifact(1) for b in named)
     assert any((served / "cas" / b["1"]).read_bytes() == b"the log" for b in named)
+
+
+# --- the gRPC cache, against BuildGrid ----------------------------------------------------------
+
+
+@pytest.fixture
+def reapi_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    with buildgrid(tmp_path / "buildgrid", instance="main") as server:
+        yield server
+
+
+def test_grpc_cache_hit_and_miss(tmp_path: Path, reapi_server: tuple[str, Path]) -> None:
+    url, cas = reapi_server
+    large = bytes(range(256)) * 12_000  # 3 MB: ByteStream writes and reads it in chunks
+    writer, warnings = make(tmp_path / "ci", url)
+    writer.store(KEY, large, {"size": len(large)}, "the log")
+    digest = hashlib.sha256(large).hexdigest()
+    assert (cas / digest[:2] / digest[2:]).is_file()  # BuildGrid's disk layout
+    reader, _ = make(tmp_path / "laptop", url)
+    hit = reader.fetch(KEY)
+    assert hit is not None and hit.origin == "remote" and hit.artifact == large
+    assert hit.record == {"size": len(large)} and hit.log == "the log"
+    assert reader.fetch(OTHER) is None
+    assert warnings == []
+    offline, _ = make(tmp_path / "laptop")  # the hit filled the local cache
+    local = offline.fetch(KEY)
+    assert local is not None and local.origin == "local" and local.artifact == large
+
+
+def test_grpc_cache_corrupt_blob_is_a_miss_with_one_warning(
+    tmp_path: Path, reapi_server: tuple[str, Path]
+) -> None:
+    url, cas = reapi_server
+    writer, _ = make(tmp_path / "ci", url)
+    writer.store(KEY, artifact(1), {}, "")
+    digest = hashlib.sha256(artifact(1)).hexdigest()
+    stored = cas / digest[:2] / digest[2:]  # BuildGrid's disk layout
+    stored.write_bytes(b"tampered" + stored.read_bytes()[8:])
+    reader, warnings = make(tmp_path / "laptop", url)
+    assert reader.fetch(KEY) is None
+    assert len(warnings) == 1 and "does not match its sha256" in warnings[0], warnings
+    # REAPI has no delete, and the server keeps the blob it has: a miss each time, never
+    # a wrong artifact, until the server drops the blob.
+    reader.store(KEY, artifact(1), {}, "")
+    again, later = make(tmp_path / "other", url)
+    assert again.fetch(KEY) is None and "does not match its sha256" in later[0]
+
+
+def test_grpc_cache_down_costs_one_warning_and_the_build_goes_on(tmp_path: Path) -> None:
+    cache, warnings = make(tmp_path, f"grpc://127.0.0.1:{free_port()}")
+    assert cache.fetch(KEY) is None
+    cache.store(KEY, artifact(1), {}, "")
+    assert cache.fetch(KEY) is not None  # from the local store
+    assert len(warnings) == 1 and "remote cache unavailable, building locally" in warnings[0]
+    assert "UNAVAILABLE" in warnings[0]
+
+
+def test_grpc_entries_are_actionresults_another_implementation_reads(
+    tmp_path: Path, reapi_server: tuple[str, Path]
+) -> None:
+    """BuildGrid's own client code reads our entry back, and finds its blobs by digest."""
+    url, _ = reapi_server
+    cache, _ = make(tmp_path, url)
+    cache.store(KEY, artifact(1), {"n": 1}, "log")
+    import grpc
+    from buildgrid.common.protos.build.bazel.remote.execution.v2 import (
+        remote_execution_pb2 as rex,
+    )
+    from buildgrid.common.protos.build.bazel.remote.execution.v2 import (
+        remote_execution_pb2_grpc as rex_grpc,
+    )
+
+    with grpc.insecure_channel(url.removeprefix("grpc://").split("/")[0]) as channel:
+        result = rex_grpc.ActionCacheStub(channel).GetActionResult(
+            rex.GetActionResultRequest(
+                instance_name="main", action_digest=rex.Digest(hash=KEY, size_bytes=0)
+            ),
+            timeout=10,
+        )
+        files = {f.path: f.digest for f in result.output_files}
+        missing = rex_grpc.ContentAddressableStorageStub(channel).FindMissingBlobs(
+            rex.FindMissingBlobsRequest(
+                instance_name="main", blob_digests=[*files.values(), result.stdout_digest]
+            ),
+            timeout=10,
+        )
+    assert set(files) == {"artifact", "record.json"}
+    assert files["artifact"].hash == hashlib.sha256(artifact(1)).hexdigest()
+    assert list(missing.missing_blob_digests) == []

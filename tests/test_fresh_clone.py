@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Models, write_files
-from servers import nginx_webdav
+from servers import buildgrid, nginx_webdav
 
 import rules
 
@@ -137,3 +137,15 @@ def test_bad_shard_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         run.stderr.strip()
         == "ERROR: TFLITE_BUILD_SHARD='4/3': expected K/N with 1 <= K <= N, e.g. 2/4"
     )
+
+
+def test_fresh_clone_with_only_a_grpc_reapi_cache(models: Models, tmp_path: Path) -> None:
+    with buildgrid(tmp_path / "server") as (url, _):
+        original = _project(tmp_path / "ci", models)
+        assert _run(original, url).returncode == 0
+        clone = tmp_path / "laptop"
+        shutil.copytree(original, clone, ignore=shutil.ignore_patterns("build", ".local-cache"))
+        run = _run(clone, url)
+        assert run.stdout.strip().endswith("PROBE 0 False True"), run.stdout + run.stderr
+        assert "4 from cache (4 remote)" in run.stdout
+        assert _artifacts(clone) == _artifacts(original)
