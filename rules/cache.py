@@ -185,6 +185,33 @@ class ArtifactCache:
             return None
         return Hit(blobs["artifact"], record, blobs["log"].decode(errors="replace"), origin)
 
+    def put_blob(self, data: bytes) -> str:
+        """Keep one blob in the CAS (the remote's too, unless read-only); its sha256."""
+        digest = hashlib.sha256(data).hexdigest()
+        stores = [s for s in (self.local, None if self.settings.read_only else self.remote) if s]
+        for store in stores:
+            try:
+                store.put("cas", digest, data)
+            except StoreError as e:
+                if store is self.remote:
+                    self._drop_remote(str(e))
+                    raise
+        return digest
+
+    def get_blob(self, sha256: str, size: int) -> bytes | None:
+        """One CAS blob by digest, checked, from the local store, else the remote; None: missing."""
+        for store in (self.local, self.remote):
+            if store is None:
+                continue
+            try:
+                data = store.get("cas", sha256, size)
+            except StoreError as e:
+                self._drop_remote(str(e))
+                return None
+            if data is not None and reapi.Blob(sha256, size).matches(data):
+                return data
+        return None
+
     def fetch_discovered(self, declared: str) -> list[tuple[str, ...]]:
         """The sets of discovered files seen for a declared key, most recent first.
 
