@@ -126,9 +126,16 @@ def variants_in(tasks: dict[str, Any], selected: list[str]) -> set[str]:
 
 
 def summary(counts: Counter[str], failed: list[str], blocked: int, seconds: float) -> str:
-    """``tflite-build: 3 built, 2 from cache, 11 up to date, 1 failed (train_digits) in 4.2 s``."""
+    """``tflite-build: 3 built, 2 from cache, 11 up to date, 1 failed (train_digits) in 4.2 s``.
+
+    Conversions a cluster ran count as built: ``3 built (3 on the cluster)``.
+    """
     cached = counts["local"] + counts["remote"]
-    parts = [f"{counts['built']} built", f"{cached} from cache"]
+    built = counts["built"] + counts["cluster"]
+    parts = [
+        f"{built} built" + (f" ({counts['cluster']} on the cluster)" if counts["cluster"] else "")
+    ]
+    parts.append(f"{cached} from cache")
     if counts["remote"]:
         parts[-1] += f" ({counts['remote']} remote)"
     parts += [f"{counts['up to date']} up to date", f"{len(failed)} failed"]

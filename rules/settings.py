@@ -118,6 +118,16 @@ def _json_object(text: str) -> dict[str, Any] | None:
 
 
 TEXT = Kind("text", "a string", _string, lambda text: text)
+
+
+def _executor(text: str) -> str | None:
+    import re
+
+    if text == "local" or re.fullmatch(r"dask://[A-Za-z0-9.\-\[\]:]+:\d+", text):
+        return text
+    return None
+
+
 GLOBS = Kind("list of globs", "a list of globs", _globs)
 FLAG = Kind(
     "true or false",
@@ -135,6 +145,12 @@ DAEMON = Kind("on, off or auto", "one of on, off, auto", _daemon, _daemon)
 COUNT = Kind("count", "a whole number >= 1", _count)
 PRESENT = Kind("set or unset", "any value", text=_set)
 SHARD = Kind("K/N", "K/N with 1 <= K <= N, e.g. 2/4", text=_shard)
+EXECUTOR = Kind(
+    "URL",
+    "local, or dask://HOST:PORT (a Dask scheduler)",
+    lambda value: _executor(value) if isinstance(value, str) else None,
+    lambda text: _executor(text),
+)
 JSON_OBJECT = Kind("JSON object", 'a JSON object, e.g. {"endpoint_url": "..."}', text=_json_object)
 
 
@@ -283,6 +299,13 @@ class Settings:
         "else `tflite-build-<uid>` in the temp folder)",
         key=False,
         variable="TFLITE_BUILD_DAEMON_DIR",
+    )
+    executor: str = _setting(
+        "local",
+        EXECUTOR,
+        "where conversions run: `local`, or `dask://HOST:PORT`, a Dask cluster (needs a "
+        "remote cache)",
+        variable="TFLITE_BUILD_EXECUTOR",
     )
     ci: bool | None = _setting(
         None,

@@ -320,3 +320,119 @@ HOP_BY_HOP = {
     "upgrade",
     "expect",
 }
+
+
+# Installed on cluster workers through PYTHONPATH when a test asks: records every file
+# Python opens under a folder, and can make the worker claim another version of us.
+SITECUSTOMIZE = """
+import os, sys
+
+watched = os.environ.get("TFLITE_TEST_WATCH")
+if watched:
+    log = open(os.environ["TFLITE_TEST_WATCH_LOG"], "a", buffering=1)
+
+    def _hook(event, args):
+        if event == "open" and isinstance(args[0], (str, bytes, os.PathLike)):
+            path = os.fsdecode(args[0])
+            if os.path.abspath(path).startswith(watched):
+                log.write(os.path.abspath(path) + "\\n")
+
+    sys.addaudithook(_hook)
+
+claimed = os.environ.get("TFLITE_TEST_CLAIM_VERSION")
+if claimed:
+    import importlib.metadata as _metadata
+
+    _real = _metadata.version
+    _metadata.version = lambda name: claimed if name == "tflite-build" else _real(name)
+"""
+
+
+@dataclass
+class DaskCluster:
+    address: str  # tcp://127.0.0.1:PORT
+    workers: list[subprocess.Popen[bytes]]
+    folders: list[Path]
+
+    @property
+    def url(self) -> str:
+        return "dask://" + self.address.removeprefix("tcp://")
+
+
+@contextmanager
+def dask_cluster(
+    directory: Path, workers: int = 2, env: dict[str, str] | None = None
+) -> Iterator[DaskCluster]:
+    """A ``dask scheduler`` and ``dask worker`` processes on loopback, each worker in an empty folder."""
+    import sys
+
+    dask = str(Path(sys.executable).parent / "dask")
+    hooks = directory / "hooks"
+    hooks.mkdir(parents=True)
+    (hooks / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    base_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hooks), str(REPO)])}
+    base_env.pop("TFLITE_BUILD_CACHE", None)  # the workers get the build's settings with each task
+    port = free_port()
+    started: list[subprocess.Popen[bytes]] = []
+    logs = []
+    try:
+        (directory / "scheduler").mkdir()
+        log = (directory / "scheduler.log").open("wb")
+        logs.append(log)
+        started.append(
+            subprocess.Popen(
+                [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                cwd=directory / "scheduler",
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=base_env,
+            )
+        )
+        wait_for_port(port, timeout=60)
+        folders = []
+        for k in range(workers):
+            folder = directory / f"worker{k}"
+            folder.mkdir()
+            folders.append(folder)
+            log = (directory / f"worker{k}.log").open("wb")
+            logs.append(log)
+            started.append(
+                subprocess.Popen(
+                    [
+                        dask,
+                        "worker",
+                        f"tcp://127.0.0.1:{port}",
+                        "--nthreads",
+                        "1",
+                        "--no-dashboard",
+                        "--local-directory",
+                        str(folder),
+                        "--name",
+                        f"w{k}",
+                    ],
+                    cwd=folder,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env={**base_env, **(env or {})},
+                )
+            )
+        _wait_for_workers(f"tcp://127.0.0.1:{port}", workers)
+        yield DaskCluster(f"tcp://127.0.0.1:{port}", started[1:], folders)
+    finally:
+        for process in reversed(started):
+            process.terminate()
+        for process in reversed(started):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for log in logs:
+            log.close()
+
+
+def _wait_for_workers(address: str, count: int, timeout: float = 90.0) -> None:
+    from distributed import Client
+
+    with Client(address, timeout=30, set_as_default=False) as client:  # type: ignore[no-untyped-call]
+        client.wait_for_workers(count, timeout=timeout)

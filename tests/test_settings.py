@@ -34,6 +34,7 @@ save_baseline = "main"
 daemon = "off"
 daemon_idle_timeout = 60
 daemon_workers = 3
+executor = "dask://scheduler.example:8786"
 """
 
 
@@ -83,6 +84,7 @@ def test_every_key_is_read_and_typed(tmp_path: Path) -> None:
         daemon="off",
         daemon_idle_timeout=60.0,
         daemon_workers=3,
+        executor="dask://scheduler.example:8786",
     )
     assert set(KEYS) == {line.split(" = ")[0] for line in PYPROJECT.splitlines()[1:]}
 

@@ -150,6 +150,23 @@ def convert(job: ConvertJob, build: Build) -> dict[str, Any] | TaskFailed:
         if origin is not None:
             print(f"    {job.name}: from the {origin} cache", file=sys.stderr)
             return {"key": declared, "origin": origin}
+    cluster = build.cluster()
+    try:
+        if cluster is not None and cluster.available():
+            return cluster.convert(job, build, declared)
+        return build_here(job, build, declared)
+    except ConverterError as e:
+        if e.log:
+            write_atomic(job.log, (e.log + "\n").encode())
+        where = f"\n  (TensorFlow's log: {os.path.relpath(job.log)})" if e.log else ""
+        return TaskFailed(f"{job.name}: {e}{where}")
+
+
+def build_here(job: ConvertJob, build: Build, declared: str) -> dict[str, Any]:
+    """Convert in this process's engine and store the result; raises ConverterError.
+
+    A cluster worker runs this too, on a job moved under its own root.
+    """
     provenance = {
         "key": declared,
         "model": job.model,
@@ -157,20 +174,14 @@ def convert(job: ConvertJob, build: Build) -> dict[str, Any] | TaskFailed:
         "source": job.fingerprint["source"],
         "options": job.fingerprint["options"],
     }
-    try:
-        result = build.engine().convert(
-            job.source,
-            job.options,
-            job.output,
-            provenance=provenance,
-            track=job.root if job.discovers else None,
-            track_ignore=(build.state.folder,),
-        )
-    except ConverterError as e:
-        if e.log:
-            write_atomic(job.log, (e.log + "\n").encode())
-        where = f"\n  (TensorFlow's log: {os.path.relpath(job.log)})" if e.log else ""
-        return TaskFailed(f"{job.name}: {e}{where}")
+    result = build.engine().convert(
+        job.source,
+        job.options,
+        job.output,
+        provenance=provenance,
+        track=job.root if job.discovers else None,
+        track_ignore=(build.state.folder,),
+    )
     declared_inputs = input_digests(job, build.state)
     discovered = {p: d for p, d in result.discovered.items() if p not in declared_inputs}
     key = full_key(job, declared, discovered)
