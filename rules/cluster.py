@@ -18,6 +18,7 @@ task with the sentence and the log a local failure has.
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import sys
 import time
@@ -108,7 +109,7 @@ class Cluster:
             pure=False,
         )
         self.submitted += 1
-        print(f"    {job.name}: queued on {self.url} ({sent:,} bytes of inputs)", file=sys.stderr)
+        print(f"    {job.name}: queued on {self.url}", file=sys.stderr)
         status, detail, log = future.result()
         if status != "ok":
             raise ClusterError(detail, log=log)
@@ -119,8 +120,10 @@ class Cluster:
                 "does not have it: do the build and the workers use the same cache?"
             )
         seconds = time.perf_counter() - started
+        converting = _conversion_seconds(job)
         print(
-            f"    {job.name}: converted on the cluster by {detail} in {seconds:.1f} s",
+            f"    {job.name}: converted on the cluster by {detail} in {seconds:.2f} s "
+            f"({converting:.2f} s converting, {sent:,} bytes of inputs sent)",
             file=sys.stderr,
         )
         return {"key": declared, "origin": "cluster", "worker": detail, "sent": sent}
@@ -129,6 +132,15 @@ class Cluster:
         if self.client is not None:
             self.client.close()
             self.client = None
+
+
+def _conversion_seconds(job: ConvertJob) -> float:
+    """The worker's own conversion time, from the record the artifact was restored with."""
+    try:
+        seconds = json.loads(job.sidecar.read_text()).get("seconds", 0.0)
+    except (OSError, ValueError):
+        return 0.0
+    return float(seconds) if isinstance(seconds, (int, float)) else 0.0
 
 
 def run(
