@@ -34,6 +34,7 @@ from rules.jobs import ConvertJob
 from rules.state import BuildState
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach the scheduler before building locally
+POLL = 0.5  # seconds between looks at where a queued task is
 
 
 class ClusterError(ConverterError):
@@ -110,7 +111,7 @@ class Cluster:
         )
         self.submitted += 1
         print(f"    {job.name}: queued on {self.url}", file=sys.stderr)
-        status, detail, log = future.result()
+        status, detail, log = self._await(job, future)
         if status != "ok":
             raise ClusterError(detail, log=log)
         origin = restore(job, build, declared)
@@ -127,6 +128,27 @@ class Cluster:
             file=sys.stderr,
         )
         return {"key": declared, "origin": "cluster", "worker": detail, "sent": sent}
+
+    def _await(self, job: ConvertJob, future: Any) -> tuple[str, str, str]:
+        """The task's answer; says once when a worker starts on it (it was queued until then)."""
+        announced = False
+        pause = 0.02  # short at first: the scheduler hands a task to a worker in milliseconds
+        while True:
+            try:
+                result: tuple[str, str, str] = future.result(timeout=pause)
+                return result
+            except TimeoutError:
+                pass
+            except Exception as e:  # KilledWorker after too many lost workers, and the like
+                raise ClusterError(
+                    f"the cluster {self.url} could not run it: {type(e).__name__}: {e}"
+                ) from None
+            pause = min(POLL, pause * 2)
+            if not announced:
+                busy = [w for w, keys in self.client.processing().items() if future.key in keys]
+                if busy:
+                    print(f"    {job.name}: running on {busy[0]}", file=sys.stderr)
+                    announced = True
 
     def close(self) -> None:
         if self.client is not None:

@@ -126,6 +126,8 @@ def test_a_build_through_the_cluster_equals_a_local_one(
     assert run.returncode == 0, run.stdout + run.stderr
     assert "3 built (3 on the cluster), 0 from cache" in run.stdout, run.stdout
     assert run.stderr.count("converted on the cluster by tcp://127.0.0.1:") == 3
+    assert run.stderr.count(": queued on dask://") == 3  # progress: queued, running, finished
+    assert run.stderr.count(": running on tcp://127.0.0.1:") == 3
     assert _artifacts(project) == _artifacts(local) and len(_artifacts(project)) == 3
     # The workers opened nothing under the project, only their own copies from the cache.
     paths = opened.read_text().splitlines()
