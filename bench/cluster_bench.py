@@ -44,7 +44,7 @@ from the repository root::
 
 It prints the results and writes this benchmark's section of bench/RESULTS.md
 (other sections are kept); it exits non-zero when a target is missed. On 2
-cores the default run takes about 3 minutes.
+cores the default run takes about 2 minutes.
 """
 
 from __future__ import annotations
