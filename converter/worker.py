@@ -50,8 +50,10 @@ LOG_TAIL_LINES = 30
 # so the next (possibly bigger) conversion starts from a fresh process.
 RECYCLE_SHARE = 0.75
 # Garbage collection after a conversion costs about 0.2 s: a worker runs it when no
-# request has come for this long, and at the latest after this many requests.
-IDLE_BEFORE_COLLECT = 0.05
+# request has come for this long, and at the latest after this many requests. A request
+# that comes during a collection waits for it, so "idle" must mean a real pause: requests
+# from a cluster or a parallel build come a few hundred milliseconds apart.
+IDLE_BEFORE_COLLECT = 1.0
 COLLECT_EVERY = 8
 
 
