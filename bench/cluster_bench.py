@@ -551,11 +551,11 @@ def facts(m: Measurements, leftovers: Sequence[str]) -> list[str]:
         "the worker's TensorFlow process, storing the artifact and its record) "
         f"{spread([x.on_worker - x.converting for x in lines])}",
         "Dask's profiler on the workers (samples of the timed cluster builds' task threads, "
-        f"every 10 ms): {profiled(m.profile)}. What the TensorFlow process does beyond its "
-        "conversion's own seconds, not measured here: it collects garbage (about 0.2 s) once "
-        "no request has come for 50 ms (`converter/worker.py`, `IDLE_BEFORE_COLLECT`), and a "
-        "request that comes meanwhile waits for it; a cluster worker's next request comes "
-        "after the build's round trip, later than that",
+        f"every 10 ms): {profiled(m.profile)}. The TensorFlow process collects garbage "
+        "(about 0.2 s) after a second without requests, or every 8 requests "
+        "(`converter/worker.py`); a request that comes meanwhile waits for it. Until "
+        "55262b4 it collected after 50 ms without one, which every cluster request waited "
+        "for: 268 of 325 ms of overhead per variant in the first run",
         "doit's time per task (its reporter's `built in`; the first task of each of a "
         "cluster build's two doit processes also connects to the scheduler): cluster "
         f"{spread(m.doit_seconds['cluster'])}; local {spread(m.doit_seconds['local'])}",
