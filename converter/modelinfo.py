@@ -135,6 +135,27 @@ def op_counts(data: bytes) -> Counter[str]:
     return counts
 
 
+def op_versions(data: bytes) -> dict[str, tuple[int, ...]]:
+    """Every operator the model uses (named as ``op_name`` names them) -> the versions it uses.
+
+    A runtime must register each builtin at that version or later; this is what
+    a deployment gate and a selective runtime build read, without TensorFlow.
+    Only operator codes some operator uses count: a converter may list more.
+    """
+    model = root(data)
+    used = {
+        subgraph.Operators(o).OpcodeIndex()
+        for subgraph in (model.Subgraphs(s) for s in range(model.SubgraphsLength()))
+        for o in range(subgraph.OperatorsLength())
+    }
+    found: dict[str, set[int]] = {}
+    for index in used:
+        found.setdefault(op_name(model, index), set()).add(
+            int(model.OperatorCodes(index).Version())
+        )
+    return {name: tuple(sorted(versions)) for name, versions in sorted(found.items())}
+
+
 def resource_variable_count(data: bytes) -> int:
     """VAR_HANDLE ops: resource variables the converter could not freeze into constants."""
     return op_counts(data)["VAR_HANDLE"]

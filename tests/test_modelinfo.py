@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import flatbuffers
 import pytest
 from ai_edge_litert import schema_py_generated as schema
@@ -61,3 +64,31 @@ def test_directory_digest_ignores_location_and_mtime(tmp_path) -> None:  # type:
     (tmp_path / "b" / "variables" / "data").write_bytes(b"weights!")
     assert path_digest(tmp_path / "a") != path_digest(tmp_path / "b")
     assert canonical_json({"b": 1, "a": [1, 2]}) == '{"a":[1,2],"b":1}'
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("mode", ["none", "int8"])
+def test_op_versions_match_tensorflows_own_reading(
+    engine: Any, models: Any, tmp_path: Path, mode: str
+) -> None:
+    """The inventory a deployment gate reads, against TF's flatbuffer_utils on the same bytes."""
+    from conftest import mode_options
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    import converter
+
+    rep = converter.Representative(data=models.calibration)
+    result = engine.convert(
+        converter.KerasSource(models.keras), mode_options(mode, rep), tmp_path / "m.tflite"
+    )
+    data = result.path.read_bytes()
+    tf_model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    expected: dict[str, set[int]] = {}
+    for graph in tf_model.subgraphs:
+        for op in graph.operators:
+            code = tf_model.operatorCodes[op.opcodeIndex]
+            builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+            expected.setdefault(names[builtin], set()).add(code.version)
+    assert modelinfo.op_versions(data) == {k: tuple(sorted(v)) for k, v in expected.items()}
+    assert "FULLY_CONNECTED" in expected and "CONV_2D" in expected
