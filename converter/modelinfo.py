@@ -32,6 +32,11 @@ _BUILTIN_NAMES = {
 }
 
 
+def builtin_names() -> frozenset[str]:
+    """Every builtin operator the schema knows, by name: ``CONV_2D``, ``FULLY_CONNECTED``..."""
+    return frozenset(_BUILTIN_NAMES.values())
+
+
 def load_bytes(path_or_bytes: Path | str | bytes) -> bytes:
     if isinstance(path_or_bytes, bytes):
         return path_or_bytes

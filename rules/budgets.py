@@ -5,6 +5,11 @@ the JSON Schema publishes too), and a report checks it by ``comparison`` against
 the figure named by ``measured``, writing its sentences with ``shown`` and
 ``unmeasured``. A new budget is one new row here (and the figure it limits, in
 the report).
+
+Two families: limits on a number (size, accuracy, latency), compared "at
+most" or "at least"; and device gates (runtime version, GPU delegate, allowed
+ops, Select TF ops), whose limit is a version, a flag or a list, judged by the
+report's device section (``rules.device``), which also writes their sentences.
 """
 
 from __future__ import annotations
@@ -26,7 +31,12 @@ from rules.quantities import (
 #   fraction  0.02 or 2%, not negative
 #   share     0 to 1, or a percentage up to 100%
 #   number    a number, not negative
-ValueKind = Literal["size", "fraction", "share", "number"]
+#   flag      true or false
+#   version   a runtime version in quotes: "2.14" (YAML reads a bare 2.10 as 2.1)
+#   ops       a list of ops: CONV_2D, FULLY_CONNECTED v1-4, CUSTOM:MyOp, FLEX:Erf
+ValueKind = Literal["size", "fraction", "share", "number", "flag", "version", "ops"]
+# A limit as read: bytes or a number, a flag, a version string, or the allowed ops.
+Limit = float | bool | str | tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -39,7 +49,7 @@ class Syntax:
     text: re.Pattern[str] | None = None  # the text it takes; None: numbers only
 
 
-SYNTAX: dict[ValueKind, Syntax] = {
+SYNTAX: dict[str, Syntax] = {
     "size": Syntax("a size like 2MB, 500KiB or 123456", "integer", text=SIZE_PATTERN),
     "fraction": Syntax("a fraction like 0.02 or 2%", "number", text=PERCENT_PATTERN),
     "share": Syntax(
@@ -49,8 +59,35 @@ SYNTAX: dict[ValueKind, Syntax] = {
 }
 
 
-def read(kind: ValueKind, raw: object) -> float | None:
-    """A limit as written -> bytes or a plain number; None when it breaks its kind's syntax."""
+VERSION_PATTERN = re.compile(r"^\d+(\.\d+){0,2}$")
+# An allowed op: a builtin by its schema name, CUSTOM:name or FLEX:name (a Select TF op),
+# with the versions a runtime registers for it: "v3" (1 to 3) or "v2-5"; none: every version.
+OP_PATTERN = re.compile(
+    r"^(?P<name>[A-Z][A-Z0-9_]*|(?:CUSTOM|FLEX):\S+)(?: v(?P<low>\d+)(?:-(?P<high>\d+))?)?$"
+)
+EXPECTED = {
+    "flag": "true or false",
+    "version": 'a runtime version in quotes, like "2.14"',
+    "ops": "a list of ops like [CONV_2D, FULLY_CONNECTED v1-4, CUSTOM:MyOp, FLEX:Erf]",
+}
+
+
+def expected(kind: ValueKind) -> str:
+    """What a value of ``kind`` looks like, for messages."""
+    return EXPECTED[kind] if kind in EXPECTED else SYNTAX[kind].expected
+
+
+def read(kind: ValueKind, raw: object) -> Limit | None:
+    """A limit as written -> bytes, a number, a flag, a version or ops; None when it breaks its kind's syntax."""
+    if kind == "flag":
+        return raw if isinstance(raw, bool) else None
+    if kind == "version":
+        return raw if isinstance(raw, str) and VERSION_PATTERN.match(raw) else None
+    if kind == "ops":
+        ok = isinstance(raw, list) and all(
+            isinstance(op, str) and OP_PATTERN.match(op) for op in raw
+        )
+        return tuple(raw) if ok and isinstance(raw, list) else None
     syntax = SYNTAX[kind]
     if isinstance(raw, str):
         if syntax.text is None or not syntax.text.match(raw):
@@ -65,6 +102,13 @@ def read(kind: ValueKind, raw: object) -> float | None:
     return raw if syntax.number == "integer" else float(raw)
 
 
+def number(limit: Limit) -> float:
+    """A limit on a number as a float (a device gate's limit is a flag, a version or ops)."""
+    if isinstance(limit, (str, tuple)):
+        raise TypeError(f"not a limit on a number: {limit!r}")
+    return float(limit)
+
+
 @dataclass(frozen=True)
 class BudgetKind:
     """One budget: its manifest key, unit, how it is stated, measured and compared."""
@@ -73,13 +117,14 @@ class BudgetKind:
     unit: str  # for people: "bytes", "ms", "" for a plain ratio
     value: ValueKind
     measured: str  # the report figure it limits, as ``section.field``
-    comparison: Literal["at most", "at least"]
+    comparison: Literal["at most", "at least", "gate"]  # gate: the section judges it
     description: str
     needs_labels: bool = False  # measured against the evaluate data's labels
     by_summary: bool = False  # checked by the summary against its baseline, not by a report
     shown: str = "{:.4g}"  # how a limit or a figure reads in a sentence
     # Why the figure can be missing, as a clause; {names} are filled in by its report section.
     unmeasured: str = "it was not measured for this variant"
+    free: Limit | None = None  # the value that asks for nothing (gpu_compatible: false)
 
     @property
     def section(self) -> str:
@@ -96,13 +141,24 @@ class BudgetKind:
         """Its figure belongs to the machine that measured it: another host's is no measure here."""
         return self.section == "latency"
 
+    @property
+    def gate(self) -> bool:
+        """A device gate: its limit is a flag, a version or ops, judged by ``rules.device``."""
+        return self.comparison == "gate"
+
     def passes(self, measured: float, limit: float) -> bool:
         return measured <= limit if self.comparison == "at most" else measured >= limit
 
-    def show(self, value: float | None) -> str:
+    def show(self, value: Limit | None) -> str:
         """A limit or a figure as a sentence states it: ``2,000,000 bytes``, ``+2.00%``, ``0.95``."""
         if value is None:
             return "not measured"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, tuple):
+            return f"[{', '.join(value)}]"
+        if isinstance(value, str):
+            return value
         return self.shown.format(int(value) if self.value == "size" else value)
 
 
@@ -172,6 +228,40 @@ BUDGETS: tuple[BudgetKind, ...] = (
         "at most",
         "the median invoke time on this host's CPU",
         unmeasured="the stock interpreter cannot run this model ({error})",
+    ),
+    BudgetKind(
+        "runtime",
+        "",
+        "version",
+        "device.runtime_needed",
+        "gate",
+        "the runtime version the app ships: the variant must load on it",
+    ),
+    BudgetKind(
+        "gpu_compatible",
+        "",
+        "flag",
+        "device.gpu_refused",
+        "gate",
+        "true: the GPU delegate must take every op",
+        free=False,
+    ),
+    BudgetKind(
+        "allowed_ops",
+        "",
+        "ops",
+        "device.ops_not_allowed",
+        "gate",
+        "the ops (and versions) a selective runtime build registers",
+    ),
+    BudgetKind(
+        "select_tf_ops",
+        "",
+        "flag",
+        "device.select_tf",
+        "gate",
+        "false: no Select TF op (the runtime has no Flex delegate)",
+        free=True,
     ),
 )
 BY_NAME = {kind.name: kind for kind in BUDGETS}

@@ -29,6 +29,7 @@ from rules.tasks import (
     cache_tasks,
     check_task,
     convert_tasks,
+    ops_task,
     report_tasks,
     source_gates,
     summary_task,
@@ -86,6 +87,10 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
         """Summarize every report in build/summary.json, summary.md and summary.html"""
         return summary_task(*manifests())
 
+    def task_ops() -> dict[str, Any]:
+        """Write the fleet's op inventory (build/ops.json) and a selective runtime's registration source"""
+        return ops_task(*manifests())
+
     def task_cache() -> Iterator[dict[str, Any]]:
         yield from cache_tasks(settings)
 
@@ -103,6 +108,7 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
         "task_check": task_check,
         "task_report": task_report,
         "task_summary": task_summary,
+        "task_ops": task_ops,
         "task_cache": task_cache,
         "task_watch": watch_task(dodo_file_or_root),
         "task_daemon": task_daemon,

@@ -657,9 +657,11 @@ def _with_goals(
     if found is None or keep is None:
         return variant
     budget = budget_for(budgets_, variant.name)
-    limits = budget.limits() if budget is not None else []
+    limits = budget.numbers() if budget is not None else []
     goals = tuple(
-        Goal(kind.name, kind.figure, kind.comparison, limit)
+        Goal(
+            kind.name, kind.figure, "at most" if kind.comparison == "at most" else "at least", limit
+        )
         for kind, limit in limits
         if kind.section == "accuracy"
     )
@@ -744,16 +746,53 @@ def _read_budgets(
     return out
 
 
-def _read_limit(reader: _Reader, node: Node, keys: Keys, kind: budgets.BudgetKind) -> float | None:
+def _read_limit(
+    reader: _Reader, node: Node, keys: Keys, kind: budgets.BudgetKind
+) -> budgets.Limit | None:
     raw = _construct(node)
     value = budgets.read(kind.value, raw)
     if value is None:
         if kind.value == "number" and isinstance(raw, (int, float)) and not isinstance(raw, bool):
             reader.problem(node, keys, f"expected a positive number; got {float(raw)}")
+        elif (
+            kind.value == "version" and isinstance(raw, (int, float)) and not isinstance(raw, bool)
+        ):
+            reader.problem(
+                node, keys, f'expected a version in quotes, like "2.14" (YAML read {raw!r})'
+            )
+        elif kind.value == "ops" and isinstance(raw, list):
+            bad = [op for op in raw if not (isinstance(op, str) and budgets.OP_PATTERN.match(op))]
+            reader.problem(
+                node,
+                keys,
+                f"{bad[0]!r} is not an op: write a builtin like CONV_2D or FULLY_CONNECTED v1-4, "
+                "CUSTOM:name or FLEX:name",
+            )
         else:
-            expected = budgets.SYNTAX[kind.value].expected
-            reader.problem(node, keys, f"expected {expected}; got {_describe(node)}")
+            reader.problem(
+                node, keys, f"expected {budgets.expected(kind.value)}; got {_describe(node)}"
+            )
+    elif kind.value == "ops":
+        assert isinstance(value, tuple)
+        unknown = _unknown_builtins(value)
+        if unknown:
+            name, hint = unknown[0]
+            reader.problem(node, keys, f"no builtin op named {name!r}{hint}")
+            return None
     return value
+
+
+def _unknown_builtins(ops: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The builtin names in an ``allowed_ops`` list that TFLite's schema does not have, with hints."""
+    from converter.modelinfo import builtin_names  # the schema: only when a list is set
+
+    known = builtin_names()
+    names = [m.group("name") for m in map(budgets.OP_PATTERN.match, ops) if m is not None]
+    return [
+        (name, suggest(name, sorted(known)))
+        for name in names
+        if ":" not in name and name not in known
+    ]
 
 
 def _has_labels(data: Path) -> bool:

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from rules.budgets import BY_NAME, BudgetKind
+from rules.budgets import BY_NAME, BudgetKind, Limit, number
+from rules.device import DeviceSection
 from rules.jobs import ReportJob
 from rules.sections import (
     AccuracySection,
@@ -31,7 +32,7 @@ from rules.specs import Budget
 if TYPE_CHECKING:
     from rules.measurements import Measurements
 
-REPORT_FORMAT = 7  # bump when a report gains or changes a section: reports rerun
+REPORT_FORMAT = 8  # bump when a report gains or changes a section: reports rerun
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,8 @@ class Check:
     """One budget against one figure; ``passed`` is None when the figure was not measured."""
 
     budget: str
-    limit: float
-    measured: float | None
+    limit: Limit
+    measured: float | str | None
     passed: bool | None
     sentence: str | None = None  # the breach as the user reads it, when it failed
     why: str | None = None  # why it could not be measured (not said of one the summary checks)
@@ -64,17 +65,29 @@ class Check:
         )
         return cls(kind.name, limit, measured, False, sentence)
 
+    @classmethod
+    def gate(cls, name: str, kind: BudgetKind, limit: Limit, device: DeviceSection) -> Check:
+        """A device gate, judged (and its breach worded) by the report's device section."""
+        verdict = device.judge(kind.figure, limit)
+        if verdict.passed is None:
+            return cls(kind.name, limit, verdict.measured, None, why=verdict.detail)
+        sentence = None if verdict.passed else f"{name}: over budget: {verdict.detail}"
+        return cls(kind.name, limit, verdict.measured, verdict.passed, sentence)
+
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
+        if isinstance(self.limit, tuple):
+            out["limit"] = list(self.limit)
         return {k: v for k, v in out.items() if v is not None or k not in ("sentence", "why")}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Check:
         if data["budget"] not in BY_NAME:
             raise KeyError(f"no budget named {data['budget']!r}")
+        limit = data["limit"]
         return cls(
             data["budget"],
-            data["limit"],
+            tuple(limit) if isinstance(limit, list) else limit,
             data["measured"],
             data["passed"],
             data.get("sentence"),
@@ -92,6 +105,7 @@ class Report:
     size: SizeSection
     latency: LatencySection
     accuracy: AccuracySection
+    device: DeviceSection  # what it needs on the device: runtime, ops, GPU delegate
     budgets: tuple[Check, ...] = ()
     layers: LayersSection | None = None  # int8 variants: each quantized op's error
     format: int = REPORT_FORMAT
@@ -111,7 +125,7 @@ class Report:
 
     def figure(self, kind: BudgetKind) -> float | None:
         section = self.section(kind)
-        return None if section is None else section.figure(kind.figure)
+        return None if section is None or kind.gate else section.figure(kind.figure)
 
     def why_unmeasured(self, kind: BudgetKind) -> str:
         """Why ``kind``'s figure is missing: one clause for the failure sentence."""
@@ -127,6 +141,7 @@ class Report:
             "size": self.size.to_dict(),
             "latency": self.latency.to_dict(),
             "accuracy": self.accuracy.to_dict(),
+            "device": self.device.to_dict(),
             "budgets": [c.to_dict() for c in self.budgets],
         }
         if self.layers is not None:
@@ -142,6 +157,7 @@ class Report:
             size=SizeSection.from_dict(data["size"]),
             latency=LatencySection.from_dict(data["latency"]),
             accuracy=AccuracySection.from_dict(data["accuracy"]),
+            device=DeviceSection.from_dict(data["device"]),
             budgets=tuple(Check.from_dict(c) for c in data["budgets"]),
             layers=LayersSection.from_dict(data["layers"]) if "layers" in data else None,
             format=data["format"],
@@ -166,10 +182,12 @@ def check(name: str, budget: Budget | None, report: Report) -> tuple[Check, ...]
     if budget is None:
         return ()
     return tuple(
-        Check.of(
+        Check.gate(name, kind, limit, report.device)
+        if kind.gate
+        else Check.of(
             name,
             kind,
-            limit,
+            number(limit),
             report.figure(kind),
             None if kind.by_summary else report.why_unmeasured(kind),
         )
@@ -180,8 +198,9 @@ def check(name: str, budget: Budget | None, report: Report) -> tuple[Check, ...]
 def build_report(job: ReportJob, measured: Measurements, latency: LatencySection) -> Report:
     """The report from its measurements (cached or fresh) and this run's budget checks.
 
-    Cheap and run every time: the float32 comparison reads a file size, and the
-    budgets are the manifest's current ones.
+    Cheap and run every time: the float32 comparison reads a file size, the
+    device section reads the artifact's flatbuffer, and the budgets are the
+    manifest's current ones.
     """
     size = measured.size
     if job.float32 is not None and job.float32.is_file():
@@ -193,6 +212,7 @@ def build_report(job: ReportJob, measured: Measurements, latency: LatencySection
         size,
         latency,
         measured.accuracy,
+        DeviceSection.measure(job.artifact.read_bytes()),
         layers=measured.layers,
     )
     return replace(report, budgets=check(job.name, job.budget, report))
@@ -234,6 +254,11 @@ def summary_line(report: Report) -> str:
         parts.append(f"kept in float: {', '.join(layers.kept_float)}")
     if layers is not None and layers.ops:
         parts.append(f"worst int8 layers: {', '.join(_worst(layers))}")
+    device = report.device
+    if device.runtime:
+        parts.append(f"needs runtime {device.needs()}")
+    if not device.gpu_compatible:
+        parts.append(device.gpu_sentence())
     timing = report.latency
     if timing.median_ms is not None:
         where = "host CPU" if timing.this_host else f"measured on another host: {timing.host.cpu}"

@@ -136,6 +136,12 @@ def limits() -> dict[str, Any]:
 
 
 def _limit(kind: budgets.ValueKind) -> dict[str, Any]:
+    if kind == "flag":
+        return {"type": "boolean"}
+    if kind == "version":
+        return {"type": "string", "pattern": budgets.VERSION_PATTERN.pattern}
+    if kind == "ops":
+        return {"type": "array", "items": {"type": "string", "pattern": budgets.OP_PATTERN.pattern}}
     syntax = budgets.SYNTAX[kind]
     number: dict[str, Any] = {"type": syntax.number, "minimum": 0}
     if syntax.maximum is not None:

@@ -15,15 +15,17 @@ import dataclasses
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rules.budgets import SIZE_GROWTH
+from rules.budgets import SIZE_GROWTH, number
+from rules.device import show_version
+from rules.inventory import Fleet, VariantOps, changes
 from rules.report import Check, Report
 from rules.sections import Host, LayersSection, Metric, parse
 
-SUMMARY_FORMAT = 4
+SUMMARY_FORMAT = 5
 RANKED_OPS = 12  # the worst ops a row keeps of its report's ranking: summary.json stays small
 # Rounding alone, to the nearest quantization step, errs uniformly within half a step each
 # way: an RMSE of 1/sqrt(12) steps. An op near it lost nothing more to int8.
@@ -162,6 +164,9 @@ class Row:
     size_growth_limit: float | None  # the summary's to check, against its baseline
     baseline: Delta | None = None
     layers: Ranking | None = None  # integer variants: the worst quantized ops
+    runtime: str = ""  # the oldest runtime that loads it, "2.17.0"
+    runtime_because: str | None = None  # the op version that sets it
+    gpu_rejected: Mapping[str, int] = field(default_factory=dict)  # ops the GPU delegate refuses
 
     @property
     def name(self) -> str:
@@ -195,8 +200,13 @@ class Row:
             # A budget the summary checks is counted when it is checked, against the baseline.
             budgets_unmeasured=sum(1 for c in checks if c.passed is None and not c.kind.by_summary),
             breaches=tuple(c.sentence for c in checks if c.passed is False and c.sentence),
-            size_growth_limit=next((c.limit for c in checks if c.kind is SIZE_GROWTH), None),
+            size_growth_limit=next(
+                (number(c.limit) for c in checks if c.kind is SIZE_GROWTH), None
+            ),
             layers=None if report.layers is None else Ranking.of(report.layers),
+            runtime=report.device.runtime,
+            runtime_because=report.device.runtime_because,
+            gpu_rejected=dict(report.device.gpu_rejected),
         )
 
     def counted(self, check: Check) -> Row:
@@ -217,12 +227,15 @@ class Row:
         out["breaches"] = list(self.breaches)
         out["baseline"] = None if self.baseline is None else self.baseline.to_dict()
         out["layers"] = None if self.layers is None else self.layers.to_dict()
+        out["gpu_rejected"] = dict(self.gpu_rejected)
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Row:
-        # "layers" came in format 4: an older summary has none.
-        fields = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name != "layers"}
+        # "layers" came in format 4, the device fields in 5: an older summary has none.
+        later = ("layers", "runtime", "runtime_because", "gpu_rejected")
+        fields = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name not in later}
+        fields.update({name: data[name] for name in later[1:] if name in data})
         host, baseline, layers = data["latency_host"], data["baseline"], data.get("layers")
         fields["latency_host"] = None if host is None else Host.from_dict(host)
         fields["breaches"] = tuple(data["breaches"])
@@ -240,22 +253,28 @@ class Comparison:
     total_delta: int
     added: tuple[str, ...]  # model/variant
     removed: tuple[str, ...]
+    # What the change adds to the fleet's ops and runtime (rules.inventory.changes); None:
+    # the baseline has no inventory (an older summary).
+    ops_added: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             **dataclasses.asdict(self),
             "added": list(self.added),
             "removed": list(self.removed),
+            "ops_added": None if self.ops_added is None else list(self.ops_added),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
+        ops_added = data.get("ops_added")
         return cls(
             data["source"],
             data["total_bytes"],
             data["total_delta"],
             tuple(data["added"]),
             tuple(data["removed"]),
+            None if ops_added is None else tuple(ops_added),
         )
 
 
@@ -267,6 +286,9 @@ class Summary:
     total_bytes: int
     missing_reports: tuple[str, ...]  # file names of reports that are missing or unreadable
     baseline: Comparison | None = None
+    ops: Fleet = field(
+        default_factory=lambda: Fleet({})
+    )  # the fleet's op inventory, as ``doit ops`` writes it
     format: int = SUMMARY_FORMAT
 
     def to_dict(self) -> dict[str, Any]:
@@ -276,16 +298,18 @@ class Summary:
             "total_bytes": self.total_bytes,
             "missing_reports": list(self.missing_reports),
             "baseline": None if self.baseline is None else self.baseline.to_dict(),
+            "ops": self.ops.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Summary:
-        baseline = data["baseline"]
+        baseline, ops = data["baseline"], data.get("ops")
         return cls(
             variants=tuple(Row.from_dict(row) for row in data["variants"]),
             total_bytes=data["total_bytes"],
             missing_reports=tuple(data["missing_reports"]),
             baseline=None if baseline is None else Comparison.from_dict(baseline),
+            ops=Fleet({}) if ops is None else Fleet.from_dict(ops),
             format=data["format"],
         )
 
@@ -312,6 +336,7 @@ class Baseline:
 
     variants: Mapping[tuple[str, str], Earlier]  # by (model, variant)
     total_bytes: int
+    ops: Fleet | None = None  # its op inventory; None: a summary from before there was one
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Baseline:
@@ -319,7 +344,10 @@ class Baseline:
         if not isinstance(rows, list):
             raise TypeError("its variants are not a list")
         variants = {(r["model"], r["variant"]): Earlier(r["size"], r.get("accuracy")) for r in rows}
-        return cls(variants, data.get("total_bytes", 0))
+        ops = data.get("ops")
+        return cls(
+            variants, data.get("total_bytes", 0), None if ops is None else Fleet.from_dict(ops)
+        )
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Baseline:
@@ -331,13 +359,20 @@ def collect(reports: list[Path]) -> Summary:
     """The summary's data from report files (missing ones are listed, not fatal)."""
     rows = []
     missing = []
+    inventory = []
     for path in sorted(reports):
         try:
-            rows.append(Row.of(Report.from_json(path.read_bytes())))
+            report = Report.from_json(path.read_bytes())
         except (OSError, ValueError):
             missing.append(path.name)
+            continue
+        rows.append(Row.of(report))
+        device = report.device
+        inventory.append(
+            VariantOps(report.name, device.ops, device.runtime, device.runtime_because)
+        )
     rows.sort(key=lambda r: (r.model, r.variant))
-    return Summary(tuple(rows), sum(r.size for r in rows), tuple(missing))
+    return Summary(tuple(rows), sum(r.size for r in rows), tuple(missing), ops=Fleet.of(inventory))
 
 
 def compare(summary: Summary, baseline: Baseline, source: str) -> tuple[Summary, list[str]]:
@@ -382,6 +417,7 @@ def compare(summary: Summary, baseline: Baseline, source: str) -> tuple[Summary,
         total_delta=summary.total_bytes - baseline.total_bytes,
         added=tuple(sorted(f"{m}/{v}" for m, v in now - set(before))),
         removed=tuple(sorted(f"{m}/{v}" for m, v in set(before) - now)),
+        ops_added=None if baseline.ops is None else tuple(changes(baseline.ops, summary.ops)),
     )
     return replace(summary, variants=tuple(rows), baseline=comparison), breaches
 
@@ -432,8 +468,8 @@ def _accuracy(row: Row) -> str:
 
 def markdown(summary: Summary) -> str:
     baseline = summary.baseline
-    head = "| model | variant | size | vs float32 | parameters | accuracy | budgets |"
-    rule = "| --- | --- | ---: | ---: | ---: | ---: | --- |"
+    head = "| model | variant | size | vs float32 | parameters | accuracy | runtime | budgets |"
+    rule = "| --- | --- | ---: | ---: | ---: | ---: | --- | --- |"
     if baseline:
         head, rule = head + " vs baseline |", rule + " ---: |"
     lines = ["## TFLite models", "", head, rule]
@@ -442,7 +478,7 @@ def markdown(summary: Summary) -> str:
         flex = " (Select TF ops)" if row.select_tf_ops else ""
         line = (
             f"| {row.model} | {row.variant}{flex} | {row.size:,} B | {ratio} | "
-            f"{row.parameters:,} | {_accuracy(row)} | {_budgets(row)} |"
+            f"{row.parameters:,} | {_accuracy(row)} | {runtime(row)} | {_budgets(row)} |"
         )
         if baseline:
             line += f" {size_delta(row.baseline)} |"
@@ -458,6 +494,7 @@ def markdown(summary: Summary) -> str:
             )
             + "."
         )
+    lines += _device_lines(summary)
     lines += _latency_lines(summary.variants)
     lines += _layer_lines(summary.variants)
     breaches = [sentence for row in summary.variants for sentence in row.breaches]
@@ -466,6 +503,41 @@ def markdown(summary: Summary) -> str:
     if summary.missing_reports:
         lines.append(f"Missing or unreadable reports: {', '.join(summary.missing_reports)}.")
     return "\n".join(lines) + "\n"
+
+
+def _device_lines(summary: Summary) -> list[str]:
+    """The fleet's runtime and ops, what the change adds to them, and the GPU delegate's refusals."""
+    fleet = summary.ops
+    if not fleet.variants:
+        return []
+    ops = fleet.ops()
+    builtin = [op for op in ops if ":" not in op]
+    others = [op for op in ops if ":" in op]
+    lines = [
+        "",
+        f"**Runtime and ops:** {fleet.runtime_sentence()}; {len(builtin)} builtin ops"
+        + (f", and {', '.join(others)}" if others else "")
+        + ".",
+    ]
+    baseline = summary.baseline
+    if baseline is not None and baseline.ops_added is not None:
+        added = "; ".join(baseline.ops_added) if baseline.ops_added else "nothing new"
+        lines.append(f"Ops against the baseline: {added}.")
+    refused = [
+        f"{row.name} ({', '.join(f'{op} x{n}' for op, n in row.gpu_rejected.items())})"
+        for row in summary.variants
+        if row.gpu_rejected
+    ]
+    if refused:
+        lines.append(f"Ops the GPU delegate cannot take: {'; '.join(refused)}.")
+    return lines
+
+
+def runtime(row: Row) -> str:
+    """``2.17 (FULLY_CONNECTED v12)``, or ``—``."""
+    if not row.runtime:
+        return "—"
+    return show_version(row.runtime) + (f" ({row.runtime_because})" if row.runtime_because else "")
 
 
 def _latency_lines(rows: tuple[Row, ...]) -> list[str]:

@@ -6,9 +6,10 @@ import math
 from html import escape
 from itertools import groupby
 
+from rules.device import op_versions
 from rules.report import duration
 from rules.sections import Metric
-from rules.summary import ROUNDING_STEPS, Ranking, Row, Summary, steps
+from rules.summary import ROUNDING_STEPS, Ranking, Row, Summary, runtime, steps
 
 _CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
@@ -43,6 +44,8 @@ svg text.tick { font-size: 11px; fill: #656d76; } text.reference-label { fill: #
 .baseline-marker { stroke: #1f2328; stroke-width: 2; } .off-scale { stroke-dasharray: 3 2; }
 .axis { stroke: #656d76; } .grid { stroke: #eaeef2; } .leader { stroke: #8c959f; }
 .reference { stroke: #8250df; stroke-dasharray: 5 4; }
+table.ops td:first-child { font-family: ui-monospace, monospace; }
+.added { background: #dafbe1; border: 1px solid #4ac26b; border-radius: 6px; padding: 4px 12px; }
 .op-bar { fill: #5b8fd6; } .op-bar.off-scale { fill: #d1242f; } p.kept { margin: 4px 0 0; }
 """
 
@@ -170,7 +173,8 @@ def _breaches(rows: list[Row]) -> str:
 
 def _table(rows: list[Row], with_baseline: bool) -> str:
     heads = ["variant", "size", "vs float32", "parameters", "accuracy", "top-1 agreement"]
-    heads += ["SNR dB", "latency", "budgets"] + (["Δ size vs baseline"] if with_baseline else [])
+    heads += ["SNR dB", "latency", "runtime", "budgets"]
+    heads += ["Δ size vs baseline"] if with_baseline else []
     num = ' class="num"'
     head = "".join(f"<th{'' if h == 'variant' else num}>{h}</th>" for h in heads)
     body = []
@@ -178,6 +182,9 @@ def _table(rows: list[Row], with_baseline: bool) -> str:
         flags = [("bad", "not runnable")] if not r.runnable else []
         flags += [("", f"{count} {label}") for count, label in
                   ((r.select_tf_ops, "Select TF ops"), (r.custom_ops, "custom ops")) if count]  # fmt: skip
+        if r.gpu_rejected:
+            refused = ", ".join(f"{op} \N{MULTIPLICATION SIGN}{n}" for op, n in r.gpu_rejected.items())
+            flags.append(("bad", f"GPU delegate refuses {escape(refused)}"))
         name = escape(r.variant) + ("<br>" if flags else "")
         cells = [
             name + "".join(f'<span class="flag {k}">{t}</span>' for k, t in flags),
@@ -188,6 +195,7 @@ def _table(rows: list[Row], with_baseline: bool) -> str:
             _percent(r.top1_agreement),
             _snr(r.snr_db),
             _latency(r),
+            escape(runtime(r)),
             _budgets(r),
         ] + ([_size_delta(r)] if with_baseline else [])
         tds = "".join(f"<td{'' if i == 0 else num}>{c}</td>" for i, c in enumerate(cells))
@@ -440,8 +448,38 @@ def _model_section(model: str, rows: list[Row], with_baseline: bool) -> str:
     )
 
 
+def _fleet(summary: Summary) -> str:
+    """The fleet's op inventory: its runtime, what the change adds, every op and who uses it."""
+    fleet = summary.ops
+    if not fleet.variants:
+        return ""
+    parts = [
+        '<section class="fleet" id="fleet"><h2>Fleet: runtime and ops</h2>',
+        f"<p>{escape(fleet.runtime_sentence()).capitalize()}.</p>",
+    ]
+    base = summary.baseline
+    if base is not None and base.ops_added is not None:
+        added = "; ".join(base.ops_added) if base.ops_added else "nothing new"
+        parts.append(f'<p class="added">Against the baseline: {escape(added)}.</p>')
+    rows = []
+    for op, versions in fleet.ops().items():
+        used = [
+            f"{escape(name)} ({', '.join(op_versions({op: fleet.variants[name].ops[op]}))})"
+            if ":" not in op
+            else escape(name)
+            for name in fleet.users(op)
+        ]
+        shown = ", ".join(f"v{v}" for v in versions) if ":" not in op else "—"
+        rows.append(f"<tr><td>{escape(op)}</td><td>{shown}</td><td>{'<br>'.join(used)}</td></tr>")
+    parts.append(
+        '<table class="variants ops"><thead><tr><th>op</th><th>versions</th><th>used by</th>'
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
+    )
+    return "".join(parts)
+
+
 def html(summary: Summary) -> str:
-    """The whole page: totals, breaches, then one section per model."""
+    """The whole page: totals, breaches, one section per model, then the fleet's ops."""
     rows = sorted(summary.variants, key=lambda r: (r.model, r.variant))
     models = [(m, list(group)) for m, group in groupby(rows, key=lambda r: r.model)]
     links = "".join(f'<a href="#model-{escape(m)}">{escape(m)}</a>' for m, _ in models)
@@ -450,5 +488,7 @@ def html(summary: Summary) -> str:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>TFLite models: summary</title><style>{_CSS}</style></head>\n<body>"
-        f"{_header(summary)}{_breaches(rows)}<nav>Models: {links}</nav>\n{sections}\n</body></html>\n"
+        f"{_header(summary)}{_breaches(rows)}<nav>Models: {links}"
+        f'<a href="#fleet">runtime and ops</a></nav>\n{sections}\n{_fleet(summary)}\n'
+        "</body></html>\n"
     )

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from rules.actions import convert, maintenance, report, summary
+from rules.actions import convert, maintenance, ops, report, summary
 from rules.build import Build
 from rules.cache import CacheSettings
 from rules.fingerprint import discovers, fingerprint_of, inputs_of, source_part
@@ -174,6 +174,27 @@ def summary_task(build: Build, manifests: list[Manifest]) -> dict[str, Any]:
         # Cheap, and its baseline can change without any file here changing: always rerun.
         "uptodate": [False],
         "clean": True,
+    }
+
+
+def ops_task(build: Build, manifests: list[Manifest]) -> dict[str, Any]:
+    """``ops``: the fleet's op inventory and registration source, from every artifact."""
+    build_dir = build.project.build_dir
+    artifacts = {
+        f"{m.name}/{v.name}": f"{build_dir}/{m.name}/{v.name}.tflite"
+        for m in manifests
+        for v in m.variants
+    }
+    return {
+        "basename": "ops",
+        "doc": f"Write every variant's ops and the runtime it needs to {build_dir.name}/{ops.INVENTORY}",
+        "actions": [(ops.ops, [artifacts, build])],
+        "task_dep": ["convert"],
+        "targets": [str(build_dir / ops.INVENTORY), str(build_dir / ops.REGISTRATION)],
+        # Cheap (a flatbuffer read per artifact), and files are rewritten only when they change.
+        "uptodate": [False],
+        "clean": True,
+        "verbosity": 2,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rules.device import DeviceSection
 from rules.report import Check, Report
 from rules.sections import AccuracySection, Host, LatencySection, OutputErrors, SizeSection
 
@@ -81,6 +82,7 @@ def report(
     accuracy: AccuracySection | None = None,
     latency: LatencySection | None = None,
     vs_float32: float | None = None,
+    device: DeviceSection | None = None,
 ) -> Report:
     return Report(
         model,
@@ -89,5 +91,25 @@ def report(
         size_section(size, vs_float32),
         latency if latency is not None else latency_section(),
         accuracy if accuracy is not None else AccuracySection(skipped="no reference"),
+        device if device is not None else device_section(),
         checks,
+    )
+
+
+def device_section(
+    ops: dict[str, tuple[int, ...]] | None = None,
+    runtime: str = "1.14.0",
+    because: str | None = "FULLY_CONNECTED v4",
+    gpu_rejected: dict[str, int] | None = None,
+) -> DeviceSection:
+    """A device section as the flatbuffer reader would write it (GPU reasons filled in)."""
+    rejected = gpu_rejected or {}
+    return DeviceSection(
+        ops=ops if ops is not None else {"FULLY_CONNECTED": (4,), "SOFTMAX": (2,)},
+        runtime=runtime,
+        runtime_because=because,
+        unknown_ops=(),
+        gpu_rejected=rejected,
+        gpu_reasons={op: "not supported by the GPU delegate" for op in rejected},
+        gpu_nodes=5,
     )

@@ -168,6 +168,26 @@ GOLDEN = [
         "got string '2 potatoes'",
     ),
     (
+        "runtime budget as a bare number",
+        "source: {saved_model: export}\nvariants: {float32: {}}\nbudgets:\n  '*': {runtime: 2.10}\n",
+        'm/model.yaml:4: budgets -> * -> runtime: expected a version in quotes, like "2.14" '
+        "(YAML read 2.1)",
+    ),
+    (
+        "allowed op that is no builtin",
+        "source: {saved_model: export}\nvariants: {float32: {}}\nbudgets:\n"
+        "  '*': {allowed_ops: [CONV_2D, FULLY_CONECTED v4]}\n",
+        "m/model.yaml:4: budgets -> * -> allowed_ops: no builtin op named 'FULLY_CONECTED'; "
+        "did you mean 'FULLY_CONNECTED'?",
+    ),
+    (
+        "allowed op written loosely",
+        "source: {saved_model: export}\nvariants: {float32: {}}\nbudgets:\n"
+        "  '*': {allowed_ops: [conv_2d]}\n",
+        "m/model.yaml:4: budgets -> * -> allowed_ops: 'conv_2d' is not an op: write a builtin "
+        "like CONV_2D or FULLY_CONNECTED v1-4, CUSTOM:name or FLEX:name",
+    ),
+    (
         "impossible option combination",
         "source: {saved_model: export}\nvariants:\n  int8:\n    quantize: int8\n",
         "m/model.yaml:3: variants -> int8 -> representative: quantize int8 needs representative "

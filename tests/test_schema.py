@@ -134,6 +134,16 @@ GOOD = {
           "*": {max_size: 0, max_size_growth: " .5 % ", min_top1_agreement: 100%}
           float32: {max_size: 1.5 MiB, max_size_growth: 0, min_top1_agreement: 1}
     """,
+        "device gates": """
+        source: {saved_model: export}
+        variants: {float32: {}, int8: {quantize: dynamic}}
+        budgets:
+          "*": {runtime: "2.14", gpu_compatible: true, select_tf_ops: false}
+          int8:
+            runtime: "2"
+            gpu_compatible: false
+            allowed_ops: [CONV_2D, FULLY_CONNECTED v4, SOFTMAX v1-2, CUSTOM:MyOp, FLEX:Erf]
+    """,
     }.items()
 }
 
@@ -223,6 +233,22 @@ BAD = {
         "source: {saved_model: export}\nvariants: {f: {}}\nbudgets: {f: {max_sise: 2MB}}\n"
     ),
     "budget limits a list": "source: {saved_model: export}\nvariants: {f: {}}\nbudgets: {f: [1]}\n",
+    "runtime as a number": (
+        "source: {saved_model: export}\nvariants: {f: {}}\nbudgets: {f: {runtime: 2.14}}\n"
+    ),
+    "runtime not a version": (
+        "source: {saved_model: export}\nvariants: {f: {}}\nbudgets: {f: {runtime: 'v2'}}\n"
+    ),
+    "gpu_compatible as a string": (
+        "source: {saved_model: export}\nvariants: {f: {}}\nbudgets: {f: {gpu_compatible: 'yes'}}\n"
+    ),
+    "allowed_ops as one string": (
+        "source: {saved_model: export}\nvariants: {f: {}}\nbudgets: {f: {allowed_ops: CONV_2D}}\n"
+    ),
+    "allowed op with a bad version": (
+        "source: {saved_model: export}\nvariants: {f: {}}\n"
+        "budgets: {f: {allowed_ops: [CONV_2D v0x]}}\n"
+    ),
     "negative size": (
         "source: {saved_model: export}\nvariants: {f: {}}\nbudgets: {f: {max_size: -1}}\n"
     ),

@@ -81,9 +81,10 @@ def test_summary_table(tmp_path: Path) -> None:
     int8 = summary.variants[2]
     assert (int8.accuracy, int8.top1_agreement, int8.snr_db) == (0.875, 0.97, "inf")
     assert markdown(summary).splitlines()[4:7] == [
-        "| a | float32 | 2,500 B | — | 1,000 | — | — |",
-        "| b | float32 | 4,000 B | — | 1,000 | — | ❌ 1 over |",
-        "| b | int8 | 1,200 B | 0.30x | 1,000 | 0.8750 | ✅ 1, 1 not measured |",
+        "| a | float32 | 2,500 B | — | 1,000 | — | 1.14 (FULLY_CONNECTED v4) | — |",
+        "| b | float32 | 4,000 B | — | 1,000 | — | 1.14 (FULLY_CONNECTED v4) | ❌ 1 over |",
+        "| b | int8 | 1,200 B | 0.30x | 1,000 | 0.8750 | 1.14 (FULLY_CONNECTED v4) "
+        "| ✅ 1, 1 not measured |",
     ]
     assert "3 variants, 7,700 bytes in all." in markdown(summary)
     assert "- b/float32: over budget: max_size is 3,000 bytes, measured 4,000 bytes" in markdown(
@@ -132,11 +133,12 @@ def test_baseline_deltas_and_growth_budget(tmp_path: Path) -> None:
         "total_delta": 5750 - 5500,
         "added": ["m/fresh"],
         "removed": ["m/gone"],
+        "ops_added": [],  # the same ops as the baseline's
     }
     table = markdown(now)
     assert (
-        "| m | int8 | 1,050 B | 0.26x | 1,000 | 0.8750 (-0.0250) | ❌ 1 over | +50 B (+5.00%) |"
-        in table
+        "| m | int8 | 1,050 B | 0.26x | 1,000 | 0.8750 (-0.0250) | 1.14 (FULLY_CONNECTED v4) "
+        "| ❌ 1 over | +50 B (+5.00%) |" in table
     )
     assert (
         "Against the baseline (cache:main): +250 bytes; added: m/fresh; removed: m/gone." in table
@@ -155,7 +157,10 @@ def test_growth_budgets_without_a_baseline_are_not_measured(tmp_path: Path) -> N
     assert summary.variants[0].size_growth_limit == 0.02
     alone = no_baseline(summary)
     assert [(r.budgets_passed, r.budgets_unmeasured) for r in alone.variants] == [(1, 1), (1, 0)]
-    assert "| m | float32 | 2,000 B | — | 1,000 | — | ✅ 1, 1 not measured |" in markdown(alone)
+    assert (
+        "| m | float32 | 2,000 B | — | 1,000 | — | 1.14 (FULLY_CONNECTED v4) | ✅ 1, 1 not measured |"
+        in markdown(alone)
+    )
     # A baseline without the variant: its growth is not measured either.
     empty = Baseline.from_json('{"variants": [], "total_bytes": 0}')
     compared, breaches = compare(summary, empty, "base.json")

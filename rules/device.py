@@ -1,0 +1,165 @@
+"""A variant's device section: what it needs from the runtime on the device, and its gates.
+
+Read from the artifact's flatbuffer alone, without TensorFlow, in milliseconds:
+every op with its versions (``converter.modelinfo.op_versions``), the runtime
+version it needs and the op version that sets it (``converter.runtimes``), and
+the ops the GPU delegate cannot take (``converter.gpu``). The four device
+budgets (``runtime``, ``gpu_compatible``, ``allowed_ops``, ``select_tf_ops``) are
+judged here, each breach as one sentence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rules.budgets import OP_PATTERN, Limit
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One device gate against the section: ``passed`` None when it cannot be judged."""
+
+    measured: float | str | None
+    passed: bool | None
+    detail: str  # the breach (or why it cannot be judged), after "<variant>: over budget: "
+
+
+def op_versions(ops: Mapping[str, tuple[int, ...]]) -> list[str]:
+    """``FULLY_CONNECTED v12``-style names, one per op version, sorted."""
+    return [f"{op} v{v}" if ":" not in op else op for op in sorted(ops) for v in ops[op]]
+
+
+def allows(entries: tuple[str, ...], op: str, version: int) -> bool:
+    """Whether an ``allowed_ops`` list registers ``op`` at ``version``."""
+    for entry in entries:
+        match = OP_PATTERN.match(entry)
+        if match is None or match.group("name") != op:
+            continue
+        low, high = match.group("low"), match.group("high")
+        if low is None:
+            return True
+        first, last = (1, int(low)) if high is None else (int(low), int(high))
+        if first <= version <= last:
+            return True
+    return False
+
+
+def show_version(version: str) -> str:
+    """``2.17.0`` -> ``2.17``; ``1.13.1`` stays."""
+    return re.sub(r"\.0$", "", version) if version.count(".") == 2 else version
+
+
+@dataclass(frozen=True)
+class DeviceSection:
+    ops: Mapping[str, tuple[int, ...]]  # CONV_2D, CUSTOM:name, FLEX:name -> versions used
+    runtime: str  # the oldest runtime that loads it, "2.17.0"; "" when nothing says
+    runtime_because: str | None  # the op version that sets it; None: the artifact's metadata
+    unknown_ops: tuple[str, ...]  # op versions the runtime table does not know
+    gpu_rejected: Mapping[str, int]  # op -> nodes the GPU delegate cannot take
+    gpu_reasons: Mapping[str, str]  # op -> why, one clause
+    gpu_nodes: int  # every node checked
+
+    @classmethod
+    def measure(cls, data: bytes) -> DeviceSection:
+        # Imported here: the flatbuffer schema costs a tenth of a second to import.
+        from converter import gpu, modelinfo, runtimes
+
+        need = runtimes.need_of(data)
+        verdict = gpu.gpu_compatibility(data)
+        return cls(
+            ops=modelinfo.op_versions(data),
+            runtime=need.version,
+            runtime_because=need.because,
+            unknown_ops=need.unknown,
+            gpu_rejected=dict(sorted(verdict.rejected.items())),
+            gpu_reasons=dict(sorted(verdict.reasons.items())),
+            gpu_nodes=verdict.nodes,
+        )
+
+    @property
+    def select_tf_ops(self) -> list[str]:
+        return [op for op in self.ops if op.startswith("FLEX:")]
+
+    @property
+    def custom_ops(self) -> list[str]:
+        return [op for op in self.ops if op.startswith("CUSTOM:")]
+
+    @property
+    def gpu_compatible(self) -> bool:
+        return not self.gpu_rejected
+
+    def gpu_sentence(self) -> str:
+        """``2 of 9 ops cannot run on the GPU delegate: CUMSUM (2, not supported)``."""
+        if self.gpu_compatible:
+            return f"the GPU delegate takes all {self.gpu_nodes} ops"
+        count = sum(self.gpu_rejected.values())
+        each = ", ".join(
+            f"{op} ({n}, {self.gpu_reasons.get(op, 'rejected')})"
+            for op, n in self.gpu_rejected.items()
+        )
+        return f"{count} of {self.gpu_nodes} ops cannot run on the GPU delegate: {each}"
+
+    def needs(self) -> str:
+        """``2.17 (FULLY_CONNECTED v12)``: the runtime it needs, and why."""
+        why = self.runtime_because or "its min_runtime_version metadata"
+        return f"{show_version(self.runtime)} ({why})"
+
+    def judge(self, figure: str, limit: Limit) -> Verdict:
+        """The device budget whose ``rules.budgets`` row names ``figure``, at ``limit``."""
+        if figure == "runtime_needed":
+            return self._runtime(str(limit))
+        if figure == "gpu_refused":
+            count = sum(self.gpu_rejected.values())
+            return Verdict(count, count == 0, f"gpu_compatible is true, {self.gpu_sentence()}")
+        if figure == "select_tf":
+            flex = self.select_tf_ops
+            names = ", ".join(op.partition(":")[2] for op in flex)
+            return Verdict(len(flex), not flex, f"select_tf_ops is false, the variant uses {names}")
+        if figure == "ops_not_allowed":
+            assert isinstance(limit, tuple)
+            missing = [
+                name
+                for op, versions in self.ops.items()
+                for v, name in zip(versions, op_versions({op: versions}), strict=True)
+                if not allows(limit, op, v)
+            ]
+            return Verdict(
+                len(missing), not missing, f"allowed_ops leaves out {', '.join(missing)}"
+            )
+        raise ValueError(f"no device figure named {figure!r}")
+
+    def _runtime(self, limit: str) -> Verdict:
+        from converter.runtimes import parse_version
+
+        if not self.runtime:
+            return Verdict(None, None, "the artifact states no minimum runtime version")
+        measured = show_version(self.runtime)
+        if parse_version(self.runtime) > parse_version(limit):
+            return Verdict(measured, False, f"runtime is {limit}, the variant needs {self.needs()}")
+        if self.unknown_ops:
+            unknown = ", ".join(self.unknown_ops)
+            why = f"the runtime table has no entry for {unknown}"
+            return Verdict(measured, None, why)
+        return Verdict(measured, True, "")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["ops"] = {op: list(v) for op, v in self.ops.items()}
+        out["unknown_ops"] = list(self.unknown_ops)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DeviceSection:
+        return cls(
+            ops={op: tuple(v) for op, v in data["ops"].items()},
+            runtime=data["runtime"],
+            runtime_because=data["runtime_because"],
+            unknown_ops=tuple(data["unknown_ops"]),
+            gpu_rejected=dict(data["gpu_rejected"]),
+            gpu_reasons=dict(data["gpu_reasons"]),
+            gpu_nodes=data["gpu_nodes"],
+        )
