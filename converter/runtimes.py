@@ -288,6 +288,7 @@ def need_of(data: bytes) -> Need:
 def loads_on(need: Need, runtime: str) -> bool | None:
     """Whether a runtime of version ``runtime`` can load the model: None when the known part
     passes but some op version is unknown to the table, so no one can vouch for it."""
-    if need.version and parse_version(need.version) > parse_version(runtime):
+    available = parse_version(runtime)  # checked even when nothing is needed
+    if need.version and parse_version(need.version) > available:
         return False
     return None if need.unknown else True

@@ -129,8 +129,9 @@ def test_loads_on() -> None:
     assert loads_on(Need("2.3.0", "ADD v3", ("FOO v9",)), "2.17") is None
     assert loads_on(Need("", None, ("FOO v9",)), "2.17") is None
     assert loads_on(Need("2.17.0", "FULLY_CONNECTED v12", ("FOO v9",)), "2.16") is False
-    with pytest.raises(ValueError, match="runtime version 'latest'"):
-        loads_on(need, "latest")
+    for nothing_known in (need, Need("", None, ())):
+        with pytest.raises(ValueError, match="runtime version 'latest'"):
+            loads_on(nothing_known, "latest")
 
 
 def test_need_round_trips_through_json() -> None:
