@@ -11,11 +11,11 @@ judged here, each breach as one sentence.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from converter.runtimes import parse_version, show_version
 from rules.budgets import OP_PATTERN, Limit
 
 
@@ -48,11 +48,6 @@ def allows(entries: tuple[str, ...], op: str, version: int) -> bool:
     return False
 
 
-def show_version(version: str) -> str:
-    """``2.17.0`` -> ``2.17``; ``1.13.1`` stays."""
-    return re.sub(r"\.0$", "", version) if version.count(".") == 2 else version
-
-
 @dataclass(frozen=True)
 class DeviceSection:
     ops: Mapping[str, tuple[int, ...]]  # CONV_2D, CUSTOM:name, FLEX:name -> versions used
@@ -65,7 +60,6 @@ class DeviceSection:
 
     @classmethod
     def measure(cls, data: bytes) -> DeviceSection:
-        # Imported here: the flatbuffer schema costs a tenth of a second to import.
         from converter import gpu, modelinfo, runtimes
 
         need = runtimes.need_of(data)
@@ -133,8 +127,6 @@ class DeviceSection:
         raise ValueError(f"no device figure named {figure!r}")
 
     def _runtime(self, limit: str) -> Verdict:
-        from converter.runtimes import parse_version
-
         if not self.runtime:
             return Verdict(None, None, "the artifact states no minimum runtime version")
         measured = show_version(self.runtime)

@@ -14,13 +14,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rules.device import op_versions, show_version
+from converter.runtimes import parse_version, show_version
+from rules.device import op_versions
 
 INVENTORY_FORMAT = 1
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split(".") if part.isdigit())
 
 
 @dataclass(frozen=True)
@@ -91,7 +88,7 @@ class Fleet:
     def runtime(self) -> VariantOps | None:
         """The variant that needs the newest runtime (the first by name on a tie)."""
         known = [v for v in self.variants.values() if v.runtime]
-        return max(known, key=lambda v: _version_key(v.runtime), default=None)
+        return max(known, key=lambda v: parse_version(v.runtime), default=None)
 
     def runtime_sentence(self) -> str:
         """``the fleet needs runtime 2.17 (mobilenet/dynamic: FULLY_CONNECTED v12)``."""
@@ -145,7 +142,7 @@ def changes(before: Fleet, after: Fleet) -> list[str]:
             added.setdefault(variant.name, []).extend(op_versions({op: tuple(new)}) if new else [])
     sentences = [f"{name} adds {', '.join(ops)}" for name, ops in added.items() if ops]
     old, top = before.runtime(), after.runtime()
-    if top is not None and (old is None or _version_key(top.runtime) > _version_key(old.runtime)):
+    if top is not None and (old is None or parse_version(top.runtime) > parse_version(old.runtime)):
         was = f", was {show_version(old.runtime)}" if old is not None else ""
         why = top.because or "its min_runtime_version metadata"
         sentences.append(

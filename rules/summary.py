@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from converter.runtimes import show_version
 from rules.budgets import SIZE_GROWTH, number
-from rules.device import show_version
 from rules.inventory import Fleet, VariantOps, changes
 from rules.report import Check, Report
 from rules.sections import Host, LayersSection, Metric, parse

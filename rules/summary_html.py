@@ -183,7 +183,9 @@ def _table(rows: list[Row], with_baseline: bool) -> str:
         flags += [("", f"{count} {label}") for count, label in
                   ((r.select_tf_ops, "Select TF ops"), (r.custom_ops, "custom ops")) if count]  # fmt: skip
         if r.gpu_rejected:
-            refused = ", ".join(f"{op} \N{MULTIPLICATION SIGN}{n}" for op, n in r.gpu_rejected.items())
+            refused = ", ".join(
+                f"{op} \N{MULTIPLICATION SIGN}{n}" for op, n in r.gpu_rejected.items()
+            )
             flags.append(("bad", f"GPU delegate refuses {escape(refused)}"))
         name = escape(r.variant) + ("<br>" if flags else "")
         cells = [

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 from reports import device_section, report
 
-from rules.budgets import BUDGETS, BY_NAME
-from rules.device import allows
+from rules.budgets import BUDGETS, BY_NAME, Limit
+from rules.device import DeviceSection, allows
 from rules.inventory import Fleet, VariantOps, changes
 from rules.report import Report, check, summary_line
 from rules.specs import Budget
@@ -25,7 +25,7 @@ FLEX = device_section(
 )
 
 # For each gate: the section, a limit it passes, one it fails, and the failure's sentence.
-CASES: dict[str, tuple[object, object, object, str]] = {
+CASES: dict[str, tuple[DeviceSection, Limit, Limit, str]] = {
     "runtime": (
         NEW,
         "2.17",
@@ -55,7 +55,7 @@ CASES: dict[str, tuple[object, object, object, str]] = {
 }
 
 
-def _with(device: object) -> Report:
+def _with(device: DeviceSection) -> Report:
     return dataclasses.replace(report("m", "int8", 1000), device=device)
 
 
