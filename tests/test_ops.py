@@ -1,0 +1,231 @@
+"""Deployment gates for real: ``doit ops``, the device section and its budgets, the summary's view.
+
+A small project (a Keras CNN as float32, dynamic-range and int8; a tf.function
+that converts only with Select TF ops) is converted once into a cache the tests
+share; each test works on its own copy of the project.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import Models, write_files
+from doit_runs import doit
+
+from rules.inventory import Fleet
+
+pytestmark = pytest.mark.tf
+
+DODO = "import rules\n\nglobals().update(rules.doit_tasks(__file__))\n"
+KERAS = """
+    source: {keras: model.keras}
+    variants:
+      float32: {}
+      dynamic: {quantize: dynamic}
+      int8: {quantize: int8, representative: {data: calib.npz}}
+    """
+FLEX = """
+    source: {python: entries.py:flex}
+    variants:
+      flex: {supported_ops: [builtins, select_tf_ops]}
+    """
+# Runs `doit ops` in a process of its own and says whether TensorFlow was imported.
+PROBE = """
+import runpy, sys
+from doit.cmd_base import ModuleTaskLoader
+from doit.doit_cmd import DoitMain
+code = DoitMain(ModuleTaskLoader(runpy.run_path("dodo.py"))).run(["ops"])
+print("PROBE", code, "tensorflow" in sys.modules)
+"""
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ops-cache")
+
+
+@pytest.fixture
+def project(
+    models: Models, tmp_path: Path, shared_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    monkeypatch.setenv("TFLITE_BUILD_CACHE", str(shared_cache))  # conversions made once
+    root = tmp_path / "proj"
+    write_files(
+        root,
+        {
+            "dodo.py": DODO,
+            "kr/model.keras": models.keras.read_bytes(),
+            "kr/calib.npz": models.calibration.read_bytes(),
+            "kr/model.yaml": KERAS,
+            "fx/entries.py": models.entries.read_text(),
+            "fx/model.yaml": FLEX,
+        },
+    )
+    return root
+
+
+def _tf_ops(data: bytes) -> dict[str, tuple[int, ...]]:
+    """The ops a model uses, with their versions, as TensorFlow's own flatbuffer_utils reads them."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    found: dict[str, set[int]] = {}
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            code = model.operatorCodes[op.opcodeIndex]
+            name = names[max(code.builtinCode, code.deprecatedBuiltinCode)]
+            if name == "CUSTOM":
+                custom = code.customCode.decode()
+                name = f"FLEX:{custom[4:]}" if custom.startswith("Flex") else f"CUSTOM:{custom}"
+            found.setdefault(name, set()).add(code.version)
+    return {name: tuple(sorted(v)) for name, v in sorted(found.items())}
+
+
+def _analyzer_ops(data: bytes) -> set[str]:
+    """The op names TensorFlow's Model Analyzer prints (``FlexCumprod`` for a Select TF op)."""
+    import tensorflow as tf
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        tf.lite.experimental.Analyzer.analyze(model_content=data)
+    return set(re.findall(r"^\s+Op#\d+ (\w+)\(", out.getvalue(), re.MULTILINE))
+
+
+def test_the_inventory_is_what_tensorflow_reads_and_the_registration_source_is_the_fleets(
+    project: Path,
+) -> None:
+    run = doit(project, "ops")
+    assert run.code == 0, run.output
+    assert "ops: 4 variants" in run.output and "the fleet needs runtime 2.17" in run.output
+    inventory = json.loads((project / "build/ops.json").read_text())
+    fleet = Fleet.from_dict(inventory)
+    assert sorted(fleet.variants) == ["fx/flex", "kr/dynamic", "kr/float32", "kr/int8"]
+    for name, variant in fleet.variants.items():
+        data = (project / "build" / f"{name}.tflite").read_bytes()
+        assert dict(variant.ops) == _tf_ops(data), name
+        # The Analyzer prints a Select TF op as FlexCumprod, a custom op by its own name.
+        printed = {
+            f"Flex{op[5:]}" if op.startswith("FLEX:") else op.partition(":")[2] or op
+            for op in variant.ops
+        }
+        assert printed == _analyzer_ops(data), name
+    dynamic = inventory["variants"]["kr/dynamic"]
+    assert dynamic["builtin"]["FULLY_CONNECTED"] == [12]
+    assert (dynamic["runtime"], dynamic["runtime_because"]) == ("2.17.0", "FULLY_CONNECTED v12")
+    assert inventory["variants"]["fx/flex"]["select_tf"]  # Cumprod, Lgamma
+    assert inventory["fleet"]["runtime_because"] == "kr/dynamic: FULLY_CONNECTED v12"
+
+    # The registration source registers exactly the fleet's builtins, at the versions used.
+    source = (project / "build/register_ops.cc").read_text()
+    registered: dict[str, tuple[int, ...]] = {}
+    for op, low, high in re.findall(
+        r"AddBuiltin\(::tflite::BuiltinOperator_(\w+),\s*::tflite::ops::builtin::Register_\w+\(\)"
+        r"(?:,\s*(\d+),\s*(\d+))?\)",
+        source,
+    ):
+        registered[op] = (int(low), int(high)) if low else (1, 1)
+    builtins = {op: v for op, v in fleet.ops().items() if ":" not in op}
+    assert registered == {op: (min(v), max(v)) for op, v in builtins.items()}
+    assert "AddCustom" not in source  # Select TF ops go to the Flex delegate's own build
+    for op in inventory["fleet"]["select_tf"]:
+        assert re.search(rf"^//.*\b{op}\b", source, re.MULTILINE), op
+
+    # Again, in a process of its own: no TensorFlow, and neither file is written again.
+    stamps = {p: p.stat().st_mtime_ns for p in (project / "build").glob("*") if p.is_file()}
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=project, capture_output=True, text=True, timeout=600
+    )
+    assert "PROBE 0 False" in probe.stdout, probe.stdout + probe.stderr
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+
+def test_device_gates_fail_reports_with_one_sentence_each(project: Path) -> None:
+    assert doit(project, "ops").code == 0
+    fleet = json.loads((project / "build/ops.json").read_text())["fleet"]["allowed_ops"]
+    # A selective runtime of the fleet's ops, then one built before FULLY_CONNECTED v12.
+    older = [op if not op.startswith("FULLY_CONNECTED") else "FULLY_CONNECTED v11" for op in fleet]
+    (project / "kr/model.yaml").write_text(
+        KERAS
+        + "budgets:\n"
+        + '  "*": {runtime: "2.14"}\n'
+        + f"  float32: {{gpu_compatible: true, allowed_ops: [{', '.join(fleet)}]}}\n"
+        + f"  dynamic: {{allowed_ops: [{', '.join(older)}]}}\n"
+    )
+    (project / "fx/model.yaml").write_text(
+        FLEX + "budgets:\n  flex: {gpu_compatible: true, select_tf_ops: false}\n"
+    )
+    run = doit(project, "--continue", "report")
+    assert run.code != 0
+    reports = {
+        p.relative_to(project / "build").as_posix(): json.loads(p.read_text())
+        for p in (project / "build").rglob("*.report.json")
+    }
+    verdicts = {
+        (name, check["budget"]): check["passed"]
+        for name, report in reports.items()
+        for check in report["budgets"]
+    }
+    assert verdicts == {
+        ("kr/float32.report.json", "runtime"): True,
+        ("kr/float32.report.json", "gpu_compatible"): True,
+        ("kr/float32.report.json", "allowed_ops"): True,
+        ("kr/dynamic.report.json", "runtime"): False,
+        ("kr/dynamic.report.json", "allowed_ops"): False,
+        ("kr/int8.report.json", "runtime"): True,
+        ("fx/flex.report.json", "gpu_compatible"): False,
+        ("fx/flex.report.json", "select_tf_ops"): False,
+    }
+    for sentence in (
+        "kr/dynamic: over budget: runtime is 2.14, the variant needs 2.17 (FULLY_CONNECTED v12)",
+        "kr/dynamic: over budget: allowed_ops leaves out FULLY_CONNECTED v12",
+    ):
+        assert sentence in run.output
+    flex = reports["fx/flex.report.json"]
+    assert flex["device"]["gpu_rejected"]  # every Select TF op, at least
+    assert all(op in flex["device"]["gpu_rejected"] for op in flex["device"]["ops"] if ":" in op)
+    sentences = [c["sentence"] for c in flex["budgets"]]
+    assert sentences[0].startswith("fx/flex: over budget: gpu_compatible is true, ")
+    assert "cannot run on the GPU delegate: " in sentences[0]
+    assert sentences[1].startswith(
+        "fx/flex: over budget: select_tf_ops is false, the variant uses "
+    )
+    assert all(sentence in run.output for sentence in sentences)
+
+
+def test_the_summary_says_what_a_change_adds_to_the_fleet(project: Path) -> None:
+    (project / "kr/model.yaml").write_text(
+        "source: {keras: model.keras}\nvariants: {float32: {}}\n"
+    )
+    shutil.rmtree(project / "fx")
+    assert doit(project, "summary").code == 0
+    baseline = project / "base.json"
+    shutil.copy(project / "build/summary.json", baseline)
+    (project / "pyproject.toml").write_text('[tool.tflite-build]\nbaseline = "base.json"\n')
+    (project / "kr/model.yaml").write_text(KERAS)
+    run = doit(project, "summary")
+    assert run.code == 0, run.output
+    summary = json.loads((project / "build/summary.json").read_text())
+    added = summary["baseline"]["ops_added"]
+    assert "kr/dynamic adds FULLY_CONNECTED v12" in added[:-1]
+    assert added[-1].startswith(
+        "the fleet now needs runtime 2.17 (kr/dynamic: FULLY_CONNECTED v12, was "
+    )
+    markdown = (project / "build/summary.md").read_text()
+    assert f"Ops against the baseline: {'; '.join(added)}." in markdown
+    assert "**Runtime and ops:** the fleet needs runtime 2.17" in markdown
+    page = (project / "build/summary.html").read_text()
+    assert 'id="fleet"' in page and "FULLY_CONNECTED v12" in page
+    # The same project against itself adds nothing.
+    shutil.copy(project / "build/summary.json", baseline)
+    assert doit(project, "summary").code == 0
+    assert json.loads((project / "build/summary.json").read_text())["baseline"]["ops_added"] == []
