@@ -167,7 +167,7 @@ class _Node:
     options: Any  # the schema's object-API options table, None when the operator has none
 
     def option(self, name: str) -> Any:
-        """An option's value; 0 when absent, as the runtime's zeroed parameters would hold."""
+        """An option's value; 0 when the operator carries no options table."""
         return getattr(self.options, name, 0)
 
     def input_shape(self, index: int) -> tuple[int, ...]:
