@@ -25,18 +25,18 @@ from rules.inventory import Fleet
 pytestmark = pytest.mark.tf
 
 DODO = "import rules\n\nglobals().update(rules.doit_tasks(__file__))\n"
-KERAS = """
-    source: {keras: model.keras}
-    variants:
-      float32: {}
-      dynamic: {quantize: dynamic}
-      int8: {quantize: int8, representative: {data: calib.npz}}
-    """
-FLEX = """
-    source: {python: entries.py:flex}
-    variants:
-      flex: {supported_ops: [builtins, select_tf_ops]}
-    """
+KERAS = """\
+source: {keras: model.keras}
+variants:
+  float32: {}
+  dynamic: {quantize: dynamic}
+  int8: {quantize: int8, representative: {data: calib.npz}}
+"""
+FLEX = """\
+source: {python: entries.py:flex}
+variants:
+  flex: {supported_ops: [builtins, select_tf_ops]}
+"""
 # Runs `doit ops` in a process of its own and says whether TensorFlow was imported.
 PROBE = """
 import runpy, sys
@@ -52,9 +52,33 @@ def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("ops-cache")
 
 
+@pytest.fixture(scope="module")
+def keras_model(models: Models, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CNN with a hidden layer big enough for dynamic-range quantization (which leaves
+    tensors under 1024 elements in float): its FULLY_CONNECTED is v12, runtime 2.17.
+
+    Pooled, not flattened: Flatten on a free batch size converts to SHAPE, STRIDED_SLICE,
+    PACK and a RESHAPE of a computed shape, none of which the GPU delegate takes.
+    """
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(models.samples.shape[1:], name="img")
+    x = keras.layers.Conv2D(32, 3, activation="relu")(inputs)
+    x = keras.layers.Dense(64, activation="relu")(keras.layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+    path = tmp_path_factory.mktemp("ops-model") / "model.keras"
+    model.save(path)
+    return path
+
+
 @pytest.fixture
 def project(
-    models: Models, tmp_path: Path, shared_cache: Path, monkeypatch: pytest.MonkeyPatch
+    models: Models,
+    keras_model: Path,
+    tmp_path: Path,
+    shared_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Path:
     monkeypatch.setenv("TFLITE_BUILD_CACHE", str(shared_cache))  # conversions made once
     root = tmp_path / "proj"
@@ -62,7 +86,7 @@ def project(
         root,
         {
             "dodo.py": DODO,
-            "kr/model.keras": models.keras.read_bytes(),
+            "kr/model.keras": keras_model.read_bytes(),
             "kr/calib.npz": models.calibration.read_bytes(),
             "kr/model.yaml": KERAS,
             "fx/entries.py": models.entries.read_text(),
