@@ -6,7 +6,6 @@ import math
 from html import escape
 from itertools import groupby
 
-from rules.device import op_versions
 from rules.report import duration
 from rules.sections import Metric
 from rules.summary import ROUNDING_STEPS, Ranking, Row, Summary, runtime, steps
@@ -450,6 +449,10 @@ def _model_section(model: str, rows: list[Row], with_baseline: bool) -> str:
     )
 
 
+def _first_upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _fleet(summary: Summary) -> str:
     """The fleet's op inventory: its runtime, what the change adds, every op and who uses it."""
     fleet = summary.ops
@@ -457,7 +460,7 @@ def _fleet(summary: Summary) -> str:
         return ""
     parts = [
         '<section class="fleet" id="fleet"><h2>Fleet: runtime and ops</h2>',
-        f"<p>{escape(fleet.runtime_sentence()).capitalize()}.</p>",
+        f"<p>{escape(_first_upper(fleet.runtime_sentence()))}.</p>",
     ]
     base = summary.baseline
     if base is not None and base.ops_added is not None:
@@ -466,7 +469,7 @@ def _fleet(summary: Summary) -> str:
     rows = []
     for op, versions in fleet.ops().items():
         used = [
-            f"{escape(name)} ({', '.join(op_versions({op: fleet.variants[name].ops[op]}))})"
+            f"{escape(name)} ({', '.join(f'v{v}' for v in fleet.variants[name].ops[op])})"
             if ":" not in op
             else escape(name)
             for name in fleet.users(op)
