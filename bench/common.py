@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
@@ -18,7 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -174,6 +175,21 @@ def inprocess_noop(
     report = new_report(report_name)
     run = doit_noop(project, tasks, child_command(script, "inprocess", project, report, *extra))
     return {**json.loads(report.read_text()), "wall_seconds": run.seconds}
+
+
+def timed_function(spent: dict[str, float], label: str, function: Callable[..., Any]) -> Any:
+    """``function`` adding its run time to ``spent[label]`` (signature kept: doit inspects a
+    python-action's parameters to pass it targets and the like)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[label] = spent.get(label, 0.0) + time.perf_counter() - started
+
+    return wrapper
 
 
 def doit_api_facts(exit_code: int, namespace: Mapping[str, Any]) -> dict[str, Any]:

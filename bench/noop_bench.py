@@ -89,6 +89,7 @@ from common import (
     run_timed,
     saved_model_files,
     section,
+    timed_function,
     timings_table,
     update_results,
     verdict,
@@ -250,20 +251,6 @@ def ensure_floor() -> int:
 # --- the in-process child: TensorFlow check and breakdown -----------------------------------------
 
 
-def _timed_function(spent: dict[str, float], label: str, function: Any) -> Any:
-    """``function`` adding its run time to ``spent[label]`` (signature kept: doit inspects it)."""
-
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            spent[label] = spent.get(label, 0.0) + time.perf_counter() - started
-
-    return wrapper
-
-
 def _timed_generator(spent: dict[str, float], label: str, creator: Any) -> Any:
     """A task creator adding the time spent producing its task dicts to ``spent[label]``."""
 
@@ -304,10 +291,10 @@ def child_inprocess(project: Path, report: Path, profile: Path | None) -> None:
     actions = sys.modules.get("rules.actions.convert") or sys.modules.get("rules.actions")
     for module, name in ((loader, "find_manifests"), (loader, "load_manifests")):
         if module is not None and hasattr(module, name):
-            setattr(module, name, _timed_function(spent, name, getattr(module, name)))
+            setattr(module, name, timed_function(spent, name, getattr(module, name)))
     if actions is not None and hasattr(actions, "up_to_date"):  # looked up when tasks are made
         convert_module = vars(actions)
-        convert_module["up_to_date"] = _timed_function(
+        convert_module["up_to_date"] = timed_function(
             spent, "uptodate", convert_module["up_to_date"]
         )
     profiler = None
