@@ -62,6 +62,15 @@ def metadata(data: bytes) -> dict[str, bytes]:
     return out
 
 
+def min_runtime_version(data: bytes) -> str:
+    """The runtime version the converter wrote into the model, "" when it wrote none."""
+    return _runtime_of(metadata(data))
+
+
+def _runtime_of(entries: dict[str, bytes]) -> str:
+    return entries.get("min_runtime_version", b"").rstrip(b"\0").decode(errors="replace")
+
+
 def read_provenance(path_or_bytes: Path | str | bytes) -> dict[str, Any] | None:
     """Our provenance entry (parsed JSON), or None when the model has none."""
     raw = metadata(load_bytes(path_or_bytes)).get(PROVENANCE_KEY)
@@ -286,7 +295,6 @@ def describe(data: bytes) -> ModelInfo:
         ]
         signatures.append(SignatureInfo((sig.SignatureKey() or b"").decode(), inputs, outputs))
     entries = metadata(data)
-    runtime = entries.get("min_runtime_version", b"").rstrip(b"\0").decode(errors="replace")
     conversion = entries.get("CONVERSION_METADATA")
     return ModelInfo(
         size=len(data),
@@ -295,7 +303,7 @@ def describe(data: bytes) -> ModelInfo:
         ops=dict(sorted(op_counts(data).items())),
         subgraphs=subgraphs,
         signatures=signatures,
-        min_runtime_version=runtime,
+        min_runtime_version=_runtime_of(entries),
         conversion=_conversion_metadata(conversion) if conversion else None,
         provenance=read_provenance(data),
     )

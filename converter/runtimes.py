@@ -19,8 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from converter import modelinfo
-
 Version = tuple[int, int, int]
 
 # One builtin op a line: the first runtime of version 1, 2, 3, ... in order
@@ -282,7 +280,10 @@ def needs(ops: Mapping[str, Sequence[int]], metadata: str = "") -> Need:
 
 def need_of(data: bytes) -> Need:
     """``needs`` on an artifact's bytes: its op versions and its own metadata."""
-    return needs(modelinfo.op_versions(data), modelinfo.describe(data).min_runtime_version)
+    # Imported here: the flatbuffer schema imports numpy, and the table alone needs neither.
+    from converter import modelinfo
+
+    return needs(modelinfo.op_versions(data), modelinfo.min_runtime_version(data))
 
 
 def loads_on(need: Need, runtime: str) -> bool | None:

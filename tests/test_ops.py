@@ -38,13 +38,14 @@ source: {python: entries.py:flex}
 variants:
   flex: {supported_ops: [builtins, select_tf_ops]}
 """
-# Runs `doit ops` in a process of its own and says whether TensorFlow was imported.
+# Runs `doit ops` in a process of its own and says whether TensorFlow was imported, and the
+# flatbuffer schema (a rerun reads the inventory of unchanged artifacts from the build state).
 PROBE = """
 import runpy, sys
 from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
 code = DoitMain(ModuleTaskLoader(runpy.run_path("dodo.py"))).run(["ops"])
-print("PROBE", code, "tensorflow" in sys.modules)
+print("PROBE", code, "tensorflow" in sys.modules, "flatbuffers" in sys.modules)
 """
 
 
@@ -170,8 +171,17 @@ def test_the_inventory_is_what_tensorflow_reads_and_the_registration_source_is_t
     probe = subprocess.run(
         [sys.executable, "-c", PROBE], cwd=project, capture_output=True, text=True, timeout=600
     )
-    assert "PROBE 0 False" in probe.stdout, probe.stdout + probe.stderr
+    assert "PROBE 0 False False" in probe.stdout, probe.stdout + probe.stderr
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+    # New bytes under the same name: read afresh, not taken from the last run's inventory.
+    (project / "kr/model.yaml").write_text(
+        KERAS.replace("{quantize: dynamic}", "{quantize: float16}")
+    )
+    assert doit(project, "ops").code == 0
+    again = json.loads((project / "build/ops.json").read_text())
+    assert again["variants"]["kr/dynamic"]["builtin"]["FULLY_CONNECTED"] == [1]
+    assert again["fleet"]["runtime"] != "2.17.0"
 
 
 def test_device_gates_fail_reports_with_one_sentence_each(project: Path) -> None:

@@ -10,19 +10,26 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from doit.exceptions import TaskFailed
 
 from converter.files import write_atomic
 from rules.build import Build
 
+if TYPE_CHECKING:
+    from rules.inventory import Fleet
+
 INVENTORY = "ops.json"
 REGISTRATION = "register_ops.cc"
+# The build state's memo of the last inventory: artifact sha256 -> its ops and runtime. An
+# artifact's bytes decide both, and the no-op convert before this task has its digest at
+# hand, so a rerun reads no flatbuffer (nor imports the schema, nor numpy).
+MEMO = "ops-inventory"
 
 
 def ops(artifacts: dict[str, str], build: Build) -> TaskFailed | None:
     """``artifacts``: model/variant -> its .tflite path."""
-    from rules.inventory import Fleet, VariantOps
     from rules.registration import registration_source
 
     project = build.project
@@ -32,9 +39,7 @@ def ops(artifacts: dict[str, str], build: Build) -> TaskFailed | None:
             f"no artifact for {', '.join(missing)}: run doit convert first "
             "(a sharded build converts only its shard)"
         )
-    fleet = Fleet.of(
-        VariantOps.read(name, Path(path).read_bytes()) for name, path in artifacts.items()
-    )
+    fleet = _inventory(artifacts, build)
     inventory = json.dumps(fleet.to_dict(), indent=2, sort_keys=True) + "\n"
     source = registration_source(fleet.ops(), list(fleet.variants))
     build_dir = project.build_dir
@@ -53,6 +58,25 @@ def ops(artifacts: dict[str, str], build: Build) -> TaskFailed | None:
         file=sys.stderr,
     )
     return None
+
+
+def _inventory(artifacts: dict[str, str], build: Build) -> Fleet:
+    """Every artifact's ops: from the memo when its bytes are the last run's, else read."""
+    from rules.inventory import Fleet, VariantOps
+
+    state = build.state
+    memo = json.loads(state.meta(MEMO) or "{}")
+    kept: dict[str, dict[str, object]] = {}
+    variants = []
+    for name, path in artifacts.items():
+        sha256 = state.digest(path)
+        entry = memo.get(sha256)
+        if entry is None:
+            entry = VariantOps.read(name, Path(path).read_bytes()).to_dict()
+        kept[sha256] = entry
+        variants.append(VariantOps.from_dict(name, entry))
+    state.set_meta(MEMO, json.dumps(kept, sort_keys=True))
+    return Fleet.of(variants)
 
 
 def _write_if_changed(path: Path, text: str) -> None:
