@@ -19,6 +19,10 @@ from converter.runtimes import parse_version, show_version
 from rules.budgets import OP_PATTERN, Limit
 
 
+# What sets a variant's runtime when no op version does: the converter's own metadata.
+BY_METADATA = "its min_runtime_version metadata"
+
+
 @dataclass(frozen=True)
 class Verdict:
     """One device gate against the section: ``passed`` None when it cannot be judged."""
@@ -50,6 +54,8 @@ def allows(entries: tuple[str, ...], op: str, version: int) -> bool:
 
 @dataclass(frozen=True)
 class DeviceSection:
+    """What the variant needs on the device, read from its flatbuffer; judges the device gates."""
+
     ops: Mapping[str, tuple[int, ...]]  # CONV_2D, CUSTOM:name, FLEX:name -> versions used
     runtime: str  # the oldest runtime that loads it, "2.17.0"; "" when nothing says
     runtime_because: str | None  # the op version that sets it; None: the artifact's metadata
@@ -99,7 +105,7 @@ class DeviceSection:
 
     def needs(self) -> str:
         """``2.17 (FULLY_CONNECTED v12)``: the runtime it needs, and why."""
-        why = self.runtime_because or "its min_runtime_version metadata"
+        why = self.runtime_because or BY_METADATA
         return f"{show_version(self.runtime)} ({why})"
 
     def judge(self, figure: str, limit: Limit) -> Verdict:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from converter.runtimes import parse_version, show_version
-from rules.device import op_versions
+from rules.device import BY_METADATA, op_versions
 
 INVENTORY_FORMAT = 1
 
@@ -28,6 +28,11 @@ class VariantOps:
     ops: Mapping[str, tuple[int, ...]]  # CONV_2D, CUSTOM:name, FLEX:name -> versions used
     runtime: str  # "2.17.0"; "" when nothing says
     because: str | None  # the op version that sets it; None: the artifact's metadata
+
+    @property
+    def why(self) -> str:
+        """What sets its runtime: an op version, or the artifact's own metadata."""
+        return self.because or BY_METADATA
 
     @classmethod
     def read(cls, name: str, data: bytes) -> VariantOps:
@@ -77,13 +82,9 @@ class Fleet:
                 union.setdefault(op, set()).update(versions)
         return {op: tuple(sorted(union[op])) for op in sorted(union)}
 
-    def users(self, op: str, version: int | None = None) -> list[str]:
-        """The variants that use ``op`` (at ``version``, if given)."""
-        return [
-            v.name
-            for v in self.variants.values()
-            if op in v.ops and (version is None or version in v.ops[op])
-        ]
+    def users(self, op: str) -> list[str]:
+        """The variants that use ``op``, by name."""
+        return [v.name for v in self.variants.values() if op in v.ops]
 
     def runtime(self) -> VariantOps | None:
         """The variant that needs the newest runtime (the first by name on a tie)."""
@@ -95,8 +96,7 @@ class Fleet:
         top = self.runtime()
         if top is None:
             return "no variant states the runtime it needs"
-        why = top.because or "its min_runtime_version metadata"
-        return f"the fleet needs runtime {show_version(top.runtime)} ({top.name}: {why})"
+        return f"the fleet needs runtime {show_version(top.runtime)} ({top.name}: {top.why})"
 
     def allowed_ops(self) -> list[str]:
         """The fleet's ops as an ``allowed_ops`` budget writes them: ``FULLY_CONNECTED v1-12``."""
@@ -113,7 +113,7 @@ class Fleet:
         ops = self.ops()
         top = self.runtime()
         fleet = VariantOps("fleet", ops, top.runtime if top else "", None).to_dict()
-        fleet["runtime_because"] = None if top is None else f"{top.name}: {top.because}"
+        fleet["runtime_because"] = None if top is None else f"{top.name}: {top.why}"
         fleet["allowed_ops"] = self.allowed_ops()
         fleet["used_by"] = {op: self.users(op) for op in ops}
         return {
@@ -144,8 +144,7 @@ def changes(before: Fleet, after: Fleet) -> list[str]:
     old, top = before.runtime(), after.runtime()
     if top is not None and (old is None or parse_version(top.runtime) > parse_version(old.runtime)):
         was = f", was {show_version(old.runtime)}" if old is not None else ""
-        why = top.because or "its min_runtime_version metadata"
         sentences.append(
-            f"the fleet now needs runtime {show_version(top.runtime)} ({top.name}: {why}{was})"
+            f"the fleet now needs runtime {show_version(top.runtime)} ({top.name}: {top.why}{was})"
         )
     return sentences
