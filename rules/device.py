@@ -18,7 +18,6 @@ from typing import Any
 from converter.runtimes import parse_version, show_version
 from rules.budgets import OP_PATTERN, Limit
 
-
 # What sets a variant's runtime when no op version does: the converter's own metadata.
 BY_METADATA = "its min_runtime_version metadata"
 
