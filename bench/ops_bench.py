@@ -12,9 +12,10 @@ time, 2-3 minutes on 2 cores; a second's no-op otherwise).
 (A) ``python -m doit convert``: a no-op, nothing executed, all 600 tasks up
     to date.
 (B) ``python -m doit ops``: the same no-op of the convert tasks (its
-    ``task_dep``), then the ops task, which reads every artifact's flatbuffer
-    and writes ``build/ops.json`` and ``build/register_ops.cc`` only when
-    their text changed. Both are removed before the warm-up, so the warm-up
+    ``task_dep``), then the ops task, which takes each artifact's ops from the
+    build state's memo of the last inventory (keyed by the artifact's sha256)
+    or reads its flatbuffer, and writes ``build/ops.json`` and
+    ``build/register_ops.cc`` only when their text changed. Both are removed before the warm-up, so the warm-up
     writes them and the timed runs find them current: the steady state of a
     job that sees nothing new.
 
@@ -27,10 +28,11 @@ lists the 600 variants. Then one more ``doit ops`` runs through doit's API in
 a child process (the dodo.py imported as doit imports it,
 ``DoitMain(ModuleTaskLoader(...))``), checked the same way, with the ops
 action wrapped in a timer: it reports whether ``tensorflow`` is in
-``sys.modules`` at the end, the ops action's own time, where that time goes
-(its imports, then ``VariantOps.read``, ``converter.runtimes.need_of`` and
-``converter.modelinfo.describe``, each timed by a wrapper) and the modules the
-action imported. Timings are reported, never asserted, except the target.
+``sys.modules`` at the end, the ops action's own time and the modules the
+action imported. And one ``doit ops`` with the memo emptied first (a fresh
+clone's first run: every flatbuffer read), with where that time goes (its
+imports, then ``VariantOps.read``, ``converter.runtimes.need_of`` and
+``converter.modelinfo.op_versions``, each timed by a wrapper). Timings are reported, never asserted, except the target.
 
 Run from the repository root::
 
@@ -135,7 +137,7 @@ def ops_line(output: str) -> str:
 STAGES = (
     ("rules.inventory", "VariantOps.read", "read"),
     ("converter.runtimes", "need_of", "need_of"),
-    ("converter.modelinfo", "describe", "describe"),
+    ("converter.modelinfo", "op_versions", "op_versions"),
 )
 
 
@@ -155,9 +157,12 @@ def instrument(spent: dict[str, float]) -> None:
         setattr(owner, name, timed_function(spent, label, getattr(owner, name)))
 
 
-def child_inprocess(project: Path, report: Path) -> None:
+def child_inprocess(project: Path, report: Path, cold: bool) -> None:
     """Load ``project``'s dodo.py and run ``doit ops`` through doit's API, the ops action
-    timed; write a report (TensorFlow imported? the action's time, the modules it imported)."""
+    timed; write a report (TensorFlow imported? the action's time, the modules it imported).
+
+    ``cold``: the build state's memo of the last inventory emptied first, and the stages
+    of reading the artifacts timed."""
     start = time.perf_counter()
     from doit.cmd_base import ModuleTaskLoader
     from doit.doit_cmd import DoitMain
@@ -172,12 +177,15 @@ def child_inprocess(project: Path, report: Path) -> None:
     spent: dict[str, float] = {}
     modules: dict[str, list[str]] = {}
     action = actions.ops
+    if cold:
+        namespace["TFLITE_BUILD"].state.set_meta(actions.MEMO, "{}")
 
     @functools.wraps(action)  # doit reads the action's signature
     def ops_action(*args: Any, **kwargs: Any) -> Any:
         before = set(sys.modules)
         try:
-            instrument(spent)
+            if cold:
+                instrument(spent)
             return action(*args, **kwargs)
         finally:
             modules["new"] = sorted(set(sys.modules) - before)
@@ -200,11 +208,11 @@ def child_inprocess(project: Path, report: Path) -> None:
     )
 
 
-def inprocess_ops() -> dict[str, Any]:
+def inprocess_ops(cold: bool = False) -> dict[str, Any]:
     """One more ``doit ops``, by ``_child inprocess``, checked like the timed ones: the child's
     report, with the run's ``wall_seconds``."""
-    report = new_report("ops-inprocess.json")
-    run = doit_ops(child_command(__file__, "inprocess", OURS, report))
+    report = new_report(f"ops-inprocess{'-cold' if cold else ''}.json")
+    run = doit_ops(child_command(__file__, "inprocess", OURS, report, "cold" if cold else "warm"))
     facts = read_json(report)
     if facts.get("ops_seconds") is None:
         raise RuntimeError(f"the in-process doit ops ran no ops action; report {report}")
@@ -221,6 +229,7 @@ class Measurements:
     loads: list[float] = field(default_factory=list)  # the 1-min load after each repetition
     line: str = ""  # the ops task's line, from the last timed (B)
     inprocess: dict[str, Any] = field(default_factory=dict)
+    cold: dict[str, Any] = field(default_factory=dict)  # the same, the memo emptied first
     load_before: float = field(default_factory=load_average)
 
 
@@ -246,6 +255,7 @@ def measure(reps: int) -> Measurements:
             print(f"rep {rep + 1}/{reps}: {arm} {run.seconds:.2f} s", flush=True)
         m.loads.append(load_average())
     m.inprocess = inprocess_ops()
+    m.cold = inprocess_ops(cold=True)
     return m
 
 
@@ -278,18 +288,19 @@ def imported_packages(modules: Sequence[str]) -> str:
 
 
 def stages_line(ip: dict[str, Any]) -> str:
-    """Where the ops action's time went, stage by stage (nested stages inside their callers)."""
+    """Where a cold ops action's time went, stage by stage (nested stages inside their callers)."""
     s = ip["stages"]
-    rest = ip["ops_seconds"] - s["imports"] - s["read"]
+    read = s.get("read", 0.0)
+    rest = ip["ops_seconds"] - s["imports"] - read
     return (
-        f"Where the ops action's time goes: its imports (rules.inventory, rules.registration and "
-        f"what they import) {s['imports']:.3f} s (modules new in the action: "
-        f"{imported_packages(ip['ops_imported'])})"
-        f"; reading the {TASKS} artifacts (`VariantOps.read`) {s['read']:.3f} s, of which "
-        f"`converter.runtimes.need_of` {s['need_of']:.3f} s, of which "
-        f"`converter.modelinfo.describe` (the size report's whole description) "
-        f"{s['describe']:.3f} s; the rest (the fleet, the text of ops.json and register_ops.cc, "
-        f"comparing it with the files) {rest:.3f} s"
+        f"A cold `doit ops` (the memo of the last inventory emptied first, as on a fresh clone): "
+        f"the ops action {ip['ops_seconds']:.3f} s of {ip['wall_seconds']:.2f} s spawn to exit. "
+        f"Its imports (rules.inventory, rules.registration, the flatbuffer schema and what they "
+        f"import) {s['imports']:.3f} s; reading the {TASKS} artifacts (`VariantOps.read`) "
+        f"{read:.3f} s, of which `converter.runtimes.need_of` {s.get('need_of', 0.0):.3f} s, of "
+        f"which `converter.modelinfo.op_versions` {s.get('op_versions', 0.0):.3f} s; the rest (the "
+        f"fleet, the text of ops.json and register_ops.cc, comparing it with the files) "
+        f"{rest:.3f} s"
     )
 
 
@@ -303,8 +314,9 @@ def summary_lines(m: Measurements, stamp: dict[str, Any]) -> list[str]:
         f"({verdict(not ip['tensorflow_imported'])})",
         f"The ops action itself, in that run: {ip['ops_seconds']:.3f} s of {ip['wall_seconds']:.2f}"
         f" s spawn to exit (loading doit and the dodo.py {ip['load_seconds']:.3f} s; doit's run, "
-        f"the no-op convert tasks included, {ip['run_seconds']:.3f} s)",
-        stages_line(ip),
+        f"the no-op convert tasks included, {ip['run_seconds']:.3f} s); modules new in the "
+        f"action: {imported_packages(ip['ops_imported'])}",
+        stages_line(m.cold),
         f"Difference of the medians, B - A: {difference:.2f} s",
         f"Every timed run executed no conversion: (A) nothing executed, (B) the ops task alone, "
         f"all {TASKS} convert tasks up to date in both; after every (B) run ops.json listed all "
@@ -340,8 +352,8 @@ def render(m: Measurements, reps: int, command: str, stamp: dict[str, Any]) -> s
 
 def main(argv: Sequence[str]) -> int:
     if argv and argv[0] == "_child":
-        _, project, report = argv[1:]
-        child_inprocess(Path(project).resolve(), Path(report).resolve())
+        _, project, report, temperature = argv[1:]
+        child_inprocess(Path(project).resolve(), Path(report).resolve(), temperature == "cold")
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=positive_int, default=5, help="repetitions of each run")
