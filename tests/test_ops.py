@@ -98,7 +98,7 @@ def project(
     return root
 
 
-def _tf_ops(data: bytes) -> dict[str, tuple[int, ...]]:
+def tf_ops(data: bytes) -> dict[str, tuple[int, ...]]:
     """The ops a model uses, with their versions, as TensorFlow's own flatbuffer_utils reads them."""
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
@@ -117,14 +117,23 @@ def _tf_ops(data: bytes) -> dict[str, tuple[int, ...]]:
     return {name: tuple(sorted(v)) for name, v in sorted(found.items())}
 
 
-def _analyzer_ops(data: bytes) -> set[str]:
-    """The op names TensorFlow's Model Analyzer prints (``FlexCumprod`` for a Select TF op)."""
+def analyzer_ops(data: bytes) -> set[str]:
+    """The ops TensorFlow's Model Analyzer lists, named as the inventory names them (it prints
+    a Select TF op as ``FlexCumprod``, a custom op by its own name)."""
     import tensorflow as tf
+
+    from converter.modelinfo import builtin_names
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         tf.lite.experimental.Analyzer.analyze(model_content=data)
-    return set(re.findall(r"^\s+Op#\d+ (\w+)\(", out.getvalue(), re.MULTILINE))
+    printed = set(re.findall(r"^\s+Op#\d+ (\w+)\(", out.getvalue(), re.MULTILINE))
+    return {
+        name if name in builtin_names()
+        else f"FLEX:{name[4:]}" if name.startswith("Flex")
+        else f"CUSTOM:{name}"
+        for name in printed
+    }  # fmt: skip
 
 
 def test_the_inventory_is_what_tensorflow_reads_and_the_registration_source_is_the_fleets(
@@ -138,13 +147,8 @@ def test_the_inventory_is_what_tensorflow_reads_and_the_registration_source_is_t
     assert sorted(fleet.variants) == ["fx/flex", "kr/dynamic", "kr/float32", "kr/int8"]
     for name, variant in fleet.variants.items():
         data = (project / "build" / f"{name}.tflite").read_bytes()
-        assert dict(variant.ops) == _tf_ops(data), name
-        # The Analyzer prints a Select TF op as FlexCumprod, a custom op by its own name.
-        printed = {
-            f"Flex{op[5:]}" if op.startswith("FLEX:") else op.partition(":")[2] or op
-            for op in variant.ops
-        }
-        assert printed == _analyzer_ops(data), name
+        assert dict(variant.ops) == tf_ops(data), name
+        assert set(variant.ops) == analyzer_ops(data), name
     dynamic = inventory["variants"]["kr/dynamic"]
     assert dynamic["builtin"]["FULLY_CONNECTED"] == [12]
     assert (dynamic["runtime"], dynamic["runtime_because"]) == ("2.17.0", "FULLY_CONNECTED v12")

@@ -68,6 +68,10 @@ from workflow_actions import Caches, WorkflowError
 from workflow_expressions import ExpressionError, condition, interpolate
 from workflow_runner import Event, Run, Runner
 
+from converter import modelinfo
+from converter.runtimes import parse_version
+from rules.inventory import Fleet
+
 WORKFLOW = REPO / ".github/workflows/models.yml"
 NOT_RUN = {"tests": "it runs bash .ci/run, this very test suite"}
 OUTPUTS = (".tflite", ".report.json")
@@ -218,12 +222,32 @@ def test_the_models_artifact_holds_every_model_report_and_summary(runs: Runs) ->
     variants = _variants(main.jobs["assemble"].workspace)
     artifact = _tree(main.artifacts / "tflite-models")
     expected = {v + suffix for v in variants for suffix in OUTPUTS}
-    assert set(artifact) == expected | {"summary.json", "summary.md", "summary.html"}
+    assert set(artifact) == expected | {
+        "summary.json", "summary.md", "summary.html", "ops.json", "register_ops.cc"
+    }  # fmt: skip
     # Byte for byte what the shards built.
     for k in (1, 2):
         build = _tree(main.jobs[f"convert ({k})"].workspace / "example_project/build")
         shared = {n for n in build if n.endswith(".tflite")}
         assert shared and all(artifact[n] == build[n] for n in shared)
+
+
+@_on_the_runs
+def test_the_example_projects_inventory_is_what_tensorflow_reads(runs: Runs) -> None:
+    """Every artifact's ops in ops.json, as TF's flatbuffer_utils and Model Analyzer read them."""
+    from test_ops import analyzer_ops, tf_ops
+
+    build = runs.main.jobs["assemble"].workspace / "example_project/build"
+    inventory = json.loads((build / "ops.json").read_text())
+    assert set(inventory["variants"]) == _variants(runs.main.jobs["assemble"].workspace)
+    fleet = Fleet.from_dict(inventory)
+    for name, variant in fleet.variants.items():
+        data = (build / f"{name}.tflite").read_bytes()
+        assert dict(variant.ops) == tf_ops(data), name
+        assert set(variant.ops) == analyzer_ops(data), name
+        metadata = modelinfo.min_runtime_version(data)
+        assert parse_version(variant.runtime) >= parse_version(metadata), name
+    assert inventory["fleet"]["runtime_because"] == "mobilenet/dynamic: FULLY_CONNECTED v12"
 
 
 @_on_the_runs
@@ -256,6 +280,7 @@ def test_a_pull_request_over_budget_fails_and_shows_its_summary(runs: Runs) -> N
     rows = _rows(assemble.summary)
     assert set(rows) >= _variants(assemble.workspace), assemble.summary
     assert "❌ 1 over" in rows["digits/int8"] and "Against the baseline" in assemble.summary
+    assert "Ops against the baseline: nothing new." in assemble.summary
     summary = json.loads((assemble.workspace / "example_project/build/summary.json").read_text())
     assert summary["baseline"]["total_delta"] == 0
     # No baseline kept from a pull request; the models and the summary still uploaded.
