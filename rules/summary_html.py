@@ -6,9 +6,10 @@ import math
 from html import escape
 from itertools import groupby
 
+from rules.ranking import ROUNDING_STEPS, Ranking, steps
 from rules.report import duration
 from rules.sections import Metric
-from rules.summary import ROUNDING_STEPS, Ranking, Row, Summary, runtime, steps
+from rules.summary import Row, Summary, runtime
 
 _CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,

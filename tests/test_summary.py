@@ -11,12 +11,11 @@ import pytest
 from reports import accuracy_section, latency_section, report
 
 from rules.budgets import BY_NAME, SIZE_GROWTH
+from rules.ranking import RANKED_OPS, RankedOp
 from rules.report import Check
 from rules.sections import Host, LayersSection, OpError
 from rules.summary import (
-    RANKED_OPS,
     Baseline,
-    RankedOp,
     Summary,
     collect,
     compare,

@@ -18,7 +18,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from rules.summary import ROUNDING_STEPS, Comparison, Delta, RankedOp, Ranking, Row, Summary
+from rules.ranking import ROUNDING_STEPS, RankedOp, Ranking
+from rules.summary import Comparison, Delta, Row, Summary
 from rules.summary_html import html
 
 REPO = Path(__file__).resolve().parent.parent
