@@ -187,7 +187,8 @@ def ops_task(build: Build, manifests: list[Manifest]) -> dict[str, Any]:
     }
     return {
         "basename": "ops",
-        "doc": f"Write every variant's ops and the runtime it needs to {build_dir.name}/{ops.INVENTORY}",
+        "doc": f"Every variant's ops and the runtime it needs ({build_dir.name}/{ops.INVENTORY}), "
+        f"and a selective runtime's registration source ({ops.REGISTRATION})",
         "actions": [(ops.ops, [artifacts, build])],
         "task_dep": ["convert"],
         "targets": [str(build_dir / ops.INVENTORY), str(build_dir / ops.REGISTRATION)],
