@@ -10,16 +10,14 @@ judged here, each breach as one sentence.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from converter.gpu import GpuVerdict
 from converter.runtimes import parse_version, show_version
 from rules.budgets import OP_PATTERN, Limit
-
-# What sets a variant's runtime when no op version does: the converter's own metadata.
-BY_METADATA = "its min_runtime_version metadata"
+from rules.inventory import BY_METADATA, op_versions
 
 
 @dataclass(frozen=True)
@@ -29,11 +27,6 @@ class Verdict:
     measured: float | str | None
     passed: bool | None
     detail: str  # the breach (or why it cannot be judged), after "<variant>: over budget: "
-
-
-def op_versions(ops: Mapping[str, tuple[int, ...]]) -> list[str]:
-    """``FULLY_CONNECTED v12``-style names, one per op version, sorted."""
-    return [f"{op} v{v}" if ":" not in op else op for op in sorted(ops) for v in ops[op]]
 
 
 def allows(entries: tuple[str, ...], op: str, version: int) -> bool:
@@ -59,24 +52,19 @@ class DeviceSection:
     runtime: str  # the oldest runtime that loads it, "2.17.0"; "" when nothing says
     runtime_because: str | None  # the op version that sets it; None: the artifact's metadata
     unknown_ops: tuple[str, ...]  # op versions the runtime table does not know
-    gpu_rejected: Mapping[str, int]  # op -> nodes the GPU delegate cannot take
-    gpu_reasons: Mapping[str, str]  # op -> why, one clause
-    gpu_nodes: int  # every node checked
+    gpu: GpuVerdict  # the ops the GPU delegate cannot take, how many nodes, and why
 
     @classmethod
     def measure(cls, data: bytes) -> DeviceSection:
-        from converter import gpu, modelinfo, runtimes
+        from converter import gpu, modelinfo, runtimes  # the flatbuffer schema: numpy
 
         need = runtimes.need_of(data)
-        verdict = gpu.gpu_compatibility(data)
         return cls(
             ops=modelinfo.op_versions(data),
             runtime=need.version,
             runtime_because=need.because,
             unknown_ops=need.unknown,
-            gpu_rejected=dict(sorted(verdict.rejected.items())),
-            gpu_reasons=dict(sorted(verdict.reasons.items())),
-            gpu_nodes=verdict.nodes,
+            gpu=gpu.gpu_compatibility(data),
         )
 
     @property
@@ -86,21 +74,6 @@ class DeviceSection:
     @property
     def custom_ops(self) -> list[str]:
         return [op for op in self.ops if op.startswith("CUSTOM:")]
-
-    @property
-    def gpu_compatible(self) -> bool:
-        return not self.gpu_rejected
-
-    def gpu_sentence(self) -> str:
-        """``2 of 9 ops cannot run on the GPU delegate: CUMSUM (2, not supported)``."""
-        if self.gpu_compatible:
-            return f"the GPU delegate takes all {self.gpu_nodes} ops"
-        count = sum(self.gpu_rejected.values())
-        each = ", ".join(
-            f"{op} ({n}, {self.gpu_reasons.get(op, 'rejected')})"
-            for op, n in self.gpu_rejected.items()
-        )
-        return f"{count} of {self.gpu_nodes} ops cannot run on the GPU delegate: {each}"
 
     def needs(self) -> str:
         """``2.17 (FULLY_CONNECTED v12)``: the runtime it needs, and why."""
@@ -112,8 +85,8 @@ class DeviceSection:
         if figure == "runtime_needed":
             return self._runtime(str(limit))
         if figure == "gpu_refused":
-            count = sum(self.gpu_rejected.values())
-            return Verdict(count, count == 0, f"gpu_compatible is true, {self.gpu_sentence()}")
+            count = sum(self.gpu.rejected.values())
+            return Verdict(count, count == 0, f"gpu_compatible is true, {self.gpu.sentence()}")
         if figure == "select_tf":
             flex = self.select_tf_ops
             names = ", ".join(op.partition(":")[2] for op in flex)
@@ -144,10 +117,13 @@ class DeviceSection:
         return Verdict(measured, True, "")
 
     def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out["ops"] = {op: list(v) for op, v in self.ops.items()}
-        out["unknown_ops"] = list(self.unknown_ops)
-        return out
+        return {
+            "ops": {op: list(v) for op, v in self.ops.items()},
+            "runtime": self.runtime,
+            "runtime_because": self.runtime_because,
+            "unknown_ops": list(self.unknown_ops),
+            "gpu": self.gpu.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeviceSection:
@@ -156,7 +132,5 @@ class DeviceSection:
             runtime=data["runtime"],
             runtime_because=data["runtime_because"],
             unknown_ops=tuple(data["unknown_ops"]),
-            gpu_rejected=dict(data["gpu_rejected"]),
-            gpu_reasons=dict(data["gpu_reasons"]),
-            gpu_nodes=data["gpu_nodes"],
+            gpu=GpuVerdict.from_dict(data["gpu"]),
         )

@@ -15,9 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from converter.runtimes import parse_version, show_version
-from rules.device import BY_METADATA, op_versions
 
 INVENTORY_FORMAT = 1
+# What sets a variant's runtime when no op version does: the converter's own metadata.
+BY_METADATA = "its min_runtime_version metadata"
+
+
+def op_versions(ops: Mapping[str, tuple[int, ...]]) -> list[str]:
+    """``FULLY_CONNECTED v12``-style names, one per op version, sorted."""
+    return [f"{op} v{v}" if ":" not in op else op for op in sorted(ops) for v in ops[op]]
 
 
 @dataclass(frozen=True)

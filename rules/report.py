@@ -32,7 +32,7 @@ from rules.specs import Budget
 if TYPE_CHECKING:
     from rules.measurements import Measurements
 
-REPORT_FORMAT = 8  # bump when a report gains or changes a section: reports rerun
+REPORT_FORMAT = 9  # bump when a report gains or changes a section: reports rerun
 
 
 @dataclass(frozen=True)
@@ -257,8 +257,8 @@ def summary_line(report: Report) -> str:
     device = report.device
     if device.runtime:
         parts.append(f"needs runtime {device.needs()}")
-    if not device.gpu_compatible:
-        parts.append(device.gpu_sentence())
+    if not device.gpu.compatible:
+        parts.append(device.gpu.sentence())
     timing = report.latency
     if timing.median_ms is not None:
         where = "host CPU" if timing.this_host else f"measured on another host: {timing.host.cpu}"

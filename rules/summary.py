@@ -123,7 +123,7 @@ class Row:
             layers=None if report.layers is None else Ranking.of(report.layers),
             runtime=report.device.runtime,
             runtime_because=report.device.runtime_because,
-            gpu_rejected=dict(report.device.gpu_rejected),
+            gpu_rejected=dict(report.device.gpu.rejected),
         )
 
     def counted(self, check: Check) -> Row:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from converter.gpu import GpuVerdict
 from rules.device import DeviceSection
 from rules.report import Check, Report
 from rules.sections import AccuracySection, Host, LatencySection, OutputErrors, SizeSection
@@ -109,7 +110,5 @@ def device_section(
         runtime=runtime,
         runtime_because=because,
         unknown_ops=(),
-        gpu_rejected=rejected,
-        gpu_reasons={op: "not supported by the GPU delegate" for op in rejected},
-        gpu_nodes=5,
+        gpu=GpuVerdict(rejected, {op: "not supported" for op in rejected}, 5),
     )

@@ -37,8 +37,7 @@ CASES: dict[str, tuple[DeviceSection, Limit, Limit, str]] = {
         False,  # asks for nothing: no check at all
         True,
         "gpu_compatible is true, 3 of 5 ops cannot run on the GPU delegate: "
-        "CUMSUM (2, not supported by the GPU delegate), FLEX:Erf (1, not supported by the GPU "
-        "delegate)",
+        "CUMSUM (2, not supported), FLEX:Erf (1, not supported)",
     ),
     "allowed_ops": (
         NEW,

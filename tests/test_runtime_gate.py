@@ -25,6 +25,7 @@ import pytest
 from conftest import REPO, tf_apply
 
 from converter import modelinfo, runtimes
+from converter.gpu import GpuVerdict
 from rules.budgets import BY_NAME
 from rules.device import DeviceSection, Verdict
 from rules.settings import FALSE
@@ -167,9 +168,7 @@ def _verdict(path: Path) -> Verdict:
         runtime=need.version,
         runtime_because=need.because,
         unknown_ops=need.unknown,
-        gpu_rejected={},
-        gpu_reasons={},
-        gpu_nodes=0,
+        gpu=GpuVerdict({}, {}, 0),
     )
     return section.judge(BY_NAME["runtime"].figure, RUNTIME)
 
