@@ -44,7 +44,7 @@ svg text.tick { font-size: 11px; fill: #656d76; } text.reference-label { fill: #
 .baseline-marker { stroke: #1f2328; stroke-width: 2; } .off-scale { stroke-dasharray: 3 2; }
 .axis { stroke: #656d76; } .grid { stroke: #eaeef2; } .leader { stroke: #8c959f; }
 .reference { stroke: #8250df; stroke-dasharray: 5 4; }
-table.ops td:first-child { font-family: ui-monospace, monospace; }
+table.ops td:first-child { font-family: ui-monospace, monospace; } table.ops { max-width: 100%; }
 .added { background: #dafbe1; border: 1px solid #4ac26b; border-radius: 6px; padding: 4px 12px; }
 .op-bar { fill: #5b8fd6; } .op-bar.off-scale { fill: #d1242f; } p.kept { margin: 4px 0 0; }
 """
@@ -183,10 +183,8 @@ def _table(rows: list[Row], with_baseline: bool) -> str:
         flags += [("", f"{count} {label}") for count, label in
                   ((r.select_tf_ops, "Select TF ops"), (r.custom_ops, "custom ops")) if count]  # fmt: skip
         if r.gpu_rejected:
-            refused = ", ".join(
-                f"{op} \N{MULTIPLICATION SIGN}{n}" for op, n in r.gpu_rejected.items()
-            )
-            flags.append(("bad", f"GPU delegate refuses {escape(refused)}"))
+            count = sum(r.gpu_rejected.values())  # which ones: in the fleet section
+            flags.append(("bad", f"GPU delegate refuses {count} {_plural(count, 'op')}"))
         name = escape(r.variant) + ("<br>" if flags else "")
         cells = [
             name + "".join(f'<span class="flag {k}">{t}</span>' for k, t in flags),
@@ -476,12 +474,21 @@ def _fleet(summary: Summary) -> str:
             for name in fleet.users(op)
         ]
         shown = ", ".join(f"v{v}" for v in versions) if ":" not in op else "—"
-        rows.append(f"<tr><td>{escape(op)}</td><td>{shown}</td><td>{'<br>'.join(used)}</td></tr>")
+        rows.append(f"<tr><td>{escape(op)}</td><td>{shown}</td><td>{', '.join(used)}</td></tr>")
     parts.append(
         '<table class="variants ops"><thead><tr><th>op</th><th>versions</th><th>used by</th>'
-        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
-    return "".join(parts)
+    refused = [
+        f"<li>{escape(r.name)}: "
+        + ", ".join(f"{escape(op)} \N{MULTIPLICATION SIGN}{n}" for op, n in r.gpu_rejected.items())
+        + "</li>"
+        for r in summary.variants
+        if r.gpu_rejected
+    ]
+    if refused:
+        parts.append(f"<p>Ops the GPU delegate cannot take:</p><ul>{''.join(refused)}</ul>")
+    return "".join(parts) + "</section>"
 
 
 def html(summary: Summary) -> str:
@@ -490,11 +497,11 @@ def html(summary: Summary) -> str:
     models = [(m, list(group)) for m, group in groupby(rows, key=lambda r: r.model)]
     links = "".join(f'<a href="#model-{escape(m)}">{escape(m)}</a>' for m, _ in models)
     sections = "\n".join(_model_section(m, g, summary.baseline is not None) for m, g in models)
+    fleet_link = '<a href="#fleet">runtime and ops</a>' if summary.ops.variants else ""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>TFLite models: summary</title><style>{_CSS}</style></head>\n<body>"
-        f"{_header(summary)}{_breaches(rows)}<nav>Models: {links}"
-        f'<a href="#fleet">runtime and ops</a></nav>\n{sections}\n{_fleet(summary)}\n'
-        "</body></html>\n"
+        f"{_header(summary)}{_breaches(rows)}<nav>Models: {links}{fleet_link}</nav>\n"
+        f"{sections}\n{_fleet(summary)}\n</body></html>\n"
     )

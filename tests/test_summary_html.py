@@ -18,6 +18,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from rules.inventory import Fleet, VariantOps
 from rules.ranking import ROUNDING_STEPS, RankedOp, Ranking
 from rules.summary import Comparison, Delta, Row, Summary
 from rules.summary_html import html
@@ -277,6 +278,29 @@ def test_op_labels_are_escaped_and_cut() -> None:
     shown = re.findall(r'text-anchor="end">(…[^<]*)</text>', page)
     assert shown == ["…" + ("model/" * 20 + "dense (FULLY_CONNECTED)")[-39:]]
     assert "model/" * 20 + "dense (FULLY_CONNECTED): 1.0 steps RMSE, max abs error —" in page
+
+
+def test_the_fleet_section_lists_ops_users_refusals_and_what_a_change_adds() -> None:
+    fleet = Fleet.of([
+        VariantOps("m/int8", {"CONV_2D": (3,), "FLEX:Erf": (1,)}, "1.14.0", "CONV_2D v3"),
+        VariantOps("m/dynamic", {"CONV_2D": (5,)}, "2.4.0", "CONV_2D v5"),
+    ])  # fmt: skip
+    refused = _variant("m", "int8", 1_000, gpu_rejected={"FLEX:Erf": 1, "<x>": 2})
+    comparison = Comparison("main", 1_000, 0, (), (), ("m/dynamic adds CONV_2D v5",))
+    page = html(Summary((refused, _variant("m", "dynamic", 900)), 1_900, (), comparison, fleet))
+    section = page[page.index('<section class="fleet"') :]
+    assert "The fleet needs runtime 2.4 (m/dynamic: CONV_2D v5)." in section
+    assert "<td>CONV_2D</td><td>v3, v5</td><td>m/dynamic (v5), m/int8 (v3)</td>" in section
+    assert "<td>FLEX:Erf</td><td>—</td><td>m/int8</td>" in section
+    assert "Against the baseline: m/dynamic adds CONV_2D v5." in section
+    assert (
+        "<li>m/int8: FLEX:Erf \N{MULTIPLICATION SIGN}1, &lt;x&gt; \N{MULTIPLICATION SIGN}2</li>"
+        in section
+    )
+    assert '<span class="flag bad">GPU delegate refuses 3 ops</span>' in page
+    assert 'href="#fleet"' in page
+    bare = html(Summary((refused,), 1_000, ()))
+    assert 'id="fleet"' not in bare and "#fleet" not in bare  # no inventory, no section
 
 
 # The page in a real browser: what a person would see, measured through the live DOM.
