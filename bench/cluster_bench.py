@@ -102,9 +102,9 @@ WARMUP_ATTEMPTS = 3
 TARGET_OVERHEAD = 0.100  # seconds per variant, at most
 # The parts of a cluster task that Dask's profiler tells apart: (file, function) by name.
 PROFILED = {
-    "waiting for the worker's TensorFlow process": ("converter/worker.py", "convert"),
-    "fetching and laying out the inputs": ("rules/bundle.py", "unpack"),
-    "storing the artifact and its record": ("rules/cache.py", "store"),
+    "waiting for the worker's TensorFlow process": ("converter/execution/worker.py", "convert"),
+    "fetching and laying out the inputs": ("rules/execute/bundle.py", "unpack"),
+    "storing the artifact and its record": ("rules/cache/artifacts.py", "store"),
 }
 ARMS = {
     "cluster": "cluster: cold `doit -n 2 convert`, 2 workers",
@@ -553,7 +553,7 @@ def facts(m: Measurements, leftovers: Sequence[str]) -> list[str]:
         "Dask's profiler on the workers (samples of the timed cluster builds' task threads, "
         f"every 10 ms): {profiled(m.profile)}. The TensorFlow process collects garbage "
         "(about 0.2 s) after a second without requests, or every 8 requests "
-        "(`converter/worker.py`); a request that comes meanwhile waits for it. Until "
+        "(`converter/execution/worker.py`); a request that comes meanwhile waits for it. Until "
         "55262b4 it collected after 50 ms without one, which every cluster request waited "
         "for: 268 of 325 ms of overhead per variant in the first run",
         "doit's time per task (its reporter's `built in`; the first task of each of a "

@@ -94,10 +94,11 @@ from common import (
 )
 from convert_bench import ensure_models, model_params, tflite_convert_path
 
-from converter import client, modelinfo
-from converter.client import ServiceConfig
-from converter.rendezvous import ServiceError
-from converter.service import Status
+from converter.service import client
+from converter.service.client import ServiceConfig
+from converter.service.rendezvous import ServiceError
+from converter.service.server import Status
+from converter.tflite import modelinfo
 
 PROJECT = WORK / "daemon"
 SERVICE_DIR = WORK / "daemon_service"
@@ -537,7 +538,7 @@ def facts(m: Measurements, reps: int) -> list[str]:
         lines.append(
             "Where a warm worker's other time goes (one TF process converting "
             f"{len(c['convert_seconds'])} of the models with TF's converter, then the worker's "
-            "per-request clean-up, `converter.isolation.clean_up`, after each): conversion "
+            "per-request clean-up, `converter.execution.isolation.clean_up`, after each): conversion "
             f"{median(c['convert_seconds']):.2f} s, clean-up {median(c['clean_up_seconds']):.2f} s "
             f"(medians); a bare `gc.collect()` after it {median(c['gc_seconds']):.2f} s"
         )
@@ -611,7 +612,7 @@ def child_clean_up(report: Path, models: Sequence[Path]) -> None:
 
     import tensorflow as tf
 
-    from converter import isolation
+    from converter.execution import isolation
 
     base = isolation.baseline()
     timings: dict[str, list[float]] = {"convert_seconds": [], "clean_up_seconds": []}

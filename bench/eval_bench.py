@@ -1,7 +1,7 @@
 """Benchmark: evaluating the int8 digits model batched, against a per-sample loop.
 
 Target (the design): batched evaluation of an int8 model is at least 2x faster
-than a per-sample loop. Both use ``converter.evaluate.Runner`` with one thread:
+than a per-sample loop. Both use ``converter.evaluation.evaluate.Runner`` with one thread:
 batched resizes the input to the batch once and feeds whole batches; the loop
 feeds one sample per invoke, as most evaluation scripts do. Both must give the
 same outputs. The model and its test images come from example_project
@@ -53,7 +53,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--batch", type=positive_int, default=128)
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
-    from converter.evaluate import Runner
+    from converter.evaluation.evaluate import Runner
 
     ensure_inputs()
     before = load_average()

@@ -31,8 +31,8 @@ action wrapped in a timer: it reports whether ``tensorflow`` is in
 ``sys.modules`` at the end, the ops action's own time and the modules the
 action imported. And one ``doit ops`` with the memo emptied first (a fresh
 clone's first run: every flatbuffer read), with where that time goes (its
-imports, then ``VariantOps.read``, ``converter.runtimes.need_of`` and
-``converter.modelinfo.op_versions``, each timed by a wrapper). Timings are reported, never asserted, except the target.
+imports, then ``VariantOps.read``, ``converter.tflite.runtimes.need_of`` and
+``converter.tflite.modelinfo.op_versions``, each timed by a wrapper). Timings are reported, never asserted, except the target.
 
 Run from the repository root::
 
@@ -135,9 +135,9 @@ def ops_line(output: str) -> str:
 
 # The stages of the ops action timed on their own: (module, attribute of it, label).
 STAGES = (
-    ("rules.inventory", "VariantOps.read", "read"),
-    ("converter.runtimes", "need_of", "need_of"),
-    ("converter.modelinfo", "op_versions", "op_versions"),
+    ("rules.fleet.inventory", "VariantOps.read", "read"),
+    ("converter.tflite.runtimes", "need_of", "need_of"),
+    ("converter.tflite.modelinfo", "op_versions", "op_versions"),
 )
 
 
@@ -146,7 +146,7 @@ def instrument(spent: dict[str, float]) -> None:
     it first), then wrap each of STAGES to add its time to ``spent``."""
     started = time.perf_counter()
     owners = {module: importlib.import_module(module) for module, _, _ in STAGES}
-    importlib.import_module("rules.registration")
+    importlib.import_module("rules.fleet.registration")
     spent["imports"] = time.perf_counter() - started
     for module, path, label in STAGES:
         *parents, name = path.split(".")
@@ -295,10 +295,10 @@ def stages_line(ip: dict[str, Any]) -> str:
     return (
         f"A cold `doit ops` (the memo of the last inventory emptied first, as on a fresh clone): "
         f"the ops action {ip['ops_seconds']:.3f} s of {ip['wall_seconds']:.2f} s spawn to exit. "
-        f"Its imports (rules.inventory, rules.registration, the flatbuffer schema and what they "
+        f"Its imports (rules.fleet.inventory, rules.fleet.registration, the flatbuffer schema and what they "
         f"import) {s['imports']:.3f} s; reading the {TASKS} artifacts (`VariantOps.read`) "
-        f"{read:.3f} s, of which `converter.runtimes.need_of` {s.get('need_of', 0.0):.3f} s, of "
-        f"which `converter.modelinfo.op_versions` {s.get('op_versions', 0.0):.3f} s; the rest (the "
+        f"{read:.3f} s, of which `converter.tflite.runtimes.need_of` {s.get('need_of', 0.0):.3f} s, of "
+        f"which `converter.tflite.modelinfo.op_versions` {s.get('op_versions', 0.0):.3f} s; the rest (the "
         f"fleet, the text of ops.json and register_ops.cc, comparing it with the files) "
         f"{rest:.3f} s"
     )

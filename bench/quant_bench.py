@@ -10,7 +10,7 @@ quantization doctor"):
 - auto meets its budget: accuracy drop at most 0.02 (from its report);
 - auto stays small: at most 1.5x plain int8's size, and smaller than float16's;
 - the search is bounded: its conversions at most 2 + ceil(log2(layers)) + the
-  number of layers it kept in float (``converter.search.bound``);
+  number of layers it kept in float (``converter.quantization.search.bound``);
 - a second ``doit convert`` converts nothing, and a fresh build folder with the
   warm cache restores all four variants without any conversion or search.
 
@@ -74,7 +74,7 @@ from common import (
     write_project,
 )
 
-from converter.search import bound
+from converter.quantization.search import bound
 
 PROJECT = WORK / "quant"
 CACHE = WORK / "quant_cache"

@@ -25,7 +25,7 @@ Timed, as whole processes (spawn to exit), ``--reps`` cycles of:
 
 Hashing throughput = bytes of the SavedModel / (median (b) - median (a)), in
 decimal GB/s; also measured directly in this process with
-``converter.digest.file_digest`` and ``rules.state.BuildState`` (fresh
+``converter.digest.file_digest`` and ``rules.project.state.BuildState`` (fresh
 state) on the same files. The files are in the page cache for all of these
 (``fincore`` shows how much; it is reported); an informative cold-cache figure
 comes from dropping this benchmark's own files from the cache with
@@ -292,7 +292,7 @@ def sha256_in_memory() -> float:
 def memo_all(files: Sequence[Path]) -> tuple[float, int]:
     """Seconds to hash the files through a fresh build state (as a first check does), and how
     many files it hashed."""
-    from rules.state import BuildState
+    from rules.project.state import BuildState
 
     shutil.rmtree(SCRATCH, ignore_errors=True)
     start = time.perf_counter()
@@ -434,7 +434,7 @@ def facts(m: Measurements, stamp: dict[str, Any]) -> list[str]:
         f"{m.sha256_gbps:.2f} GB/s",
         f"Hashed directly in the benchmark's process, medians of {len(m.digest_seconds)}: "
         f"`converter.digest.file_digest` {digest:.2f} s ({m.gbps(digest):.2f} GB/s); a fresh "
-        f"`rules.state.BuildState` {memo:.2f} s ({m.gbps(memo):.2f} GB/s, "
+        f"`rules.project.state.BuildState` {memo:.2f} s ({m.gbps(memo):.2f} GB/s, "
         f"{median(m.memo_hashed)} files hashed)",
         "Page cache: the SavedModel's bytes resident before each (b): "
         + (", ".join(percent(r) for r in resident) if resident else percent(None))

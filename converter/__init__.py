@@ -1,7 +1,7 @@
 """The TensorFlow Lite conversion engine: sources and options in, verified .tflite files out.
 
 Importing this package never imports TensorFlow; conversions run in a persistent
-worker process (see ``converter.worker``).
+worker process (see ``converter.execution.worker``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ The artifact appears at ``output`` only when the conversion and every check
 succeeded: the worker writes a temporary file that is renamed into place.
 
 Requests run in this process's own workers, or in the user's warm conversion
-service (``daemon``, see ``converter.service``); when the service cannot be
+service (``daemon``, see ``converter.service.server``); when the service cannot be
 reached, or dies mid-build, the engine warns once and converts locally.
 """
 
@@ -24,11 +24,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from converter import files, sources
-from converter import options as options_module
+from converter import files
+from converter.conversion import options as options_module
 from converter.digest import path_digest
 from converter.errors import ConverterError, OptionsError
-from converter.executor import Executor, ExecutorUnavailable
+from converter.execution.executor import Executor, ExecutorUnavailable
+from converter.execution.worker import DEFAULT_TIMEOUT, Worker
+from converter.sources import precheck as sources
 from converter.spec import (
     AnyOutcome,
     AnyRequest,
@@ -45,12 +47,11 @@ from converter.spec import (
     source_to_dict,
 )
 from converter.versions import PROJECT, tensorflow_version, version
-from converter.worker import DEFAULT_TIMEOUT, Worker
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from converter.client import ServiceConfig
+    from converter.service.client import ServiceConfig
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ class Engine:
         self._remote: Executor | None = None
         self._remote_failed = False
         if daemon:
-            from converter.client import ServiceClient, ServiceConfig
+            from converter.service.client import ServiceClient, ServiceConfig
 
             config = daemon if isinstance(daemon, ServiceConfig) else ServiceConfig()
             self._remote = ServiceClient(config, timeout=timeout, memory_limit_mb=memory_limit_mb)
@@ -301,7 +302,7 @@ class Engine:
         """Each quantized op's error in ``source`` quantized as ``options`` say (int8), worst first.
 
         Measured on ``inputs`` (arrays keyed by input name), else on the
-        calibration samples; see ``converter.keepfloat.measure_layers``.
+        calibration samples; see ``converter.quantization.keepfloat.measure_layers``.
         """
         import numpy as np
 

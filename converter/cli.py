@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from converter.api import Engine
+from converter.conversion.options import OPS_SETS, closest
 from converter.errors import CheckError, ConversionError, ConverterError, WorkerError
-from converter.options import OPS_SETS, closest
+from converter.execution.worker import DEFAULT_TIMEOUT
 from converter.spec import (
     IO_TYPES,
     QUANTIZE_MODES,
@@ -31,7 +32,6 @@ from converter.spec import (
     Source,
     TF1SavedModelSource,
 )
-from converter.worker import DEFAULT_TIMEOUT
 
 V1_ONLY_FLAGS = (
     "graph_def_file",

@@ -152,7 +152,7 @@ class Goal:
     """One accuracy budget the variant must meet: ``figure`` compared with ``limit``.
 
     ``budget`` is the manifest's name for it (``max_accuracy_drop``), ``figure``
-    the report figure it limits (``accuracy_drop``, see ``converter.evaluate``).
+    the report figure it limits (``accuracy_drop``, see ``converter.evaluation.evaluate``).
     """
 
     budget: str
@@ -179,7 +179,7 @@ class KeepFloat:
     """Layers an int8 model keeps in float: named (``layers``), or searched for (``auto``).
 
     Names are the Keras/TF layer names behind the TFLite tensors (see
-    ``converter.doctor``). The search keeps the fewest layers in float that meet
+    ``converter.quantization.doctor``). The search keeps the fewest layers in float that meet
     every goal, measured on ``evaluate`` (an ``.npz`` keyed by input name, with
     optional labels; the first ``samples``), else on the seeded samples an
     accuracy report uses: the same data, and so the same verdict, as the report.
@@ -194,7 +194,7 @@ class KeepFloat:
 
 @dataclass(frozen=True)
 class Options:
-    """How to convert; mapped onto converter attributes by ``converter.options.plan``.
+    """How to convert; mapped onto converter attributes by ``converter.conversion.options.plan``.
 
     ``quantize`` picks the post-training quantization mode. For ``int8`` and
     ``int16x8`` every op must be quantized unless ``float_fallback`` lets the
@@ -217,7 +217,7 @@ class Options:
     custom_opdefs: tuple[str, ...] = ()
     converter: Mapping[str, Any] = field(default_factory=dict)
     keep_float: KeepFloat | None = None  # int8 only: layers left in float
-    # Checks after conversion (see converter.checks).
+    # Checks after conversion (see converter.conversion.checks).
     allow_resource_variables: bool = False
     probe: bool = True
 
@@ -273,7 +273,7 @@ class Request:
     output: Path  # where the worker writes; the caller renames it into place
     provenance: dict[str, Any] | None = None
     # Record the project files under ``track`` that Python code (an entry point, a
-    # calibration generator) reads, except under ``track_ignore``: see converter.discovery.
+    # calibration generator) reads, except under ``track_ignore``: see converter.sources.discovery.
     track: Path | None = None
     track_ignore: tuple[Path, ...] = ()
 

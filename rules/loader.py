@@ -16,15 +16,15 @@ from typing import Any
 from doit.exceptions import InvalidDodoFile
 
 from rules.actions.daemon import daemon_tasks
-from rules.build import Build
-from rules.cache import CacheSettings, settings_for
-from rules.catalog import load_manifests
+from rules.build.context import Build
+from rules.cache.artifacts import CacheSettings, settings_for
+from rules.console.reporter import reporter_for
 from rules.errors import ManifestError, RulesError
-from rules.project import Project, find_manifests, load_project
-from rules.reporter import reporter_for
-from rules.settings import Settings
-from rules.specs import Manifest
-from rules.state import BuildState
+from rules.manifest.catalog import load_manifests
+from rules.manifest.types import Manifest
+from rules.project.root import Project, find_manifests, load_project
+from rules.project.settings import Settings
+from rules.project.state import BuildState
 from rules.tasks import (
     cache_tasks,
     check_task,

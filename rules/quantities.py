@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 # Sizes and percentages as manifests and settings write them. No flags: the JSON
-# Schema publishes these patterns as they are (rules.schema).
+# Schema publishes these patterns as they are (rules.manifest.schema).
 SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KkMmGg][Ii]?[Bb]|[Bb])?\s*$")
 PERCENT_PATTERN = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*%\s*$")
 # A percentage from 0 to 100: a share of the samples, say.

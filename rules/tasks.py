@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from rules.actions import convert, maintenance, ops, report, summary
-from rules.build import Build
-from rules.cache import CacheSettings
-from rules.fingerprint import discovers, fingerprint_of, inputs_of, source_part
-from rules.jobs import ConvertJob, ReportJob
-from rules.project import Project
-from rules.specs import Manifest, Variant
+from rules.build.context import Build
+from rules.build.jobs import ConvertJob, ReportJob
+from rules.build.keys import discovers, fingerprint_of, inputs_of, source_part
+from rules.cache.artifacts import CacheSettings
+from rules.manifest.types import Manifest, Variant
+from rules.project.root import Project
 
 
 def job_for(

@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING, Any
 
 from doit.exceptions import TaskFailed
 
-from rules.build import Build
-from rules.catalog import load_manifests
+from rules.build.context import Build
+from rules.build.keys import inputs_of
 from rules.errors import ManifestError
-from rules.fingerprint import inputs_of
-from rules.project import find_manifests
+from rules.manifest.catalog import load_manifests
+from rules.project.root import find_manifests
 from rules.tasks import in_shard
 
 if TYPE_CHECKING:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from converter.gpu import GpuVerdict
-from rules.device import DeviceSection
-from rules.report import Check, Report
-from rules.sections import AccuracySection, Host, LatencySection, OutputErrors, SizeSection
+from converter.tflite.gpu import GpuVerdict
+from rules.report.device import DeviceSection
+from rules.report.sections import AccuracySection, Host, LatencySection, OutputErrors, SizeSection
+from rules.report.variant import Check, Report
 
 HOST = Host("Test CPU", 2, "ai-edge-litert 2.3.0")
 

@@ -115,7 +115,7 @@ def test_keras3_tf_saved_model_trap_is_caught(
 def test_missing_legacy_extra_is_named(
     models: Models, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(converter.sources, "legacy_keras_available", lambda: False)
+    monkeypatch.setattr(converter.sources.precheck, "legacy_keras_available", lambda: False)
     with pytest.raises(converter.SourceError) as info:
         converter.Engine().convert(
             converter.KerasSource(models.legacy_h5, legacy=True), None, tmp_path / "x.tflite"

@@ -22,7 +22,7 @@ from conftest import REPO, Models, write_files
 from doit_runs import Run, converted, doit, edit
 
 import rules
-from rules import fingerprint
+from rules.build import keys as fingerprint
 
 pytestmark = pytest.mark.tf
 
@@ -415,7 +415,7 @@ def test_accuracy_report_against_the_source_model_in_tf(
     import numpy as np
     import tensorflow as tf
 
-    from converter.evaluate import Runner, accuracy, errors
+    from converter.evaluation.evaluate import Runner, accuracy, errors
 
     images = np.random.default_rng(5).random((40, 8, 8, 1), np.float32)
     labels = np.arange(40) % 3

@@ -15,13 +15,13 @@ import pytest
 from conftest import Models, write_files
 
 from converter.spec import KerasSource, Options, PythonSource, Representative
-from rules import bundle
 from rules.actions import convert as convert_action
-from rules.build import Build
-from rules.cache import ArtifactCache, CacheSettings
-from rules.fingerprint import declared_key
-from rules.jobs import ConvertJob
-from rules.state import BuildState
+from rules.build.context import Build
+from rules.build.jobs import ConvertJob
+from rules.build.keys import declared_key
+from rules.cache.artifacts import ArtifactCache, CacheSettings
+from rules.execute import bundle
+from rules.project.state import BuildState
 
 
 def test_moved_rewrites_every_path_under_the_root_and_nothing_else() -> None:

@@ -24,8 +24,9 @@ import pytest
 from conftest import Models, call_entry, mode_options, tf_apply
 
 import converter
-from converter import client, modelinfo
-from converter.client import ServiceConfig
+from converter.service import client
+from converter.service.client import ServiceConfig
+from converter.tflite import modelinfo
 
 pytestmark = pytest.mark.tf
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 from conftest import Models, write_files
 
-from converter import client
-from converter.client import ServiceConfig
-from converter.rendezvous import ServiceError
-from converter.service import Status
+from converter.service import client
+from converter.service.client import ServiceConfig
+from converter.service.rendezvous import ServiceError
+from converter.service.server import Status
 
 pytestmark = pytest.mark.tf
 

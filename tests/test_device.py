@@ -7,11 +7,11 @@ import dataclasses
 import pytest
 from reports import device_section, report
 
-from rules.budgets import BUDGETS, BY_NAME, Limit
-from rules.device import DeviceSection, allows
-from rules.inventory import Fleet, VariantOps, changes
-from rules.report import Report, check, summary_line
-from rules.specs import Budget
+from rules.fleet.inventory import Fleet, VariantOps, changes
+from rules.manifest.budgets import BUDGETS, BY_NAME, Limit
+from rules.manifest.types import Budget
+from rules.report.device import DeviceSection, allows
+from rules.report.variant import Report, check, summary_line
 
 NAME = "m/int8"
 # An int8 MLP whose dynamic-range sibling needs FULLY_CONNECTED v12 (runtime 2.17), and a
@@ -79,7 +79,7 @@ def test_each_gate_passes_and_fails(name: str) -> None:
 
 
 def test_a_variant_can_lift_a_general_gate() -> None:
-    from rules.specs import budget_for
+    from rules.manifest.types import budget_for
 
     merged = budget_for(
         {"*": Budget(gpu_compatible=True), "int8": Budget(gpu_compatible=False)}, "int8"

@@ -21,7 +21,7 @@ import pytest
 from conftest import Models, write_files
 from doit_runs import converted, doit, edit
 
-from converter import modelinfo
+from converter.tflite import modelinfo
 
 pytestmark = pytest.mark.tf
 

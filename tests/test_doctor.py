@@ -26,8 +26,8 @@ from doit_runs import converted, doit
 
 import converter
 from converter.errors import ConversionError, OptionsError
-from converter.evaluate import Runner, compare
-from converter.search import bound
+from converter.evaluation.evaluate import Runner, compare
+from converter.quantization.search import bound
 from converter.spec import Goal, KeepFloat
 
 pytestmark = pytest.mark.tf

@@ -10,7 +10,7 @@ import pytest
 from conftest import Models
 
 import converter
-from converter.evaluate import Runner, accuracy, dequantize, errors, quantize
+from converter.evaluation.evaluate import Runner, accuracy, dequantize, errors, quantize
 
 
 def test_metrics_against_plain_arithmetic() -> None:
@@ -104,7 +104,7 @@ def test_a_fixed_batch_model_runs_one_sample_at_a_time(
 def test_latency_figures_and_an_unrunnable_model(
     models: Models, engine: converter.Engine, tmp_path: Path
 ) -> None:
-    from converter.evaluate import latency
+    from converter.evaluation.evaluate import latency
 
     result = engine.convert(
         converter.SavedModelSource(models.saved_model), None, tmp_path / "m.tflite"

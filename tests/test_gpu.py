@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from ai_edge_litert import schema_py_generated as schema
 
-from converter import modelinfo
-from converter.gpu import _CHECKS, MAX_VERSIONS, GpuVerdict, gpu_compatibility
+from converter.tflite import modelinfo
+from converter.tflite.gpu import _CHECKS, MAX_VERSIONS, GpuVerdict, gpu_compatibility
 
 F32 = "FLOAT32"
 

@@ -9,11 +9,11 @@ import pytest
 from conftest import write_files
 
 from converter.spec import KerasSource, PythonSource, SavedModelSource
-from rules.catalog import load_manifests
 from rules.errors import ManifestError, RulesError
-from rules.project import find_manifests, load_project
+from rules.manifest.catalog import load_manifests
+from rules.project.root import find_manifests, load_project
+from rules.project.state import BuildState
 from rules.quantities import parse_size
-from rules.state import BuildState
 
 BASE: dict[str, str | bytes] = {
     "export/saved_model.pb": b"",

@@ -9,9 +9,9 @@ import flatbuffers
 import pytest
 from ai_edge_litert import schema_py_generated as schema
 
-from converter import modelinfo
 from converter.digest import canonical_json, path_digest
 from converter.errors import SourceError
+from converter.tflite import modelinfo
 
 
 def _tiny_model() -> bytes:

@@ -21,7 +21,8 @@ import pytest
 from conftest import INTEGER_MODES, MULTI_INPUTS, MultiModels, call_entry, mode_options, tf_apply
 
 import converter
-from converter import evaluate, modelinfo
+from converter.evaluation import evaluate
+from converter.tflite import modelinfo
 
 pytestmark = pytest.mark.tf
 

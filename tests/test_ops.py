@@ -21,7 +21,7 @@ import pytest
 from conftest import Models, write_files
 from doit_runs import doit
 
-from rules.inventory import Fleet
+from rules.fleet.inventory import Fleet
 
 pytestmark = pytest.mark.tf
 
@@ -122,7 +122,7 @@ def analyzer_ops(data: bytes) -> set[str]:
     a Select TF op as ``FlexCumprod``, a custom op by its own name)."""
     import tensorflow as tf
 
-    from converter.modelinfo import builtin_names
+    from converter.tflite.modelinfo import builtin_names
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

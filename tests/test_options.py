@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from converter import options as opts
+from converter.conversion import options as opts
 from converter.errors import OptionsError
 from converter.spec import Options, Representative
 

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 from rich.console import Console
 
-from rules.live import Live
-from rules.progress import Lines, display_for
-from rules.reporter import variants_in
+from rules.console.live import Live
+from rules.console.progress import Lines, display_for
+from rules.console.reporter import variants_in
 
 
 def test_a_log_gets_plain_lines_and_a_terminal_the_live_display() -> None:

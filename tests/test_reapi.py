@@ -14,7 +14,7 @@ from typing import Any
 
 import blackboxprotobuf
 
-from rules import reapi
+from rules.cache import reapi
 
 KEY = "ab" * 32
 

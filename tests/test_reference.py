@@ -16,7 +16,7 @@ import pytest
 from conftest import Models
 
 import converter
-from converter.evaluate import Runner, match
+from converter.evaluation.evaluate import Runner, match
 
 pytestmark = pytest.mark.tf
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rules.registration import custom_register_name, registration_source
+from rules.fleet.registration import custom_register_name, registration_source
 
 OPS: dict[str, tuple[int, ...]] = {
     "RESHAPE": (1,),

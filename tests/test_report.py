@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from reports import HOST, accuracy_section, latency_section, report
 
-from converter.modelinfo import ModelInfo
-from rules import budgets
-from rules.budgets import BUDGETS, BY_NAME, SIZE_GROWTH
-from rules.report import Check, Report, check, summary_line
-from rules.sections import AccuracySection, Host, LatencySection, SizeSection
-from rules.specs import Budget, budget_for
+from converter.tflite.modelinfo import ModelInfo
+from rules.manifest import budgets
+from rules.manifest.budgets import BUDGETS, BY_NAME, SIZE_GROWTH
+from rules.manifest.types import Budget, budget_for
+from rules.report.sections import AccuracySection, Host, LatencySection, SizeSection
+from rules.report.variant import Check, Report, check, summary_line
 
 RULES = Path(__file__).resolve().parent.parent / "rules"
 NAME = "m/int8"
@@ -234,7 +234,7 @@ def test_the_text_line_says_what_was_measured_or_why_not() -> None:
 def test_a_layers_section_is_strict_json_even_for_an_op_without_a_scale() -> None:
     import math
 
-    from rules.sections import LayersSection, OpError
+    from rules.report.sections import LayersSection, OpError
 
     section = LayersSection(
         data="the calibration samples, 10 of them",

@@ -18,9 +18,10 @@ import pytest
 from conftest import Models, write_files
 from doit_runs import doit, edit
 
-from rules import measurements, reapi
-from rules.report import Report
-from rules.summary import Summary
+from rules.cache import reapi
+from rules.report import measurements
+from rules.report.variant import Report
+from rules.summary.model import Summary
 
 pytestmark = pytest.mark.tf
 

@@ -1,7 +1,7 @@
 """The ``runtime: "2.14"`` gate against a real TFLite 2.14 runtime: its verdict is what happens.
 
 The gate reads op versions from the flatbuffer and looks them up in
-``converter.runtimes``; nothing in it has run a model. Here one small Keras
+``converter.tflite.runtimes``; nothing in it has run a model. Here one small Keras
 model family is converted in five modes, some artifacts on each side of 2.14,
 and each is loaded and invoked by ``tflite-runtime==2.14.0`` in its own
 environment (the 2.14 wheel needs NumPy 1, TensorFlow here needs NumPy 2). Every
@@ -24,11 +24,11 @@ import numpy as np
 import pytest
 from conftest import REPO, tf_apply
 
-from converter import modelinfo, runtimes
-from converter.gpu import GpuVerdict
-from rules.budgets import BY_NAME
-from rules.device import DeviceSection, Verdict
-from rules.settings import FALSE
+from converter.tflite import modelinfo, runtimes
+from converter.tflite.gpu import GpuVerdict
+from rules.manifest.budgets import BY_NAME
+from rules.project.settings import FALSE
+from rules.report.device import DeviceSection, Verdict
 
 pytestmark = pytest.mark.tf
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from ai_edge_litert import schema_py_generated as schema
 
-from converter import modelinfo, runtimes
-from converter.runtimes import Need, loads_on, needs, parse_version, show_version
+from converter.tflite import modelinfo, runtimes
+from converter.tflite.runtimes import Need, loads_on, needs, parse_version, show_version
 
 # --- versions ------------------------------------------------------------------------------
 

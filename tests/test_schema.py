@@ -1,6 +1,6 @@
 """The published JSON Schema and the parser accept and reject the same manifests.
 
-Both come from the rows of ``rules.keys`` and ``rules.budgets``; these tests hold
+Both come from the rows of ``rules.manifest.fields`` and ``rules.manifest.budgets``; these tests hold
 them to it on the golden bad manifests, the example project's manifests, good
 manifests that together use every key, and bad ones for every kind of value.
 Where the parser rejects what a schema cannot see, the case says why.
@@ -22,14 +22,14 @@ import pytest
 import yaml
 from test_manifest import GOLDEN, problems
 
-from rules import budgets, schema
-from rules.keys import OPTIONS, TOP, Key, Section
-from rules.manifest import parse_manifest
-from rules.project import load_project
-from rules.specs import Budget
+from rules.manifest import budgets, schema
+from rules.manifest.fields import OPTIONS, TOP, Key, Section
+from rules.manifest.parse import parse_manifest
+from rules.manifest.types import Budget
+from rules.project.root import load_project
 
 REPO = Path(__file__).resolve().parent.parent
-SCHEMA_FILE = REPO / "rules" / "manifest.schema.json"
+SCHEMA_FILE = REPO / "rules" / "manifest" / "manifest.schema.json"
 VALIDATOR = jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text()))
 
 
@@ -52,7 +52,7 @@ FILES: dict[str, str | bytes] = {
     "m/pkg/mod.py": "def make(): ...\n",
 }
 
-# Accepted by both. Together they use every key of rules.keys and every budget
+# Accepted by both. Together they use every key of rules.manifest.fields and every budget
 # (test_the_good_manifests_use_every_key), and the edges of each kind of value.
 GOOD = {
     name: textwrap.dedent(text).lstrip()
@@ -281,7 +281,7 @@ BAD = {
 FILE_SYSTEM = "whether a path exists, as a file or a directory, is the file system's to say"
 ACROSS_OPTIONS = (
     "a rule across options, which the defaults and a variant may each give "
-    "(converter.options.check)"
+    "(converter.conversion.options.check)"
 )
 ACROSS_SECTIONS = "a rule across sections of the manifest, kept in the parser as code"
 WHOLE_FLOAT = "JSON has one kind of number: 1.0 is an integer to JSON Schema, a float to YAML"
@@ -443,7 +443,7 @@ def _described(section: Section, label: str, out: set[tuple[str, str]]) -> None:
 
 
 def test_the_good_manifests_use_every_key() -> None:
-    """A new row in rules.keys or rules.budgets needs a good manifest that uses it."""
+    """A new row in rules.manifest.fields or rules.manifest.budgets needs a good manifest that uses it."""
     used: set[tuple[str, str]] = set()
     for text in GOOD.values():
         _used(TOP, yaml.safe_load(text), "top", used)
@@ -456,7 +456,7 @@ def test_the_good_manifests_use_every_key() -> None:
 
 def test_committed_schema_is_the_generated_one() -> None:
     assert json.loads(SCHEMA_FILE.read_text()) == schema.schema(), (
-        "regenerate it: python -m rules.schema > rules/manifest.schema.json"
+        "regenerate it: python -m rules.manifest.schema > rules/manifest/manifest.schema.json"
     )
 
 

@@ -8,9 +8,15 @@ from collections.abc import Callable
 
 import pytest
 
-from converter.doctor import layer_of, name_layers, ranked_layers, resolve, search_order
 from converter.errors import OptionsError
-from converter.search import Found, bound, search
+from converter.quantization.doctor import (
+    layer_of,
+    name_layers,
+    ranked_layers,
+    resolve,
+    search_order,
+)
+from converter.quantization.search import Found, bound, search
 from converter.spec import Goal, LayerError
 
 DROP = Goal("max_accuracy_drop", "accuracy_drop", "at most", 0.02)

@@ -32,11 +32,11 @@ import pytest
 from conftest import REPO, Models, write_files
 
 import converter
-from converter import client, rendezvous
-from converter.client import ServiceConfig
-from converter.executor import ExecutorUnavailable
-from converter.rendezvous import PeerCredentials, Place, ServiceError
-from converter.service import Pool, Service, Status
+from converter.execution.executor import ExecutorUnavailable
+from converter.service import client, rendezvous
+from converter.service.client import ServiceConfig
+from converter.service.rendezvous import PeerCredentials, Place, ServiceError
+from converter.service.server import Pool, Service, Status
 from converter.spec import Options, Request
 
 WAIT = 300.0  # generous bound for anything that starts TensorFlow on a busy machine
@@ -72,10 +72,10 @@ def _env() -> dict[str, str]:
 
 
 def start_service(directory: Path, *args: str, identity: str | None = None) -> Running:
-    """Start ``python -m converter.service`` as our child and wait until it listens."""
+    """Start ``python -m converter.service.server`` as our child and wait until it listens."""
     config = ServiceConfig(directory=directory, identity=identity)
     place = config.place()
-    command = [sys.executable, "-m", "converter.service", "--dir", str(directory), *args]
+    command = [sys.executable, "-m", "converter.service.server", "--dir", str(directory), *args]
     if identity is not None:
         command += ["--identity", identity]
     with open(directory / "test-service.log", "ab") as log:
@@ -328,8 +328,8 @@ import json, sys
 from pathlib import Path
 
 import converter
-from converter import client
-from converter.client import ServiceConfig
+from converter.service import client
+from converter.service.client import ServiceConfig
 
 directory, workers, entry, base, output = sys.argv[1:]
 config = ServiceConfig(directory=Path(directory), workers=int(workers) or None, idle_timeout=600)
@@ -518,7 +518,7 @@ def test_a_stale_service_is_not_reused_and_two_starting_clients_make_one_service
 @pytest.mark.tf
 def test_a_worker_retires_after_its_quota_of_requests(models: Models, tmp_path: Path) -> None:
     """TensorFlow leaks on every conversion: a service's worker process is replaced in time."""
-    from converter.worker import Worker
+    from converter.execution.worker import Worker
 
     source = converter.SavedModelSource(models.saved_model)
     worker = Worker(recycle_after=2)
@@ -536,7 +536,7 @@ def test_a_worker_retires_after_its_quota_of_requests(models: Models, tmp_path: 
 
 
 def test_a_worker_retires_past_its_memory_threshold() -> None:
-    from converter.worker import Worker
+    from converter.execution.worker import Worker
 
     worker = Worker(recycle_mb=1500, memory_limit_mb=10000)
     assert not worker._worn_out(1400) and worker._worn_out(1600)
@@ -673,7 +673,7 @@ def test_two_projects_with_a_module_of_the_same_name(
 def test_daemon_stop_also_stops_an_older_service_of_this_environment(folder: Path) -> None:
     """After an upgrade (or an edit of the package), the old service is what a user wants gone."""
     from rules.actions.daemon import daemon_stop
-    from rules.settings import Settings
+    from rules.project.settings import Settings
 
     stale = start_service(folder, "--no-warm", identity="0" * 24)  # no TensorFlow: no worker yet
     try:
@@ -690,7 +690,7 @@ def test_a_warm_worker_forgets_user_modules_not_the_environments(
 ) -> None:
     """Packages on the path the worker started with stay (a layered virtual environment's
     site-packages, added by a .pth file, hold TensorFlow itself); a project's modules go."""
-    from converter import discovery
+    from converter.sources import discovery
 
     # The layer on the path is a folder of links into another site-packages, as the
     # workflow harness's virtual environments have.

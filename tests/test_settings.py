@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from conftest import write_files
 
-from converter import client
-from converter.worker import DEFAULT_TIMEOUT
-from rules.build import service_config
-from rules.cache import settings_for
+from converter.execution.worker import DEFAULT_TIMEOUT
+from converter.service import client
+from rules.build.context import service_config
+from rules.cache.artifacts import settings_for
+from rules.cache.stores import HttpStore
 from rules.errors import RulesError
-from rules.project import load_project
-from rules.settings import KEYS, TABLE, VARIABLES, Settings, load_settings, markdown
-from rules.stores import HttpStore
+from rules.project.root import load_project
+from rules.project.settings import KEYS, TABLE, VARIABLES, Settings, load_settings, markdown
 
 REPO = Path(__file__).resolve().parent.parent
 PYPROJECT = """\
@@ -218,19 +218,21 @@ def test_the_project_keeps_the_names_other_modules_read(tmp_path: Path) -> None:
 
 def test_the_readme_shows_the_table() -> None:
     readme = (REPO / "README.md").read_text()
-    assert markdown() in readme, "README.md's settings table: paste rules.settings.markdown()"
+    assert markdown() in readme, (
+        "README.md's settings table: paste rules.project.settings.markdown()"
+    )
     mentioned = set(re.findall(r"\bTFLITE_BUILD_[A-Z_]+\b", readme))
     assert mentioned == {v for v in VARIABLES if v.startswith("TFLITE_BUILD_")}
 
 
 def test_no_other_module_reads_the_environment() -> None:
-    """rules.settings is the one reader: the rest take their values from Settings."""
+    """rules.project.settings is the one reader: the rest take their values from Settings."""
     readers = [
         path.relative_to(REPO).as_posix()
         for path in sorted((REPO / "rules").rglob("*.py"))
         if re.search(r"os\.environ|getenv|TFLITE_BUILD_", path.read_text())
     ]
-    assert readers == ["rules/settings.py"]
+    assert readers == ["rules/project/settings.py"]
 
 
 def test_every_row_states_its_kind_default_and_meaning() -> None:

@@ -10,7 +10,7 @@ import pytest
 from conftest import Models
 
 import converter
-from converter import modelinfo
+from converter.tflite import modelinfo
 
 pytestmark = pytest.mark.tf
 

@@ -19,9 +19,9 @@ from converter.spec import (
     Source,
     TF1SavedModelSource,
 )
-from rules import codec
-from rules.specs import Budget, Evaluate, Manifest, Variant
-from rules.state import BuildState, Record
+from rules.manifest import codec
+from rules.manifest.types import Budget, Evaluate, Manifest, Variant
+from rules.project.state import BuildState, Record
 
 
 def _model(root: Path) -> Path:

@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 from reports import accuracy_section, latency_section, report
 
-from rules.budgets import BY_NAME, SIZE_GROWTH
-from rules.ranking import RANKED_OPS, RankedOp
-from rules.report import Check
-from rules.sections import Host, LayersSection, OpError
-from rules.summary import (
+from rules.manifest.budgets import BY_NAME, SIZE_GROWTH
+from rules.report.sections import Host, LayersSection, OpError
+from rules.report.variant import Check
+from rules.summary.model import (
     Baseline,
     Summary,
     collect,
@@ -22,6 +21,7 @@ from rules.summary import (
     markdown,
     no_baseline,
 )
+from rules.summary.ranking import RANKED_OPS, RankedOp
 
 
 def _report(
@@ -198,7 +198,7 @@ def test_summary_says_where_each_latency_came_from(tmp_path: Path) -> None:
 
 
 def test_tiny_latencies_read_in_microseconds() -> None:
-    from rules.report import duration
+    from rules.report.variant import duration
 
     assert [duration(ms) for ms in (0.0041, 0.041, 0.0999, 0.1, 0.42, 12.5)] == [
         "4 µs",

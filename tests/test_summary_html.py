@@ -18,10 +18,10 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from rules.inventory import Fleet, VariantOps
-from rules.ranking import ROUNDING_STEPS, RankedOp, Ranking
-from rules.summary import Comparison, Delta, Row, Summary
-from rules.summary_html import html
+from rules.fleet.inventory import Fleet, VariantOps
+from rules.summary.html import html
+from rules.summary.model import Comparison, Delta, Row, Summary
+from rules.summary.ranking import ROUNDING_STEPS, RankedOp, Ranking
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")

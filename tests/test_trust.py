@@ -14,7 +14,7 @@ import pytest
 from conftest import Models, MultiModels, write_files
 from doit_runs import converted, doit
 
-from converter import modelinfo
+from converter.tflite import modelinfo
 
 pytestmark = pytest.mark.tf
 

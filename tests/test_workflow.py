@@ -68,9 +68,9 @@ from workflow_actions import Caches, WorkflowError
 from workflow_expressions import ExpressionError, condition, interpolate
 from workflow_runner import Event, Run, Runner
 
-from converter import modelinfo
-from converter.runtimes import parse_version
-from rules.inventory import Fleet
+from converter.tflite import modelinfo
+from converter.tflite.runtimes import parse_version
+from rules.fleet.inventory import Fleet
 
 WORKFLOW = REPO / ".github/workflows/models.yml"
 NOT_RUN = {"tests": "it runs bash .ci/run, this very test suite"}

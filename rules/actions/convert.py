@@ -22,16 +22,16 @@ from doit.exceptions import TaskFailed
 
 from converter.errors import ConverterError
 from converter.files import sweep, write_atomic
-from rules import fingerprint
-from rules.build import Build
-from rules.fingerprint import (
+from rules.build import keys as fingerprint
+from rules.build.context import Build
+from rules.build.jobs import ConvertJob
+from rules.build.keys import (
     declared_key,
     discovered_digests,
     full_key,
     input_digests,
 )
-from rules.jobs import ConvertJob
-from rules.state import BuildState, Record
+from rules.project.state import BuildState, Record
 
 
 def up_to_date(task: object, job: ConvertJob, build: Build) -> bool:

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from doit.exceptions import TaskFailed
 
-from rules.build import service_config
-from rules.settings import Settings
+from rules.build.context import service_config
+from rules.project.settings import Settings
 
 if TYPE_CHECKING:
-    from converter.client import ServiceConfig
-    from converter.service import Status
+    from converter.service.client import ServiceConfig
+    from converter.service.server import Status
 
 
 def daemon_tasks(settings: Settings) -> Iterator[dict[str, Any]]:
@@ -39,8 +39,8 @@ def daemon_tasks(settings: Settings) -> Iterator[dict[str, Any]]:
 
 
 def daemon_status(settings: Settings) -> TaskFailed | None:
-    from converter import client  # here: loading the tasks stays quick
-    from converter.rendezvous import ServiceError
+    from converter.service import client  # here: loading the tasks stays quick
+    from converter.service.rendezvous import ServiceError
 
     config = service_config(settings)
     try:
@@ -56,8 +56,8 @@ def daemon_status(settings: Settings) -> TaskFailed | None:
 
 def daemon_stop(settings: Settings) -> TaskFailed | None:
     """Stop this environment's service, and any older one (another version of the code)."""
-    from converter import client
-    from converter.rendezvous import ServiceError
+    from converter.service import client
+    from converter.service.rendezvous import ServiceError
 
     config = service_config(settings)
     try:
@@ -108,6 +108,6 @@ def _duration(seconds: float) -> str:
 
 
 def _folder(config: ServiceConfig) -> str:
-    from converter.rendezvous import default_directory
+    from converter.service.rendezvous import default_directory
 
     return str(config.directory or default_directory())

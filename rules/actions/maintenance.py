@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from doit.exceptions import TaskFailed
 
-from rules.cache import CacheSettings
-from rules.stores import LocalStore, redact
+from rules.cache.artifacts import CacheSettings
+from rules.cache.stores import LocalStore, redact
 
 
 def cache_stats(settings: CacheSettings) -> TaskFailed | None:

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from doit.exceptions import TaskFailed
 
 from converter.files import write_atomic
-from rules.build import Build
+from rules.build.context import Build
 
 if TYPE_CHECKING:
-    from rules.inventory import Fleet
+    from rules.fleet.inventory import Fleet
 
 INVENTORY = "ops.json"
 REGISTRATION = "register_ops.cc"
@@ -30,7 +30,7 @@ MEMO = "ops-inventory"
 
 def ops(artifacts: dict[str, str], build: Build) -> TaskFailed | None:
     """``artifacts``: model/variant -> its .tflite path."""
-    from rules.registration import registration_source
+    from rules.fleet.registration import registration_source
 
     project = build.project
     missing = [name for name, path in artifacts.items() if not Path(path).is_file()]
@@ -62,7 +62,7 @@ def ops(artifacts: dict[str, str], build: Build) -> TaskFailed | None:
 
 def _inventory(artifacts: dict[str, str], build: Build) -> Fleet:
     """Every artifact's ops: from the memo when its bytes are the last run's, else read."""
-    from rules.inventory import Fleet, VariantOps
+    from rules.fleet.inventory import Fleet, VariantOps
 
     state = build.state
     memo = json.loads(state.meta(MEMO) or "{}")

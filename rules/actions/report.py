@@ -12,10 +12,10 @@ from doit.exceptions import TaskFailed
 from converter.digest import canonical_json
 from converter.files import write_atomic
 from converter.spec import source_to_dict
-from rules import fingerprint
-from rules.build import Build
-from rules.jobs import ReportJob
-from rules.state import BuildState, Record
+from rules.build import keys as fingerprint
+from rules.build.context import Build
+from rules.build.jobs import ReportJob
+from rules.project.state import BuildState, Record
 
 
 def report_up_to_date(task: object, job: ReportJob, build: Build) -> bool:
@@ -28,7 +28,7 @@ report_up_to_date.__signature__ = inspect.signature(report_up_to_date)  # type: 
 
 
 def _report_stats(job: ReportJob, state: BuildState) -> str:
-    from rules.report import REPORT_FORMAT
+    from rules.report.variant import REPORT_FORMAT
 
     # The manifest's part that concerns this report, not the whole file: another
     # variant's budget or options do not rerun it (its own options change its artifact).
@@ -60,8 +60,8 @@ def report(job: ReportJob, build: Build) -> dict[str, Any] | TaskFailed:
     source model needed); else they are measured and stored. The budgets are
     checked against them on every run.
     """
-    from rules import measurements
-    from rules.report import build_report, summary_line
+    from rules.report import measurements
+    from rules.report.variant import build_report, summary_line
 
     try:
         found = measurements.fetch(job, build)
@@ -100,7 +100,7 @@ def without_source(task: object, job: ReportJob, build: Build) -> bool:
     that task runs only when this report's measurements and reference are both
     missing from the cache: a warm cache never retrains a model to report on it.
     """
-    from rules import measurements
+    from rules.report import measurements
 
     return measurements.can_do_without_source(job, build)
 

@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING
 from doit.exceptions import TaskFailed
 
 from converter.files import write_atomic
-from rules.build import Build
+from rules.build.context import Build
 
 if TYPE_CHECKING:
-    from rules.summary import Baseline
+    from rules.summary.model import Baseline
 
 
 def summary(reports: list[str], build: Build) -> TaskFailed | None:
     """Write build/summary.{json,md,html}; with a baseline, its deltas and growth budgets."""
-    from rules.summary import collect, compare, markdown, no_baseline
-    from rules.summary_html import html
+    from rules.summary.html import html
+    from rules.summary.model import collect, compare, markdown, no_baseline
 
     project = build.project
     data = collect([Path(report) for report in reports])
@@ -63,7 +63,7 @@ def baseline_key(name: str) -> str:
 
 def load_baseline(spec: str, build: Build) -> tuple[Baseline | None, str]:
     """(the earlier summary or None, where it came from or why it is missing)."""
-    from rules.summary import Baseline
+    from rules.summary.model import Baseline
 
     if spec.startswith("cache:"):
         name = spec.removeprefix("cache:")

@@ -1,0 +1,63 @@
+"""Checks after conversion: what TF lets through that a build must not ship.
+
+Runs in the worker on the converted bytes. The probe inference uses the
+ai-edge-litert interpreter, the runtime users deploy with.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from converter.errors import CheckError
+from converter.tflite import modelinfo
+
+PROBE_SEED = 0
+
+
+def check_resource_variables(data: bytes) -> None:
+    """CheckError when the model kept resource variables (the Keras 3 NaN trap)."""
+    count = modelinfo.resource_variable_count(data)
+    if count:
+        raise CheckError(
+            f"the converted model keeps {count} resource variable(s) (VAR_HANDLE ops) with no "
+            "initial value, so it would output NaN. This is what happens when a Keras 3 model is "
+            "saved with tf.saved_model.save: export it with model.export(path) or convert the "
+            ".keras file instead. If the model really has mutable state, set "
+            "allow_resource_variables."
+        )
+
+
+def probe(data: bytes) -> str | None:
+    """Run one inference and fail on non-finite outputs.
+
+    Returns a warning when the stock interpreter cannot run the model (Select TF
+    ops, custom ops): that is reported, not fatal. Float inputs get a seeded sample
+    in [0, 1), others zeros; free dimensions are 1.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    try:
+        interpreter = Interpreter(model_content=data)
+        interpreter.allocate_tensors()
+    except (RuntimeError, ValueError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        return f"probe inference skipped: the stock interpreter cannot run this model ({reason})"
+    rng = np.random.default_rng(PROBE_SEED)
+    for detail in interpreter.get_input_details():
+        shape = [d if d > 0 else 1 for d in detail["shape"]]
+        dtype = np.dtype(detail["dtype"])
+        value = rng.random(shape).astype(dtype) if dtype.kind == "f" else np.zeros(shape, dtype)
+        interpreter.set_tensor(detail["index"], value)
+    try:
+        interpreter.invoke()
+    except RuntimeError as e:
+        return f"probe inference skipped: the interpreter failed to run the model ({e})"
+    for detail in interpreter.get_output_details():
+        out = interpreter.get_tensor(detail["index"])
+        if out.dtype.kind == "f" and not np.all(np.isfinite(out)):
+            raise CheckError(
+                f"a probe inference gives non-finite values (NaN or inf) in output "
+                f"{detail['name']!r}; the converted model is broken. Compare it with the source "
+                "model on real data before shipping (set probe: false to skip this check)."
+            )
+    return None

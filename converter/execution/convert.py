@@ -1,0 +1,145 @@
+"""One conversion, inside the worker: load, apply options, convert, check, stamp, write.
+
+This is the one place that catches TensorFlow's exceptions and turns them into
+our sentences. It imports TensorFlow only inside functions; the worker process
+calls ``run`` for each request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from converter.conversion import checks
+from converter.conversion import options as options_module
+from converter.errors import ConversionError, ConverterError, OptionsError, describe
+from converter.sources import discovery, loaders, representative
+from converter.spec import Options, Outcome, PythonSource, Request
+from converter.tflite import modelinfo
+
+
+def run(request: Request) -> Outcome:
+    """Convert ``request.source`` and write the checked artifact to ``request.output``."""
+    start = time.perf_counter()
+    notes: list[str] = []
+    if request.source.api is not None:
+        options_module.plan(request.options, request.source.api)  # fail before loading
+    discovered: dict[str, str] = {}
+    with _watching(request, isinstance(request.source, PythonSource), discovered):
+        loader = loaders.load(request.source)
+    kept: tuple[str, ...] = ()
+    account: dict[str, Any] | None = None
+    try:
+        rep = request.options.representative
+        with _watching(request, rep is not None and rep.python is not None, discovered):
+            converter, samples = configure(loader, request.options)
+        if request.options.keep_float is not None:
+            from converter.quantization import keepfloat
+
+            data, kept, account = keepfloat.convert(
+                loader, converter, request.options.keep_float, samples
+            )
+        else:
+            data = _convert(converter)
+    finally:
+        loader.close()
+    if not request.options.allow_resource_variables:
+        checks.check_resource_variables(data)
+    if request.options.probe:
+        warning = checks.probe(data)
+        if warning:
+            notes.append(warning)
+    if request.provenance is not None:
+        stamp = dict(request.provenance)
+        if request.options.keep_float is not None:
+            stamp["kept_float"] = list(kept)
+        if request.track is not None:
+            stamp["discovered"] = discovered
+        data = modelinfo.stamp_provenance(data, stamp)
+    request.output.write_bytes(data)
+    return Outcome(
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        seconds=time.perf_counter() - start,
+        warnings=tuple(notes),
+        api=loader.api,
+        discovered=tuple(sorted(discovered.items())),
+        kept_float=kept,
+        search=account,
+    )
+
+
+def configure(loader: loaders.Loader, options: Options) -> tuple[Any, list[list[Any]] | None]:
+    """The loader's converter with ``options`` applied, and the calibration samples it was given."""
+    converter = loader.converter()
+    apply(converter, options_module.plan(options, loader.api))
+    if options.custom_opdefs:
+        from tensorflow.lite.python.convert import register_custom_opdefs
+
+        register_custom_opdefs(list(options.custom_opdefs))
+    rep = options.representative
+    if rep is None:
+        return converter, None
+    specs = loader.input_specs()
+    samples = representative.load_samples(rep, specs)
+    converter.representative_dataset = representative.dataset(
+        samples, specs, by_name=loader.signature
+    )
+    return converter, samples
+
+
+@contextlib.contextmanager
+def _watching(request: Request, applies: bool, discovered: dict[str, str]) -> Iterator[None]:
+    """Record the project files the user's code reads in the block (when the request asks)."""
+    if request.track is None or not applies:
+        yield
+        return
+    with discovery.recording(request.track, request.track_ignore) as recorder:
+        yield
+    discovered.update(recorder.digests())
+
+
+def apply(converter: Any, attrs: dict[str, Any]) -> None:
+    """Set a plan's attributes on a converter, turning symbolic values into TF objects."""
+    import tensorflow as tf
+
+    for path, value in attrs.items():
+        *parents, name = path.split(".")
+        target = converter
+        for parent in parents:
+            target = getattr(target, parent)
+        if not hasattr(target, name):
+            raise OptionsError(
+                f"converter -> {path}: {type(converter).__name__} has no attribute {path!r}"
+            )
+        setattr(target, name, _tf_value(tf, path, value))
+
+
+def _tf_value(tf: Any, path: str, value: Any) -> Any:
+    if path == "optimizations":
+        return [tf.lite.Optimize[v] for v in value]
+    if path == "target_spec.supported_ops":
+        return {tf.lite.OpsSet[v] for v in value}
+    if path == "target_spec.supported_types":
+        return [tf.as_dtype(v) for v in value]
+    if path in options_module.DTYPE_ATTRIBUTES:
+        return tf.as_dtype(value)
+    return value
+
+
+def _convert(converter: Any) -> bytes:
+    try:
+        data = converter.convert()
+    except ConverterError:
+        raise
+    except Exception as e:
+        raise ConversionError(describe(e)) from None
+    if not isinstance(data, bytes):
+        raise ConversionError(
+            f"the converter returned {type(data).__name__}, not a TFLite flatbuffer "
+            "(output_format GRAPHVIZ_DOT is not a build artifact)"
+        )
+    return data

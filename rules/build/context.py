@@ -1,0 +1,97 @@
+"""One doit process's build: the project, its cache, its state, and where conversions run.
+
+Made once when doit loads the tasks (``rules.loader``) and handed to every
+action and up-to-date check as an argument, so nothing about a build lives in
+module globals. The engine (TensorFlow's persistent worker, or the warm
+conversion service when the ``daemon`` setting is on) and the cache are opened
+on first use and belong to the process that opened them: a forked doit worker
+opens its own.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rules.cache.artifacts import ArtifactCache, CacheSettings
+from rules.project.root import Project
+from rules.project.settings import Settings
+from rules.project.state import BuildState
+
+if TYPE_CHECKING:
+    from converter.api import Engine
+    from converter.service.client import ServiceConfig
+    from rules.execute.dask import Cluster
+    from rules.report.measurements import Plan
+
+
+@dataclass
+class Build:
+    project: Project
+    settings: CacheSettings
+    state: BuildState
+    # Source model outputs by reference key: one TF run per model and inputs per process.
+    references: dict[str, dict[str, Any]] = field(default_factory=dict)
+    plans: dict[str, Plan] = field(default_factory=dict)  # report name -> its keys and hits
+    _cache: tuple[int, ArtifactCache] | None = None
+    _cluster: tuple[int, Cluster] | None = None
+
+    def engine(self) -> Engine:
+        """The process's engine, made on first use and closed at exit.
+
+        One per process, not per build: a test or tool that runs doit many times
+        in one process keeps one TensorFlow worker. With the daemon setting on,
+        it sends requests to the warm service (started by the first build that
+        needs it); if the service cannot be reached it warns once, like the
+        cache, and converts in this process.
+        """
+        from converter.api import default_engine  # here: a build of cache hits never needs it
+
+        limits = self.project.limits
+        settings = self.project.settings
+        daemon = service_config(settings) if settings.daemon_on else False
+        return default_engine(limits.timeout, limits.memory_mb, daemon, warn=warn)
+
+    @property
+    def caching(self) -> bool:
+        return self.settings.local is not None or self.settings.remote is not None
+
+    def cache(self) -> ArtifactCache:
+        """This process's view of the cache (a remote that failed is dropped once, here)."""
+        if self._cache is None or self._cache[0] != os.getpid():
+            self._cache = (os.getpid(), ArtifactCache(self.settings))
+        return self._cache[1]
+
+    def cluster(self) -> Cluster | None:
+        """This process's connection to the Dask cluster the settings name (None: local)."""
+        executor = self.project.settings.executor
+        if not executor.startswith("dask://"):
+            return None
+        if self._cluster is None or self._cluster[0] != os.getpid():
+            from rules.execute.dask import Cluster
+
+            self._cluster = (os.getpid(), Cluster(executor, self))
+        return self._cluster[1]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_cache": None, "_cluster": None, "references": {}, "plans": {}}
+
+
+def service_config(settings: Settings) -> ServiceConfig:
+    """Where this environment's warm service lives, and how a build starts it."""
+    from converter.service.client import ServiceConfig  # here: loading the tasks never needs it
+
+    directory = Path(settings.daemon_dir).expanduser() if settings.daemon_dir else None
+    return ServiceConfig(
+        directory=directory,
+        workers=settings.daemon_workers,
+        idle_timeout=settings.daemon_idle_timeout,
+    )
+
+
+def warn(message: str) -> None:
+    """A warning the build goes on after, as the cache prints its own."""
+    print(f"warning: {message}", file=sys.stderr)

@@ -1,0 +1,167 @@
+"""What one conversion depends on, and its key: the content hash that names its artifact.
+
+The *declared key* is a sha256 over canonical JSON of: the model and variant
+names, the source description and effective options (paths relative to the
+project root, so the key is the same on every machine), the versions of
+TensorFlow and of this project (read from package metadata, never by importing
+TF), and the digest of every input the manifest declares, directories expanded.
+
+A variant whose Python code runs in the worker (a ``python:`` source or
+calibration generator) also depends on what that code reads: the files it was
+seen to import or open (``converter.sources.discovery``). Its key adds their digests
+to the declared key, a two-level scheme like ccache's direct mode: the declared
+key leads to the list of discovered files (in the build state, or in the cache
+on a fresh clone), and their digests complete the artifact's key. Any other
+variant's key is its declared key. The same key means the same artifact bytes:
+the converter is deterministic for the same inputs and options.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+from typing import Any
+
+from converter.digest import bytes_digest, canonical_json
+from converter.spec import PythonSource, Source, source_to_dict
+from converter.versions import PROJECT, tensorflow_version, version
+from rules.build.jobs import ConvertJob
+from rules.manifest.types import Manifest, Variant
+from rules.project.state import BuildState
+
+KEY_FORMAT = 2  # bump when the key's recipe changes
+
+
+@functools.cache
+def tool_versions() -> dict[str, str]:
+    return {"tensorflow": tensorflow_version(), PROJECT: version(PROJECT)}
+
+
+def source_inputs(manifest: Manifest) -> tuple[Path, ...]:
+    """The files and directories whose bytes key the source model itself (see ``inputs_of``)."""
+    source = manifest.source
+    found: list[Path] = []
+    if isinstance(source, PythonSource):
+        found.extend(source.files)
+    elif manifest.task is None:
+        found.append(source.path)
+    found.extend(manifest.deps)
+    return tuple(dict.fromkeys(found))
+
+
+def inputs_of(manifest: Manifest, variant: Variant) -> tuple[Path, ...]:
+    """The files and directories whose bytes key one variant.
+
+    A source made by a task is keyed by that task's recipe (the ``deps`` the
+    manifest declares for it), not by the bytes it produced: training and
+    exporting are rarely byte-reproducible, and a fresh clone must be able to
+    take the artifact from the cache without running the task first. Data files
+    of such a manifest count as the task's products too; a committed one is
+    tracked by listing it in ``deps``. A ``keep_float: auto`` variant also
+    depends on the evaluate data its search measures on (its budget is in its
+    options).
+    """
+    found = list(source_inputs(manifest))
+    rep = variant.options.representative
+    if rep is not None:
+        if rep.data is not None and manifest.task is None:  # else a product of the task, too
+            found.append(rep.data)
+        elif rep.python is not None:
+            found.extend(PythonSource(rep.python, rep.base_dir).files)
+    keep = variant.options.keep_float
+    if keep is not None and keep.evaluate is not None and manifest.task is None:
+        found.append(keep.evaluate)  # keep_float: auto measures its trials on it
+    return tuple(dict.fromkeys(found))  # unique, in order
+
+
+def portable(value: Any, root: Path | str) -> Any:
+    """``value`` with absolute paths under ``root`` made relative (POSIX)."""
+    prefix = str(root).rstrip(os.sep) + os.sep
+    return _portable(value, prefix)
+
+
+def _portable(value: Any, prefix: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _portable(v, prefix) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_portable(v, prefix) for v in value]
+    if isinstance(value, str):
+        if value.startswith(prefix):
+            return value[len(prefix) :].replace(os.sep, "/")
+        if value == prefix[:-1]:
+            return "."
+    return value
+
+
+def source_part(root: Path, source: Source) -> dict[str, Any]:
+    """A source, described portably (a manifest's is shared, read-only, by its variants' keys)."""
+    described: dict[str, Any] = portable(source_to_dict(source), root)
+    return described
+
+
+def fingerprint_of(
+    root: Path, manifest: Manifest, variant: Variant, source: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The non-file part of the key: names, source description, options, tool versions."""
+    return {
+        "format": KEY_FORMAT,
+        "model": manifest.name,
+        "variant": variant.name,
+        "task": manifest.task,
+        "source": source if source is not None else source_part(root, manifest.source_for(variant)),
+        "options": portable(variant.options.to_dict(), root),
+        **tool_versions(),
+    }
+
+
+def discovers(manifest: Manifest, variant: Variant) -> bool:
+    """Whether the variant runs Python code of the project's in the worker (an entry, a generator)."""
+    rep = variant.options.representative
+    return isinstance(manifest.source, PythonSource) or (rep is not None and rep.python is not None)
+
+
+def relative(root: Path, absolute: str) -> str:
+    """An absolute path as the key spells it: relative to the project root, POSIX."""
+    prefix = str(root).rstrip(os.sep) + os.sep
+    if absolute.startswith(prefix):
+        return absolute[len(prefix) :].replace(os.sep, "/")
+    return Path(os.path.relpath(absolute, root)).as_posix()
+
+
+def input_digests(job: ConvertJob, state: BuildState) -> dict[str, str]:
+    """Project-relative path -> sha256 for every declared input (FileNotFoundError if one is gone)."""
+    digests = {
+        relative(job.root, absolute): digest
+        for path in job.inputs
+        for absolute, digest in state.tree(str(path))
+    }
+    return dict(sorted(digests.items()))
+
+
+def declared_key(job: ConvertJob, state: BuildState) -> str:
+    """sha256 of canonical JSON ``{"fingerprint": ..., "inputs": {path: digest}}``."""
+    # The same text canonical_json would give, with the fingerprint serialized once per job.
+    text = f'{{"fingerprint":{job.fingerprint_json},"inputs":{canonical_json(input_digests(job, state))}}}'
+    return bytes_digest(text.encode())
+
+
+def discovered_digests(
+    job: ConvertJob, state: BuildState, paths: tuple[str, ...]
+) -> dict[str, str] | None:
+    """Project-relative path -> sha256 of discovered files; None when one of them is gone."""
+    try:
+        return {path: state.digest(job.root / path) for path in paths}
+    except FileNotFoundError:
+        return None
+
+
+def full_key(job: ConvertJob, declared: str, discovered: dict[str, str]) -> str:
+    """The artifact's key: the declared key, plus the discovered files' digests if it has them."""
+    if not job.discovers:
+        return declared
+    return bytes_digest(
+        canonical_json(
+            {"declared": declared, "discovered": dict(sorted(discovered.items()))}
+        ).encode()
+    )

@@ -1,0 +1,148 @@
+"""doit's console output plus one closing line: what was built, fetched, skipped and failed.
+
+It also marks the start of a run (doit makes a reporter only for ``run``, so the
+build state stays read-only for ``list``, ``info`` and the like), and keeps the
+local cache within ``cache_max_size`` once a run is over: the reporter is the
+one object doit runs in the main process after every task, whatever the
+parallelism.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+from doit.exceptions import UnmetDependency
+from doit.reporter import ConsoleReporter
+
+from rules.build.context import Build
+from rules.cache.stores import LocalStore
+from rules.console.progress import Display, display_for
+
+PREFIX = "convert:"
+NAMED_FAILURES = 5  # the closing line names this many failed tasks, then counts the rest
+
+
+def reporter_for(build: Build) -> type[ConsoleReporter]:
+    """A ConsoleReporter class bound to this build (doit wants a class)."""
+
+    class BuildReporter(ConsoleReporter):  # type: ignore[misc]
+        def __init__(self, outstream: Any, options: Any) -> None:
+            super().__init__(outstream, options)
+            build.state.begin_run()
+            self.counts: Counter[str] = Counter()
+            self.failed: list[str] = []
+            self.blocked = 0
+            self.seen = 0  # tasks doit looked at in any way: none means nothing was selected
+            self.started = time.perf_counter()
+            self.display: Display | None = None  # from initialize: it needs the tasks
+
+        def write(self, text: str) -> None:
+            if self.display is None:
+                super().write(text)
+            else:
+                self.display.write(text)
+
+        def initialize(self, tasks: dict[str, Any], selected_tasks: list[str]) -> None:
+            super().initialize(tasks, selected_tasks)
+            self.display = display_for(self.outstream, len(variants_in(tasks, selected_tasks)))
+
+        def _finished(self, task: Any, outcome: str) -> None:
+            if self.display is not None and task.actions:
+                self.display.finished(task.name, outcome, task.name.startswith(PREFIX))
+
+        def execute_task(self, task: Any) -> None:
+            super().execute_task(task)
+            self.seen += 1
+            if self.display is not None and task.actions and not task.name.startswith("_"):
+                self.display.started(task.name)
+
+        def skip_ignore(self, task: Any) -> None:
+            super().skip_ignore(task)
+            self.seen += 1
+            self._finished(task, "ignored")
+
+        def add_success(self, task: Any) -> None:
+            super().add_success(task)
+            if task.name.startswith(PREFIX):
+                self.counts[task.values.get("origin", "built")] += 1
+            self._finished(task, "built" if task.name.startswith(PREFIX) else "done")
+
+        def add_failure(self, task: Any, fail: Any) -> None:
+            super().add_failure(task, fail)
+            self.seen += 1
+            if isinstance(fail, UnmetDependency):  # not run: a task it needs failed
+                self.blocked += bool(task.actions)  # a group (`convert`) is no task of its own
+            else:
+                self.failed.append(task.name)
+            self._finished(task, "failed")
+
+        def skip_uptodate(self, task: Any) -> None:
+            self.seen += 1
+            self._finished(task, "up to date")
+            origin = build.state.restored.get(task.name)
+            if origin is not None:  # restored by the up-to-date check: say so
+                self.write(f"C  {task.name} (from the {origin} cache)\n")
+                self.counts[origin] += 1
+                return
+            super().skip_uptodate(task)
+            if task.name.startswith(PREFIX):
+                self.counts["up to date"] += 1
+
+        def complete_run(self) -> None:
+            if self.display is not None:  # doit's failure texts and our closing line follow it
+                self.display.close()
+                self.display = None
+            super().complete_run()
+            if not self.seen:
+                self.write("tflite-build: no task matched the selection; nothing was done\n")
+            if sum(self.counts.values()) or self.failed or self.blocked:
+                elapsed = time.perf_counter() - self.started
+                self.write(summary(self.counts, self.failed, self.blocked, elapsed) + "\n")
+            settings = build.settings
+            if (
+                self.counts["built"] + self.counts["remote"]
+                and settings.local
+                and settings.max_size
+            ):
+                LocalStore(settings.local).prune(settings.max_size)
+
+    return BuildReporter
+
+
+def variants_in(tasks: dict[str, Any], selected: list[str]) -> set[str]:
+    """The conversions a run covers: the selected tasks' ``convert:`` tasks and those they need."""
+    seen: set[str] = set()
+    stack = list(selected)
+    while stack:
+        name = stack.pop()
+        task = tasks.get(name)
+        if name in seen or task is None:
+            continue
+        seen.add(name)
+        stack += [*task.task_dep, *task.setup_tasks]
+    return {name for name in seen if name.startswith(PREFIX) and tasks[name].actions}
+
+
+def summary(counts: Counter[str], failed: list[str], blocked: int, seconds: float) -> str:
+    """``tflite-build: 3 built, 2 from cache, 11 up to date, 1 failed (train_digits) in 4.2 s``.
+
+    Conversions a cluster ran count as built: ``3 built (3 on the cluster)``.
+    """
+    cached = counts["local"] + counts["remote"]
+    built = counts["built"] + counts["cluster"]
+    parts = [
+        f"{built} built" + (f" ({counts['cluster']} on the cluster)" if counts["cluster"] else "")
+    ]
+    parts.append(f"{cached} from cache")
+    if counts["remote"]:
+        parts[-1] += f" ({counts['remote']} remote)"
+    parts += [f"{counts['up to date']} up to date", f"{len(failed)} failed"]
+    if failed:
+        names = ", ".join(failed[:NAMED_FAILURES])
+        more = len(failed) - NAMED_FAILURES
+        parts[-1] += f" ({names}{f' and {more} more' if more > 0 else ''})"
+    if blocked:
+        parts.append(f"{blocked} not run (a task they need failed)")
+    return f"tflite-build: {', '.join(parts)} in {seconds:.1f} s"

@@ -1,0 +1,425 @@
+"""A report's measurements as a cached build output, like an artifact: their keys, the reference, the host.
+
+What a report measures (the size anatomy, the accuracy against the source model
+in TensorFlow, the latency) depends only on what it was measured from, so it is
+stored in the artifact cache under a key of those inputs and shared like an
+artifact:
+
+- the **reference key**: the source's key (its description, the digests of
+  its inputs, the files its Python code was seen to read, the tool versions)
+  and the digest of the inputs it is run on. The source model's outputs are
+  cached under it on their own, so a new variant of an unchanged model runs
+  the source in TensorFlow zero times;
+- the **measurements key**: the artifact's digest, the reference key, the
+  ``evaluate`` data's digest and sample count, and the tool versions.
+
+A hit writes the report without starting TensorFlow and without running the
+task that makes the source. Budgets are not part of either key: they are
+checked against the measurements on every run. Latency belongs to a machine:
+each figure is kept with the host it was measured on (CPU model, core count,
+interpreter version) and reused only there; on another host it is measured
+again only for a variant with a latency budget, or when ``measure_latency``
+asks for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import io
+import json
+import os
+import platform
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from importlib import metadata
+from typing import Any
+
+from converter.digest import bytes_digest, canonical_json
+from converter.errors import ConverterError
+from rules.build import keys as fingerprint
+from rules.build.context import Build
+from rules.build.jobs import ReportJob
+from rules.report.sections import (
+    AccuracySection,
+    Host,
+    LatencySection,
+    LayersSection,
+    SizeSection,
+    bytes_on_disk,
+    parse,
+)
+
+MEASUREMENTS_FORMAT = 2  # bump when what is measured, or how, changes
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """What a report measured, as the cache keeps it: the report's sections, without its budgets.
+
+    Latency figures are kept by host (``host_id``), each with the host it was
+    measured on; a report takes this machine's, or shows another's as such.
+    """
+
+    size: SizeSection
+    accuracy: AccuracySection
+    latency: Mapping[str, LatencySection]
+    layers: LayersSection | None = None  # int8 variants only
+    format: int = MEASUREMENTS_FORMAT
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "format": self.format,
+            "size": self.size.to_dict(),
+            "accuracy": self.accuracy.to_dict(),
+            "latency": {key: figures.to_dict() for key, figures in self.latency.items()},
+        }
+        if self.layers is not None:
+            out["layers"] = self.layers.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Measurements:
+        return cls(
+            size=SizeSection.from_dict(data["size"]),
+            accuracy=AccuracySection.from_dict(data["accuracy"]),
+            latency={
+                key: LatencySection.from_dict(figures) for key, figures in data["latency"].items()
+            },
+            layers=LayersSection.from_dict(data["layers"]) if "layers" in data else None,
+            format=data["format"],
+        )
+
+
+@functools.cache
+def host() -> Host:
+    """The machine a latency figure belongs to."""
+    return Host(_cpu_model(), os.cpu_count() or 1, _litert_version())
+
+
+def host_id(described: Host) -> str:
+    return hashlib.sha256(canonical_json(described.to_dict()).encode()).hexdigest()[:16]
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _litert_version() -> str:
+    try:
+        return f"ai-edge-litert {metadata.version('ai-edge-litert')}"
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass
+class Plan:
+    """What one report is measured from, and the keys that name its cached results."""
+
+    key: str  # of the measurements
+    reference_key: str
+    # (inputs by name, labels, where they come from), once read; no inputs: the third says why
+    inputs: tuple[dict[str, Any] | None, Any, str] | None = None
+    cached: Measurements | None = None  # when the cache holds them
+    reference: tuple[dict[str, Any], int | None] | None = None  # outputs, source bytes
+    fetched: bool = field(default=False, repr=False)
+
+
+def plan(job: ReportJob, build: Build) -> Plan:
+    """The keys of ``job``'s measurements and reference, worked out once per process.
+
+    The reference is keyed by the source's key and the inputs it runs on: the
+    arrays themselves when they can be read now, or, for ``evaluate`` data that
+    the source's task writes (like its calibration data, a product of the task),
+    the task's recipe (already in the source key) and the file's name, so that a
+    fresh clone finds the report without running the task.
+    """
+    known = build.plans.get(job.name)
+    if known is not None:
+        return known
+    manifest, state = job.manifest, build.state
+    evaluate = job.evaluate
+    made_by_task = (
+        evaluate is not None and manifest.task is not None and evaluate.data not in manifest.deps
+    )
+    inputs = None
+    if made_by_task:
+        assert evaluate is not None
+        on = {"evaluate": fingerprint.relative(build.project.root, str(evaluate.data))}
+    else:
+        inputs = _read_inputs(job)
+        on = {"inputs": _arrays_digest(inputs[0]) if inputs[0] is not None else inputs[2]}
+    reference_key = bytes_digest(canonical_json({"source": source_key(job, build), **on}).encode())
+    key = bytes_digest(
+        canonical_json(
+            {
+                "format": MEASUREMENTS_FORMAT,
+                "artifact": state.digest(job.artifact),
+                "reference": reference_key,
+                "evaluate": state.digest(evaluate.data)
+                if evaluate is not None and not made_by_task
+                else None,
+                "samples": evaluate.samples if evaluate is not None else None,
+                "versions": {**fingerprint.tool_versions(), "runtime": _litert_version()},
+            }
+        ).encode()
+    )
+    result = Plan(key, reference_key, inputs)
+    build.plans[job.name] = result
+    return result
+
+
+def _read_inputs(job: ReportJob) -> tuple[dict[str, Any] | None, Any, str]:
+    """(inputs keyed by input name, labels, their origin); no inputs and why, when there are none."""
+    from converter.evaluation.evaluate import Runner
+    from rules.report.sections import reference_inputs
+
+    try:
+        return reference_inputs(job, Runner(job.artifact.read_bytes()))
+    except (RuntimeError, ValueError) as e:
+        return None, None, f"cannot read the artifact's inputs: {_first_line(e)}"
+
+
+def source_key(job: ReportJob, build: Build) -> str:
+    """The key of the source model as this variant converts it, discovered inputs included.
+
+    The files its Python code was seen to read come from the variant's own
+    conversion record (the restored one, on a fresh clone), so they may include
+    a calibration generator's: a few extra misses, never a wrong hit.
+    """
+    manifest, state, root = job.manifest, build.state, build.project.root
+    record = state.record(f"convert:{job.name}")
+    discovered = record.discovered if record is not None else ()
+    files = {
+        fingerprint.relative(root, absolute): digest
+        for path in fingerprint.source_inputs(manifest)
+        for absolute, digest in state.tree(str(path))
+    }
+    files.update({path: state.digest(root / path) for path in discovered})
+    described = {
+        "source": fingerprint.source_part(root, manifest.source_for(job.variant)),
+        "task": manifest.task,
+        "inputs": dict(sorted(files.items())),
+        **fingerprint.tool_versions(),
+    }
+    return bytes_digest(canonical_json(described).encode())
+
+
+def _arrays_digest(arrays: dict[str, Any]) -> str:
+    digest = hashlib.sha256()
+    for name, values in arrays.items():
+        digest.update(f"{name}:{values.dtype}:{values.shape}\0".encode())
+        digest.update(values.tobytes())
+    return digest.hexdigest()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def fetch(job: ReportJob, build: Build) -> Plan:
+    """The plan, with whatever the cache holds for it: the measurements, else the reference."""
+    found = plan(job, build)
+    if found.fetched or not build.caching:
+        return found
+    found.fetched = True
+    cache = build.cache()
+    hit = cache.fetch(_measurements_key(found.key))
+    if hit is not None:
+        # Not what this version stores: measured again, and stored over.
+        with contextlib.suppress(ValueError):
+            found.cached = parse(Measurements.from_dict, hit.artifact, "measurements")
+    if found.cached is None:
+        found.reference = _fetch_reference(build, found.reference_key)
+    return found
+
+
+def can_do_without_source(job: ReportJob, build: Build) -> bool:
+    """Whether this report can be made without the source model on disk (from the cache)."""
+    try:
+        found = fetch(job, build)
+    except FileNotFoundError:
+        return False
+    if found.cached is not None:
+        return True
+    # An int8 variant's per-layer errors are measured on the source model itself.
+    return found.reference is not None and job.variant.options.quantize != "int8"
+
+
+def per_layer(job: ReportJob) -> bool:
+    """Whether the report has a per-layer section: full-integer variants (int8, int16x8)."""
+    return job.variant.options.quantize in ("int8", "int16x8")
+
+
+def _measurements_key(key: str) -> str:
+    return hashlib.sha256(f"tflite-build measurements\0{key}".encode()).hexdigest()
+
+
+def _reference_key(key: str) -> str:
+    return hashlib.sha256(f"tflite-build reference\0{key}".encode()).hexdigest()
+
+
+def _fetch_reference(build: Build, key: str) -> tuple[dict[str, Any], int | None] | None:
+    import numpy as np
+
+    hit = build.cache().fetch(_reference_key(key))
+    if hit is None:
+        return None
+    try:
+        with np.load(io.BytesIO(hit.artifact), allow_pickle=False) as data:
+            outputs = {name: data[name] for name in hit.record.get("outputs", data.files)}
+    except (OSError, ValueError, KeyError):
+        return None
+    source_bytes = hit.record.get("source_bytes")
+    return outputs, source_bytes if isinstance(source_bytes, int) else None
+
+
+def reference(
+    job: ReportJob, build: Build, found: Plan, inputs: dict[str, Any]
+) -> tuple[dict[str, Any], int | None]:
+    """The source model's outputs on ``inputs``, and the source's size on disk.
+
+    From the cache when it holds them; else the source runs in TensorFlow in the
+    worker (once per model and inputs in this process) and the outputs are stored.
+    Raises ValueError (or a ConverterError) when there can be no reference.
+    """
+    if found.reference is not None:
+        return found.reference
+    if job.source is not None and not job.source.exists():
+        raise ValueError(f"no reference: the source model {job.source} is not on disk")
+    memo = build.references.get(found.reference_key)
+    if memo is None:
+        outputs = build.engine().run_reference(job.model_source, inputs)[0]
+        memo = build.references[found.reference_key] = outputs
+        if build.caching:
+            _store_reference(build, found.reference_key, outputs, bytes_on_disk(job.source))
+    found.reference = (memo, bytes_on_disk(job.source))
+    return found.reference
+
+
+def measure(job: ReportJob, build: Build, found: Plan) -> Measurements:
+    """Measure the report afresh (the cache did not hold it), and keep what can be kept."""
+    from converter.evaluation.evaluate import Runner
+
+    inputs, labels, origin = found.inputs or _read_inputs(job)
+    keep = True
+    source_bytes = None
+    try:
+        if inputs is None:
+            raise ValueError(origin)
+        outputs, source_bytes = reference(job, build, found, inputs)
+        candidate = Runner(job.artifact.read_bytes())
+        quality = AccuracySection.measure(candidate, inputs, labels, origin, outputs)
+    except (RuntimeError, ValueError, ConverterError) as e:
+        quality = AccuracySection(skipped=_first_line(e))
+        keep = cacheable(e)
+    if source_bytes is None:
+        source_bytes = bytes_on_disk(job.source)
+    layers = None
+    if per_layer(job):
+        layers, measurable = _layers(job, build, inputs if job.evaluate is not None else None)
+        keep = keep and measurable
+    here = host()
+    measured = Measurements(
+        SizeSection.measure(job, source_bytes),
+        quality,
+        {host_id(here): _latency(job, here)},
+        layers,
+    )
+    if keep:
+        store(build, found, measured)
+    found.inputs = None  # the arrays can be large, and this report is done with them
+    return measured
+
+
+def _layers(
+    job: ReportJob, build: Build, inputs: dict[str, Any] | None
+) -> tuple[LayersSection, bool]:
+    """The per-layer section, and whether it may be cached (a worker that died may not).
+
+    The model is quantized as the artifact was: with the layers its provenance
+    says were kept in float (a searched variant's choice included).
+    """
+    from converter.errors import WorkerError
+    from converter.spec import KeepFloat
+    from converter.tflite import modelinfo
+
+    if job.variant.options.quantize != "int8":
+        return LayersSection(skipped="TF's quantization debugger measures int8 models only"), True
+    if job.source is not None and not job.source.exists():
+        return LayersSection(skipped=f"the source model {job.source} is not on disk"), False
+    stamp = modelinfo.describe(job.artifact.read_bytes()).provenance or {}
+    kept = tuple(stamp.get("kept_float") or ())
+    options = replace(job.variant.options, keep_float=KeepFloat(layers=kept) if kept else None)
+    try:
+        outcome = build.engine().run_layers(job.model_source, options, inputs)
+    except ConverterError as e:
+        return LayersSection(skipped=_first_line(e)), not isinstance(e, WorkerError)
+    return LayersSection.measured(outcome), True
+
+
+def _latency(job: ReportJob, here: Host) -> LatencySection:
+    from converter.evaluation.evaluate import latency
+
+    return LatencySection.from_dict({**latency(job.artifact.read_bytes()), "host": here.to_dict()})
+
+
+def latency_for(
+    job: ReportJob, build: Build, found: Plan, measured: Measurements
+) -> LatencySection:
+    """The latency section: this host's figure, measured now when the cache has none for it.
+
+    A figure from another host is re-measured here only for a variant with a
+    budget on a per-host figure (latency), or when ``measure_latency =
+    "always"``; otherwise it is shown as what it is, another machine's.
+    """
+    here = host()
+    figures = measured.latency.get(host_id(here))
+    if figures is None:
+        limits = job.budget.limits() if job.budget is not None else []
+        wanted = any(kind.per_host for kind, _ in limits)
+        if wanted or build.project.measure_latency == "always" or not measured.latency:
+            figures = _latency(job, here)
+            latency = {**measured.latency, host_id(here): figures}
+            store(build, found, replace(measured, latency=latency))
+        else:
+            other = measured.latency[min(measured.latency)]  # any one, but always the same
+            return replace(other, this_host=False)
+    return replace(figures, this_host=True)
+
+
+def _store_reference(
+    build: Build, key: str, outputs: dict[str, Any], source_bytes: int | None
+) -> None:
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **outputs)
+    record = {"reference_for": key, "outputs": list(outputs), "source_bytes": source_bytes}
+    build.cache().store(_reference_key(key), buffer.getvalue(), record, "")
+
+
+def store(build: Build, found: Plan, measured: Measurements) -> None:
+    """Keep the measurements in the cache (a reference that could not run is not kept)."""
+    if not build.caching:
+        return
+    text = json.dumps(measured.to_dict(), sort_keys=True).encode()
+    build.cache().store(_measurements_key(found.key), text, {"measurements_for": found.key}, "")
+
+
+def cacheable(error: BaseException) -> bool:
+    """Whether an accuracy section skipped for this reason can be kept: deterministic reasons only.
+
+    The interpreter failing on the artifact is a property of the artifact; a
+    missing source or a failing worker is a property of this machine, this time.
+    """
+    return not isinstance(error, ConverterError) and "is not on disk" not in str(error)

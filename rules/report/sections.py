@@ -1,0 +1,405 @@
+"""The sections of a variant's report as data (size, latency, accuracy), and how each is measured.
+
+Each section is a frozen dataclass that writes its part of the report's JSON
+(``to_dict``) and reads it back (``from_dict``), and answers a budget's two
+questions: the figure it limits, and why that figure is missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from rules.build.jobs import ReportJob
+
+# An error metric as a report keeps it: six significant digits; infinities as "inf" or "-inf",
+# which JSON cannot hold as numbers; None for NaN.
+Metric = float | str | None
+T = TypeVar("T")
+
+
+class Section(Protocol):
+    """What a budget asks of the report section that holds its figure."""
+
+    def figure(self, name: str) -> float | None:
+        """The figure called ``name``; None when it was not measured."""
+        ...
+
+    def why_unmeasured(self, reason: str) -> str:
+        """Why a figure is missing: the section's own reason, or ``reason`` filled in from it."""
+        ...
+
+
+def parse(from_dict: Callable[[Mapping[str, Any]], T], text: str | bytes, what: str) -> T:
+    """``from_dict`` of JSON text; ValueError, saying what it is not, if it is not one.
+
+    A file that is not what it should be (hand-edited, truncated, from another
+    version) is then one error for the caller to report, not a traceback.
+    """
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise ValueError(f"not {what} (not JSON: {e})") from e
+    try:
+        if not isinstance(data, dict):
+            raise TypeError(f"a JSON {type(data).__name__}")
+        return from_dict(data)
+    except (KeyError, TypeError, AttributeError) as e:
+        raise ValueError(f"not {what} ({type(e).__name__}: {e})") from e
+
+
+def bytes_on_disk(path: Path | None) -> int | None:
+    if path is None or not path.exists():
+        return None
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+@dataclass(frozen=True)
+class SizeSection:
+    """The artifact's anatomy, read from its flatbuffer, and its size against the source's and float32's."""
+
+    size: int
+    parameters: int  # elements of constant tensors
+    constant_bytes: Mapping[str, int]  # by tensor dtype
+    ops: Mapping[str, int]
+    select_tf_ops: int
+    custom_ops: int
+    subgraphs: tuple[Mapping[str, Any], ...]  # as converter.tflite.modelinfo describes them
+    signatures: tuple[Mapping[str, Any], ...]
+    min_runtime_version: str
+    conversion: Mapping[str, Any] | None  # the converter's own metadata
+    source_bytes: int | None = None  # the source model on disk
+    vs_source: float | None = None
+    vs_float32: float | None = None  # against the model's float32 variant, when it has one
+
+    def figure(self, name: str) -> float | None:
+        value: float | None = getattr(self, name)
+        return value
+
+    def why_unmeasured(self, reason: str) -> str:
+        return reason
+
+    @classmethod
+    def measure(cls, job: ReportJob, source_bytes: int | None) -> SizeSection:
+        """Read the artifact's flatbuffer; ``source_bytes`` is the source model's size on disk."""
+        # Imported here: numpy and the flatbuffer schema cost 0.1 s to import.
+        from converter.tflite import modelinfo
+
+        info = modelinfo.describe(job.artifact.read_bytes())
+        described = info.to_dict()
+        del described["provenance"]  # the artifact's, not a measurement
+        section = cls.from_dict(described)
+        if not source_bytes:
+            return section
+        vs_source = round(info.size / source_bytes, 4)
+        return dataclasses.replace(section, source_bytes=source_bytes, vs_source=vs_source)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["subgraphs"], out["signatures"] = list(out["subgraphs"]), list(out["signatures"])
+        for name in ("source_bytes", "vs_source", "vs_float32"):
+            if out[name] is None:
+                del out[name]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SizeSection:
+        return cls(
+            size=data["size"],
+            parameters=data["parameters"],
+            constant_bytes=dict(data["constant_bytes"]),
+            ops=dict(data["ops"]),
+            select_tf_ops=data["select_tf_ops"],
+            custom_ops=data["custom_ops"],
+            subgraphs=tuple(data["subgraphs"]),
+            signatures=tuple(data["signatures"]),
+            min_runtime_version=data["min_runtime_version"],
+            conversion=data["conversion"],
+            source_bytes=data.get("source_bytes"),
+            vs_source=data.get("vs_source"),
+            vs_float32=data.get("vs_float32"),
+        )
+
+
+@dataclass(frozen=True)
+class Host:
+    """The machine a latency figure belongs to."""
+
+    cpu: str
+    cores: int
+    runtime: str  # the interpreter and its version
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Host:
+        return cls(data["cpu"], data["cores"], data["runtime"])
+
+
+@dataclass(frozen=True)
+class LatencySection:
+    """One latency measurement on one host, or why the stock interpreter could not run the model.
+
+    ``this_host`` is None while it sits in the cached measurements, kept by
+    host; a report says whether it is this machine's. Another machine's figure
+    is shown, but limits nothing here.
+    """
+
+    host: Host
+    median_ms: float | None = None
+    p90_ms: float | None = None
+    batch: int | None = None
+    threads: int | None = None
+    runs: int | None = None
+    note: str | None = None
+    error: str | None = None  # the interpreter's, when it could not run the model
+    this_host: bool | None = None
+
+    def figure(self, name: str) -> float | None:
+        value: float | None = getattr(self, name) if self.this_host else None
+        return value
+
+    def why_unmeasured(self, reason: str) -> str:
+        return reason.format(error=self.error or "no latency was measured")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LatencySection:
+        names = [f.name for f in dataclasses.fields(cls) if f.name != "host"]
+        return cls(Host.from_dict(data["host"]), **{name: data.get(name) for name in names})
+
+
+@dataclass(frozen=True)
+class OutputErrors:
+    """One output against its reference: ``converter.evaluation.evaluate.Errors`` as a report keeps it."""
+
+    max_abs_error: Metric
+    mean_abs_error: Metric
+    rmse: Metric
+    cosine_similarity: Metric
+    snr_db: Metric  # "inf" when the outputs are identical
+    top1_agreement: float | None  # None for an output without a class axis
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OutputErrors:
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+
+
+@dataclass(frozen=True)
+class AccuracySection:
+    """The variant against the source model run in TensorFlow on the same inputs, or why not.
+
+    A skipped section holds its reason and nothing else. ``accuracy``,
+    ``reference_accuracy`` and ``accuracy_drop`` are there when the inputs
+    came with labels.
+    """
+
+    skipped: str | None = None
+    reference: str | None = None
+    data: str | None = None  # where the inputs came from
+    outputs_matched_by: str | None = None  # "name" or "position"
+    primary_output: str | None = None  # the output that accuracy and top-1 agreement are about
+    outputs: Mapping[str, OutputErrors] = field(default_factory=dict)
+    max_abs_error: float | None = None  # over every output
+    accuracy: float | None = None
+    reference_accuracy: float | None = None
+    accuracy_drop: float | None = None
+
+    @classmethod
+    def measure(
+        cls,
+        candidate: Any,
+        inputs: dict[str, Any],
+        labels: Any,
+        origin: str,
+        want: dict[str, Any],
+    ) -> AccuracySection:
+        """The variant (``candidate``, an interpreter) against the reference outputs, on the same inputs.
+
+        Raises RuntimeError or ValueError when the interpreter cannot run the
+        variant, or the outputs cannot be matched.
+        """
+        from converter.evaluation.evaluate import compare
+
+        compared = compare(candidate, inputs, want, labels)
+        return cls(
+            reference="the source model, run in TensorFlow",
+            data=origin,
+            outputs_matched_by=compared.matched,
+            primary_output=compared.primary,
+            outputs={
+                name: OutputErrors.from_dict(errors) for name, errors in compared.outputs.items()
+            },
+            max_abs_error=compared.max_abs_error,
+            accuracy=compared.accuracy,
+            reference_accuracy=compared.reference_accuracy,
+            accuracy_drop=compared.accuracy_drop,
+        )
+
+    @property
+    def output(self) -> OutputErrors | None:
+        """The primary output's errors."""
+        return None if self.primary_output is None else self.outputs.get(self.primary_output)
+
+    @property
+    def top1_agreement(self) -> float | None:
+        return None if self.output is None else self.output.top1_agreement
+
+    def figure(self, name: str) -> float | None:
+        value: float | None = getattr(self, name)
+        return value
+
+    def why_unmeasured(self, reason: str) -> str:
+        if self.skipped is not None:
+            return f"there is no accuracy section ({self.skipped})"
+        return reason.format(
+            data=self.data or "no evaluate data", primary_output=self.primary_output
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.skipped is not None:
+            return {"skipped": self.skipped}
+        out: dict[str, Any] = {
+            "reference": self.reference,
+            "data": self.data,
+            "outputs_matched_by": self.outputs_matched_by,
+            "primary_output": self.primary_output,
+            "output": None if self.output is None else self.output.to_dict(),
+            "outputs": {name: errors.to_dict() for name, errors in self.outputs.items()},
+            "max_abs_error": self.max_abs_error,
+        }
+        if self.accuracy is not None:
+            out["accuracy"] = self.accuracy
+            out["reference_accuracy"] = self.reference_accuracy
+            out["accuracy_drop"] = self.accuracy_drop
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AccuracySection:
+        if "skipped" in data:
+            return cls(skipped=data["skipped"])
+        return cls(
+            reference=data["reference"],
+            data=data["data"],
+            outputs_matched_by=data["outputs_matched_by"],
+            primary_output=data["primary_output"],
+            outputs={
+                name: OutputErrors.from_dict(errors) for name, errors in data["outputs"].items()
+            },
+            max_abs_error=data["max_abs_error"],
+            accuracy=data.get("accuracy"),
+            reference_accuracy=data.get("reference_accuracy"),
+            accuracy_drop=data.get("accuracy_drop"),
+        )
+
+
+@dataclass(frozen=True)
+class OpError:
+    """One quantized op's error against the same op run in float (``converter.spec.LayerError``)."""
+
+    layer: str
+    op: str
+    tensor: str
+    rmse_scale: float  # RMSE in output quantization steps: about 0.29 is rounding alone
+    max_abs_error: float
+    scale: float
+
+    def to_dict(self) -> dict[str, Any]:
+        # JSON has no infinity or NaN (an op whose scale is 0): "inf" and null, as metrics are.
+        return {k: _json_number(v) for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OpError:
+        return cls(**{f.name: _from_json_number(data[f.name]) for f in dataclasses.fields(cls)})
+
+
+def _json_number(value: Any) -> Any:
+    if not isinstance(value, float) or math.isfinite(value):
+        return value
+    return None if math.isnan(value) else "inf" if value > 0 else "-inf"
+
+
+def _from_json_number(value: Any) -> Any:
+    if value is None:
+        return math.nan
+    return float(value) if value in ("inf", "-inf") else value
+
+
+@dataclass(frozen=True)
+class LayersSection:
+    """An int8 variant's quantized ops, worst first, each against float execution; or why not.
+
+    Measured by TF's QuantizationDebugger on the model as the artifact is
+    quantized (its ``kept_float`` layers in float, so absent from ``ops``), on
+    the evaluate data or else the calibration samples.
+    """
+
+    skipped: str | None = None
+    data: str | None = None
+    kept_float: tuple[str, ...] = ()
+    ops: tuple[OpError, ...] = ()
+
+    @classmethod
+    def measured(cls, outcome: Any) -> LayersSection:
+        """From the worker's ``LayersOutcome``, figures rounded as a report keeps them."""
+        ops = tuple(
+            OpError(
+                op.layer,
+                op.op,
+                op.tensor,
+                round(op.rmse_scale, 4),
+                float(f"{op.max_abs_error:.6g}"),
+                float(f"{op.scale:.6g}"),
+            )
+            for op in outcome.ops
+        )
+        return cls(data=outcome.data, kept_float=tuple(outcome.kept_float), ops=ops)
+
+    def worst(self, count: int = 3) -> list[str]:
+        """The ``count`` worst layers (a layer ranks by its worst op)."""
+        return list(dict.fromkeys(op.layer for op in self.ops))[:count]
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.skipped is not None:
+            return {"skipped": self.skipped}
+        return {
+            "data": self.data,
+            "kept_float": list(self.kept_float),
+            "ops": [op.to_dict() for op in self.ops],
+            "measure": "rmse_scale: RMSE against the op in float, in output quantization steps",
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LayersSection:
+        if "skipped" in data:
+            return cls(skipped=data["skipped"])
+        return cls(
+            data=data["data"],
+            kept_float=tuple(data["kept_float"]),
+            ops=tuple(OpError.from_dict(op) for op in data["ops"]),
+        )
+
+
+def reference_inputs(job: ReportJob, runner: Any) -> tuple[dict[str, Any], Any, str]:
+    """(real-valued inputs keyed by the model's input names, labels or None, their origin)."""
+    from converter.evaluation.evaluate import evaluation_inputs, read_arrays
+
+    evaluate = job.evaluate
+    if evaluate is None:
+        return evaluation_inputs(runner, None, None, "")
+    return evaluation_inputs(
+        runner, read_arrays(evaluate.data), evaluate.samples, evaluate.data.name
+    )

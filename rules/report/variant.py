@@ -1,0 +1,268 @@
+"""A variant's report: its sections (``rules.report.sections``), its budget checks, its one-line summary.
+
+Data first, as frozen dataclasses that write the report's JSON (``to_dict``)
+and read it back (``from_dict``), with fixed number formats, so a report is the
+same bytes for the same artifact except for its latency section, the one
+wall-clock measurement (labelled as the host CPU's). Every budget is checked
+through the one table in ``rules.manifest.budgets``: the figure its row names, its
+comparison, its sentences.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from rules.build.jobs import ReportJob
+from rules.manifest.budgets import BY_NAME, BudgetKind, Limit, number
+from rules.manifest.types import Budget
+from rules.report.device import DeviceSection
+from rules.report.sections import (
+    AccuracySection,
+    LatencySection,
+    LayersSection,
+    Section,
+    SizeSection,
+    parse,
+)
+
+if TYPE_CHECKING:
+    from rules.report.measurements import Measurements
+
+REPORT_FORMAT = 9  # bump when a report gains or changes a section: reports rerun
+
+
+@dataclass(frozen=True)
+class Check:
+    """One budget against one figure; ``passed`` is None when the figure was not measured."""
+
+    budget: str
+    limit: Limit
+    measured: float | str | None
+    passed: bool | None
+    sentence: str | None = None  # the breach as the user reads it, when it failed
+    why: str | None = None  # why it could not be measured (not said of one the summary checks)
+
+    @property
+    def kind(self) -> BudgetKind:
+        return BY_NAME[self.budget]
+
+    @classmethod
+    def of(
+        cls, name: str, kind: BudgetKind, limit: float, measured: float | None, why: str | None
+    ) -> Check:
+        """``kind``'s limit for variant ``name`` against ``measured``, compared as its row says."""
+        if measured is None:
+            return cls(kind.name, limit, None, None, why=why)
+        if kind.passes(measured, limit):
+            return cls(kind.name, limit, measured, True)
+        sentence = (
+            f"{name}: over budget: {kind.name} is {kind.show(limit)}, "
+            f"measured {kind.show(measured)}"
+        )
+        return cls(kind.name, limit, measured, False, sentence)
+
+    @classmethod
+    def gate(cls, name: str, kind: BudgetKind, limit: Limit, device: DeviceSection) -> Check:
+        """A device gate, judged (and its breach worded) by the report's device section."""
+        verdict = device.judge(kind.figure, limit)
+        if verdict.passed is None:
+            return cls(kind.name, limit, verdict.measured, None, why=verdict.detail)
+        sentence = None if verdict.passed else f"{name}: over budget: {verdict.detail}"
+        return cls(kind.name, limit, verdict.measured, verdict.passed, sentence)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        if isinstance(self.limit, tuple):
+            out["limit"] = list(self.limit)
+        return {k: v for k, v in out.items() if v is not None or k not in ("sentence", "why")}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Check:
+        if data["budget"] not in BY_NAME:
+            raise KeyError(f"no budget named {data['budget']!r}")
+        limit = data["limit"]
+        return cls(
+            data["budget"],
+            tuple(limit) if isinstance(limit, list) else limit,
+            data["measured"],
+            data["passed"],
+            data.get("sentence"),
+            data.get("why"),
+        )
+
+
+@dataclass(frozen=True)
+class Report:
+    """One variant's report: ``<variant>.report.json``."""
+
+    model: str
+    variant: str
+    artifact: str  # the artifact's file name, beside the report
+    size: SizeSection
+    latency: LatencySection
+    accuracy: AccuracySection
+    device: DeviceSection  # what it needs on the device: runtime, ops, GPU delegate
+    budgets: tuple[Check, ...] = ()
+    layers: LayersSection | None = None  # int8 variants: each quantized op's error
+    format: int = REPORT_FORMAT
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}/{self.variant}"
+
+    def section(self, kind: BudgetKind) -> Section | None:
+        """The section holding the figure ``kind`` limits (None: the summary's baseline holds it)."""
+        sections: dict[str, Section] = {
+            "size": self.size,
+            "latency": self.latency,
+            "accuracy": self.accuracy,
+        }
+        return sections.get(kind.section)
+
+    def figure(self, kind: BudgetKind) -> float | None:
+        section = self.section(kind)
+        return None if section is None or kind.gate else section.figure(kind.figure)
+
+    def why_unmeasured(self, kind: BudgetKind) -> str:
+        """Why ``kind``'s figure is missing: one clause for the failure sentence."""
+        section = self.section(kind)
+        return kind.unmeasured if section is None else section.why_unmeasured(kind.unmeasured)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "format": self.format,
+            "model": self.model,
+            "variant": self.variant,
+            "artifact": self.artifact,
+            "size": self.size.to_dict(),
+            "latency": self.latency.to_dict(),
+            "accuracy": self.accuracy.to_dict(),
+            "device": self.device.to_dict(),
+            "budgets": [c.to_dict() for c in self.budgets],
+        }
+        if self.layers is not None:
+            out["layers"] = self.layers.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Report:
+        return cls(
+            model=data["model"],
+            variant=data["variant"],
+            artifact=data["artifact"],
+            size=SizeSection.from_dict(data["size"]),
+            latency=LatencySection.from_dict(data["latency"]),
+            accuracy=AccuracySection.from_dict(data["accuracy"]),
+            device=DeviceSection.from_dict(data["device"]),
+            budgets=tuple(Check.from_dict(c) for c in data["budgets"]),
+            layers=LayersSection.from_dict(data["layers"]) if "layers" in data else None,
+            format=data["format"],
+        )
+
+    def to_json(self) -> str:
+        """The report file's text: sorted keys, two-space indents."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Report:
+        """The report in a report file's text; ValueError if it is not one."""
+        return parse(cls.from_dict, text, "a report")
+
+
+def check(name: str, budget: Budget | None, report: Report) -> tuple[Check, ...]:
+    """Every limit the budget sets, against the report's figure that the budget table names.
+
+    A figure the summary measures (against its baseline) is left unmeasured
+    here, without a reason: it is not this report's to measure.
+    """
+    if budget is None:
+        return ()
+    return tuple(
+        Check.gate(name, kind, limit, report.device)
+        if kind.gate
+        else Check.of(
+            name,
+            kind,
+            number(limit),
+            report.figure(kind),
+            None if kind.by_summary else report.why_unmeasured(kind),
+        )
+        for kind, limit in budget.limits()
+    )
+
+
+def build_report(job: ReportJob, measured: Measurements, latency: LatencySection) -> Report:
+    """The report from its measurements (cached or fresh) and this run's budget checks.
+
+    Cheap and run every time: the float32 comparison reads a file size, the
+    device section reads the artifact's flatbuffer, and the budgets are the
+    manifest's current ones.
+    """
+    size = measured.size
+    if job.float32 is not None and job.float32.is_file():
+        size = replace(size, vs_float32=round(size.size / job.float32.stat().st_size, 4))
+    report = Report(
+        job.model,
+        job.variant.name,
+        job.artifact.name,
+        size,
+        latency,
+        measured.accuracy,
+        DeviceSection.measure(job.artifact.read_bytes()),
+        layers=measured.layers,
+    )
+    return replace(report, budgets=check(job.name, job.budget, report))
+
+
+def _worst(layers: LayersSection) -> list[str]:
+    """The three worst layers, each with its worst op's error in quantization steps."""
+    worst: dict[str, float] = {}
+    for op in layers.ops:
+        worst.setdefault(op.layer, op.rmse_scale)
+    return [f"{name} ({worst[name]:.2g} steps)" for name in layers.worst()]
+
+
+def duration(ms: float) -> str:
+    """A latency as people read it: ``0.42 ms``, or ``37 µs`` below a tenth of a millisecond."""
+    return f"{ms * 1000:.0f} µs" if ms < 0.1 else f"{ms:.2f} ms"
+
+
+def summary_line(report: Report) -> str:
+    size = report.size
+    parts = [f"{size.size:,} bytes"]
+    if size.vs_float32 is not None:
+        parts.append(f"{size.vs_float32:.2f}x float32")
+    if size.vs_source is not None:
+        parts.append(f"{size.vs_source:.2f}x source")
+    parts.append(f"{size.parameters:,} parameters")
+    quality = report.accuracy
+    if quality.accuracy is not None and quality.reference_accuracy is not None:
+        delta = quality.accuracy - quality.reference_accuracy
+        parts.append(f"accuracy {quality.accuracy:.4f} ({delta:+.4f} against the reference)")
+    if quality.top1_agreement is not None:
+        parts.append(f"top-1 agreement {quality.top1_agreement:.4f}")
+    elif quality.accuracy is None and quality.max_abs_error is not None:
+        parts.append(f"max error {quality.max_abs_error:.3g}")  # no class axis: the error
+    if quality.skipped is not None:
+        parts.append(f"no accuracy section ({quality.skipped})")
+    layers = report.layers
+    if layers is not None and layers.kept_float:
+        parts.append(f"kept in float: {', '.join(layers.kept_float)}")
+    if layers is not None and layers.ops:
+        parts.append(f"worst int8 layers: {', '.join(_worst(layers))}")
+    device = report.device
+    if device.runtime:
+        parts.append(f"needs runtime {device.needs()}")
+    if not device.gpu.compatible:
+        parts.append(device.gpu.sentence())
+    timing = report.latency
+    if timing.median_ms is not None:
+        where = "host CPU" if timing.this_host else f"measured on another host: {timing.host.cpu}"
+        parts.append(f"{duration(timing.median_ms)} per invoke ({where})")
+    else:
+        parts.append(f"not runnable by the stock interpreter ({timing.error})")
+    return f"{report.name}: " + ", ".join(parts)

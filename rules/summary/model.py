@@ -1,0 +1,497 @@
+"""The project summary: every variant's report in one table, as data (JSON) and as Markdown.
+
+``summary.md`` is meant to be pasted as a pull-request comment; ``summary.html``
+(``rules.summary.html``) is the page people look at. Given a baseline (an
+earlier summary), each variant gets its size and accuracy deltas, and the size
+growth budget (``rules.manifest.budgets.SIZE_GROWTH``) is checked against it, and the
+fleet's op inventory (``rules.fleet.inventory``) says what the change adds.
+Integer variants keep their worst quantized ops (``rules.summary.ranking.Ranking``),
+for a line each in Markdown and a chart each in HTML. Deterministic: sorted
+by model and variant, fixed number formats.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from converter.tflite.runtimes import show_version
+from rules.fleet.inventory import Fleet, VariantOps, changes
+from rules.manifest.budgets import SIZE_GROWTH, number
+from rules.report.sections import Host, Metric, parse
+from rules.report.variant import Check, Report
+from rules.summary.ranking import ROUNDING_STEPS, Ranking, steps
+
+SUMMARY_FORMAT = 5
+
+
+def _number(value: Metric) -> float | str | None:
+    """A metric as JSON can hold it: infinite SNR (identical outputs) stays the string 'inf'."""
+    return value if isinstance(value, (int, float)) or value == "inf" else None
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One variant against the baseline."""
+
+    size: int  # the baseline's
+    size_delta: int
+    size_growth: float  # 0.02 = +2%
+    accuracy: float | None  # the baseline's
+    accuracy_delta: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Delta:
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+
+
+@dataclass(frozen=True)
+class Row:
+    """One variant's line of the summary."""
+
+    model: str
+    variant: str
+    size: int
+    vs_float32: float | None
+    parameters: int
+    select_tf_ops: int
+    custom_ops: int
+    runnable: bool  # by the stock interpreter
+    latency_ms: float | None
+    # Where the figure came from: the host it was measured on, and whether that is this one.
+    latency_host: Host | None
+    latency_this_host: bool | None
+    accuracy: float | None
+    reference_accuracy: float | None
+    accuracy_drop: float | None
+    top1_agreement: float | None
+    snr_db: float | str | None
+    max_abs_error: float | None
+    budgets_passed: int
+    budgets_failed: int
+    budgets_unmeasured: int
+    breaches: tuple[str, ...]  # the sentences of the failed budgets
+    size_growth_limit: float | None  # the summary's to check, against its baseline
+    baseline: Delta | None = None
+    layers: Ranking | None = None  # integer variants: the worst quantized ops
+    runtime: str = ""  # the oldest runtime that loads it, "2.17.0"
+    runtime_because: str | None = None  # the op version that sets it
+    gpu_rejected: Mapping[str, int] = field(default_factory=dict)  # ops the GPU delegate refuses
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}/{self.variant}"
+
+    @classmethod
+    def of(cls, report: Report) -> Row:
+        """The row of a report."""
+        size, latency, quality = report.size, report.latency, report.accuracy
+        checks = report.budgets
+        return cls(
+            model=report.model,
+            variant=report.variant,
+            size=size.size,
+            vs_float32=size.vs_float32,
+            parameters=size.parameters,
+            select_tf_ops=size.select_tf_ops,
+            custom_ops=size.custom_ops,
+            runnable=latency.median_ms is not None,
+            latency_ms=latency.median_ms,
+            latency_host=latency.host,
+            latency_this_host=latency.this_host,
+            accuracy=quality.accuracy,
+            reference_accuracy=quality.reference_accuracy,
+            accuracy_drop=quality.accuracy_drop,
+            top1_agreement=quality.top1_agreement,
+            snr_db=None if quality.output is None else _number(quality.output.snr_db),
+            max_abs_error=quality.max_abs_error,
+            budgets_passed=sum(1 for c in checks if c.passed is True),
+            budgets_failed=sum(1 for c in checks if c.passed is False),
+            # A budget the summary checks is counted when it is checked, against the baseline.
+            budgets_unmeasured=sum(1 for c in checks if c.passed is None and not c.kind.by_summary),
+            breaches=tuple(c.sentence for c in checks if c.passed is False and c.sentence),
+            size_growth_limit=next(
+                (number(c.limit) for c in checks if c.kind is SIZE_GROWTH), None
+            ),
+            layers=None if report.layers is None else Ranking.of(report.layers),
+            runtime=report.device.runtime,
+            runtime_because=report.device.runtime_because,
+            gpu_rejected=dict(report.device.gpu.rejected),
+        )
+
+    def counted(self, check: Check) -> Row:
+        """This row with a check the summary made counted in (and its breach, if it failed)."""
+        if check.passed is None:
+            return replace(self, budgets_unmeasured=self.budgets_unmeasured + 1)
+        if check.passed:
+            return replace(self, budgets_passed=self.budgets_passed + 1)
+        return replace(
+            self,
+            budgets_failed=self.budgets_failed + 1,
+            breaches=(*self.breaches, check.sentence or ""),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["latency_host"] = None if self.latency_host is None else self.latency_host.to_dict()
+        out["breaches"] = list(self.breaches)
+        out["baseline"] = None if self.baseline is None else self.baseline.to_dict()
+        out["layers"] = None if self.layers is None else self.layers.to_dict()
+        out["gpu_rejected"] = dict(self.gpu_rejected)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Row:
+        # "layers" came in format 4, the device fields in 5: an older summary has none.
+        later = ("layers", "runtime", "runtime_because", "gpu_rejected")
+        fields = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name not in later}
+        fields.update({name: data[name] for name in later[1:] if name in data})
+        host, baseline, layers = data["latency_host"], data["baseline"], data.get("layers")
+        fields["latency_host"] = None if host is None else Host.from_dict(host)
+        fields["breaches"] = tuple(data["breaches"])
+        fields["baseline"] = None if baseline is None else Delta.from_dict(baseline)
+        fields["layers"] = None if layers is None else Ranking.from_dict(layers)
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The summary against its baseline: where it came from, the total delta, what came and went."""
+
+    source: str
+    total_bytes: int  # the baseline's
+    total_delta: int
+    added: tuple[str, ...]  # model/variant
+    removed: tuple[str, ...]
+    # What the change adds to the fleet's ops and runtime (rules.fleet.inventory.changes); None:
+    # the baseline has no inventory (an older summary).
+    ops_added: tuple[str, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **dataclasses.asdict(self),
+            "added": list(self.added),
+            "removed": list(self.removed),
+            "ops_added": None if self.ops_added is None else list(self.ops_added),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
+        ops_added = data.get("ops_added")
+        return cls(
+            data["source"],
+            data["total_bytes"],
+            data["total_delta"],
+            tuple(data["added"]),
+            tuple(data["removed"]),
+            None if ops_added is None else tuple(ops_added),
+        )
+
+
+@dataclass(frozen=True)
+class Summary:
+    """``summary.json``: every variant's row, sorted by model and variant."""
+
+    variants: tuple[Row, ...]
+    total_bytes: int
+    missing_reports: tuple[str, ...]  # file names of reports that are missing or unreadable
+    baseline: Comparison | None = None
+    ops: Fleet = field(
+        default_factory=lambda: Fleet({})
+    )  # the fleet's op inventory, as ``doit ops`` writes it
+    format: int = SUMMARY_FORMAT
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "variants": [row.to_dict() for row in self.variants],
+            "total_bytes": self.total_bytes,
+            "missing_reports": list(self.missing_reports),
+            "baseline": None if self.baseline is None else self.baseline.to_dict(),
+            "ops": self.ops.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Summary:
+        baseline, ops = data["baseline"], data.get("ops")
+        return cls(
+            variants=tuple(Row.from_dict(row) for row in data["variants"]),
+            total_bytes=data["total_bytes"],
+            missing_reports=tuple(data["missing_reports"]),
+            baseline=None if baseline is None else Comparison.from_dict(baseline),
+            ops=Fleet({}) if ops is None else Fleet.from_dict(ops),
+            format=data["format"],
+        )
+
+    def to_json(self) -> str:
+        """The text of ``summary.json``: sorted keys, two-space indents."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """A variant as the baseline knew it."""
+
+    size: int
+    accuracy: float | None
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What a comparison needs of an earlier summary: each variant's size and accuracy, the total.
+
+    Read leniently, from any summary format that has these: a baseline kept in
+    the cache may come from an older version of this tool.
+    """
+
+    variants: Mapping[tuple[str, str], Earlier]  # by (model, variant)
+    total_bytes: int
+    ops: Fleet | None = None  # its op inventory; None: a summary from before there was one
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Baseline:
+        rows = data["variants"]
+        if not isinstance(rows, list):
+            raise TypeError("its variants are not a list")
+        variants = {(r["model"], r["variant"]): Earlier(r["size"], r.get("accuracy")) for r in rows}
+        ops = data.get("ops")
+        return cls(
+            variants, data.get("total_bytes", 0), None if ops is None else Fleet.from_dict(ops)
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Baseline:
+        """The baseline in a summary.json's text; ValueError if it is not one."""
+        return parse(cls.from_dict, text, "a summary")
+
+
+def collect(reports: list[Path]) -> Summary:
+    """The summary's data from report files (missing ones are listed, not fatal)."""
+    rows = []
+    missing = []
+    inventory = []
+    for path in sorted(reports):
+        try:
+            report = Report.from_json(path.read_bytes())
+        except (OSError, ValueError):
+            missing.append(path.name)
+            continue
+        rows.append(Row.of(report))
+        device = report.device
+        inventory.append(
+            VariantOps(report.name, device.ops, device.runtime, device.runtime_because)
+        )
+    rows.sort(key=lambda r: (r.model, r.variant))
+    return Summary(tuple(rows), sum(r.size for r in rows), tuple(missing), ops=Fleet.of(inventory))
+
+
+def compare(summary: Summary, baseline: Baseline, source: str) -> tuple[Summary, list[str]]:
+    """The summary with the baseline's figures beside each variant, and its size growth breaches.
+
+    Each row gets its ``baseline`` delta and its growth budget checked; the
+    summary gets its ``baseline`` (where it came from, total delta, added and
+    removed variants).
+    """
+    before = baseline.variants
+    rows = []
+    breaches = []
+    for current in summary.variants:
+        old = before.get((current.model, current.variant))
+        limit = current.size_growth_limit
+        if old is None:
+            rows.append(current if limit is None else current.counted(_unmeasured(limit)))
+            continue
+        delta = current.size - old.size
+        growth = round(delta / old.size, 6) if old.size else 0.0
+        accuracy_delta = None
+        if current.accuracy is not None and old.accuracy is not None:
+            accuracy_delta = round(current.accuracy - old.accuracy, 6)
+        current = replace(
+            current, baseline=Delta(old.size, delta, growth, old.accuracy, accuracy_delta)
+        )
+        if limit is not None:
+            check = Check.of(current.name, SIZE_GROWTH, limit, growth, None)
+            if check.sentence is not None:
+                sentence = (
+                    f"{check.sentence} ({old.size:,} -> {current.size:,} bytes "
+                    f"against the baseline {source})"
+                )
+                check = replace(check, sentence=sentence)
+                breaches.append(sentence)
+            current = current.counted(check)
+        rows.append(current)
+    now = {(r.model, r.variant) for r in summary.variants}
+    comparison = Comparison(
+        source=source,
+        total_bytes=baseline.total_bytes,
+        total_delta=summary.total_bytes - baseline.total_bytes,
+        added=tuple(sorted(f"{m}/{v}" for m, v in now - set(before))),
+        removed=tuple(sorted(f"{m}/{v}" for m, v in set(before) - now)),
+        ops_added=None if baseline.ops is None else tuple(changes(baseline.ops, summary.ops)),
+    )
+    return replace(summary, variants=tuple(rows), baseline=comparison), breaches
+
+
+def _unmeasured(limit: float) -> Check:
+    return Check(SIZE_GROWTH.name, limit, None, None)
+
+
+def no_baseline(summary: Summary) -> Summary:
+    """Without a baseline, every growth budget counts as not measured."""
+    rows = tuple(
+        row if row.size_growth_limit is None else row.counted(_unmeasured(row.size_growth_limit))
+        for row in summary.variants
+    )
+    return replace(summary, variants=rows)
+
+
+def _budgets(row: Row) -> str:
+    parts = []
+    if row.budgets_failed:
+        parts.append(f"❌ {row.budgets_failed} over")
+    if row.budgets_passed:
+        parts.append(f"✅ {row.budgets_passed}")
+    if row.budgets_unmeasured:
+        parts.append(f"{row.budgets_unmeasured} not measured")
+    return ", ".join(parts) or "—"
+
+
+def size_delta(baseline: Delta | None) -> str:
+    """'+512 B (+2.10%)', '0 B', or '—' without a baseline."""
+    if baseline is None:
+        return "—"
+    if baseline.size_delta == 0:
+        return "0 B"
+    return f"{baseline.size_delta:+,} B ({baseline.size_growth:+.2%})"
+
+
+def _accuracy(row: Row) -> str:
+    if row.accuracy is not None:
+        text = f"{row.accuracy:.4f}"
+        if row.baseline is not None and row.baseline.accuracy_delta is not None:
+            text += f" ({row.baseline.accuracy_delta:+.4f})"
+        return text
+    if row.top1_agreement is not None:
+        return f"{row.top1_agreement:.2%} agree"
+    return "—"
+
+
+def markdown(summary: Summary) -> str:
+    baseline = summary.baseline
+    head = "| model | variant | size | vs float32 | parameters | accuracy | runtime | budgets |"
+    rule = "| --- | --- | ---: | ---: | ---: | ---: | --- | --- |"
+    if baseline:
+        head, rule = head + " vs baseline |", rule + " ---: |"
+    lines = ["## TFLite models", "", head, rule]
+    for row in summary.variants:
+        ratio = f"{row.vs_float32:.2f}x" if row.vs_float32 is not None else "—"
+        flex = " (Select TF ops)" if row.select_tf_ops else ""
+        line = (
+            f"| {row.model} | {row.variant}{flex} | {row.size:,} B | {ratio} | "
+            f"{row.parameters:,} | {_accuracy(row)} | {runtime(row)} | {_budgets(row)} |"
+        )
+        if baseline:
+            line += f" {size_delta(row.baseline)} |"
+        lines.append(line)
+    lines += ["", f"{len(summary.variants)} variants, {summary.total_bytes:,} bytes in all."]
+    if baseline:
+        lines.append(
+            f"Against the baseline ({baseline.source}): {baseline.total_delta:+,} bytes"
+            + "".join(
+                f"; {word}: {', '.join(names)}"
+                for word, names in (("added", baseline.added), ("removed", baseline.removed))
+                if names
+            )
+            + "."
+        )
+    lines += _device_lines(summary)
+    lines += _latency_lines(summary.variants)
+    lines += _layer_lines(summary.variants)
+    breaches = [sentence for row in summary.variants for sentence in row.breaches]
+    if breaches:
+        lines += ["", "**Over budget:**", *(f"- {sentence}" for sentence in breaches)]
+    if summary.missing_reports:
+        lines.append(f"Missing or unreadable reports: {', '.join(summary.missing_reports)}.")
+    return "\n".join(lines) + "\n"
+
+
+def _device_lines(summary: Summary) -> list[str]:
+    """The fleet's runtime and ops, what the change adds to them, and the GPU delegate's refusals."""
+    fleet = summary.ops
+    if not fleet.variants:
+        return []
+    ops = fleet.ops()
+    builtin = [op for op in ops if ":" not in op]
+    others = [op for op in ops if ":" in op]
+    lines = [
+        "",
+        f"**Runtime and ops:** {fleet.runtime_sentence()}; {len(builtin)} builtin ops"
+        + (f", and {', '.join(others)}" if others else "")
+        + ".",
+    ]
+    baseline = summary.baseline
+    if baseline is not None and baseline.ops_added is not None:
+        added = "; ".join(baseline.ops_added) if baseline.ops_added else "nothing new"
+        lines.append(f"Ops against the baseline: {added}.")
+    refused = [
+        f"{row.name} ({', '.join(f'{op} x{n}' for op, n in row.gpu_rejected.items())})"
+        for row in summary.variants
+        if row.gpu_rejected
+    ]
+    if refused:
+        lines.append(f"Ops the GPU delegate cannot take: {'; '.join(refused)}.")
+    return lines
+
+
+def runtime(row: Row) -> str:
+    """``2.17 (FULLY_CONNECTED v12)``, or ``—``."""
+    if not row.runtime:
+        return "—"
+    return show_version(row.runtime) + (f" ({row.runtime_because})" if row.runtime_because else "")
+
+
+def _latency_lines(rows: tuple[Row, ...]) -> list[str]:
+    """Where the latency figures come from: each host once, and the variants measured elsewhere."""
+    hosts = {
+        (h.cpu, h.cores, h.runtime): row.latency_this_host
+        for row in rows
+        if (h := row.latency_host)
+    }
+    lines = [
+        f"Latency {'measured here' if here else 'measured on another host'}: {cpu}, "
+        f"{cores} cores, {runtime}."
+        for (cpu, cores, runtime), here in sorted(hosts.items())
+    ]
+    elsewhere = [r.name for r in rows if r.latency_this_host is False]
+    if elsewhere:
+        lines.append(f"Latency from another host (no latency budget): {', '.join(elsewhere)}.")
+    return lines
+
+
+def _layer_lines(rows: tuple[Row, ...]) -> list[str]:
+    """Each integer variant's three worst layers, and the layers it keeps in float."""
+    lines = []
+    for row in rows:
+        ranking = row.layers
+        if ranking is None or not (ranking.ops or ranking.kept_float):
+            continue
+        parts = []
+        if ranking.ops:
+            parts.append(", ".join(f"{name} ({steps(v)} steps)" for name, v in ranking.worst()))
+        if ranking.kept_float:
+            parts.append(f"kept in float: {', '.join(ranking.kept_float)}")
+        lines.append(f"- {row.name}: {'; '.join(parts)}")
+    if not lines:
+        return []
+    head = (
+        f"**Worst int8 layers** (RMSE against float, in output quantization steps; "
+        f"about {ROUNDING_STEPS:.2f} is rounding alone):"
+    )
+    return ["", head, *lines]
