@@ -23,15 +23,15 @@ from servers import buildgrid, failing_proxy, free_port, moto_s3, nginx_webdav, 
 
 from converter.files import sweep
 from rules.cache.artifacts import ArtifactCache, CacheSettings
-from rules.cache.stores import (
+from rules.cache.stores.base import (
     ATTEMPTS,
     BACKOFF,
     CONNECT_TIMEOUT,
     READ_ATTEMPTS,
     TIMEOUT,
     Access,
-    LocalStore,
 )
+from rules.cache.stores.local import LocalStore
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -200,7 +200,7 @@ def test_a_silent_remote_is_bounded_by_the_timeout(tmp_path: Path) -> None:
 
 
 def test_the_readme_states_the_worst_case_of_the_retry_policy() -> None:
-    """The sums in rules/cache/stores.py's comment, from its constants: the README must agree."""
+    """The sums in rules/cache/stores/base.py's comment, from its constants: the README must agree."""
     # urllib3 waits nothing before the second attempt, then BACKOFF x 2^n.
     refused = sum(BACKOFF * 2**n for n in range(1, ATTEMPTS - 1))
     silent = READ_ATTEMPTS * TIMEOUT + sum(BACKOFF * 2**n for n in range(1, READ_ATTEMPTS - 1))

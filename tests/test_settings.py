@@ -12,7 +12,7 @@ from converter.execution.worker import DEFAULT_TIMEOUT
 from converter.service import client
 from rules.build.context import service_config
 from rules.cache.artifacts import settings_for
-from rules.cache.stores import HttpStore
+from rules.cache.stores.http import HttpStore
 from rules.errors import RulesError
 from rules.project.root import load_project
 from rules.project.settings import KEYS, TABLE, VARIABLES, Settings, load_settings, markdown

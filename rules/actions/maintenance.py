@@ -5,7 +5,8 @@ from __future__ import annotations
 from doit.exceptions import TaskFailed
 
 from rules.cache.artifacts import CacheSettings
-from rules.cache.stores import LocalStore, redact
+from rules.cache.stores.base import redact
+from rules.cache.stores.local import LocalStore
 
 
 def cache_stats(settings: CacheSettings) -> TaskFailed | None:

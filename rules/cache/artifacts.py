@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from rules.cache import reapi
-from rules.cache.stores import TIMEOUT, Access, LocalStore, Store, StoreError, open_store, redact
+from rules.cache.stores import open_store
+from rules.cache.stores.base import TIMEOUT, Access, Store, StoreError, redact
+from rules.cache.stores.local import LocalStore
 from rules.project.root import Project
 
 OFF = ("off", "none", "false", "0")

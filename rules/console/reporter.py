@@ -17,7 +17,7 @@ from doit.exceptions import UnmetDependency
 from doit.reporter import ConsoleReporter
 
 from rules.build.context import Build
-from rules.cache.stores import LocalStore
+from rules.cache.stores.local import LocalStore
 from rules.console.progress import Display, display_for
 
 PREFIX = "convert:"

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from rules.cache.stores import TIMEOUT, Access, StoreError, redact
+from rules.cache.stores.base import TIMEOUT, Access, StoreError, redact
 
 CHUNK = 1024 * 1024  # ByteStream messages stay well under gRPC's 4 MiB default
 # gRPC's retry policy, as its service config states it: UNAVAILABLE covers a refused or
