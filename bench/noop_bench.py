@@ -288,15 +288,13 @@ def child_inprocess(project: Path, report: Path, profile: Path | None) -> None:
     spent: dict[str, float] = {}
     # Instrument rules' stages where they exist under these names (rules/ may move on).
     loader = sys.modules.get("rules.loader")
-    actions = sys.modules.get("rules.actions.convert") or sys.modules.get("rules.actions")
+    variants = sys.modules.get("rules.build.variants")
     for module, name in ((loader, "find_manifests"), (loader, "load_manifests")):
         if module is not None and hasattr(module, name):
             setattr(module, name, timed_function(spent, name, getattr(module, name)))
-    if actions is not None and hasattr(actions, "up_to_date"):  # looked up when tasks are made
-        convert_module = vars(actions)
-        convert_module["up_to_date"] = timed_function(
-            spent, "uptodate", convert_module["up_to_date"]
-        )
+    check = getattr(variants, "ConvertUpToDate", None)
+    if check is not None:  # the convert tasks' up-to-date check, called by doit per task
+        check.__call__ = timed_function(spent, "uptodate", check.__call__)
     profiler = None
     if profile:
         import cProfile

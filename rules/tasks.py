@@ -4,23 +4,24 @@ Task names are fixed: ``convert:<model>/<variant>`` and ``check``. Convert tasks
 have no ``file_dep``: doit crashes on directories there and re-hashes touched
 files forever. Instead one ``uptodate`` check compares the job's content key
 (inputs, options, tool versions) and the artifact's own digest with the last
-build's, or restores the artifact from the cache; see ``rules.actions.convert``.
+build's, or restores the artifact from the cache; see ``rules.build.variants``.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from rules.actions import convert, maintenance, ops, report, summary
+from rules.build import layout, variants
 from rules.build.context import Build
 from rules.build.jobs import ConvertJob, ReportJob
 from rules.build.keys import discovers, fingerprint_of, inputs_of, source_part
 from rules.cache.artifacts import CacheSettings
 from rules.manifest.types import Manifest, Variant
 from rules.project.root import Project
+from rules.report.uptodate import ReportUpToDate, WithoutSource
 
 
 def job_for(
@@ -37,7 +38,7 @@ def job_for(
         inputs=inputs_of(manifest, variant),
         root=project.root,
         manifest=manifest.path,
-        output=Path(f"{project.build_dir}/{manifest.name}/{variant.name}.tflite"),
+        output=layout.artifact(project.build_dir, manifest.name, variant.name),
         fingerprint=fingerprint_of(project.root, manifest, variant, source),
         discovers=discovers(manifest, variant),
     )
@@ -71,7 +72,7 @@ def convert_tasks(
     """The ``convert`` group: one subtask per model variant (of this shard, if sharded)."""
     where = f" (shard {shard[0]} of {shard[1]})" if shard else ""
     yield {
-        "basename": "convert",
+        "basename": layout.CONVERT,
         "name": None,
         "doc": f"Convert every model variant to .tflite{where} (convert:<model>/<variant> for one)",
     }
@@ -79,7 +80,6 @@ def convert_tasks(
     for manifest in manifests:
         source = source_part(project.root, manifest.source)
         where = project.display(manifest.path)
-        out = f"{project.build_dir}/{manifest.name}"
         for variant in manifest.variants:
             job = job_for(project, manifest, variant, source)
             if not in_shard(manifest.name, shard):
@@ -88,12 +88,12 @@ def convert_tasks(
                 "name": job.name,
                 "doc": f"{manifest.name} {variant.name}: {describe(variant)} ({where})",
                 "actions": [(convert.convert, [job, build])],
-                "targets": [f"{out}/{variant.name}.tflite", f"{out}/{variant.name}.convert.json"],
-                "uptodate": [(convert.up_to_date, [job, build])],
+                "targets": [str(job.output), str(job.sidecar)],
+                "uptodate": [variants.ConvertUpToDate(job, build)],
                 # `setup`, not `task_dep`: the producing task runs only when this
                 # variant is not up to date (and not in the cache either).
                 "setup": [manifest.task] if manifest.task else [],
-                "clean": [(convert.clean, [job])],
+                "clean": [(variants.clean, [job])],
                 "verbosity": 1,
             }
 
@@ -104,7 +104,7 @@ def report_tasks(
     """The ``report`` group: one report (size, latency, accuracy, budgets) per variant (of the shard)."""
     project = build.project
     yield {
-        "basename": "report",
+        "basename": layout.REPORT,
         "name": None,
         "doc": "Report every variant's size, latency and accuracy, check budgets (report:<model>/<variant> for one)",
     }
@@ -112,23 +112,23 @@ def report_tasks(
     for manifest in manifests:
         if not in_shard(manifest.name, shard):
             continue  # its conversions are another shard's
-        float32 = f"{manifest.name}/float32"
+        float32 = layout.task_name(layout.CONVERT, f"{manifest.name}/float32")
         has_float32 = any(v.name == "float32" for v in manifest.variants)
         for variant in manifest.variants:
             job = ReportJob(manifest, variant, build_dir)
-            converts = [f"convert:{job.name}"]
+            converts = [layout.task_name(layout.CONVERT, job.name)]
             if has_float32 and variant.name != "float32":
-                converts.append(f"convert:{float32}")
+                converts.append(float32)
             yield {
                 "name": job.name,
                 "doc": f"{manifest.name} {variant.name}: size, latency and accuracy report, budgets",
                 "actions": [(report.report, [job, build])],
-                "targets": [f"{build_dir}/{manifest.name}/{variant.name}.report.json"],
+                "targets": [str(job.output)],
                 "task_dep": converts,
                 # A source made by a task is made first only when the report cannot
                 # come from the cache (see the gate below).
-                "setup": [f"_source:{job.name}"] if manifest.task else [],
-                "uptodate": [(report.report_up_to_date, [job, build])],
+                "setup": [layout.task_name(layout.SOURCE, job.name)] if manifest.task else [],
+                "uptodate": [ReportUpToDate(job, build.state)],
                 "clean": True,
                 "verbosity": 1,
             }
@@ -149,12 +149,12 @@ def source_gates(
         for variant in manifest.variants:
             job = ReportJob(manifest, variant, build.project.build_dir)
             yield {
-                "basename": "_source",
+                "basename": layout.SOURCE,
                 "name": job.name,
                 "doc": f"make {manifest.name}'s source for its {variant.name} report, if it must be",
                 "actions": [],
                 "setup": [manifest.task],
-                "uptodate": [(report.without_source, [job, build])],
+                "uptodate": [WithoutSource(job, build)],
             }
 
 
@@ -162,14 +162,16 @@ def summary_task(build: Build, manifests: list[Manifest]) -> dict[str, Any]:
     project = build.project
     # Strings: made on every load, turned into paths only when the summary runs.
     reports = [
-        f"{project.build_dir}/{m.name}/{v.name}.report.json" for m in manifests for v in m.variants
+        str(layout.report(layout.artifact(project.build_dir, m.name, v.name)))
+        for m in manifests
+        for v in m.variants
     ]
-    outputs = [project.build_dir / f"summary.{ext}" for ext in ("json", "md", "html")]
+    outputs = [project.build_dir / name for name in layout.SUMMARY_FILES]
     return {
         "basename": "summary",
         "doc": "Summarize every report in build/summary.json, summary.md and summary.html",
         "actions": [(summary.summary, [reports, build])],
-        "task_dep": ["report"],
+        "task_dep": [layout.REPORT],
         "targets": [str(o) for o in outputs],
         # Cheap, and its baseline can change without any file here changing: always rerun.
         "uptodate": [False],
@@ -181,17 +183,17 @@ def ops_task(build: Build, manifests: list[Manifest]) -> dict[str, Any]:
     """``ops``: the fleet's op inventory and registration source, from every artifact."""
     build_dir = build.project.build_dir
     artifacts = {
-        f"{m.name}/{v.name}": f"{build_dir}/{m.name}/{v.name}.tflite"
+        f"{m.name}/{v.name}": str(layout.artifact(build_dir, m.name, v.name))
         for m in manifests
         for v in m.variants
     }
     return {
         "basename": "ops",
-        "doc": f"Every variant's ops and the runtime it needs ({build_dir.name}/{ops.INVENTORY}), "
-        f"and a selective runtime's registration source ({ops.REGISTRATION})",
+        "doc": f"Every variant's ops and the runtime it needs ({build_dir.name}/{layout.INVENTORY}), "
+        f"and a selective runtime's registration source ({layout.REGISTRATION})",
         "actions": [(ops.ops, [artifacts, build])],
-        "task_dep": ["convert"],
-        "targets": [str(build_dir / ops.INVENTORY), str(build_dir / ops.REGISTRATION)],
+        "task_dep": [layout.CONVERT],
+        "targets": [str(build_dir / layout.INVENTORY), str(build_dir / layout.REGISTRATION)],
         # Cheap (a flatbuffer read per artifact), and files are rewritten only when they change.
         "uptodate": [False],
         "clean": True,

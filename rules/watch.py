@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from doit.exceptions import TaskFailed
 
+from rules.build import layout
 from rules.build.context import Build
 from rules.build.keys import inputs_of
 from rules.errors import ManifestError
@@ -173,7 +174,7 @@ def rebuild(namespace: dict[str, Any], tasks: list[str]) -> dict[str, Outcome]:
     class Recording(reporter):  # type: ignore[misc]
         def add_success(self, task: Any) -> None:
             super().add_success(task)
-            convert = task.name.startswith("convert:")
+            convert = task.name.startswith(f"{layout.CONVERT}:")
             note(task, task.values.get("origin", "built") if convert else "done")
 
         def skip_uptodate(self, task: Any) -> None:
@@ -202,7 +203,7 @@ def line(task: str, outcome: Outcome | None, seen: float, changed: str) -> str:
 
     ``changed`` names the files whose events led here.
     """
-    name = task.removeprefix("convert:")
+    name = task.removeprefix(f"{layout.CONVERT}:")
     if outcome is None:
         return f"watch: {name} not run ({changed} changed)"
     if outcome.word == "up to date":  # touched, or saved with its old bytes
@@ -317,9 +318,9 @@ class Watcher:
         if not seen:
             return
         names = sorted(seen)
-        tasks = [f"convert:{n}" for n in names]
+        tasks = [layout.task_name(layout.CONVERT, n) for n in names]
         if self.reports:
-            tasks += [f"report:{n}" for n in names]
+            tasks += [layout.task_name(layout.REPORT, n) for n in names]
         outcomes = rebuild(namespace, tasks)
         for task in tasks:
             variant = task.split(":", 1)[1]

@@ -16,6 +16,7 @@ from conftest import Models, write_files
 
 from converter.spec import KerasSource, Options, PythonSource, Representative
 from rules.actions import convert as convert_action
+from rules.build import variants
 from rules.build.context import Build
 from rules.build.jobs import ConvertJob
 from rules.build.keys import declared_key
@@ -101,6 +102,6 @@ def test_a_conversion_shipped_by_digest_gives_the_local_bytes_under_the_same_key
         hidden.rename(project)
 
     # The client restores it, as any cache hit.
-    origin = convert_action.restore(job, build, key)
+    origin = variants.restore(job, build.cache(), build.state, key)
     assert origin == "local"  # the shared directory is this client's cache
     assert job.output != moved.output and job.output.read_bytes() == moved.output.read_bytes()

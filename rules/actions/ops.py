@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING
 from doit.exceptions import TaskFailed
 
 from converter.files import write_atomic
+from rules.build import layout
 from rules.build.context import Build
 
 if TYPE_CHECKING:
     from rules.fleet.inventory import Fleet
 
-INVENTORY = "ops.json"
-REGISTRATION = "register_ops.cc"
 # The build state's memo of the last inventory: artifact sha256 -> its ops and runtime. An
 # artifact's bytes decide both, and the no-op convert before this task has its digest at
 # hand, so a rerun reads no flatbuffer (nor imports the schema, nor numpy).
@@ -43,7 +42,7 @@ def ops(artifacts: dict[str, str], build: Build) -> TaskFailed | None:
     inventory = json.dumps(fleet.to_dict(), indent=2, sort_keys=True) + "\n"
     source = registration_source(fleet.ops(), list(fleet.variants))
     build_dir = project.build_dir
-    for name, text in ((INVENTORY, inventory), (REGISTRATION, source)):
+    for name, text in ((layout.INVENTORY, inventory), (layout.REGISTRATION, source)):
         _write_if_changed(build_dir / name, text)
     table = fleet.ops()
     kinds = {
@@ -54,7 +53,7 @@ def ops(artifacts: dict[str, str], build: Build) -> TaskFailed | None:
     counts = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
     print(
         f"    ops: {len(fleet.variants)} variants, {counts} ops; {fleet.runtime_sentence()}; "
-        f"see {project.display(build_dir / INVENTORY)} and {project.display(build_dir / REGISTRATION)}",
+        f"see {project.display(build_dir / layout.INVENTORY)} and {project.display(build_dir / layout.REGISTRATION)}",
         file=sys.stderr,
     )
     return None

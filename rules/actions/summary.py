@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from doit.exceptions import TaskFailed
 
 from converter.files import write_atomic
+from rules.build import layout
 from rules.build.context import Build
 
 if TYPE_CHECKING:
@@ -36,9 +37,10 @@ def summary(reports: list[str], build: Build) -> TaskFailed | None:
             data, breaches = compare(data, earlier, where)
     text = data.to_json()
     build_dir = project.build_dir
-    write_atomic(build_dir / "summary.json", text.encode())
-    write_atomic(build_dir / "summary.md", markdown(data).encode())
-    write_atomic(build_dir / "summary.html", html(data).encode())
+    json_file, md_file, html_file = (build_dir / name for name in layout.SUMMARY_FILES)
+    write_atomic(json_file, text.encode())
+    write_atomic(md_file, markdown(data).encode())
+    write_atomic(html_file, html(data).encode())
     line = f"    summary: {len(data.variants)} variants, {data.total_bytes:,} bytes"
     if data.baseline:
         line += f", {data.baseline.total_delta:+,} bytes against {data.baseline.source}"

@@ -1,4 +1,4 @@
-"""One doit process's build: the project, its cache, its state, and where conversions run.
+"""One doit process's build: the project, its cache, its state, and its engine.
 
 Made once when doit loads the tasks (``rules.loader``) and handed to every
 action and up-to-date check as an argument, so nothing about a build lives in
@@ -24,7 +24,6 @@ from rules.project.state import BuildState
 if TYPE_CHECKING:
     from converter.api import Engine
     from converter.service.client import ServiceConfig
-    from rules.execute.dask import Cluster
     from rules.report.measurements import Plan
 
 
@@ -37,7 +36,6 @@ class Build:
     references: dict[str, dict[str, Any]] = field(default_factory=dict)
     plans: dict[str, Plan] = field(default_factory=dict)  # report name -> its keys and hits
     _cache: tuple[int, ArtifactCache] | None = None
-    _cluster: tuple[int, Cluster] | None = None
 
     def engine(self) -> Engine:
         """The process's engine, made on first use and closed at exit.
@@ -65,19 +63,8 @@ class Build:
             self._cache = (os.getpid(), ArtifactCache(self.settings))
         return self._cache[1]
 
-    def cluster(self) -> Cluster | None:
-        """This process's connection to the Dask cluster the settings name (None: local)."""
-        executor = self.project.settings.executor
-        if not executor.startswith("dask://"):
-            return None
-        if self._cluster is None or self._cluster[0] != os.getpid():
-            from rules.execute.dask import Cluster
-
-            self._cluster = (os.getpid(), Cluster(executor, self))
-        return self._cluster[1]
-
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_cache": None, "_cluster": None, "references": {}, "plans": {}}
+        return {**self.__dict__, "_cache": None, "references": {}, "plans": {}}
 
 
 def service_config(settings: Settings) -> ServiceConfig:

@@ -9,6 +9,7 @@ from typing import Any
 
 from converter.digest import canonical_json
 from converter.spec import Options, PythonSource, Source
+from rules.build import layout
 from rules.manifest.types import Budget, Evaluate, Manifest, Variant, budget_for
 
 
@@ -31,17 +32,21 @@ class ConvertJob:
     def name(self) -> str:
         return f"{self.model}/{self.variant}"
 
+    @property
+    def task(self) -> str:
+        return layout.task_name(layout.CONVERT, self.name)
+
     @functools.cached_property
     def fingerprint_json(self) -> str:
         return canonical_json(self.fingerprint)
 
     @property
     def sidecar(self) -> Path:
-        return self.output.with_suffix(".convert.json")
+        return layout.sidecar(self.output)
 
     @property
     def log(self) -> Path:
-        return self.output.with_suffix(".convert.log")
+        return layout.log(self.output)
 
 
 @dataclass(frozen=True)
@@ -64,13 +69,17 @@ class ReportJob:
     def name(self) -> str:
         return f"{self.manifest.name}/{self.variant.name}"
 
+    @property
+    def task(self) -> str:
+        return layout.task_name(layout.REPORT, self.name)
+
     @functools.cached_property
     def artifact(self) -> Path:
-        return self.build_dir / self.manifest.name / f"{self.variant.name}.tflite"
+        return layout.artifact(self.build_dir, self.manifest.name, self.variant.name)
 
     @functools.cached_property
     def output(self) -> Path:
-        return self.artifact.with_suffix(".report.json")
+        return layout.report(self.artifact)
 
     @functools.cached_property
     def float32(self) -> Path | None:

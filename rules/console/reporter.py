@@ -16,11 +16,12 @@ from typing import Any
 from doit.exceptions import UnmetDependency
 from doit.reporter import ConsoleReporter
 
+from rules.build import layout
 from rules.build.context import Build
 from rules.cache.stores.local import LocalStore
 from rules.console.progress import Display, display_for
 
-PREFIX = "convert:"
+PREFIX = f"{layout.CONVERT}:"
 NAMED_FAILURES = 5  # the closing line names this many failed tasks, then counts the rest
 
 

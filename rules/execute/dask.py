@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from converter.errors import ConverterError
+from rules.build import variants
 from rules.build.context import Build, warn
 from rules.build.jobs import ConvertJob
 from rules.cache.artifacts import ArtifactCache, CacheSettings
 from rules.execute import bundle
+from rules.execute.local import convert_here
 from rules.project.state import BuildState
 
 CONNECT_TIMEOUT = 10.0  # seconds to reach the scheduler before building locally
@@ -55,19 +57,18 @@ def versions() -> dict[str, str]:
 class Cluster:
     """One build process's connection to a Dask scheduler (made on first use)."""
 
-    def __init__(self, address: str, build: Build) -> None:
+    def __init__(self, address: str) -> None:
         self.url = address
         self.address = address.removeprefix("dask://")
-        self.build = build
         self.client: Any = None
         self.failed = False
         self.submitted = 0
 
-    def available(self) -> bool:
+    def available(self, settings: CacheSettings) -> bool:
         """Whether conversions go to the cluster; a scheduler that cannot be reached warns once."""
         if self.failed:
             return False
-        if self.build.settings.remote is None:
+        if settings.remote is None:
             raise ClusterError(
                 f"the executor {self.url} needs a remote cache (cache = an http(s)://, "
                 "grpc:// or s3:// URL): the cluster's workers meet the build only there"
@@ -91,8 +92,6 @@ class Cluster:
 
     def convert(self, job: ConvertJob, build: Build, declared: str) -> dict[str, Any]:
         """Convert ``job`` on the cluster and restore its artifact from the cache; ClusterError."""
-        from rules.actions.convert import restore
-
         cache = build.cache()
         seen = cache.fetch_discovered(declared) if job.discovers else []
         shipped = bundle.bundle_of(job, build.state, seen[0] if seen else ())
@@ -114,7 +113,7 @@ class Cluster:
         status, detail, log = self._await(job, future)
         if status != "ok":
             raise ClusterError(detail, log=log)
-        origin = restore(job, build, declared)
+        origin = variants.restore(job, cache, build.state, declared)
         if origin is None:
             raise ClusterError(
                 f"the cluster converted it but the shared cache {cache.settings.describe()} "
@@ -176,8 +175,6 @@ def run(
     """On a worker: ("ok", the worker's address, "") or ("failed", the sentence, the log)."""
     from distributed import get_worker
 
-    from rules.actions.convert import build_here
-
     worker = get_worker()
     mine = versions()
     if mine != wanted:
@@ -194,7 +191,7 @@ def run(
         own = dataclasses.replace(
             project, settings=dataclasses.replace(project.settings, daemon="off")
         )
-        build_here(moved, Build(own, here, BuildState(root / "state")), declared)
+        convert_here(moved, Build(own, here, BuildState(root / "state")), declared)
     except ConverterError as e:
         return "failed", str(e), e.log
     except bundle.BundleError as e:

@@ -39,6 +39,7 @@ from typing import Any
 from converter.digest import bytes_digest, canonical_json
 from converter.errors import ConverterError
 from rules.build import keys as fingerprint
+from rules.build import layout
 from rules.build.context import Build
 from rules.build.jobs import ReportJob
 from rules.report.sections import (
@@ -196,7 +197,7 @@ def source_key(job: ReportJob, build: Build) -> str:
     a calibration generator's: a few extra misses, never a wrong hit.
     """
     manifest, state, root = job.manifest, build.state, build.project.root
-    record = state.record(f"convert:{job.name}")
+    record = state.record(layout.task_name(layout.CONVERT, job.name))
     discovered = record.discovered if record is not None else ()
     files = {
         fingerprint.relative(root, absolute): digest
