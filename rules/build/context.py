@@ -24,7 +24,6 @@ from rules.project.state import BuildState
 if TYPE_CHECKING:
     from converter.api import Engine
     from converter.service.client import ServiceConfig
-    from rules.report.measurements import Plan
 
 
 @dataclass
@@ -34,7 +33,8 @@ class Build:
     state: BuildState
     # Source model outputs by reference key: one TF run per model and inputs per process.
     references: dict[str, dict[str, Any]] = field(default_factory=dict)
-    plans: dict[str, Plan] = field(default_factory=dict)  # report name -> its keys and hits
+    # Report name -> its keys and hits (rules.report.measurements.Plan), once per process.
+    plans: dict[str, object] = field(default_factory=dict)
     _cache: tuple[int, ArtifactCache] | None = None
 
     def engine(self) -> Engine:

@@ -144,7 +144,7 @@ def plan(job: ReportJob, build: Build) -> Plan:
     fresh clone finds the report without running the task.
     """
     known = build.plans.get(job.name)
-    if known is not None:
+    if isinstance(known, Plan):
         return known
     manifest, state = job.manifest, build.state
     evaluate = job.evaluate
