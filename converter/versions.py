@@ -1,8 +1,31 @@
-"""Installed versions, read from package metadata: never by importing TensorFlow."""
+"""The versions that matter, read from package metadata (never by importing TensorFlow), in one recipe.
+
+Every cache key, every check that two processes can share work, and every
+provenance stamp takes its versions from here, so they cannot disagree:
+
+- ``conversion``: what a conversion's bytes depend on: TensorFlow, Keras (it
+  loads every Keras source and builds many Python entries' models), tf-keras
+  where a legacy model loads, and this project.
+- ``measurement``: what a report's figures depend on besides: the interpreter
+  that runs the artifact (ai-edge-litert).
+- ``environment``: all of them, for a warm service or a cluster worker, which
+  must run exactly the build's environment to share its work.
+"""
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 PROJECT = "tflite-build"
+# The folder that holds our own packages: a worker puts it on its path, the warm service
+# digests their files for its identity, and the worker never takes them for user code.
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+OWN_PACKAGES = ("converter", "rules")
+TENSORFLOW = ("tensorflow", "tensorflow-cpu")  # either distribution provides the package
+KERAS = "keras"
+LEGACY_KERAS = "tf-keras"
+INTERPRETER = "ai-edge-litert"
 
 
 def version(distribution: str) -> str:
@@ -16,4 +39,31 @@ def version(distribution: str) -> str:
 
 
 def tensorflow_version() -> str:
-    return version("tensorflow") or version("tensorflow-cpu")
+    return next((v for v in map(version, TENSORFLOW) if v), "")
+
+
+@functools.cache
+def conversion(legacy_keras: bool = False) -> dict[str, str]:
+    """Name -> version of what a conversion's bytes depend on (tf-keras only for a legacy model)."""
+    found = {"tensorflow": tensorflow_version(), KERAS: version(KERAS), PROJECT: version(PROJECT)}
+    if legacy_keras:
+        found[LEGACY_KERAS] = version(LEGACY_KERAS)
+    return found
+
+
+@functools.cache
+def measurement() -> dict[str, str]:
+    """Name -> version of what a report's measurements depend on: a conversion's, and the interpreter."""
+    return {**conversion(), INTERPRETER: version(INTERPRETER)}
+
+
+@functools.cache
+def environment() -> dict[str, str]:
+    """Every version above: what a warm service or a cluster worker must share with the build."""
+    return {**conversion(legacy_keras=True), INTERPRETER: version(INTERPRETER)}
+
+
+def forget() -> None:
+    """Read the versions afresh (after an install in this process; tests)."""
+    for recipe in (conversion, measurement, environment):
+        recipe.cache_clear()

@@ -22,7 +22,7 @@ from conftest import REPO, Models, write_files
 from doit_runs import Run, converted, doit, edit
 
 import rules
-from rules.build import keys as fingerprint
+from converter import versions
 
 pytestmark = pytest.mark.tf
 
@@ -164,15 +164,39 @@ def test_each_input_rebuilds_exactly_what_uses_it(project: Path) -> None:
     assert "Traceback" not in run.output
 
 
-def test_tool_versions_are_part_of_every_key(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+def _installed(site: Path, distribution: str, version: str) -> None:
+    """A distribution's metadata (no code) that importlib.metadata finds before the real one."""
+    info = site / f"{distribution.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {distribution}\nVersion: {version}\n"
+    )
+
+
+@pytest.mark.parametrize("distribution", ["keras", "tensorflow", "tflite-build"])
+def test_a_tool_upgrade_misses_the_cache_and_the_same_environment_hits_it(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, distribution: str
 ) -> None:
+    """The key recipe reads what is installed: an upgrade converts again, going back restores.
+
+    The installed version is faked the way an upgrade shows itself to the recipe (package
+    metadata first on the path); the conversion itself still runs the real packages.
+    """
     assert build(project).code == 0
-    versions = dict(fingerprint.tool_versions())
-    monkeypatch.setattr(fingerprint, "tool_versions", lambda: {**versions, "tensorflow": "2.99.0"})
-    assert converted(build(project)) == ALL
-    monkeypatch.setattr(fingerprint, "tool_versions", lambda: {**versions, "tflite-build": "9.9"})
-    assert converted(build(project)) == ALL
+    site = tmp_path / "upgraded"
+    _installed(site, distribution, "99.0.0")
+    with monkeypatch.context() as upgraded:
+        upgraded.syspath_prepend(str(site))
+        versions.forget()
+        assert versions.conversion()[distribution] == "99.0.0"
+        run = build(project)
+        assert converted(run) == ALL, "a new version must miss the cache for every variant"
+        assert run.conversions == len(ALL)
+    versions.forget()
+    assert versions.conversion()[distribution] != "99.0.0"
+    run = build(project)
+    assert run.code == 0 and run.conversions == 0, run.output  # the first build's entries
+    assert "(from the local cache)" in run.output
 
 
 def test_touched_files_are_hashed_once_then_stat_only(project: Path) -> None:

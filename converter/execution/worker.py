@@ -40,8 +40,8 @@ from converter.spec import (
     RunOutcome,
     RunRequest,
 )
+from converter.versions import PACKAGE_ROOT
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 POLL_SECONDS = 0.05
 STARTUP_TIMEOUT = 300.0
 DEFAULT_TIMEOUT = 600.0  # seconds one conversion may take, unless the caller says otherwise

@@ -25,9 +25,10 @@ from converter.errors import ConverterError
 from converter.execution.executor import ExecutorUnavailable
 from converter.execution.worker import DEFAULT_TIMEOUT
 from converter.service import rendezvous
-from converter.service.rendezvous import PACKAGE_ROOT, Place, ServiceError
+from converter.service.rendezvous import Place, ServiceError
 from converter.service.server import Status
 from converter.spec import AnyOutcome, AnyRequest, LayersOutcome, Outcome, Request, RunOutcome
+from converter.versions import PACKAGE_ROOT
 
 DEFAULT_IDLE_TIMEOUT = 900.0
 START_TIMEOUT = 60.0  # the service listens before its workers import TensorFlow

@@ -25,11 +25,10 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from converter import versions
 from converter.errors import ConverterError
-from converter.versions import PROJECT, tensorflow_version, version
+from converter.versions import OWN_PACKAGES, PACKAGE_ROOT
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-SOURCE_PACKAGES = ("converter", "rules")
 CONNECT_TIMEOUT = 5.0
 # sockaddr_un.sun_path holds 108 bytes on Linux, the terminating NUL included.
 MAX_SOCKET_PATH = 107
@@ -58,8 +57,7 @@ def identity() -> str:
     """This environment's service identity: interpreter, versions and our source, digested."""
     described = {
         "python": interpreter(),
-        "versions": {name: version(name) for name in (PROJECT, "keras", "tf-keras")}
-        | {"tensorflow": tensorflow_version()},
+        "versions": versions.environment(),
         "source": source_digest(),
     }
     text = json.dumps(described, sort_keys=True, separators=(",", ":"))
@@ -69,7 +67,7 @@ def identity() -> str:
 def source_digest() -> str:
     """A digest of this package's own Python files: editing the tool replaces its service."""
     digest = hashlib.sha256()
-    for package in SOURCE_PACKAGES:
+    for package in OWN_PACKAGES:
         root = PACKAGE_ROOT / package
         for path in sorted(root.rglob("*.py")):
             digest.update(path.relative_to(PACKAGE_ROOT).as_posix().encode() + b"\0")

@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from converter.digest import file_digest
+from converter.versions import OWN_PACKAGES, PACKAGE_ROOT
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
-OWN_PACKAGES = ("converter", "rules")
 # The import path and folder this interpreter started with: the folders on it hold
 # the environment's packages too (a .pth file or PYTHONPATH can add site-packages
 # beyond sys.prefix, as a layered virtual environment does).

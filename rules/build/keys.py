@@ -18,24 +18,23 @@ the converter is deterministic for the same inputs and options.
 
 from __future__ import annotations
 
-import functools
 import os
 from pathlib import Path
 from typing import Any
 
+from converter import versions
 from converter.digest import bytes_digest, canonical_json
-from converter.spec import PythonSource, Source, source_to_dict
-from converter.versions import PROJECT, tensorflow_version, version
+from converter.spec import KerasSource, PythonSource, Source, source_to_dict
 from rules.build.jobs import ConvertJob
 from rules.manifest.types import Manifest, Variant
 from rules.project.state import BuildState
 
-KEY_FORMAT = 2  # bump when the key's recipe changes
+KEY_FORMAT = 3  # bump when the key's recipe changes (3: Keras, and tf-keras for legacy models)
 
 
-@functools.cache
-def tool_versions() -> dict[str, str]:
-    return {"tensorflow": tensorflow_version(), PROJECT: version(PROJECT)}
+def tool_versions(source: Source) -> dict[str, str]:
+    """The versions a conversion of ``source`` depends on (``converter.versions``' one recipe)."""
+    return versions.conversion(legacy_keras=isinstance(source, KerasSource) and source.legacy)
 
 
 def source_inputs(manifest: Manifest) -> tuple[Path, ...]:
@@ -104,14 +103,15 @@ def fingerprint_of(
     root: Path, manifest: Manifest, variant: Variant, source: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The non-file part of the key: names, source description, options, tool versions."""
+    own = manifest.source_for(variant)
     return {
         "format": KEY_FORMAT,
         "model": manifest.name,
         "variant": variant.name,
         "task": manifest.task,
-        "source": source if source is not None else source_part(root, manifest.source_for(variant)),
+        "source": source if source is not None else source_part(root, own),
         "options": portable(variant.options.to_dict(), root),
-        **tool_versions(),
+        **tool_versions(own),
     }
 
 

@@ -15,6 +15,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from converter import versions
 from converter.files import write_atomic
 from rules.build import keys
 from rules.build.context import Build
@@ -75,9 +76,9 @@ def stat_signature(job: ConvertJob, state: BuildState, discovered: tuple[str, ..
     for path in job.inputs:
         inputs += state.files(str(path))
     inputs += [str(job.root / path) for path in discovered]
-    versions = ",".join(keys.tool_versions().values())
+    tools = ",".join(versions.environment().values())
     output = state.stats([str(job.output)])
-    return f"{versions}|{state.stats(inputs, this_build=True)}|{output}"
+    return f"{tools}|{state.stats(inputs, this_build=True)}|{output}"
 
 
 def still_built(job: ConvertJob, state: BuildState, record: Record) -> bool:

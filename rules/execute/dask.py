@@ -22,10 +22,10 @@ import json
 import shutil
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from converter import versions
 from converter.errors import ConverterError
 from rules.build import variants
 from rules.build.context import Build, warn
@@ -41,17 +41,6 @@ POLL = 0.5  # seconds between looks at where a queued task is
 
 class ClusterError(ConverterError):
     """The cluster could not convert a variant (its sentence says why)."""
-
-
-def versions() -> dict[str, str]:
-    """What must match between the build and a worker: this project, TensorFlow and Keras."""
-    found = {}
-    for name in ("tflite-build", "tensorflow", "keras"):
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
 
 
 class Cluster:
@@ -103,7 +92,7 @@ class Cluster:
             shipped,
             build.settings,
             build.project,
-            versions(),
+            versions.environment(),
             declared,
             key=f"tflite-build-convert-{declared}",
             pure=False,
@@ -176,7 +165,7 @@ def run(
     from distributed import get_worker
 
     worker = get_worker()
-    mine = versions()
+    mine = versions.environment()
     if mine != wanted:
         differ = [f"{name} {mine[name]} (the build: {wanted.get(name)})" for name in mine]
         return "failed", f"the cluster worker {worker.address} runs {', '.join(differ)}", ""

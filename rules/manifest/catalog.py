@@ -16,6 +16,7 @@ import json
 import os
 from pathlib import Path
 
+from converter.versions import OWN_PACKAGES, PACKAGE_ROOT
 from rules.errors import Problem
 from rules.manifest import codec
 from rules.manifest.types import Manifest
@@ -36,9 +37,9 @@ def _signature(path: Path | str) -> list[int] | None:
 @functools.cache
 def code_signature() -> str:
     """Our own modules' signatures: an upgrade or an edit of the parser invalidates the cache."""
-    here = Path(__file__).resolve().parent
-    files = sorted([*here.glob("*.py"), *(here.parent / "converter").glob("*.py")])
-    text = json.dumps([CACHE_FORMAT, [(f.name, _signature(f)) for f in files]])
+    files = sorted(f for package in OWN_PACKAGES for f in (PACKAGE_ROOT / package).rglob("*.py"))
+    signatures = [(f.relative_to(PACKAGE_ROOT).as_posix(), _signature(f)) for f in files]
+    text = json.dumps([CACHE_FORMAT, signatures])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from importlib import metadata
 from typing import Any
 
+from converter import versions
 from converter.digest import bytes_digest, canonical_json
 from converter.errors import ConverterError
 from rules.build import keys as fingerprint
@@ -169,7 +170,7 @@ def plan(job: ReportJob, build: Build) -> Plan:
                 if evaluate is not None and not made_by_task
                 else None,
                 "samples": evaluate.samples if evaluate is not None else None,
-                "versions": {**fingerprint.tool_versions(), "runtime": _litert_version()},
+                "versions": versions.measurement(),
             }
         ).encode()
     )
@@ -209,7 +210,7 @@ def source_key(job: ReportJob, build: Build) -> str:
         "source": fingerprint.source_part(root, manifest.source_for(job.variant)),
         "task": manifest.task,
         "inputs": dict(sorted(files.items())),
-        **fingerprint.tool_versions(),
+        **fingerprint.tool_versions(manifest.source_for(job.variant)),
     }
     return bytes_digest(canonical_json(described).encode())
 

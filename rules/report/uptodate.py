@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
+from converter import versions
 from converter.digest import canonical_json
 from converter.spec import source_to_dict
-from rules.build import keys
 from rules.build.context import Build
 from rules.build.jobs import ReportJob
 from rules.build.uptodate import UpToDate
@@ -66,5 +66,5 @@ def report_stats(job: ReportJob, state: BuildState) -> str:
         files.append(str(job.float32))
     if job.evaluate is not None:
         files.append(str(job.evaluate.data))
-    versions = ",".join(keys.tool_versions().values())
-    return f"{REPORT_FORMAT}|{versions}|{section}|{state.stats(files)}"
+    tools = ",".join(versions.measurement().values())
+    return f"{REPORT_FORMAT}|{tools}|{section}|{state.stats(files)}"
