@@ -39,11 +39,11 @@ from converter.spec import (
     LayersRequest,
     Options,
     Outcome,
-    PythonSource,
     Request,
     RunOutcome,
     RunRequest,
     Source,
+    source_file,
     source_to_dict,
 )
 from converter.versions import PROJECT, tensorflow_version, version
@@ -72,25 +72,24 @@ class Result:
     search: dict[str, Any] | None = None
 
 
-def source_file(source: Source) -> Path | None:
-    """The file or directory a source's bytes come from (a Python entry's file, if it names one)."""
-    return source.file if isinstance(source, PythonSource) else source.path
-
-
 def make_provenance(source: Source, options: Options, extra: dict[str, Any]) -> dict[str, Any]:
     """The JSON stamped into an artifact: no absolute paths, no clock, the same on every machine.
 
-    ``extra`` is merged last, so a caller that knows better (relative paths) can say so.
+    ``extra`` is merged last, so a caller that knows better (relative paths) can say so;
+    a caller that has the source's digest already (``source_digest``) spares a second
+    read of the source (a SavedModel can be large).
     """
-    origin = source_file(source)
     provenance: dict[str, Any] = {
         "tool": PROJECT,
         "tool_version": version(PROJECT),
         "tensorflow": tensorflow_version(),
         "source": _names_only(source_to_dict(source)),
-        "source_digest": path_digest(origin) if origin is not None and origin.exists() else None,
         "options": _names_only(options.to_dict()),
     }
+    if "source_digest" not in extra:
+        origin = source_file(source)
+        exists = origin is not None and origin.exists()
+        provenance["source_digest"] = path_digest(origin) if origin is not None and exists else None
     provenance.update(extra)
     return provenance
 

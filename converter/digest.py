@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 CHUNK = 1 << 20
@@ -48,10 +49,14 @@ def path_digest(path: Path) -> str:
     """
     if not path.is_dir():
         return file_digest(path)
-    listing = [
-        [relative, file_digest(Path(absolute))] for relative, absolute in walk_files(str(path))
-    ]
-    return canonical_digest({"tree": listing})
+    return tree_digest(
+        (relative, file_digest(Path(absolute))) for relative, absolute in walk_files(str(path))
+    )
+
+
+def tree_digest(listing: Iterable[tuple[str, str]]) -> str:
+    """A directory's digest from its (relative POSIX path, file digest) pairs, in sorted order."""
+    return canonical_digest({"tree": [[relative, digest] for relative, digest in listing]})
 
 
 def canonical_json(value: object) -> str:

@@ -237,6 +237,11 @@ def _option_defaults() -> dict[str, Any]:
     return {f.name: getattr(defaults, f.name) for f in dataclasses.fields(Options)}
 
 
+def source_file(source: Source) -> Path | None:
+    """The file or directory a source's bytes come from (a Python entry's file, if it names one)."""
+    return source.file if isinstance(source, PythonSource) else source.path
+
+
 def source_to_dict(source: Source) -> dict[str, Any]:
     """A JSON-ready description of a source (its kind plus every non-default field)."""
     out: dict[str, Any] = {"kind": source.kind}

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from converter import versions
-from converter.digest import bytes_digest, canonical_json
-from converter.spec import KerasSource, PythonSource, Source, source_to_dict
+from converter.digest import bytes_digest, canonical_json, tree_digest
+from converter.spec import KerasSource, PythonSource, Source, source_file, source_to_dict
 from rules.build.jobs import ConvertJob
 from rules.manifest.types import Manifest, Variant
 from rules.project.state import BuildState
@@ -137,6 +137,24 @@ def input_digests(job: ConvertJob, state: BuildState) -> dict[str, str]:
         for absolute, digest in state.tree(str(path))
     }
     return dict(sorted(digests.items()))
+
+
+def source_digest(source: Source, state: BuildState) -> str | None:
+    """The digest provenance stamps for ``source`` (``converter.digest.path_digest``'s), from the
+    digests the build state already has: the engine need not read the source a second time."""
+    origin = source_file(source)
+    if origin is None:
+        return None
+    try:
+        if not os.path.isdir(origin):
+            return state.digest(origin)
+        prefix = str(origin).rstrip(os.sep) + os.sep
+        return tree_digest(
+            (absolute[len(prefix) :].replace(os.sep, "/"), digest)
+            for absolute, digest in state.tree(str(origin))
+        )
+    except FileNotFoundError:
+        return None
 
 
 def declared_key(job: ConvertJob, state: BuildState) -> str:

@@ -22,6 +22,7 @@ def convert_here(job: ConvertJob, build: Build, declared: str) -> dict[str, Any]
         "variant": job.variant,
         "source": job.fingerprint["source"],
         "options": job.fingerprint["options"],
+        "source_digest": keys.source_digest(job.source, build.state),
     }
     result = build.engine().convert(
         job.source,
