@@ -9,11 +9,11 @@ it as ``ERROR: ...``, no traceback) before anything is built.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from doit.exceptions import InvalidDodoFile
+from doit.exceptions import InvalidDodoFile, TaskFailed
 
 from rules.actions.daemon import daemon_tasks
 from rules.build.context import Build
@@ -34,7 +34,6 @@ from rules.tasks import (
     source_gates,
     summary_task,
 )
-from rules.watch import watch_task
 
 
 def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
@@ -110,6 +109,38 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
         "task_summary": task_summary,
         "task_ops": task_ops,
         "task_cache": task_cache,
-        "task_watch": watch_task(dodo_file_or_root),
+        "task_watch": _watch_task(Path(dodo_file_or_root)),
         "task_daemon": task_daemon,
     }
+
+
+def _watch_task(dodo_file_or_root: Path) -> Callable[[], dict[str, Any]]:
+    """The ``watch`` task creator; the watch loop (and watchdog) is imported only when it runs."""
+    dodo = dodo_file_or_root
+    dodo = dodo if dodo.suffix == ".py" else dodo / "dodo.py"
+
+    def task_watch() -> dict[str, Any]:
+        return {
+            "basename": "watch",
+            "doc": "Rebuild what an edit changes as soon as it is saved (--reports: reports too)",
+            "actions": [(_watch, [dodo.resolve()])],
+            "params": [
+                {
+                    "name": "reports",
+                    "long": "reports",
+                    "type": bool,
+                    "default": False,
+                    "help": "also rebuild the reports of the variants an edit changes",
+                }
+            ],
+            "uptodate": [False],
+            "verbosity": 2,  # its lines, and doit's own for each rebuild, as they come
+        }
+
+    return task_watch
+
+
+def _watch(dodo: Path, reports: bool = False) -> TaskFailed | None:
+    from rules.watch import watch
+
+    return watch(dodo, reports)

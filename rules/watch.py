@@ -346,29 +346,3 @@ def watch(dodo: Path, reports: bool = False) -> TaskFailed | None:
     finally:
         signal.signal(signal.SIGINT, previous)
     return None
-
-
-def watch_task(dodo_file_or_root: Path | str) -> Callable[[], dict[str, Any]]:
-    """The ``watch`` task creator for the project of this dodo.py (or root holding one)."""
-    dodo = Path(dodo_file_or_root)
-    dodo = dodo if dodo.suffix == ".py" else dodo / "dodo.py"
-
-    def task_watch() -> dict[str, Any]:
-        return {
-            "basename": "watch",
-            "doc": "Rebuild what an edit changes as soon as it is saved (--reports: reports too)",
-            "actions": [(watch, [dodo.resolve()])],
-            "params": [
-                {
-                    "name": "reports",
-                    "long": "reports",
-                    "type": bool,
-                    "default": False,
-                    "help": "also rebuild the reports of the variants an edit changes",
-                }
-            ],
-            "uptodate": [False],
-            "verbosity": 2,  # its lines, and doit's own for each rebuild, as they come
-        }
-
-    return task_watch

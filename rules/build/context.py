@@ -63,6 +63,18 @@ class Build:
             self._cache = (os.getpid(), ArtifactCache(self.settings))
         return self._cache[1]
 
+    def begin_run(self) -> None:
+        """A run starts (not a listing): the build state may be written from now on."""
+        self.state.begin_run()
+
+    def end_run(self, stored: bool) -> None:
+        """A run is over; when it stored anything locally, keep the cache within its size."""
+        settings = self.settings
+        if stored and settings.local and settings.max_size:
+            from rules.cache.stores.local import LocalStore  # here: only after a run that stored
+
+            LocalStore(settings.local).prune(settings.max_size)
+
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_cache": None, "references": {}, "plans": {}}
 

@@ -1,10 +1,9 @@
 """doit's console output plus one closing line: what was built, fetched, skipped and failed.
 
-It also marks the start of a run (doit makes a reporter only for ``run``, so the
-build state stays read-only for ``list``, ``info`` and the like), and keeps the
-local cache within ``cache_max_size`` once a run is over: the reporter is the
-one object doit runs in the main process after every task, whatever the
-parallelism.
+doit makes a reporter only for ``run``, in the main process whatever the
+parallelism, so the reporter is also where a run's lifecycle hooks are called:
+``Build.begin_run`` when it starts (the build state stays read-only for ``list``,
+``info`` and the like) and ``Build.end_run`` when it is over.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from doit.reporter import ConsoleReporter
 
 from rules.build import layout
 from rules.build.context import Build
-from rules.cache.stores.local import LocalStore
 from rules.console.progress import Display, display_for
 
 PREFIX = f"{layout.CONVERT}:"
@@ -31,7 +29,7 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
     class BuildReporter(ConsoleReporter):  # type: ignore[misc]
         def __init__(self, outstream: Any, options: Any) -> None:
             super().__init__(outstream, options)
-            build.state.begin_run()
+            build.begin_run()
             self.counts: Counter[str] = Counter()
             self.failed: list[str] = []
             self.blocked = 0
@@ -101,13 +99,7 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
             if sum(self.counts.values()) or self.failed or self.blocked:
                 elapsed = time.perf_counter() - self.started
                 self.write(summary(self.counts, self.failed, self.blocked, elapsed) + "\n")
-            settings = build.settings
-            if (
-                self.counts["built"] + self.counts["remote"]
-                and settings.local
-                and settings.max_size
-            ):
-                LocalStore(settings.local).prune(settings.max_size)
+            build.end_run(stored=bool(self.counts["built"] + self.counts["remote"]))
 
     return BuildReporter
 
