@@ -8,7 +8,8 @@ from itertools import groupby
 
 from rules.report.sections import Metric
 from rules.report.variant import duration
-from rules.summary.model import Row, Summary, runtime
+from rules.summary.markdown import runtime
+from rules.summary.model import Row, Summary
 from rules.summary.ranking import ROUNDING_STEPS, Ranking, steps
 
 _CSS = """
