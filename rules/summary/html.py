@@ -7,8 +7,7 @@ from html import escape
 from itertools import groupby
 
 from rules.report.sections import Metric
-from rules.report.variant import duration
-from rules.summary.markdown import runtime
+from rules.summary import cells
 from rules.summary.model import Row, Summary
 from rules.summary.ranking import ROUNDING_STEPS, Ranking, steps
 
@@ -65,10 +64,6 @@ _OPS_LOWEST = -2  # the axis starts at 0.01 steps at the lowest: smaller errors 
 Box = tuple[float, float, float]  # left, right and text baseline of a chart label
 
 
-def _bytes(n: int) -> str:
-    return f"{n:,} B"
-
-
 def _short_bytes(n: float) -> str:
     for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n >= scale:
@@ -88,13 +83,6 @@ def _percent(fraction: float | None) -> str:
     return "—" if fraction is None else f"{fraction * 100:.1f}%"
 
 
-def _snr(value: float | str | None) -> str:
-    if value is None:
-        return "—"
-    db = float(value)  # "inf" arrives as a string: JSON has no infinity
-    return "∞" if math.isinf(db) else "&gt; 999" if db > 999 else f"{db:.1f}"
-
-
 def _nice_step(raw: float) -> float:
     """The smallest of 1, 2 or 5 times a power of ten that is at least ``raw``."""
     power = 10.0 ** math.floor(math.log10(raw))
@@ -105,43 +93,12 @@ def _ticks(low: float, high: float, step: float) -> list[float]:
     return [round(low + k * step, 10) for k in range(math.floor((high - low) / step + 1e-9) + 1)]
 
 
-def _size_delta(row: Row) -> str:
-    base = row.baseline
-    if base is None or base.size_delta == 0:
-        return f'<span class="muted">{"new" if base is None else "no change"}</span>'
-    delta, growth = base.size_delta, base.size_growth
-    text = f"{_signed(delta, f'{abs(delta):,} B')} ({_signed(growth, f'{abs(growth) * 100:.1f}%')})"
-    return f'<span class="{"grew" if delta > 0 else "shrank"}">{text}</span>'
-
-
-def _budgets(row: Row) -> str:
-    if not (row.budgets_passed or row.budgets_failed or row.budgets_unmeasured):
-        return '<span class="muted">none set</span>'
-    # Text check marks rather than emoji: they render with any font.
-    text = (
-        f'<span class="pass" title="passed">✓ {row.budgets_passed}</span> '
-        f'<span class="{"fail" if row.budgets_failed else "muted"}" title="failed">'
-        f"✗ {row.budgets_failed}</span>"
-    )
-    if row.budgets_unmeasured:
-        text += f'<br><span class="muted">{row.budgets_unmeasured} unmeasured</span>'
-    return text
-
-
-def _accuracy(row: Row) -> str:
-    text = _percent(row.accuracy)
-    if row.accuracy is not None and row.accuracy_drop:
-        change = -row.accuracy_drop * 100
-        text += f' <span class="muted">{_signed(change, f"{abs(change):.1f} pt")}</span>'
-    return text
-
-
 def _header(summary: Summary) -> str:
     count, breaches = len(summary.variants), sum(r.budgets_failed for r in summary.variants)
     parts = [
         "<header><h1>TFLite models</h1>",
         f'<p class="totals"><strong>{count}</strong> {_plural(count, "variant")} · '
-        f"<strong>{_bytes(summary.total_bytes)}</strong> in all · "
+        f"<strong>{cells.byte_count(summary.total_bytes)}</strong> in all · "
         f'<strong class="{"bad" if breaches else "shrank"}">{breaches}</strong> '
         f"{_plural(breaches, 'budget breach')}</p>",
     ]
@@ -152,7 +109,7 @@ def _header(summary: Summary) -> str:
         klass = "grew" if delta > 0 else "shrank" if delta < 0 else "muted"
         parts.append(
             f"<p>Compared with the baseline from <code>{escape(base.source)}</code> "
-            f'({_bytes(total)}): <span class="{klass}">'
+            f'({cells.byte_count(total)}): <span class="{klass}">'
             f"{_signed(delta, f'{abs(delta):,} B{share}')}</span> in all."
         )
         for label, names in (("Added", base.added), ("Removed", base.removed)):
@@ -187,32 +144,43 @@ def _table(rows: list[Row], with_baseline: bool) -> str:
             count = sum(r.gpu_rejected.values())  # which ones: in the fleet section
             flags.append(("bad", f"GPU delegate refuses {count} {_plural(count, 'op')}"))
         name = escape(r.variant) + ("<br>" if flags else "")
-        cells = [
+        texts = [
             name + "".join(f'<span class="flag {k}">{t}</span>' for k, t in flags),
-            _bytes(r.size),
-            "—" if r.vs_float32 is None else f"{r.vs_float32:.2f}\N{MULTIPLICATION SIGN}",
-            f"{r.parameters:,}",
-            _accuracy(r),
-            _percent(r.top1_agreement),
-            _snr(r.snr_db),
+            escape(cells.size(r)),
+            escape(cells.vs_float32(r)),
+            escape(cells.parameters(r)),
+            escape(cells.accuracy(r)),
+            escape(cells.agreement(r)),
+            escape(cells.snr(r)),
             _latency(r),
-            escape(runtime(r)),
+            escape(cells.runtime(r)),
             _budgets(r),
         ] + ([_size_delta(r)] if with_baseline else [])
-        tds = "".join(f"<td{'' if i == 0 else num}>{c}</td>" for i, c in enumerate(cells))
+        tds = "".join(f"<td{'' if i == 0 else num}>{c}</td>" for i, c in enumerate(texts))
         breach = ' class="breach"' if r.budgets_failed else ""
         body.append(f"<tr{breach}>{tds}</tr>")
     return f'<table class="variants"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
 def _latency(r: Row) -> str:
-    if r.latency_ms is None:
-        return "—"
-    figure = duration(r.latency_ms)
+    figure = escape(cells.latency(r))
     host = r.latency_host
     if host and r.latency_this_host is False:  # cached from another machine: say which
         figure += f'<br><span class="muted">on {escape(host.cpu)}</span>'
     return figure
+
+
+def _budgets(r: Row) -> str:
+    """The budgets cell, red when one failed."""
+    tone = "fail" if r.budgets_failed else "pass" if r.budgets_passed else "muted"
+    return f'<span class="{tone}">{escape(cells.budgets(r))}</span>'
+
+
+def _size_delta(r: Row) -> str:
+    """The size delta cell, red when the variant grew and green when it shrank."""
+    delta = 0 if r.baseline is None else r.baseline.size_delta
+    tone = "grew" if delta > 0 else "shrank" if delta < 0 else "muted"
+    return f'<span class="{tone}">{escape(cells.size_delta(r))}</span>'
 
 
 def _svg(klass: str, width: float, height: float, title: str) -> str:
@@ -230,7 +198,7 @@ def _size_bars(model: str, rows: list[Row]) -> str:
     width, height = bar_x + _BAR_W + _BAR_ROOM, len(rows) * _ROW_H + 4
     parts = [_svg("size-bars", width, height, f"{model}: size of each variant")]
     for i, r in enumerate(rows):
-        y, name, size = 2 + i * _ROW_H, escape(r.variant), _bytes(r.size)
+        y, name, size = 2 + i * _ROW_H, escape(r.variant), cells.byte_count(r.size)
         parts.append(
             f'<text x="0" y="{y + 17}">{name}</text>'
             f'<text x="{bar_x - 8:g}" y="{y + 17}" text-anchor="end">{size}</text>'
@@ -244,7 +212,7 @@ def _size_bars(model: str, rows: list[Row]) -> str:
             parts.append(
                 f'<line class="{klass}" x1="{min(x, width - 1):.2f}" x2="{min(x, width - 1):.2f}" '
                 f'y1="{y + 1}" y2="{y + _ROW_H - 1}"><title>{name}, baseline: '
-                f"{_bytes(r.baseline.size)}</title></line>"
+                f"{cells.byte_count(r.baseline.size)}</title></line>"
             )
     return "".join(parts) + "</svg>"
 
@@ -343,7 +311,7 @@ def _accuracy_chart(model: str, rows: list[Row]) -> str:
         parts.append(
             f'<circle class="point{" breach" if r.budgets_failed else ""}" '
             f'cx="{px(r.size):.2f}" cy="{py(value):.2f}" r="5"><title>{escape(r.variant)}: '
-            f"{_bytes(r.size)}, {y_name} {_percent(value)}</title></circle>"
+            f"{cells.byte_count(r.size)}, {y_name} {_percent(value)}</title></circle>"
         )
     for r, value in sorted(points, key=lambda p: (-p[1], p[0].size, p[0].variant)):
         parts.append(_label(px(r.size), py(value), r.variant, taken))

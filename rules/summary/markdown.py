@@ -8,43 +8,13 @@ Fixed number formats, so the same summary gives the same bytes.
 
 from __future__ import annotations
 
-from converter.tflite.runtimes import show_version
-from rules.summary.model import Delta, Row, Summary
+from rules.summary import cells
+from rules.summary.model import Row, Summary
 from rules.summary.ranking import ROUNDING_STEPS, steps
 
 
-def _budgets(row: Row) -> str:
-    parts = []
-    if row.budgets_failed:
-        parts.append(f"❌ {row.budgets_failed} over")
-    if row.budgets_passed:
-        parts.append(f"✅ {row.budgets_passed}")
-    if row.budgets_unmeasured:
-        parts.append(f"{row.budgets_unmeasured} not measured")
-    return ", ".join(parts) or "—"
-
-
-def size_delta(baseline: Delta | None) -> str:
-    """'+512 B (+2.10%)', '0 B', or '—' without a baseline."""
-    if baseline is None:
-        return "—"
-    if baseline.size_delta == 0:
-        return "0 B"
-    return f"{baseline.size_delta:+,} B ({baseline.size_growth:+.2%})"
-
-
-def _accuracy(row: Row) -> str:
-    if row.accuracy is not None:
-        text = f"{row.accuracy:.4f}"
-        if row.baseline is not None and row.baseline.accuracy_delta is not None:
-            text += f" ({row.baseline.accuracy_delta:+.4f})"
-        return text
-    if row.top1_agreement is not None:
-        return f"{row.top1_agreement:.2%} agree"
-    return "—"
-
-
 def markdown(summary: Summary) -> str:
+    """The text of ``summary.md``."""
     baseline = summary.baseline
     head = "| model | variant | size | vs float32 | parameters | accuracy | runtime | budgets |"
     rule = "| --- | --- | ---: | ---: | ---: | ---: | --- | --- |"
@@ -52,15 +22,11 @@ def markdown(summary: Summary) -> str:
         head, rule = head + " vs baseline |", rule + " ---: |"
     lines = ["## TFLite models", "", head, rule]
     for row in summary.variants:
-        ratio = f"{row.vs_float32:.2f}x" if row.vs_float32 is not None else "—"
         flex = " (Select TF ops)" if row.select_tf_ops else ""
-        line = (
-            f"| {row.model} | {row.variant}{flex} | {row.size:,} B | {ratio} | "
-            f"{row.parameters:,} | {_accuracy(row)} | {runtime(row)} | {_budgets(row)} |"
-        )
-        if baseline:
-            line += f" {size_delta(row.baseline)} |"
-        lines.append(line)
+        texts = [row.model, row.variant + flex, cells.size(row), cells.vs_float32(row)]
+        texts += [cells.parameters(row), cells.accuracy(row), cells.runtime(row)]
+        texts += [cells.budgets(row)] + ([cells.size_delta(row)] if baseline else [])
+        lines.append(f"| {' | '.join(texts)} |")
     lines += ["", f"{len(summary.variants)} variants, {summary.total_bytes:,} bytes in all."]
     if baseline:
         lines.append(
@@ -109,13 +75,6 @@ def _device_lines(summary: Summary) -> list[str]:
     if refused:
         lines.append(f"Ops the GPU delegate cannot take: {'; '.join(refused)}.")
     return lines
-
-
-def runtime(row: Row) -> str:
-    """``2.17 (FULLY_CONNECTED v12)``, or ``—``."""
-    if not row.runtime:
-        return "—"
-    return show_version(row.runtime) + (f" ({row.runtime_because})" if row.runtime_because else "")
 
 
 def _latency_lines(rows: tuple[Row, ...]) -> list[str]:
