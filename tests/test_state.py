@@ -19,7 +19,7 @@ from converter.spec import (
     Source,
     TF1SavedModelSource,
 )
-from rules.manifest import codec
+from rules.manifest import catalog
 from rules.manifest.types import Budget, Evaluate, Manifest, Variant
 from rules.project.state import BuildState, Record
 
@@ -164,15 +164,15 @@ def test_manifests_round_trip_through_json_exactly(tmp_path: Path, source: Sourc
     from dataclasses import replace
 
     manifest = replace(manifest, source=source)
-    text = codec.encode(manifest)
-    decoded = codec.decode(text)
+    text = catalog.encode(manifest)
+    decoded = catalog.decode(text)
     assert decoded == manifest
     assert isinstance(decoded.variants, tuple) and isinstance(decoded.deps, tuple)
     assert decoded.variants[1].options.default_ranges == (0.0, 6.0)
 
 
 def test_the_parse_cache_builds_only_known_classes(tmp_path: Path) -> None:
-    with pytest.raises(codec.DecodeError):
-        codec.decode('{"$": "Popen", "args": ["rm", "-rf", "/"]}')
-    with pytest.raises(codec.DecodeError):
-        codec.decode("not json")
+    with pytest.raises(catalog.DecodeError):
+        catalog.decode('{"$": "Popen", "args": ["rm", "-rf", "/"]}')
+    with pytest.raises(catalog.DecodeError):
+        catalog.decode("not json")

@@ -13,14 +13,8 @@ from reports import accuracy_section, latency_section, report
 from rules.manifest.budgets import BY_NAME, SIZE_GROWTH
 from rules.report.sections import Host, LayersSection, OpError
 from rules.report.variant import Check
-from rules.summary.model import (
-    Baseline,
-    Summary,
-    collect,
-    compare,
-    markdown,
-    no_baseline,
-)
+from rules.summary.markdown import markdown
+from rules.summary.model import Baseline, Summary, collect, compare, no_baseline
 from rules.summary.ranking import RANKED_OPS, RankedOp
 
 

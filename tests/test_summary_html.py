@@ -8,6 +8,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import replace
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, cast
@@ -20,6 +21,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from rules.fleet.inventory import Fleet, VariantOps
 from rules.summary.html import html
+from rules.summary.markdown import markdown
 from rules.summary.model import Comparison, Delta, Row, Summary
 from rules.summary.ranking import ROUNDING_STEPS, RankedOp, Ranking
 
@@ -151,11 +153,67 @@ def test_header_breaches_and_table() -> None:
     breaches = page.index('<section class="breaches">')
     assert breaches < page.index('<section class="model"') and page.index(BREACH) > breaches
     assert (
-        "+216 B (+2.1%)" in page
-        and "\N{MINUS SIGN}512 B (\N{MINUS SIGN}4.4%)" in page
-        and "no change" in page
+        '<span class="grew">+216 B (+2.09%)</span>' in page
+        and '<span class="shrank">-512 B (-4.36%)</span>' in page
+        and '<span class="muted">0 B</span>' in page
     )
     assert "2 Select TF ops" in page and "not runnable" in page and "∞" in page
+
+
+def _text(cell: str) -> str:
+    """What a table cell reads: its markup dropped, its entities decoded."""
+    return unescape(re.sub(r"<[^>]+>", "", cell))
+
+
+def _page_rows(page: str) -> dict[str, dict[str, str]]:
+    """The first variants table's rows by variant, each cell's text by its column's header."""
+    table = re.search(r'<table class="variants">(.*?)</table>', page)
+    assert table
+    heads = [_text(cell) for cell in re.findall(r"<th[^>]*>(.*?)</th>", table[1])]
+    rows = [
+        re.findall(r"<td[^>]*>(.*?)</td>", tr)
+        for tr in re.findall(r"<tr[^>]*>(.*?)</tr>", table[1])
+    ]
+    return {_text(tr[0]): dict(zip(heads, map(_text, tr), strict=True)) for tr in rows if tr}
+
+
+def _markdown_rows(text: str) -> dict[str, dict[str, str]]:
+    """summary.md's table rows by variant, each cell's text by its column's header."""
+    head, _, *rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in text.splitlines()
+        if line.startswith("|")
+    ]
+    return {row[1]: dict(zip(head, row, strict=True)) for row in rows}
+
+
+def test_the_page_and_summary_md_read_the_same_in_their_common_cells() -> None:
+    """Both renderings take each cell's text from rules.summary.cells: figure for figure alike."""
+    int8 = _variant(
+        "digits", "int8", 10_552, vs_float32=0.2638, accuracy=0.933, accuracy_drop=0.029,
+        top1_agreement=0.96, budgets_passed=2, budgets_failed=1, budgets_unmeasured=1,
+        breaches=(BREACH,), runtime="2.17.0", runtime_because="FULLY_CONNECTED v12",
+        baseline=Delta(10_336, 216, 0.0209, 0.94, -0.007),
+    )  # fmt: skip
+    unlabelled = _variant("digits", "dynamic", 11_240, top1_agreement=0.9912)  # new: no baseline
+    summary = Summary(
+        (unlabelled, int8), 21_792, (), Comparison("main", 10_336, 11_456, ("digits/dynamic",), ())
+    )
+    page, text = _page_rows(html(summary)), _markdown_rows(markdown(summary))
+    common = {name: name for name in ("size", "vs float32", "parameters", "accuracy", "runtime")}
+    common |= {"budgets": "budgets", "vs baseline": "Δ size vs baseline"}
+    for variant in ("int8", "dynamic"):
+        for in_text, on_page in common.items():
+            assert page[variant][on_page] == text[variant][in_text], (variant, in_text)
+    assert text["int8"]["accuracy"] == "0.9330 (-0.0070)"
+    assert text["int8"]["budgets"] == "❌ 1 over, ✅ 2, 1 not measured"
+    assert text["int8"]["vs baseline"] == "+216 B (+2.09%)"
+    # Without labels, summary.md's accuracy is the page's agreement column, to the same digit.
+    assert (
+        text["dynamic"]["accuracy"]
+        == page["dynamic"]["top-1 agreement"] + " agree"
+        == "99.12% agree"
+    )
 
 
 def test_bar_widths_are_proportional_to_sizes() -> None:

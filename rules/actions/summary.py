@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 def summary(reports: list[str], build: Build) -> TaskFailed | None:
     """Write build/summary.{json,md,html}; with a baseline, its deltas and growth budgets."""
     from rules.summary.html import html
-    from rules.summary.model import collect, compare, markdown, no_baseline
+    from rules.summary.markdown import markdown
+    from rules.summary.model import collect, compare, no_baseline
 
     project = build.project
     data = collect([Path(report) for report in reports])

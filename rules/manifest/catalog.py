@@ -1,29 +1,119 @@
-"""Every manifest of a project, parsed once and remembered between builds.
+"""The parse cache: every manifest of a project, parsed once and kept in the build state as JSON.
 
 A no-op build of a big monorepo must not spend its time re-reading YAML. Each
-parsed manifest is kept in the build state as JSON (``rules.manifest.codec``), with the
-stat signature of its file and the state of every path it looked at (a
-referenced file that appears or disappears changes the answer). A manifest is
-parsed again when either changed, or when this project's own code did; one
-with problems is never kept, so its errors show on every run.
+parsed manifest is kept in the build state, with the stat signature of its file
+and the state of every path it looked at (a referenced file that appears or
+disappears changes the answer). A manifest is parsed again when either changed,
+or when this project's own code did; one with problems is never kept, so its
+errors show on every run.
+
+The manifests are kept as JSON, exactly, never pickle: frozen dataclasses become
+``{"$": "ClassName", field: value, ...}``, paths ``{"$p": "..."}``, tuples
+``{"$t": [...]}`` and mappings ``{"$m": {...}}``, so decoding gives back equal
+objects, tuples and all. Only the classes in ``CLASSES`` can be built: a row
+from other code is refused, never executed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from converter.spec import (
+    FrozenGraphSource,
+    Goal,
+    KeepFloat,
+    KerasSource,
+    Options,
+    PythonSource,
+    Representative,
+    SavedModelSource,
+    TF1SavedModelSource,
+)
 from converter.versions import OWN_PACKAGES, PACKAGE_ROOT
 from rules.errors import Problem
-from rules.manifest import codec
-from rules.manifest.types import Manifest
+from rules.manifest.types import Budget, Evaluate, Manifest, Variant
 from rules.project.root import Project, path_state
 from rules.project.state import BuildState
 
 CACHE_FORMAT = 2
+
+# The only classes a cached manifest may build.
+CLASSES: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (
+        Manifest,
+        Variant,
+        Budget,
+        Evaluate,
+        Options,
+        Representative,
+        KeepFloat,
+        Goal,
+        SavedModelSource,
+        TF1SavedModelSource,
+        KerasSource,
+        FrozenGraphSource,
+        PythonSource,
+    )
+}
+
+
+class DecodeError(ValueError):
+    """The text is not what ``encode`` writes (another version's row, or damage)."""
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as plain JSON data (what ``encode`` writes, before the text)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {"$": type(value).__name__}
+        for f in dataclasses.fields(value):
+            out[f.name] = _plain(getattr(value, f.name))
+        return out
+    if isinstance(value, Path):
+        return {"$p": str(value)}
+    if isinstance(value, tuple):
+        return {"$t": [_plain(v) for v in value]}
+    if isinstance(value, Mapping):
+        return {"$m": {str(k): _plain(v) for k, v in value.items()}}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def encode(value: Any) -> str:
+    """``value`` as the cache's JSON text; ``decode`` gives back an equal value."""
+    return json.dumps(_plain(value), separators=(",", ":"))
+
+
+def _hook(obj: dict[str, Any]) -> Any:
+    if "$" in obj:
+        name = obj.pop("$")
+        cls = CLASSES.get(name)
+        if cls is None:
+            raise DecodeError(f"unknown class {name!r}")
+        return cls(**obj)
+    if "$p" in obj:
+        return Path(obj["$p"])
+    if "$t" in obj:
+        return tuple(obj["$t"])
+    if "$m" in obj:
+        return dict(obj["$m"])
+    return obj
+
+
+def decode(text: str) -> Any:
+    """The value ``encode`` wrote; DecodeError for anything else."""
+    try:
+        return json.loads(text, object_hook=_hook)
+    except (ValueError, TypeError) as e:
+        raise DecodeError(str(e)) from None
 
 
 def _signature(path: Path | str) -> list[int] | None:
@@ -48,12 +138,12 @@ def _cached(entry: str | None, path: Path, header: str) -> Manifest | None:
     if entry is None:
         return None
     try:
-        saved_header, signature, checked, manifest = codec.decode(entry)
+        saved_header, signature, checked, manifest = decode(entry)
         if saved_header != header or signature != _signature(path):
             return None
         if any(path_state(p) != state for p, state in checked):
             return None
-    except (ValueError, TypeError):  # codec.DecodeError included: parse afresh
+    except (ValueError, TypeError):  # DecodeError included: parse afresh
         return None
     return manifest if isinstance(manifest, Manifest) else None
 
@@ -78,7 +168,7 @@ def load_manifests(
             problems += parsed.problems
             manifest = parsed.manifest
             if manifest is not None and signature is not None:
-                entry = json.dumps([header, signature, parsed.checked, codec.plain(manifest)])
+                entry = json.dumps([header, signature, parsed.checked, _plain(manifest)])
             else:
                 entry = None
         if manifest is not None:

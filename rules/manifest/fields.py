@@ -1,11 +1,12 @@
 """Every key a model.yaml may hold, stated once: the kind of value it takes and what it means.
 
-``rules.manifest.parse`` reads each value by its row here and ``rules.manifest.schema`` derives the
-published JSON Schema from the same rows, so the parser and the schema cannot drift
+``rules.manifest.located`` reads each value by its row here and ``rules.manifest.schema`` derives
+the published JSON Schema from the same rows, so the parser and the schema cannot drift
 apart: a new option is one new row (and its field in ``converter.spec.Options``).
-Budgets are rows of ``rules.manifest.budgets``. What a row cannot say stays code in the
-parser: paths that must exist, option combinations (``converter.conversion.options.check``),
-budgets that name real variants, labelled evaluate data.
+Budgets are rows of ``rules.manifest.budgets``. What a row cannot say stays code:
+paths that must exist (``rules.manifest.located``), option combinations
+(``converter.conversion.options.check``), budgets that name real variants and
+labelled evaluate data (``rules.manifest.parse``).
 """
 
 from __future__ import annotations

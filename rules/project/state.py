@@ -6,7 +6,7 @@ It remembers, between builds:
 - ``listings``: the files under a source directory, with every folder's mtime;
 - ``records``: what each variant (and report) last built, and from which inputs,
   the discovered ones included;
-- ``manifests``: every parsed manifest as JSON (``rules.manifest.codec``), with what it relied on;
+- ``manifests``: every parsed manifest as JSON (``rules.manifest.catalog``), with what it relied on;
 - ``meta``: small named values, such as the manifest search's answer.
 
 doit keeps its own database beside it (``doit.sqlite``; we rely on none of

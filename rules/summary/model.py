@@ -1,13 +1,12 @@
-"""The project summary: every variant's report in one table, as data (JSON) and as Markdown.
+"""The project summary as data: every variant's report in one row, against a baseline, as JSON.
 
-``summary.md`` is meant to be pasted as a pull-request comment; ``summary.html``
-(``rules.summary.html``) is the page people look at. Given a baseline (an
-earlier summary), each variant gets its size and accuracy deltas, and the size
-growth budget (``rules.manifest.budgets.SIZE_GROWTH``) is checked against it, and the
-fleet's op inventory (``rules.fleet.inventory``) says what the change adds.
-Integer variants keep their worst quantized ops (``rules.summary.ranking.Ranking``),
-for a line each in Markdown and a chart each in HTML. Deterministic: sorted
-by model and variant, fixed number formats.
+``summary.json`` is ``Summary.to_json``; the same data is rendered as Markdown
+(``rules.summary.markdown``) and as an HTML page (``rules.summary.html``). Given
+a baseline (an earlier summary), each variant gets its size and accuracy deltas,
+and the size growth budget (``rules.manifest.budgets.SIZE_GROWTH``) is checked
+against it, and the fleet's op inventory (``rules.fleet.inventory``) says what
+the change adds. Integer variants keep their worst quantized ops
+(``rules.summary.ranking.Ranking``). Deterministic: sorted by model and variant.
 """
 
 from __future__ import annotations
@@ -19,12 +18,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from converter.tflite.runtimes import show_version
 from rules.fleet.inventory import Fleet, VariantOps, changes
 from rules.manifest.budgets import SIZE_GROWTH, number
 from rules.report.sections import Host, Metric, parse
 from rules.report.variant import Check, Report
-from rules.summary.ranking import ROUNDING_STEPS, Ranking, steps
+from rules.summary.ranking import Ranking
 
 SUMMARY_FORMAT = 5
 
@@ -350,148 +348,3 @@ def no_baseline(summary: Summary) -> Summary:
         for row in summary.variants
     )
     return replace(summary, variants=rows)
-
-
-def _budgets(row: Row) -> str:
-    parts = []
-    if row.budgets_failed:
-        parts.append(f"❌ {row.budgets_failed} over")
-    if row.budgets_passed:
-        parts.append(f"✅ {row.budgets_passed}")
-    if row.budgets_unmeasured:
-        parts.append(f"{row.budgets_unmeasured} not measured")
-    return ", ".join(parts) or "—"
-
-
-def size_delta(baseline: Delta | None) -> str:
-    """'+512 B (+2.10%)', '0 B', or '—' without a baseline."""
-    if baseline is None:
-        return "—"
-    if baseline.size_delta == 0:
-        return "0 B"
-    return f"{baseline.size_delta:+,} B ({baseline.size_growth:+.2%})"
-
-
-def _accuracy(row: Row) -> str:
-    if row.accuracy is not None:
-        text = f"{row.accuracy:.4f}"
-        if row.baseline is not None and row.baseline.accuracy_delta is not None:
-            text += f" ({row.baseline.accuracy_delta:+.4f})"
-        return text
-    if row.top1_agreement is not None:
-        return f"{row.top1_agreement:.2%} agree"
-    return "—"
-
-
-def markdown(summary: Summary) -> str:
-    baseline = summary.baseline
-    head = "| model | variant | size | vs float32 | parameters | accuracy | runtime | budgets |"
-    rule = "| --- | --- | ---: | ---: | ---: | ---: | --- | --- |"
-    if baseline:
-        head, rule = head + " vs baseline |", rule + " ---: |"
-    lines = ["## TFLite models", "", head, rule]
-    for row in summary.variants:
-        ratio = f"{row.vs_float32:.2f}x" if row.vs_float32 is not None else "—"
-        flex = " (Select TF ops)" if row.select_tf_ops else ""
-        line = (
-            f"| {row.model} | {row.variant}{flex} | {row.size:,} B | {ratio} | "
-            f"{row.parameters:,} | {_accuracy(row)} | {runtime(row)} | {_budgets(row)} |"
-        )
-        if baseline:
-            line += f" {size_delta(row.baseline)} |"
-        lines.append(line)
-    lines += ["", f"{len(summary.variants)} variants, {summary.total_bytes:,} bytes in all."]
-    if baseline:
-        lines.append(
-            f"Against the baseline ({baseline.source}): {baseline.total_delta:+,} bytes"
-            + "".join(
-                f"; {word}: {', '.join(names)}"
-                for word, names in (("added", baseline.added), ("removed", baseline.removed))
-                if names
-            )
-            + "."
-        )
-    lines += _device_lines(summary)
-    lines += _latency_lines(summary.variants)
-    lines += _layer_lines(summary.variants)
-    breaches = [sentence for row in summary.variants for sentence in row.breaches]
-    if breaches:
-        lines += ["", "**Over budget:**", *(f"- {sentence}" for sentence in breaches)]
-    if summary.missing_reports:
-        lines.append(f"Missing or unreadable reports: {', '.join(summary.missing_reports)}.")
-    return "\n".join(lines) + "\n"
-
-
-def _device_lines(summary: Summary) -> list[str]:
-    """The fleet's runtime and ops, what the change adds to them, and the GPU delegate's refusals."""
-    fleet = summary.ops
-    if not fleet.variants:
-        return []
-    ops = fleet.ops()
-    builtin = [op for op in ops if ":" not in op]
-    others = [op for op in ops if ":" in op]
-    lines = [
-        "",
-        f"**Runtime and ops:** {fleet.runtime_sentence()}; {len(builtin)} builtin ops"
-        + (f", and {', '.join(others)}" if others else "")
-        + ".",
-    ]
-    baseline = summary.baseline
-    if baseline is not None and baseline.ops_added is not None:
-        added = "; ".join(baseline.ops_added) if baseline.ops_added else "nothing new"
-        lines.append(f"Ops against the baseline: {added}.")
-    refused = [
-        f"{row.name} ({', '.join(f'{op} x{n}' for op, n in row.gpu_rejected.items())})"
-        for row in summary.variants
-        if row.gpu_rejected
-    ]
-    if refused:
-        lines.append(f"Ops the GPU delegate cannot take: {'; '.join(refused)}.")
-    return lines
-
-
-def runtime(row: Row) -> str:
-    """``2.17 (FULLY_CONNECTED v12)``, or ``—``."""
-    if not row.runtime:
-        return "—"
-    return show_version(row.runtime) + (f" ({row.runtime_because})" if row.runtime_because else "")
-
-
-def _latency_lines(rows: tuple[Row, ...]) -> list[str]:
-    """Where the latency figures come from: each host once, and the variants measured elsewhere."""
-    hosts = {
-        (h.cpu, h.cores, h.runtime): row.latency_this_host
-        for row in rows
-        if (h := row.latency_host)
-    }
-    lines = [
-        f"Latency {'measured here' if here else 'measured on another host'}: {cpu}, "
-        f"{cores} cores, {runtime}."
-        for (cpu, cores, runtime), here in sorted(hosts.items())
-    ]
-    elsewhere = [r.name for r in rows if r.latency_this_host is False]
-    if elsewhere:
-        lines.append(f"Latency from another host (no latency budget): {', '.join(elsewhere)}.")
-    return lines
-
-
-def _layer_lines(rows: tuple[Row, ...]) -> list[str]:
-    """Each integer variant's three worst layers, and the layers it keeps in float."""
-    lines = []
-    for row in rows:
-        ranking = row.layers
-        if ranking is None or not (ranking.ops or ranking.kept_float):
-            continue
-        parts = []
-        if ranking.ops:
-            parts.append(", ".join(f"{name} ({steps(v)} steps)" for name, v in ranking.worst()))
-        if ranking.kept_float:
-            parts.append(f"kept in float: {', '.join(ranking.kept_float)}")
-        lines.append(f"- {row.name}: {'; '.join(parts)}")
-    if not lines:
-        return []
-    head = (
-        f"**Worst int8 layers** (RMSE against float, in output quantization steps; "
-        f"about {ROUNDING_STEPS:.2f} is rounding alone):"
-    )
-    return ["", head, *lines]
