@@ -16,7 +16,9 @@ from typing import Any
 from converter.conversion import checks
 from converter.conversion import options as options_module
 from converter.errors import ConversionError, ConverterError, OptionsError, describe
-from converter.sources import discovery, loaders, representative
+from converter.sources import discovery, representative
+from converter.sources.dispatch import load
+from converter.sources.loader import Loader
 from converter.spec import Options, Outcome, PythonSource, Request
 from converter.tflite import modelinfo
 
@@ -29,7 +31,7 @@ def run(request: Request) -> Outcome:
         options_module.plan(request.options, request.source.api)  # fail before loading
     discovered: dict[str, str] = {}
     with _watching(request, isinstance(request.source, PythonSource), discovered):
-        loader = loaders.load(request.source)
+        loader = load(request.source)
     kept: tuple[str, ...] = ()
     account: dict[str, Any] | None = None
     try:
@@ -72,7 +74,7 @@ def run(request: Request) -> Outcome:
     )
 
 
-def configure(loader: loaders.Loader, options: Options) -> tuple[Any, list[list[Any]] | None]:
+def configure(loader: Loader, options: Options) -> tuple[Any, list[list[Any]] | None]:
     """The loader's converter with ``options`` applied, and the calibration samples it was given."""
     converter = loader.converter()
     apply(converter, options_module.plan(options, loader.api))
