@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from converter.conversion.configure import configure
 from converter.errors import ConversionError
 from converter.evaluation import reference
 from converter.evaluation.evaluate import Runner, compare, evaluation_inputs, match, read_arrays
@@ -116,8 +117,6 @@ def _op_dict(op: LayerError) -> dict[str, Any]:
 
 def measure_layers(request: LayersRequest) -> LayersOutcome:
     """Each quantized op's error, for an int8 variant's report (the worker's handler)."""
-    from converter.execution.convert import configure
-
     started = time.perf_counter()
     loader = load(request.source)
     try:
