@@ -41,7 +41,7 @@ from converter.spec import (
     RunRequest,
 )
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the checkout: converter/<room>/this.py
 POLL_SECONDS = 0.05
 STARTUP_TIMEOUT = 300.0
 DEFAULT_TIMEOUT = 600.0  # seconds one conversion may take, unless the caller says otherwise

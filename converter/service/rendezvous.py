@@ -28,7 +28,7 @@ from pathlib import Path
 from converter.errors import ConverterError
 from converter.versions import PROJECT, tensorflow_version, version
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the checkout: converter/<room>/this.py
 SOURCE_PACKAGES = ("converter", "rules")
 CONNECT_TIMEOUT = 5.0
 # sockaddr_un.sun_path holds 108 bytes on Linux, the terminating NUL included.

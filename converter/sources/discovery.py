@@ -26,7 +26,7 @@ from typing import Any
 
 from converter.digest import file_digest
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the checkout: converter/<room>/this.py
 OWN_PACKAGES = ("converter", "rules")
 # The import path and folder this interpreter started with: the folders on it hold
 # the environment's packages too (a .pth file or PYTHONPATH can add site-packages
