@@ -15,7 +15,8 @@ import pytest
 from ai_edge_litert import schema_py_generated as schema
 
 from converter.tflite import modelinfo
-from converter.tflite.gpu import _CHECKS, MAX_VERSIONS, GpuVerdict, gpu_compatibility
+from converter.tflite.gpu import GpuVerdict, gpu_compatibility
+from converter.tflite.gpurules import CHECKS, MAX_VERSIONS
 
 F32 = "FLOAT32"
 
@@ -280,7 +281,7 @@ def test_the_tables_name_real_ops() -> None:
     builtins = {name for name in vars(schema.BuiltinOperator) if not name.startswith("_")}
     for op in MAX_VERSIONS:
         assert op.startswith("CUSTOM:") or op in builtins, op
-    assert set(_CHECKS) <= set(MAX_VERSIONS)
+    assert set(CHECKS) <= set(MAX_VERSIONS)
 
 
 # TensorFlow's converter, in process: one ordinary CNN and one model the delegate rejects.

@@ -1,10 +1,10 @@
 """Our options -> TFLiteConverter attributes: a pure mapping, checked before TF runs.
 
 ``plan`` returns an ordered ``{attribute path: symbolic value}`` dict (``"DEFAULT"``
-for ``tf.lite.Optimize.DEFAULT``, ``"int8"`` for ``tf.int8``...). ``apply`` in the
-worker turns symbols into TF objects in a few lines, so everything that decides
-*what* is set is testable without TensorFlow. The mode rules follow TF's own
-``QuantizationMode`` (lite.py).
+for ``tf.lite.Optimize.DEFAULT``, ``"int8"`` for ``tf.int8``...). ``apply``
+(``converter.conversion.configure``) turns symbols into TF objects in the worker in
+a few lines, so everything that decides *what* is set is testable without TensorFlow.
+The mode rules follow TF's own ``QuantizationMode`` (lite.py).
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from converter.sources.loader import plain_name
+
 
 def quantize(values: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
     """Real values -> the tensor's dtype, with its (scale, zero point) when it is quantized."""
@@ -35,11 +37,6 @@ def dequantize(values: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
         return values.astype(np.float32)
     real: np.ndarray = (values.astype(np.float32) - zero) * scale
     return real.astype(np.float32)
-
-
-def plain_name(name: str) -> str:
-    """A tensor's name as people write it: ``serving_default_img:0`` -> ``img``."""
-    return name.split(":")[0].removeprefix("serving_default_")
 
 
 def match(

@@ -1,6 +1,6 @@
 """The source model run in TensorFlow, inside the worker: the reference for accuracy reports.
 
-The model is its format's loader's reference function (``converter.sources.loaders``):
+The model is its format's loader's reference function (``converter.sources.loader``):
 a SavedModel's signature function, a Keras model called in inference mode, a
 session for TF1 graphs, a ConcreteFunction for function entry points. Given
 arrays are matched to the loader's input specs by name, else by position, and
@@ -17,7 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from converter.evaluation.evaluate import match
-from converter.sources import loaders
+from converter.sources.dispatch import load
+from converter.sources.loader import Call, InputSpec, Loader
 from converter.spec import RunOutcome, RunRequest
 
 BATCH = 256  # for models whose batch dimension is free
@@ -28,7 +29,7 @@ def run(request: RunRequest) -> RunOutcome:
     start = time.perf_counter()
     with np.load(request.inputs, allow_pickle=False) as data:
         given = {name: data[name] for name in data.files}
-    loader = loaders.load(request.source)
+    loader = load(request.source)
     try:
         outputs, matched = outputs_of(loader, given)
         specs = loader.input_specs()
@@ -43,9 +44,7 @@ def run(request: RunRequest) -> RunOutcome:
     )
 
 
-def outputs_of(
-    loader: loaders.Loader, given: dict[str, np.ndarray]
-) -> tuple[dict[str, np.ndarray], str]:
+def outputs_of(loader: Loader, given: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], str]:
     """The loaded model's outputs on ``given`` (matched to its inputs by name, else by position)."""
     call = loader.reference()
     specs = loader.input_specs()
@@ -55,7 +54,7 @@ def outputs_of(
     return _batched(call, _fixed_batch(specs), arrays), matched
 
 
-def _fixed_batch(specs: Sequence[loaders.InputSpec]) -> int | None:
+def _fixed_batch(specs: Sequence[InputSpec]) -> int | None:
     """The first dimension when every input fixes it, else None (free)."""
     firsts = {spec.shape[0] if spec.shape else None for spec in specs}
     if len(firsts) == 1:
@@ -64,9 +63,7 @@ def _fixed_batch(specs: Sequence[loaders.InputSpec]) -> int | None:
     return None
 
 
-def _batched(
-    call: loaders.Call, batch: int | None, arrays: list[np.ndarray]
-) -> dict[str, np.ndarray]:
+def _batched(call: Call, batch: int | None, arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
     count = len(arrays[0])
     step = batch or BATCH
     parts: dict[str, list[np.ndarray]] = {}

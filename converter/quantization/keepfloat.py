@@ -15,17 +15,19 @@ from typing import Any
 
 import numpy as np
 
+from converter.conversion.configure import configure
 from converter.errors import ConversionError
 from converter.evaluation import reference
 from converter.evaluation.evaluate import Runner, compare, evaluation_inputs, match, read_arrays
 from converter.quantization import search
 from converter.quantization.doctor import MAX_DEBUG_SAMPLES, Doctor
-from converter.sources import loaders
+from converter.sources.dispatch import load
+from converter.sources.loader import Loader
 from converter.spec import KeepFloat, LayerError, LayersOutcome, LayersRequest
 
 
 def convert(
-    loader: loaders.Loader, converter: Any, keep: KeepFloat, samples: list[list[np.ndarray]] | None
+    loader: Loader, converter: Any, keep: KeepFloat, samples: list[list[np.ndarray]] | None
 ) -> tuple[bytes, tuple[str, ...], dict[str, Any] | None]:
     """(the int8 model's bytes, the layers kept in float, the search's account or None)."""
     started = time.perf_counter()
@@ -80,7 +82,7 @@ def _missed(found: search.Found) -> str:
 
 
 def _evaluation(
-    doctor: Doctor, loader: loaders.Loader, keep: KeepFloat
+    doctor: Doctor, loader: Loader, keep: KeepFloat
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None, str, dict[str, np.ndarray]]:
     """The report's inputs (keyed as the model's), labels, their origin, and the source's outputs."""
     runner = Runner(doctor.calibrated)
@@ -92,7 +94,7 @@ def _evaluation(
 
 
 def _calibration_inputs(
-    doctor: Doctor, loader: loaders.Loader, samples: list[list[np.ndarray]] | None, limit: int = 0
+    doctor: Doctor, loader: Loader, samples: list[list[np.ndarray]] | None, limit: int = 0
 ) -> list[np.ndarray]:
     """The calibration samples stacked per input, in the debug model's input order."""
     if not samples:
@@ -115,10 +117,8 @@ def _op_dict(op: LayerError) -> dict[str, Any]:
 
 def measure_layers(request: LayersRequest) -> LayersOutcome:
     """Each quantized op's error, for an int8 variant's report (the worker's handler)."""
-    from converter.execution.convert import configure
-
     started = time.perf_counter()
-    loader = loaders.load(request.source)
+    loader = load(request.source)
     try:
         converter, samples = configure(loader, request.options)
         doctor = Doctor(converter, loader.layer_names())

@@ -3,8 +3,8 @@
 ``precheck`` runs in the caller's process and needs no TensorFlow: it catches
 missing paths and wrong formats before a worker is involved. ``load_entry``
 loads the function behind an entry point (a model's, or a calibration
-generator's). Loading the models themselves is ``converter.sources.loaders``'s, in the
-worker.
+generator's). Loading the models themselves is the loaders' (``converter.sources.dispatch``),
+in the worker.
 """
 
 from __future__ import annotations

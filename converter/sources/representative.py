@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from converter.errors import OptionsError
-from converter.sources.loaders import InputSpec
+from converter.sources.loader import InputSpec
 from converter.sources.precheck import load_entry
 from converter.spec import Representative
 

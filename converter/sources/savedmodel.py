@@ -1,0 +1,77 @@
+"""TF2 SavedModels: TF's converter reads the directory, the reference runs its signature."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from converter.errors import SourceError
+from converter.sources.loader import Call, InputSpec, Loader, first_line, input_spec
+from converter.spec import SavedModelSource
+
+
+class SavedModelLoader(Loader):
+    """A TF2 SavedModel: TF's converter reads the directory itself; its signature is loaded once."""
+
+    api = "v2"
+    signature = True
+
+    def __init__(self, source: SavedModelSource) -> None:
+        super().__init__()
+        self.source = source
+        self._loaded: Any = None
+
+    def _make_converter(self) -> Any:
+        import tensorflow as tf
+
+        try:
+            return tf.lite.TFLiteConverter.from_saved_model(
+                str(self.source.path),
+                signature_keys=list(self.source.signature_keys) or None,
+                tags=set(self.source.tags) or None,
+            )
+        except Exception as e:
+            raise SourceError(
+                f"{self.source.path}: cannot load the SavedModel: {first_line(e)}"
+            ) from None
+
+    def _function(self, several: str) -> Any:
+        """The signature's function; ``several`` is the sentence for more than one signature."""
+        import tensorflow as tf
+
+        path, keys = self.source.path, self.source.signature_keys
+        if len(keys) > 1:
+            raise SourceError(f"{path}: {several}")
+        if self._loaded is None:
+            try:
+                self._loaded = tf.saved_model.load(str(path), tags=list(self.source.tags) or None)
+            except Exception as e:
+                raise SourceError(f"{path}: cannot load the SavedModel: {first_line(e)}") from None
+        key = keys[0] if keys else "serving_default"
+        if key not in self._loaded.signatures:
+            raise SourceError(f"{path}: has no signature {key!r}")
+        return self._loaded.signatures[key]
+
+    def _input_specs(self) -> list[InputSpec]:
+        function = self._function(
+            "representative data for several signatures at once is not supported; "
+            "convert one signature per variant (signature_keys)"
+        )
+        named = function.structured_input_signature[1]
+        # A signature's inputs have no order of their own; TFLite lists them by name.
+        return [input_spec(name, named[name].shape, named[name].dtype) for name in sorted(named)]
+
+    def reference(self) -> Call:
+        import tensorflow as tf
+
+        function = self._function(
+            "an accuracy reference for several signatures at once is not supported"
+        )
+        names = [spec.name for spec in self.input_specs()]
+
+        def call(arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
+            result = function(**{n: tf.constant(a) for n, a in zip(names, arrays, strict=True)})
+            return {name: result[name].numpy() for name in sorted(result)}
+
+        return call
