@@ -102,7 +102,7 @@ def survey(build: Build) -> Watched:
             watched.add(manifest.path, name)
             for path in inputs_of(manifest, variant):
                 watched.add(path, name)
-            record = state.record(name)
+            record = state.record(layout.task_name(layout.CONVERT, name))
             for relative in record.discovered if record is not None else ():
                 watched.add(project.root / relative, name)
     return watched
