@@ -8,5 +8,6 @@ artifact is current, restoring it from the cache and recording it; ``uptodate``
 the base of doit's up-to-date check objects.
 
 May import: ``rules.cache``, ``rules.manifest``, ``rules.project`` and below;
-``converter``'s face (and ``converter.api`` inside ``Build.engine``). Never doit.
+``converter``'s face, and inside functions ``converter.api`` (``Build.engine``) and
+``converter.service.client`` (the warm service's settings). Never doit.
 """

@@ -5,6 +5,6 @@ folder and its manifests; ``settings`` is every setting and ``TFLITE_BUILD_*``
 variable, validated; ``state`` is the one owner of the SQLite build state
 (digests, folder listings, records, parsed manifests).
 
-May import: ``rules.errors``, ``rules.quantities`` and ``converter``'s face
-(digests, the option names settings validate). Never doit.
+May import: ``rules.errors``, ``rules.quantities``, ``converter``'s face (digests)
+and ``converter.conversion.options`` (the option names settings validate). Never doit.
 """
