@@ -17,7 +17,7 @@ from doit.exceptions import InvalidDodoFile, TaskFailed
 
 from rules.actions.daemon import daemon_tasks
 from rules.build.context import Build
-from rules.cache.artifacts import CacheSettings, settings_for
+from rules.cache.settings import CacheSettings, settings_for
 from rules.console.reporter import reporter_for
 from rules.errors import ManifestError, RulesError
 from rules.manifest.catalog import load_manifests

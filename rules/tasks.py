@@ -18,7 +18,7 @@ from rules.build import layout, variants
 from rules.build.context import Build
 from rules.build.jobs import ConvertJob, ReportJob
 from rules.build.keys import discovers, fingerprint_of, inputs_of, source_part
-from rules.cache.artifacts import CacheSettings
+from rules.cache.settings import CacheSettings
 from rules.manifest.types import Manifest, Variant
 from rules.project.root import Project
 from rules.report.uptodate import ReportUpToDate, WithoutSource

@@ -22,7 +22,8 @@ import pytest
 from servers import buildgrid, failing_proxy, free_port, moto_s3, nginx_webdav, silent_server
 
 from converter.files import sweep
-from rules.cache.artifacts import ArtifactCache, CacheSettings
+from rules.cache.artifacts import ArtifactCache
+from rules.cache.settings import CacheSettings
 from rules.cache.stores.base import (
     ATTEMPTS,
     BACKOFF,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from doit.exceptions import TaskFailed
 
-from rules.cache.artifacts import CacheSettings
+from rules.cache.settings import CacheSettings
 from rules.cache.stores.base import redact
 from rules.cache.stores.local import LocalStore
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rules.cache.artifacts import ArtifactCache, CacheSettings
+from rules.cache.settings import CacheSettings
 from rules.project.root import Project
 from rules.project.settings import Settings
 from rules.project.state import BuildState
@@ -24,6 +24,7 @@ from rules.project.state import BuildState
 if TYPE_CHECKING:
     from converter.api import Engine
     from converter.service.client import ServiceConfig
+    from rules.cache.artifacts import ArtifactCache
 
 
 @dataclass
@@ -60,6 +61,8 @@ class Build:
     def cache(self) -> ArtifactCache:
         """This process's view of the cache (a remote that failed is dropped once, here)."""
         if self._cache is None or self._cache[0] != os.getpid():
+            from rules.cache.artifacts import ArtifactCache  # here: a no-op build opens no cache
+
             self._cache = (os.getpid(), ArtifactCache(self.settings))
         return self._cache[1]
 

@@ -30,7 +30,8 @@ from converter.errors import ConverterError
 from rules.build import variants
 from rules.build.context import Build, warn
 from rules.build.jobs import ConvertJob
-from rules.cache.artifacts import ArtifactCache, CacheSettings
+from rules.cache.artifacts import ArtifactCache
+from rules.cache.settings import CacheSettings
 from rules.execute import bundle
 from rules.execute.local import convert_here
 from rules.project.state import BuildState
