@@ -15,7 +15,6 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import sys
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from converter import files
+from converter import errors, files
 from converter.conversion import options as options_module
 from converter.digest import path_digest
 from converter.errors import ConverterError, OptionsError
@@ -105,10 +104,6 @@ def _names_only(value: Any) -> Any:
     return value
 
 
-def _warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
-
-
 class Engine:
     """Converts through persistent workers (one for Keras 3, one for legacy tf_keras if needed).
 
@@ -124,7 +119,7 @@ class Engine:
         timeout: float = DEFAULT_TIMEOUT,
         memory_limit_mb: float | None = None,
         daemon: bool | ServiceConfig = False,
-        warn: Callable[[str], None] = _warn,
+        warn: Callable[[str], None] = errors.warn,
     ) -> None:
         """``memory_limit_mb`` defaults to 80% of physical memory."""
         self.timeout = timeout
@@ -347,7 +342,7 @@ def default_engine(
     timeout: float = DEFAULT_TIMEOUT,
     memory_limit_mb: float | None = None,
     daemon: bool | ServiceConfig = False,
-    warn: Callable[[str], None] = _warn,
+    warn: Callable[[str], None] = errors.warn,
 ) -> Engine:
     """The process-wide engine, made on first use with these limits, executor and warning."""
     global _default

@@ -23,7 +23,7 @@ import yaml
 from test_manifest import GOLDEN, problems
 
 from rules.manifest import budgets, schema
-from rules.manifest.fields import OPTIONS, TOP, Key, Section
+from rules.manifest.fields import OPTIONS, TOP, Key, KeySet
 from rules.manifest.parse import parse_manifest
 from rules.manifest.types import Budget
 from rules.project.root import load_project
@@ -416,7 +416,7 @@ def _label(key: Key) -> str:
     return "options" if key.keys is OPTIONS else key.name
 
 
-def _used(section: Section, data: Any, label: str, out: set[tuple[str, str]]) -> None:
+def _used(section: KeySet, data: Any, label: str, out: set[tuple[str, str]]) -> None:
     """Every (section, key) the document gives a value to, nested sections included."""
     for key in section.keys:
         value = data.get(key.name) if isinstance(data, dict) else None
@@ -432,7 +432,7 @@ def _used(section: Section, data: Any, label: str, out: set[tuple[str, str]]) ->
             _used(key.keys, value, _label(key), out)
 
 
-def _described(section: Section, label: str, out: set[tuple[str, str]]) -> None:
+def _described(section: KeySet, label: str, out: set[tuple[str, str]]) -> None:
     """Every (section, key) of the description, walked as ``_used`` walks a document."""
     for key in section.keys:
         out.add((label, key.name))

@@ -16,11 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from converter import errors
 from rules.cache import reapi
 from rules.cache.settings import CacheSettings
 from rules.cache.stores import open_store
@@ -38,14 +38,10 @@ class Hit:
     origin: str  # "local" or "remote"
 
 
-def _warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
-
-
 class ArtifactCache:
     """Fetch and store artifacts by key; see the module docstring for the guarantees."""
 
-    def __init__(self, settings: CacheSettings, warn: Callable[[str], None] = _warn) -> None:
+    def __init__(self, settings: CacheSettings, warn: Callable[[str], None] = errors.warn) -> None:
         self.settings = settings
         self.warn = warn
         self.pid = os.getpid()  # a forked doit worker must not inherit a dropped remote

@@ -98,7 +98,7 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
                 self.write("tflite-build: no task matched the selection; nothing was done\n")
             if sum(self.counts.values()) or self.failed or self.blocked:
                 elapsed = time.perf_counter() - self.started
-                self.write(summary(self.counts, self.failed, self.blocked, elapsed) + "\n")
+                self.write(closing_line(self.counts, self.failed, self.blocked, elapsed) + "\n")
             build.end_run(stored=bool(self.counts["built"] + self.counts["remote"]))
 
     return BuildReporter
@@ -118,7 +118,7 @@ def variants_in(tasks: dict[str, Any], selected: list[str]) -> set[str]:
     return {name for name in seen if name.startswith(PREFIX) and tasks[name].actions}
 
 
-def summary(counts: Counter[str], failed: list[str], blocked: int, seconds: float) -> str:
+def closing_line(counts: Counter[str], failed: list[str], blocked: int, seconds: float) -> str:
     """``tflite-build: 3 built, 2 from cache, 11 up to date, 1 failed (train_digits) in 4.2 s``.
 
     Conversions a cluster ran count as built: ``3 built (3 on the cluster)``.
