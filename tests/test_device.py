@@ -8,8 +8,7 @@ import pytest
 from reports import device_section, report
 
 from rules.fleet.inventory import Fleet, VariantOps, changes
-from rules.manifest.budgets import BUDGETS, BY_NAME, Limit
-from rules.manifest.types import Budget
+from rules.manifest.budgets import BUDGETS, BY_NAME, Budget, Limit
 from rules.report.device import DeviceSection, allows
 from rules.report.variant import Report, check, summary_line
 

@@ -12,8 +12,8 @@ from reports import HOST, accuracy_section, latency_section, report
 
 from converter.tflite.modelinfo import ModelInfo
 from rules.manifest import budgets
-from rules.manifest.budgets import BUDGETS, BY_NAME, SIZE_GROWTH
-from rules.manifest.types import Budget, budget_for
+from rules.manifest.budgets import BUDGETS, BY_NAME, SIZE_GROWTH, Budget
+from rules.manifest.types import budget_for
 from rules.report.sections import AccuracySection, Host, LatencySection, SizeSection
 from rules.report.variant import Check, Report, check, summary_line
 

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 @dataclass
 class Build:
     project: Project
-    cache_settings: CacheSettings  # where the cache is (the project's own settings: project.settings)
+    cache_settings: (
+        CacheSettings  # where the cache is (the project's own settings: project.settings)
+    )
     state: BuildState
     # Source model outputs by reference key: one TF run per model and inputs per process.
     references: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -10,7 +10,8 @@ from typing import Any
 from converter.digest import canonical_json
 from converter.spec import Options, PythonSource, Source
 from rules.build import layout
-from rules.manifest.types import Budget, Evaluate, Manifest, Variant, budget_for
+from rules.manifest.budgets import Budget
+from rules.manifest.types import Evaluate, Manifest, Variant, budget_for
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from rules.build.jobs import ReportJob
-from rules.manifest.budgets import BY_NAME, BudgetKind, Limit, number
-from rules.manifest.types import Budget
+from rules.manifest.budgets import BY_NAME, Budget, BudgetKind, Limit, number
 from rules.report.device import DeviceSection
 from rules.report.sections import (
     AccuracySection,
