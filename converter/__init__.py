@@ -4,7 +4,7 @@ Importing this package never imports TensorFlow; conversions run in a persistent
 worker process (see ``converter.execution.worker``). It knows nothing of ``rules``.
 
 The face: ``api`` (the Engine), ``cli`` (``python -m converter``), ``spec`` (what
-to convert and how), ``errors``, ``entry``, ``digest``, ``files`` and ``versions``.
+to convert and how), ``protocol`` (what a worker is asked and answers), ``errors``, ``entry``, ``digest``, ``files`` and ``versions``.
 Its rooms, top to bottom (each may import only those below it; pyproject's import
 contracts check it): ``service``, ``execution``, ``quantization``, ``conversion``
 and ``evaluation``, ``sources``, ``tflite``.

@@ -29,22 +29,18 @@ from converter.digest import path_digest
 from converter.errors import ConverterError, OptionsError
 from converter.execution.executor import Executor, ExecutorUnavailable
 from converter.execution.worker import DEFAULT_TIMEOUT, Worker
-from converter.sources import precheck as sources
-from converter.spec import (
+from converter.protocol import (
     AnyOutcome,
     AnyRequest,
-    KerasSource,
     LayersOutcome,
     LayersRequest,
-    Options,
     Outcome,
     Request,
     RunOutcome,
     RunRequest,
-    Source,
-    source_file,
-    source_to_dict,
 )
+from converter.sources import precheck as sources
+from converter.spec import KerasSource, Options, Source, source_file, source_to_dict
 from converter.versions import PROJECT, tensorflow_version, version
 
 if TYPE_CHECKING:

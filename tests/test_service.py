@@ -33,11 +33,12 @@ from conftest import REPO, Models, write_files
 
 import converter
 from converter.execution.executor import ExecutorUnavailable
+from converter.protocol import Request
 from converter.service import client, rendezvous
 from converter.service.client import ServiceConfig
 from converter.service.rendezvous import PeerCredentials, Place, ServiceError
 from converter.service.server import Pool, Service, Status
-from converter.spec import Options, Request
+from converter.spec import Options
 
 WAIT = 300.0  # generous bound for anything that starts TensorFlow on a busy machine
 

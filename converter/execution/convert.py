@@ -17,10 +17,11 @@ from converter.conversion import checks
 from converter.conversion import options as options_module
 from converter.conversion.configure import configure
 from converter.errors import ConversionError, ConverterError, describe
+from converter.protocol import Outcome, Request
 from converter.quantization import keepfloat
 from converter.sources import discovery
 from converter.sources.dispatch import load
-from converter.spec import Outcome, PythonSource, Request
+from converter.spec import PythonSource
 from converter.tflite import modelinfo
 
 

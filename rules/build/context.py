@@ -10,6 +10,7 @@ opens its own.
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,7 +74,11 @@ class Build:
         self.state.begin_run()
 
     def end_run(self, stored: bool) -> None:
-        """A run is over; when it stored anything locally, keep the cache within its size."""
+        """A run is over; when it stored anything locally, keep the cache within its size.
+
+        The objects the loader set aside from the garbage collector go back to it.
+        """
+        gc.unfreeze()
         settings = self.cache_settings
         if stored and settings.local and settings.max_size:
             from rules.cache.stores.local import LocalStore  # here: only after a run that stored

@@ -43,11 +43,11 @@ class ConvertJob:
 
     @property
     def sidecar(self) -> Path:
-        return layout.sidecar(self.output)
+        return layout.beside(self.output, layout.SIDECAR)
 
     @property
     def log(self) -> Path:
-        return layout.log(self.output)
+        return layout.beside(self.output, layout.LOG)
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class ReportJob:
 
     @functools.cached_property
     def output(self) -> Path:
-        return layout.report(self.artifact)
+        return layout.beside(self.artifact, layout.REPORT_FILE)
 
     @functools.cached_property
     def float32(self) -> Path | None:
