@@ -17,7 +17,7 @@ from doit.reporter import ConsoleReporter
 
 from rules.build import layout
 from rules.build.context import Build
-from rules.console.progress import Display, display_for
+from rules.console.display import Display, display_for
 
 PREFIX = f"{layout.CONVERT}:"
 NAMED_FAILURES = 5  # the closing line names this many failed tasks, then counts the rest
