@@ -217,9 +217,13 @@ class Engine:
         track_ignore: tuple[Path, ...],
     ) -> Result:
         sources.precheck(source)
-        problems = options_module.check(options, source.api)
-        if problems:
-            raise OptionsError(options_module.format_problems(problems))
+        planned = None
+        if source.api is not None:  # checked and planned here, once: the worker applies it
+            planned = options_module.plan(options, source.api)
+        else:  # what can be checked before the entry point says which converter it is
+            problems = options_module.check(options, None)
+            if problems:
+                raise OptionsError(options_module.format_problems(problems))
         rep = options.representative
         if rep is not None and rep.data is not None and not rep.data.is_file():
             raise OptionsError(f"representative data {rep.data}: no such file")
@@ -233,7 +237,7 @@ class Engine:
         log_path = self._logs / f"{uuid.uuid4().hex}.log"
         try:
             outcome = self.run(
-                Request(source, options, temporary.resolve(), stamp, track, track_ignore),
+                Request(source, options, temporary.resolve(), stamp, track, track_ignore, planned),
                 log_path,
             )
             assert isinstance(outcome, Outcome)

@@ -29,6 +29,10 @@ class Request:
     # calibration generator) reads, except under ``track_ignore``: see converter.sources.discovery.
     track: Path | None = None
     track_ignore: tuple[Path, ...] = ()
+    # The options' plan (``converter.conversion.options.plan``), checked and made once by
+    # the engine when the source's converter API is known before loading; else the worker
+    # makes it once the model is loaded.
+    plan: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

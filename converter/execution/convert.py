@@ -29,8 +29,8 @@ def run(request: Request) -> Outcome:
     """Convert ``request.source`` and write the checked artifact to ``request.output``."""
     start = time.perf_counter()
     notes: list[str] = []
-    planned = None
-    if request.source.api is not None:  # else known once the entry point has run
+    planned = request.plan
+    if planned is None and request.source.api is not None:  # else known once the entry has run
         planned = options_module.plan(request.options, request.source.api)  # fail before loading
     discovered: dict[str, str] = {}
     with _watching(request, isinstance(request.source, PythonSource), discovered):
