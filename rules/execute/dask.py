@@ -168,7 +168,11 @@ def run(
     worker = get_worker()
     mine = versions.environment()
     if mine != wanted:
-        differ = [f"{name} {mine[name]} (the build: {wanted.get(name)})" for name in mine]
+        differ = [
+            f"{name} {mine[name]} (the build: {wanted.get(name)})"
+            for name in mine
+            if mine[name] != wanted.get(name)
+        ]
         return "failed", f"the cluster worker {worker.address} runs {', '.join(differ)}", ""
     base = Path(worker.local_directory) / "tflite-build"
     here = dataclasses.replace(settings, local=base / "cache")
