@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Models
+from tests.support.models import Models
 
 import converter
 

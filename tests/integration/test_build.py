@@ -18,8 +18,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, Models, write_files
-from doit_runs import Run, converted, doit, edit
+from tests.support import REPO
+from tests.support.models import Models
+from tests.support.project import write_files
+from tests.support.doit_runs import Run, converted, doit, edit
 
 import rules
 from converter import versions

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import buildgrid, failing_proxy, free_port, moto_s3, nginx_webdav, silent_server
+from tests.support.servers import buildgrid, failing_proxy, free_port, moto_s3, nginx_webdav, silent_server
 
 from converter.files import sweep
 from rules.cache.artifacts import ArtifactCache, CacheSettings
@@ -32,28 +32,7 @@ from rules.cache.stores.base import (
     Access,
 )
 from rules.cache.stores.local import LocalStore
-
-REPO = Path(__file__).resolve().parent.parent
-
-KEY = "a" * 64
-OTHER = "b" * 64
-
-
-def artifact(seed: int, size: int = 4096) -> bytes:
-    return hashlib.sha256(str(seed).encode()).digest() * (size // 32)
-
-
-class Warnings(list[str]):
-    def __call__(self, message: str) -> None:
-        self.append(message)
-
-
-def make(
-    tmp_path: Path, remote: str | None = None, **kwargs: object
-) -> tuple[ArtifactCache, Warnings]:
-    warnings = Warnings()
-    settings = CacheSettings(tmp_path / "local", remote, **kwargs)  # type: ignore[arg-type]
-    return ArtifactCache(settings, warn=warnings), warnings
+from tests.support import REPO
 
 
 def origin(url: str) -> str:
@@ -61,120 +40,11 @@ def origin(url: str) -> str:
     return "/".join(url.split("/")[:3])
 
 
-def test_local_hit_and_miss(tmp_path: Path) -> None:
-    cache, warnings = make(tmp_path)
-    assert cache.fetch(KEY) is None
-    cache.store(KEY, artifact(1), {"sha256": hashlib.sha256(artifact(1)).hexdigest()}, "log text")
-    hit = cache.fetch(KEY)
-    assert hit is not None and hit.artifact == artifact(1) and hit.origin == "local"
-    assert hit.log == "log text" and hit.record["sha256"] == hashlib.sha256(artifact(1)).hexdigest()
-    assert cache.fetch(OTHER) is None
-    assert warnings == []
-
-
-def _blob_path(tmp_path: Path, data: bytes) -> Path:
-    return LocalStore(tmp_path / "local").path("cas", hashlib.sha256(data).hexdigest())
-
-
-def test_corrupted_blob_is_a_miss_and_evicted(tmp_path: Path) -> None:
-    cache, warnings = make(tmp_path)
-    cache.store(KEY, artifact(1), {}, "")
-    blob = _blob_path(tmp_path, artifact(1))
-    data = bytearray(blob.read_bytes())
-    data[100] ^= 0xFF  # one flipped bit, same size
-    blob.write_bytes(bytes(data))
-    assert cache.fetch(KEY) is None
-    assert len(warnings) == 1 and "does not match its sha256" in warnings[0]
-    assert not blob.exists() and not LocalStore(tmp_path / "local").path("ac", KEY).exists()
-    cache.store(KEY, artifact(1), {}, "")  # the next build stores it again
-    assert cache.fetch(KEY) is not None
-
-
-def test_truncated_blob_and_garbage_entry_are_misses(tmp_path: Path) -> None:
-    cache, warnings = make(tmp_path)
-    cache.store(KEY, artifact(1), {}, "")
-    blob = _blob_path(tmp_path, artifact(1))
-    blob.write_bytes(blob.read_bytes()[:10])
-    assert cache.fetch(KEY) is None
-    cache.store(OTHER, artifact(2), {}, "")
-    LocalStore(tmp_path / "local").path("ac", OTHER).write_bytes(b"\x0agarbage")
-    assert cache.fetch(OTHER) is None
-    assert len(warnings) == 2 and "not an ActionResult of ours" in warnings[1]
-
-
-def test_an_entry_of_the_json_format_is_a_plain_miss(tmp_path: Path) -> None:
-    cache, warnings = make(tmp_path)
-    cache.store(KEY, artifact(1), {}, "")
-    old = {"format": 1, "key": KEY, "sha256": "0" * 64, "size": 1, "record": {}, "log": ""}
-    LocalStore(tmp_path / "local").path("ac", KEY).write_bytes(json.dumps(old).encode())
-    assert cache.fetch(KEY) is None and warnings == []
-    cache.store(KEY, artifact(1), {"n": 1}, "log")  # the next build writes it anew
-    hit = cache.fetch(KEY)
-    assert hit is not None and hit.record == {"n": 1} and hit.log == "log"
-
-
-def test_entry_for_another_key_is_refused(tmp_path: Path) -> None:
-    cache, warnings = make(tmp_path)
-    cache.store(KEY, artifact(1), {}, "")
-    store = LocalStore(tmp_path / "local")
-    store.put("ac", OTHER, store.path("ac", KEY).read_bytes())  # a misplaced entry
-    assert cache.fetch(OTHER) is None and warnings
-
-
-def _writer(root: str, worker: int) -> None:
-    cache = ArtifactCache(CacheSettings(Path(root)))
-    for i in range(40):
-        cache.store(KEY, artifact(0, 64 * 1024), {"worker": worker}, "")  # all write the same key
-        cache.store(f"{worker:02d}{i:062d}", artifact(i, 8192), {"i": i}, "")
-
-
-def test_concurrent_writers_corrupt_nothing(tmp_path: Path) -> None:
-    processes = [
-        multiprocessing.get_context("spawn").Process(
-            target=_writer, args=(str(tmp_path / "local"), w)
-        )
-        for w in range(4)
-    ]
-    for p in processes:
-        p.start()
-    for p in processes:
-        p.join(timeout=120)
-        assert p.exitcode == 0
-    cache, warnings = make(tmp_path)
-    hit = cache.fetch(KEY)
-    assert hit is not None and hit.artifact == artifact(0, 64 * 1024)
-    for w in range(4):
-        for i in range(40):
-            found = cache.fetch(f"{w:02d}{i:062d}")
-            assert found is not None and found.artifact == artifact(i, 8192)
-    assert warnings == []
-    assert not list((tmp_path / "local").rglob("*.tmp"))
-
-
-def test_prune_removes_least_recently_used(tmp_path: Path) -> None:
-    cache, _ = make(tmp_path)
-    keys = [f"{i}" * 64 for i in range(1, 6)]
-    for n, key in enumerate(keys):
-        cache.store(key, artifact(n, 1_000_000), {}, "")
-    past = time.time() - 1000
-    for n, path in enumerate(sorted((tmp_path / "local").rglob("*"))):
-        if path.is_file():
-            os.utime(path, (past + n, past + n))
-    assert cache.fetch(keys[0]) is not None  # used just now: must survive
-    store = LocalStore(tmp_path / "local")
-    before = store.usage()
-    # Each entry's artifact and record, and one (empty) log they all share.
-    assert (before.entries, before.blobs) == (5, 11)
-    removed = store.prune(2_500_000)
-    assert store.usage().bytes <= 2_500_000 and removed.blobs >= 3
-    assert cache.fetch(keys[0]) is not None
-
-
 def test_dead_remote_degrades_to_local_with_one_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="urllib3.connectionpool"):
-        cache, warnings = make(tmp_path, f"http://user:secret@127.0.0.1:{free_port()}/cache")
+        cache, warnings = make_cache(tmp_path, f"http://user:secret@127.0.0.1:{free_port()}/cache")
         assert cache.fetch(KEY) is None
     # Nothing listens, so the attempts are counted on the client's side: urllib3 logs a retry.
     retries = [r for r in caplog.records if r.getMessage().startswith("Retrying")]
@@ -189,7 +59,7 @@ def test_dead_remote_degrades_to_local_with_one_warning(
 
 def test_a_silent_remote_is_bounded_by_the_timeout(tmp_path: Path) -> None:
     with silent_server() as server:
-        cache, warnings = make(tmp_path, f"http://127.0.0.1:{server.port}/cache", timeout=1.0)
+        cache, warnings = make_cache(tmp_path, f"http://127.0.0.1:{server.port}/cache", timeout=1.0)
         assert cache.fetch(KEY) is None
         assert cache.fetch(OTHER) is None  # dropped: no more waiting
         assert server.connections == READ_ATTEMPTS
@@ -197,21 +67,6 @@ def test_a_silent_remote_is_bounded_by_the_timeout(tmp_path: Path) -> None:
         f"remote cache unavailable, building locally: GET http://127.0.0.1:{server.port}"
         "/cache/ac/…: timed out (no answer in 1 s)"
     ]
-
-
-def test_the_readme_states_the_worst_case_of_the_retry_policy() -> None:
-    """The sums in rules/cache/stores/base.py's comment, from its constants: the README must agree."""
-    # urllib3 waits nothing before the second attempt, then BACKOFF x 2^n.
-    refused = sum(BACKOFF * 2**n for n in range(1, ATTEMPTS - 1))
-    silent = READ_ATTEMPTS * TIMEOUT + sum(BACKOFF * 2**n for n in range(1, READ_ATTEMPTS - 1))
-    bound = ATTEMPTS * CONNECT_TIMEOUT + READ_ATTEMPTS * TIMEOUT + refused
-    # botocore's standard mode: every attempt may wait both timeouts, then up to 2^n s.
-    s3 = ATTEMPTS * (CONNECT_TIMEOUT + TIMEOUT) + sum(2**n for n in range(ATTEMPTS - 1))
-    readme = " ".join((REPO / "README.md").read_text().split())
-    assert (
-        f"about {refused:g} s when it refuses connections, {silent:g} s when it accepts and "
-        f"never answers, {bound:g} s at most (S3: {s3:g} s)"
-    ) in readme
 
 
 @pytest.fixture
@@ -222,15 +77,15 @@ def webdav(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 def test_http_remote_hit_fills_the_local_cache(tmp_path: Path, webdav: tuple[str, Path]) -> None:
     url, served = webdav
-    writer, warnings = make(tmp_path / "ci", url)
+    writer, warnings = make_cache(tmp_path / "ci", url)
     writer.store(KEY, artifact(1), {"size": 4096}, "the log")
     assert (served / "ac" / KEY).is_file()
     assert (served / "cas" / hashlib.sha256(artifact(1)).hexdigest()).is_file()
-    reader, _ = make(tmp_path / "laptop", url)
+    reader, _ = make_cache(tmp_path / "laptop", url)
     hit = reader.fetch(KEY)
     assert hit is not None and hit.origin == "remote" and hit.artifact == artifact(1)
     assert reader.fetch(OTHER) is None
-    offline, _ = make(tmp_path / "laptop")  # the same local directory, no remote at all
+    offline, _ = make_cache(tmp_path / "laptop")  # the same local directory, no remote at all
     local = offline.fetch(KEY)
     assert local is not None and local.origin == "local" and local.log == "the log"
     assert warnings == []
@@ -238,10 +93,10 @@ def test_http_remote_hit_fills_the_local_cache(tmp_path: Path, webdav: tuple[str
 
 def test_http_remote_returning_garbage_is_a_miss(tmp_path: Path, webdav: tuple[str, Path]) -> None:
     url, served = webdav
-    writer, _ = make(tmp_path / "ci", url)
+    writer, _ = make_cache(tmp_path / "ci", url)
     writer.store(KEY, artifact(1), {}, "")
     (served / "cas" / hashlib.sha256(artifact(1)).hexdigest()).write_bytes(b"<html>oops</html>")
-    reader, warnings = make(tmp_path / "laptop", url)
+    reader, warnings = make_cache(tmp_path / "laptop", url)
     assert reader.fetch(KEY) is None
     assert len(warnings) == 1 and "remote cache entry" in warnings[0]
     assert not (served / "ac" / KEY).exists(), "the corrupt remote entry is evicted"
@@ -249,13 +104,13 @@ def test_http_remote_returning_garbage_is_a_miss(tmp_path: Path, webdav: tuple[s
 
 def test_read_only_mode_never_writes_the_remote(tmp_path: Path, webdav: tuple[str, Path]) -> None:
     url, served = webdav
-    cache, _ = make(tmp_path / "pr", url, read_only=True)
+    cache, _ = make_cache(tmp_path / "pr", url, read_only=True)
     cache.store(KEY, artifact(1), {}, "")
     assert not (served / "ac" / KEY).exists()
     assert cache.fetch(KEY) is not None  # still kept locally
-    trusted, _ = make(tmp_path / "main", url)
+    trusted, _ = make_cache(tmp_path / "main", url)
     trusted.store(OTHER, artifact(2), {}, "")
-    pr, _ = make(tmp_path / "pr2", url, read_only=True)
+    pr, _ = make_cache(tmp_path / "pr2", url, read_only=True)
     hit = pr.fetch(OTHER)
     assert hit is not None and hit.origin == "remote"
 
@@ -264,10 +119,10 @@ def test_http_remote_retries_a_failing_call_and_reuses_its_connection(
     tmp_path: Path, webdav: tuple[str, Path]
 ) -> None:
     url, _ = webdav
-    writer, _ = make(tmp_path / "ci", url)
+    writer, _ = make_cache(tmp_path / "ci", url)
     writer.store(KEY, artifact(1), {}, "")
     with failing_proxy(origin(url), failing=ATTEMPTS - 1) as proxy:
-        reader, warnings = make(tmp_path / "laptop", proxy.url + "/cache")
+        reader, warnings = make_cache(tmp_path / "laptop", proxy.url + "/cache")
         hit = reader.fetch(KEY)
         assert reader.fetch(OTHER) is None
     assert hit is not None and hit.origin == "remote" and hit.artifact == artifact(1)
@@ -282,7 +137,7 @@ def test_http_remote_that_always_fails_costs_bounded_attempts_and_one_warning(
 ) -> None:
     url, _ = webdav
     with failing_proxy(origin(url), failing=-1) as proxy:
-        cache, warnings = make(tmp_path, proxy.url + "/cache")
+        cache, warnings = make_cache(tmp_path, proxy.url + "/cache")
         assert cache.fetch(KEY) is None
         assert len(proxy.requests) == ATTEMPTS
         cache.store(KEY, artifact(1), {}, "")
@@ -306,7 +161,7 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 def s3_cache(tmp_path: Path, endpoint: str) -> tuple[ArtifactCache, Warnings]:
     access = Access(options={"endpoint_url": endpoint})
-    return make(tmp_path, "s3://tflite-cache/team", access=access)
+    return make_cache(tmp_path, "s3://tflite-cache/team", access=access)
 
 
 def test_s3_remote_hit_and_miss(tmp_path: Path, s3: str) -> None:
@@ -351,48 +206,11 @@ def test_a_silent_s3_remote_is_bounded_by_the_timeout(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with silent_server() as server:
         access = Access(options={"endpoint_url": f"http://127.0.0.1:{server.port}"})
-        cache, warnings = make(tmp_path, "s3://tflite-cache/team", access=access, timeout=1.0)
+        cache, warnings = make_cache(tmp_path, "s3://tflite-cache/team", access=access, timeout=1.0)
         assert cache.fetch(KEY) is None
         assert cache.fetch(OTHER) is None
         assert server.connections == ATTEMPTS
     assert len(warnings) == 1 and "timeout" in warnings[0].lower()
-
-
-@pytest.mark.parametrize("umask", [0o022, 0o077])
-def test_written_files_follow_the_umask_like_any_new_file(tmp_path: Path, umask: int) -> None:
-    """The umask is read once, when the process starts writing: as a build process sets it."""
-    script = (
-        "import os, sys\n"
-        f"os.umask({umask})\n"
-        "from pathlib import Path\n"
-        "from converter.files import write_atomic\n"
-        "root = Path(sys.argv[1])\n"
-        "write_atomic(root / 'artifact.tflite', b'bytes')\n"
-        "(root / 'plain').write_bytes(b'bytes')\n"
-    )
-    subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=True)
-    mode = (tmp_path / "artifact.tflite").stat().st_mode & 0o777
-    assert mode == (tmp_path / "plain").stat().st_mode & 0o777 == 0o666 & ~umask
-
-
-def test_temporary_files_of_killed_writers_are_swept(tmp_path: Path) -> None:
-    dead = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
-    )
-    gone, alive = int(dead.stdout), os.getpid()
-    store = LocalStore(tmp_path / "cache")
-    store.put("cas", "ab" * 32, b"blob")
-    folder = tmp_path / "cache" / "cas" / "ab"
-    orphan = folder / f".{'ab' * 32}.{gone}-deadbeef.tmp"
-    busy = folder / f".{'cd' * 32}.{alive}-0badf00d.tmp"
-    orphan.write_bytes(b"half")
-    busy.write_bytes(b"being written")
-    store.prune(10**9)  # pruning sweeps first, whatever the size
-    assert not orphan.exists() and busy.exists() and store.get("cas", "ab" * 32) == b"blob"
-    build = tmp_path / "build" / "m"
-    build.mkdir(parents=True)
-    (build / f".float32.tflite.{gone}-12345678.tmp").write_bytes(b"half")
-    assert sweep(build) == 1 and not list(build.iterdir())
 
 
 def test_an_http_entry_passes_the_validation_bazel_remote_applies(
@@ -407,7 +225,7 @@ def test_an_http_entry_passes_the_validation_bazel_remote_applies(
     import blackboxprotobuf
 
     url, served = webdav
-    cache, _ = make(tmp_path, url)
+    cache, _ = make_cache(tmp_path, url)
     cache.store(KEY, artifact(1), {"size": 4096}, "the log")
     message, _ = blackboxprotobuf.decode_message((served / "ac" / KEY).read_bytes())
     named = [f["2"] for f in message["2"]]
@@ -431,17 +249,17 @@ def reapi_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 def test_grpc_cache_hit_and_miss(tmp_path: Path, reapi_server: tuple[str, Path]) -> None:
     url, cas = reapi_server
     large = bytes(range(256)) * 12_000  # 3 MB: ByteStream writes and reads it in chunks
-    writer, warnings = make(tmp_path / "ci", url)
+    writer, warnings = make_cache(tmp_path / "ci", url)
     writer.store(KEY, large, {"size": len(large)}, "the log")
     digest = hashlib.sha256(large).hexdigest()
     assert (cas / digest[:2] / digest[2:]).is_file()  # BuildGrid's disk layout
-    reader, _ = make(tmp_path / "laptop", url)
+    reader, _ = make_cache(tmp_path / "laptop", url)
     hit = reader.fetch(KEY)
     assert hit is not None and hit.origin == "remote" and hit.artifact == large
     assert hit.record == {"size": len(large)} and hit.log == "the log"
     assert reader.fetch(OTHER) is None
     assert warnings == []
-    offline, _ = make(tmp_path / "laptop")  # the hit filled the local cache
+    offline, _ = make_cache(tmp_path / "laptop")  # the hit filled the local cache
     local = offline.fetch(KEY)
     assert local is not None and local.origin == "local" and local.artifact == large
 
@@ -450,23 +268,23 @@ def test_grpc_cache_corrupt_blob_is_a_miss_with_one_warning(
     tmp_path: Path, reapi_server: tuple[str, Path]
 ) -> None:
     url, cas = reapi_server
-    writer, _ = make(tmp_path / "ci", url)
+    writer, _ = make_cache(tmp_path / "ci", url)
     writer.store(KEY, artifact(1), {}, "")
     digest = hashlib.sha256(artifact(1)).hexdigest()
     stored = cas / digest[:2] / digest[2:]  # BuildGrid's disk layout
     stored.write_bytes(b"tampered" + stored.read_bytes()[8:])
-    reader, warnings = make(tmp_path / "laptop", url)
+    reader, warnings = make_cache(tmp_path / "laptop", url)
     assert reader.fetch(KEY) is None
     assert len(warnings) == 1 and "does not match its sha256" in warnings[0], warnings
     # REAPI has no delete, and the server keeps the blob it has: a miss each time, never
     # a wrong artifact, until the server drops the blob.
     reader.store(KEY, artifact(1), {}, "")
-    again, later = make(tmp_path / "other", url)
+    again, later = make_cache(tmp_path / "other", url)
     assert again.fetch(KEY) is None and "does not match its sha256" in later[0]
 
 
 def test_grpc_cache_down_costs_one_warning_and_the_build_goes_on(tmp_path: Path) -> None:
-    cache, warnings = make(tmp_path, f"grpc://127.0.0.1:{free_port()}")
+    cache, warnings = make_cache(tmp_path, f"grpc://127.0.0.1:{free_port()}")
     assert cache.fetch(KEY) is None
     cache.store(KEY, artifact(1), {}, "")
     assert cache.fetch(KEY) is not None  # from the local store
@@ -479,7 +297,7 @@ def test_grpc_entries_are_actionresults_another_implementation_reads(
 ) -> None:
     """BuildGrid's own client code reads our entry back, and finds its blobs by digest."""
     url, _ = reapi_server
-    cache, _ = make(tmp_path, url)
+    cache, _ = make_cache(tmp_path, url)
     cache.store(KEY, artifact(1), {"n": 1}, "log")
     import grpc
     from buildgrid.common.protos.build.bazel.remote.execution.v2 import (

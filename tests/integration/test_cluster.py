@@ -16,8 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Models, write_files
-from servers import DaskCluster, dask_cluster, free_port, nginx_webdav
+from tests.support.models import Models
+from tests.support.project import write_files
+from tests.support.servers import DaskCluster, dask_cluster, free_port, nginx_webdav
 
 pytestmark = pytest.mark.tf
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import Models, call_entry, mode_options, tf_apply
+from tests.support.models import Models, call_entry, mode_options, tf_apply
 
 import converter
 from converter.service import client

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import Models, write_files
+from tests.support.models import Models
+from tests.support.project import write_files
 
 from converter.service import client
 from converter.service.client import ServiceConfig

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Models, write_files
-from doit_runs import converted, doit, edit
+from tests.support.models import Models
+from tests.support.project import write_files
+from tests.support.doit_runs import converted, doit, edit
 
 from converter.tflite import modelinfo
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import write_files
-from doit_runs import converted, doit
+from tests.support.project import write_files
+from tests.support.doit_runs import converted, doit
 
 import converter
 from converter.errors import ConversionError, OptionsError

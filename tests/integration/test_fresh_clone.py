@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Models, write_files
-from servers import buildgrid, nginx_webdav
+from tests.support.models import Models
+from tests.support.project import write_files
+from tests.support.servers import buildgrid, nginx_webdav
 
 import rules
 

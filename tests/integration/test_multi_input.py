@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import INTEGER_MODES, MULTI_INPUTS, MultiModels, call_entry, mode_options, tf_apply
+from tests.support.models import INTEGER_MODES, MULTI_INPUTS, MultiModels, call_entry, mode_options, tf_apply
 
 import converter
 from converter.evaluation import evaluate

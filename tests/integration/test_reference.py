@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Models
+from tests.support.models import Models
 
 import converter
 from converter.evaluation.evaluate import Runner, match

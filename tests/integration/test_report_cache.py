@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Models, write_files
-from doit_runs import doit, edit
+from tests.support.models import Models
+from tests.support.project import write_files
+from tests.support.doit_runs import doit, edit
 
 from rules.cache import reapi
 from rules.report import measurements

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import REPO, tf_apply
+from tests.support import REPO
+from tests.support.models import tf_apply
 
 from converter.tflite import modelinfo, runtimes
 from converter.tflite.gpu import GpuVerdict

@@ -29,7 +29,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import REPO, Models, write_files
+from tests.support import REPO
+from tests.support.models import Models
+from tests.support.project import write_files
 
 import converter
 from converter.execution.executor import ExecutorUnavailable
@@ -57,11 +59,6 @@ class Running:
         found = client.status(self.config)
         assert isinstance(found, Status)
         return found
-
-
-def private_folder() -> Path:
-    """A fresh private folder with a short path (a Unix socket's path holds 107 bytes)."""
-    return Path(tempfile.mkdtemp(prefix="tfb-"))
 
 
 def _env() -> dict[str, str]:
@@ -115,117 +112,13 @@ def end_detached(config: ServiceConfig, pid: int | None) -> None:
 @pytest.fixture(scope="module")
 def shared() -> Iterator[Running]:
     """One service with two warm workers, shared by the tests that allow it."""
-    directory = private_folder()
+    directory = Path(tempfile.mkdtemp(prefix="tfb-"))  # short: a socket path holds 107 bytes
     running = start_service(directory, "--workers", "2", "--idle-timeout", "900")
     try:
         yield running
     finally:
         end_service(running)
         shutil.rmtree(directory, ignore_errors=True)
-
-
-@pytest.fixture
-def folder() -> Iterator[Path]:
-    directory = private_folder()
-    yield directory
-    shutil.rmtree(directory, ignore_errors=True)
-
-
-# --- the private folder and the peer check (no TensorFlow) ---------------------------------
-
-
-def test_the_folder_is_created_private_whatever_the_umask(folder: Path) -> None:
-    target = folder / "service"
-    old = os.umask(0)
-    try:
-        assert rendezvous.private_directory(target) == target
-    finally:
-        os.umask(old)
-    status = os.lstat(target)
-    assert stat.S_IMODE(status.st_mode) == 0o700
-    assert status.st_uid == os.getuid()
-
-
-def test_a_folder_others_can_enter_is_refused(folder: Path) -> None:
-    loose = folder / "loose"
-    loose.mkdir()
-    loose.chmod(0o755)
-    with pytest.raises(ServiceError) as info:
-        rendezvous.private_directory(loose)
-    assert str(info.value) == (
-        f"the conversion service folder {loose} is open to other users (mode 755); "
-        f"make it private with 'chmod 700 {loose}'"
-    )
-    # A build does not fail for it: the service is unavailable, the engine converts locally.
-    service = client.ServiceClient(ServiceConfig(directory=loose))
-    with pytest.raises(ExecutorUnavailable, match="open to other users"):
-        service.convert(
-            Request(converter.SavedModelSource(folder), Options(), folder / "x"), folder / "log"
-        )
-
-
-def test_a_folder_of_another_owner_or_a_link_is_refused(folder: Path) -> None:
-    status = os.lstat(folder)
-    with pytest.raises(ServiceError, match=f"belongs to uid {status.st_uid}, not to you"):
-        rendezvous.check_private(folder, status, os.getuid() + 1)
-    link = folder / "link"
-    (folder / "real").mkdir(mode=0o700)
-    link.symlink_to(folder / "real")
-    with pytest.raises(ServiceError, match="is not a folder"):
-        rendezvous.private_directory(link)
-
-
-def test_the_default_folder(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
-    assert rendezvous.default_directory() == folder / "tflite-build"
-    monkeypatch.delenv("XDG_RUNTIME_DIR")
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    assert rendezvous.default_directory() == folder / f"tflite-build-{os.getuid()}"
-
-
-def test_the_uid_check_refuses_another_uid() -> None:
-    me = os.getuid()
-    assert rendezvous.refusal(PeerCredentials(pid=1, uid=me, gid=0), me) is None
-    reason = rendezvous.refusal(PeerCredentials(pid=42, uid=me + 1, gid=0), me)
-    assert (
-        reason
-        == f"refused a connection from uid {me + 1} (pid 42): the service serves uid {me} only"
-    )
-
-
-def _service_in_process(folder: Path, uid: int) -> Service:
-    runner = ThreadPoolExecutor(max_workers=1)
-    pool = Pool({False: 1, True: 1}, runner, lambda legacy: pytest.fail("no worker is needed"))
-    return Service(Place(folder, "test"), pool, uid=uid)
-
-
-@pytest.mark.parametrize("owner", ["another uid", "this uid"])
-def test_the_service_checks_each_peer(folder: Path, owner: str) -> None:
-    """The real connection path, with the service believing it belongs to another uid."""
-    from multiprocessing.connection import Connection
-
-    uid = os.getuid() + 1 if owner == "another uid" else os.getuid()
-    service = _service_in_process(folder, uid)
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    thread = threading.Thread(target=service.handle, args=(theirs,))
-    thread.start()
-    with Connection(ours.detach()) as conn:
-        if owner == "another uid":
-            with pytest.raises(EOFError):
-                conn.recv()  # closed before anything was read or answered
-        else:
-            conn.send(("status",))
-            status, payload, _ = conn.recv()
-            assert (status, payload.pid) == ("ok", os.getpid())
-    thread.join(timeout=30)
-    assert not thread.is_alive()
-
-
-def test_identity_names_the_environment(folder: Path) -> None:
-    place = ServiceConfig(directory=folder).place()
-    assert place.identity == rendezvous.identity()
-    assert place.socket.name == f"{place.prefix}-{place.identity}.sock"
-    assert len(rendezvous.source_digest()) == 64
 
 
 # --- the process: status, stop, idle exit (no TensorFlow: workers start on first use) -------
@@ -535,14 +428,6 @@ def test_a_worker_retires_after_its_quota_of_requests(models: Models, tmp_path: 
         worker.close()
 
 
-def test_a_worker_retires_past_its_memory_threshold() -> None:
-    from converter.execution.worker import Worker
-
-    worker = Worker(recycle_mb=1500, memory_limit_mb=10000)
-    assert not worker._worn_out(1400) and worker._worn_out(1600)
-    assert Worker(memory_limit_mb=1000)._worn_out(800)  # 75% of the ceiling, as before
-
-
 # --- no state leaks: the bytes of a warm service equal those of a fresh worker ---------------
 
 
@@ -685,32 +570,3 @@ def test_daemon_stop_also_stops_an_older_service_of_this_environment(folder: Pat
         end_service(stale)
 
 
-def test_a_warm_worker_forgets_user_modules_not_the_environments(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Packages on the path the worker started with stay (a layered virtual environment's
-    site-packages, added by a .pth file, hold TensorFlow itself); a project's modules go."""
-    from converter.sources import discovery
-
-    # The layer on the path is a folder of links into another site-packages, as the
-    # workflow harness's virtual environments have.
-    parent, layer, project = tmp_path / "site-packages", tmp_path / "layer", tmp_path / "project"
-    for folder in (parent, layer, project):
-        folder.mkdir()
-    (parent / "tfb_env_pkg.py").write_text("VALUE = 1\n")
-    (layer / "tfb_env_pkg.py").symlink_to(parent / "tfb_env_pkg.py")
-    (project / "tfb_user_helper.py").write_text("VALUE = 2\n")
-    site_packages = layer
-    monkeypatch.setattr(discovery, "_STARTUP_PATH", (*discovery._STARTUP_PATH, str(site_packages)))
-    monkeypatch.syspath_prepend(str(project))
-    monkeypatch.syspath_prepend(str(site_packages))
-    tfb_env_pkg = importlib.import_module("tfb_env_pkg")
-    tfb_user_helper = importlib.import_module("tfb_user_helper")
-    try:
-        roots = discovery.environment_roots()
-        assert discovery.is_user_module(tfb_user_helper, roots)
-        assert not discovery.is_user_module(tfb_env_pkg, roots)
-        assert not discovery.is_user_module(pytest, roots)  # site-packages
-    finally:
-        sys.modules.pop("tfb_env_pkg", None)
-        sys.modules.pop("tfb_user_helper", None)

@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Models, MultiModels, write_files
-from doit_runs import converted, doit
+from tests.support.models import Models, MultiModels
+from tests.support.project import write_files
+from tests.support.doit_runs import converted, doit
 
 from converter.tflite import modelinfo
 

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import Models, write_files
-from doit_runs import doit, edit
+from tests.support.models import Models
+from tests.support.project import write_files
+from tests.support.doit_runs import doit, edit
 
 pytestmark = pytest.mark.tf
 

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, Models
+from tests.support import REPO
+from tests.support.models import Models
 
 import converter
 

@@ -62,11 +62,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ci_python import ProvisionError, make_python, pip_extras
-from conftest import REPO
-from workflow_actions import Caches, WorkflowError
-from workflow_expressions import ExpressionError, condition, interpolate
-from workflow_runner import Event, Run, Runner
+from tests.support.workflow.python import ProvisionError, make_python, pip_extras
+from tests.support import REPO
+from tests.support.workflow.actions import Caches, WorkflowError
+from tests.support.workflow.expressions import ExpressionError, condition, interpolate
+from tests.support.workflow.runner import Event, Run, Runner
 
 from converter.tflite import modelinfo
 from converter.tflite.runtimes import parse_version
@@ -78,19 +78,6 @@ OUTPUTS = (".tflite", ".report.json")
 # The pull request: a budget digits/int8 breaches. Budgets key nothing, so nothing is
 # converted or measured again; the reports and the summary must say so.
 BREACH = ("int8: {max_size: 12KB,", "int8: {max_size: 10KB,")
-
-
-def _git(*args: str) -> str:
-    return subprocess.run(
-        ["git", *args], capture_output=True, text=True, check=True, timeout=120
-    ).stdout.strip()
-
-
-def _commit(repo: Path, message: str, *args: str) -> str:
-    """Commit what is staged (or ``args``, such as -a) in ``repo``; its sha."""
-    identity = ["-c", "user.name=CI", "-c", "user.email=ci@localhost"]
-    _git("-C", str(repo), *identity, "commit", "--quiet", "-m", message, *args)
-    return _git("-C", str(repo), "rev-parse", "HEAD")
 
 
 def _on_the_runs(test: Callable[[Runs], None]) -> Callable[[Runs], None]:
@@ -109,7 +96,7 @@ class Runs:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     """A push to main, then a pull request (one more commit) against what it left."""
     root = tmp_path_factory.mktemp("workflow")
-    head = _git("-C", str(REPO), "rev-parse", "HEAD")
+    head = git("-C", str(REPO), "rev-parse", "HEAD")
     caches = Caches(root / "caches")
     runner = Runner(WORKFLOW, root, caches)
     main = runner.run(Event("push", "refs/heads/main", head, REPO), "main", NOT_RUN)
@@ -117,13 +104,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     if not all(job.ok or job.name in NOT_RUN for job in main.jobs.values()):
         return Runs(main, None, caches)  # the push's own test says why
     pr_repo = root / "pr-repo"
-    _git("clone", "--quiet", "--no-checkout", str(REPO), str(pr_repo))
-    _git("-C", str(pr_repo), "checkout", "--quiet", "--detach", head)
+    git("clone", "--quiet", "--no-checkout", str(REPO), str(pr_repo))
+    git("-C", str(pr_repo), "checkout", "--quiet", "--detach", head)
     manifest = pr_repo / "example_project/digits/model.yaml"
     tight = manifest.read_text().replace(*BREACH)
     assert tight != manifest.read_text(), f"no {BREACH[0]!r} in {manifest} to tighten"
     manifest.write_text(tight)
-    pr_sha = _commit(pr_repo, "digits/int8 under 10 KB", "-a")
+    pr_sha = commit(pr_repo, "digits/int8 under 10 KB", "-a")
     pr = runner.run(Event("pull_request", "refs/pull/1/merge", pr_sha, pr_repo), "pr", NOT_RUN)
     print(pr.report())
     return Runs(main, pr, caches)
@@ -235,7 +222,7 @@ def test_the_models_artifact_holds_every_model_report_and_summary(runs: Runs) ->
 @_on_the_runs
 def test_the_example_projects_inventory_is_what_tensorflow_reads(runs: Runs) -> None:
     """Every artifact's ops in ops.json, as TF's flatbuffer_utils and Model Analyzer read them."""
-    from test_ops import analyzer_ops, tf_ops
+    from tests.support.tflite_ops import analyzer_ops, tf_ops
 
     build = runs.main.jobs["assemble"].workspace / "example_project/build"
     inventory = json.loads((build / "ops.json").read_text())
@@ -287,183 +274,3 @@ def test_a_pull_request_over_budget_fails_and_shows_its_summary(runs: Runs) -> N
     assert assemble.step("Keep this summary as the baseline (main only)").outcome == "skipped"
     assert not [k for k in runs.caches.keys(pr.event.ref) if k.startswith("tflite-baseline-")]
     assert {"summary.md", "digits/int8.report.json"} <= set(_tree(pr.artifacts / "tflite-models"))
-
-
-def test_the_tests_job_runs_the_suite_where_it_can_clone_itself() -> None:
-    """Not run here (it is this suite); its shape is what the suite relies on."""
-    workflow = yaml.safe_load(WORKFLOW.read_text())
-    job = workflow["jobs"]["tests"]
-    pythons = {
-        s["with"]["python-version"]
-        for j in workflow["jobs"].values()
-        for s in j["steps"]
-        if str(s.get("uses", "")).startswith("actions/setup-python@")
-    }
-    # .ci/run installs Debian's packages, and the workflow's Python.
-    assert [f"python:{p}-bookworm" for p in pythons] == [job["container"]]
-    runs = [s["run"] for s in job["steps"] if "run" in s]
-    assert job["steps"][0]["uses"] == "actions/checkout@v4" and runs[-1] == "bash .ci/run"
-    # In a container the checkout belongs to another user: this suite's git clone of it
-    # needs the workspace marked safe, for the whole job.
-    assert any("safe.directory" in r and "GITHUB_WORKSPACE" in r for r in runs[:-1])
-
-
-# --- the emulator itself: what it refuses, and how steps, caches and artifacts behave -----
-
-
-def _repo(root: Path, workflow: str) -> Event:
-    """A one-commit repository holding ``workflow``; a push of it to main."""
-    root.mkdir()
-    (root / "w.yml").write_text(textwrap.dedent(workflow))
-    _git("-C", str(root), "init", "--quiet")
-    _git("-C", str(root), "add", "w.yml")
-    return Event("push", "refs/heads/main", _commit(root, "w"), root)
-
-
-def test_expressions_and_conditions() -> None:
-    context = {"github": {"ref": "refs/heads/main"}, "matrix": {"shard": 2}, "env": {}}
-    assert interpolate("tflite-${{ matrix.shard }}-x", context) == "tflite-2-x"
-    assert interpolate(True, context) == "true"
-    assert condition("github.ref == 'refs/heads/MAIN'", context, failed=False)
-    assert not condition("github.ref == 'refs/heads/main'", context, failed=True)
-    assert condition("${{ always() }}", context, failed=True)
-    assert not condition(None, context, failed=True) and condition(None, context, failed=False)
-    assert condition("!(matrix.shard == 1) && github.ref != ''", context, failed=False)
-    with pytest.raises(ExpressionError, match=r"github.head_ref is not emulated"):
-        interpolate("${{ github.head_ref }}", context)
-    with pytest.raises(ExpressionError, match=r"no function hashFiles\(\) here"):
-        condition("hashFiles() != ''", context, failed=False)
-
-
-def test_an_action_it_does_not_emulate_fails_the_run(tmp_path: Path) -> None:
-    event = _repo(
-        tmp_path / "repo",
-        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
-        "      - uses: actions/checkout@v4\n      - uses: actions/github-script@v7\n",
-    )
-    runner = Runner(event.repo / "w.yml", tmp_path / "run", Caches(tmp_path / "caches"))
-    with pytest.raises(WorkflowError, match=r"a: actions/github-script@v7 is not emulated"):
-        runner.run(event, "push", {})
-
-
-def test_a_failed_step_skips_what_follows_but_always_and_fails_the_needing_job(
-    tmp_path: Path,
-) -> None:
-    event = _repo(
-        tmp_path / "repo",
-        """
-        on: {push: {branches: [main]}}
-        jobs:
-          a:
-            runs-on: ubuntu-latest
-            steps:
-              - run: echo "$GREETING from $GITHUB_REF" > said.txt && false
-                env: {GREETING: hello}
-              - run: echo never
-              - if: always()
-                run: cat said.txt >> "$GITHUB_STEP_SUMMARY"
-          b: {needs: a, runs-on: ubuntu-latest, steps: [{run: echo never}]}
-        """,
-    )
-    runner = Runner(event.repo / "w.yml", tmp_path / "run", Caches(tmp_path / "caches"))
-    run = runner.run(event, "push", {})
-    a = run.jobs["a"]
-    assert [s.outcome for s in a.steps] == ["failure", "skipped", "success"]
-    assert a.summary == "hello from refs/heads/main\n" and not a.ok
-    assert run.jobs["b"].skipped == "a job it needs failed"
-
-
-def test_what_a_job_leaves_running_is_stopped_when_it_ends(tmp_path: Path) -> None:
-    event = _repo(
-        tmp_path / "repo",
-        """
-        on: push
-        jobs:
-          a:
-            runs-on: ubuntu-latest
-            steps:
-              - run: sleep 300 & echo $! > "$RUNNER_TEMP/pid"
-              - run: kill -0 "$(cat "$RUNNER_TEMP/pid")"
-        """,
-    )
-    runner = Runner(event.repo / "w.yml", tmp_path / "run", Caches(tmp_path / "caches"))
-    job = runner.run(event, "push", {}).jobs["a"]
-    assert job.ok, job.report()  # the next step still saw it, as on a runner
-    stat = Path(f"/proc/{(tmp_path / 'run/push/a/temp/pid').read_text().strip()}/stat")
-    for _ in range(100):  # SIGKILL was sent; its delivery takes a moment
-        if not stat.exists() or stat.read_text().rpartition(")")[2].split()[0] == "Z":
-            break
-        time.sleep(0.05)
-    else:
-        pytest.fail("the job's background sleep survived it")
-
-
-def test_caches_and_artifacts_move_folders_as_github_does(tmp_path: Path) -> None:
-    event = _repo(
-        tmp_path / "repo",
-        """
-        on: [push, pull_request]
-        jobs:
-          make:
-            runs-on: ubuntu-latest
-            strategy: {matrix: {k: [1, 2]}}
-            steps:
-              - uses: actions/checkout@v4
-              - uses: actions/cache@v4
-                with: {path: .c, key: "c-${{ matrix.k }}-${{ github.sha }}", restore-keys: "c-${{ matrix.k }}-"}
-              - run: mkdir -p .c out/sub && echo ${{ matrix.k }} >> .c/log && cp .c/log out/sub/${{ matrix.k }}.txt
-              - uses: actions/upload-artifact@v4
-                with: {name: "part-${{ matrix.k }}", path: .c, include-hidden-files: true}
-              - uses: actions/upload-artifact@v4
-                with: {name: "out-${{ matrix.k }}", path: "out/**/*.txt"}
-          join:
-            needs: make
-            runs-on: ubuntu-latest
-            steps:
-              - uses: actions/download-artifact@v4
-                with: {pattern: "part-*", merge-multiple: true, path: merged}
-              - uses: actions/download-artifact@v4
-                with: {pattern: "out-*", path: apart}
-        """,
-    )
-    caches = Caches(tmp_path / "caches")
-    runner = Runner(event.repo / "w.yml", tmp_path / "run", caches)
-    first = runner.run(event, "one", {})
-    assert all(j.ok for j in first.jobs.values()), first.report()
-    join = first.jobs["join"].workspace
-    assert (join / "merged/log").read_text() in ("1\n", "2\n")  # the same file: one wins
-    assert sorted(_tree(join / "apart")) == ["out-1/sub/1.txt", "out-2/sub/2.txt"]
-    assert sorted(caches.keys("refs/heads/main")) == [f"c-{k}-{event.sha}" for k in (1, 2)]
-    # A pull request (one more commit) restores main's cache by its restore key, and
-    # saves its own under its own ref.
-    sha = _commit(event.repo, "pr", "--allow-empty")
-    pr = Event("pull_request", "refs/pull/1/merge", sha, event.repo)
-    second = runner.run(pr, "two", {})
-    made = second.jobs["make (1)"]
-    assert made.step("actions/cache@v4").log == f"cache restored from key c-1-{event.sha}"
-    assert (made.workspace / ".c/log").read_text() == "1\n1\n"
-    assert sorted(caches.keys(pr.ref)) == [f"c-{k}-{pr.sha}" for k in (1, 2)]
-
-
-def test_the_assemble_python_sees_no_extra(tmp_path: Path) -> None:
-    """The layer behind ``pip install -e .`` hides what only the extras bring."""
-    assert pip_extras(["pip install -e .", "doit convert"]) == set()
-    assert pip_extras(["pip install -q -e '.[dev,remote]' && doit"]) == {"dev", "remote"}
-    assert pip_extras(["doit convert"]) is None
-    with pytest.raises(ProvisionError, match="cannot provide 'requests'"):
-        pip_extras(["pip install requests"])
-    make_python(tmp_path / "py", REPO / "pyproject.toml", set())
-    probe = "import importlib.util as u; print([u.find_spec(m) is None for m in ARGS])"
-    found = subprocess.run(
-        [
-            str(tmp_path / "py/bin/python"),
-            "-c",
-            probe.replace("ARGS", repr(["sklearn", "pytest", "yaml", "doit"])),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PATH": "/usr/bin:/bin"},
-    )
-    assert found.stdout.strip() == "[True, True, False, False]"
-    assert (tmp_path / "py/bin/doit").is_file()

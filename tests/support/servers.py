@@ -21,7 +21,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
 
 NGINX_CONFIG = """
 daemon off;
@@ -326,6 +325,7 @@ HOP_BY_HOP = {
 # Python opens under a folder, and can make the worker claim another version of us.
 SITECUSTOMIZE = """
 import os, sys
+from tests.support import REPO
 
 watched = os.environ.get("TFLITE_TEST_WATCH")
 if watched:

@@ -41,9 +41,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from ci_python import PIP_ENV, make_python, pip_extras
-from workflow_actions import Caches, StepFailed, WorkflowError, copy, download, lines, upload
-from workflow_expressions import condition, interpolate
+from tests.support.workflow.python import PIP_ENV, make_python, pip_extras
+from tests.support.workflow.actions import Caches, StepFailed, WorkflowError, copy, download, lines, upload
+from tests.support.workflow.expressions import condition, interpolate
 
 STEP_TIMEOUT = 900  # seconds; a hang guard, far above what any step here takes
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import write_files
+from tests.support.project import write_files
 
 from converter.execution.worker import DEFAULT_TIMEOUT
 from converter.service import client
@@ -16,8 +16,8 @@ from rules.cache.stores.http import HttpStore
 from rules.errors import RulesError
 from rules.project.root import load_project
 from rules.project.settings import KEYS, TABLE, VARIABLES, Settings, load_settings, markdown
+from tests.support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 PYPROJECT = """\
 [tool.tflite-build]
 build_dir = "out"

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import write_files
+from tests.support.project import write_files
 
 from converter.spec import (
     FrozenGraphSource,

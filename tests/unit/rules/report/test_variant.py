@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
-from reports import HOST, accuracy_section, latency_section, report
+from tests.support import REPO
+from tests.support.reports import HOST, accuracy_section, latency_section, report
 
 from converter.tflite.modelinfo import ModelInfo
 from rules.manifest import budgets
@@ -17,7 +18,7 @@ from rules.manifest.types import Budget, budget_for
 from rules.report.sections import AccuracySection, Host, LatencySection, SizeSection
 from rules.report.variant import Check, Report, check, summary_line
 
-RULES = Path(__file__).resolve().parent.parent / "rules"
+RULES = REPO / "rules"
 NAME = "m/int8"
 
 # The figures of the report below, and for each budget a limit it passes, one it fails and the

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from reports import accuracy_section, latency_section, report
+from tests.support.reports import accuracy_section, latency_section, report
 
 from rules.manifest.budgets import BY_NAME, SIZE_GROWTH
 from rules.report.sections import Host, LayersSection, OpError

@@ -1,0 +1,51 @@
+"""Artifacts, keys and a cache that keeps its warnings, for the cache's tests (no TF)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+import pytest
+from tests.support.servers import buildgrid, failing_proxy, free_port, moto_s3, nginx_webdav, silent_server
+from converter.files import sweep
+from rules.cache.artifacts import ArtifactCache, CacheSettings
+from rules.cache.stores.base import (
+    ATTEMPTS,
+    BACKOFF,
+    CONNECT_TIMEOUT,
+    READ_ATTEMPTS,
+    TIMEOUT,
+    Access,
+)
+from rules.cache.stores.local import LocalStore
+from tests.support import REPO
+
+
+KEY = "a" * 64
+
+
+OTHER = "b" * 64
+
+
+def artifact(seed: int, size: int = 4096) -> bytes:
+    return hashlib.sha256(str(seed).encode()).digest() * (size // 32)
+
+
+class Warnings(list[str]):
+    def __call__(self, message: str) -> None:
+        self.append(message)
+
+
+def make_cache(
+    tmp_path: Path, remote: str | None = None, **kwargs: object
+) -> tuple[ArtifactCache, Warnings]:
+    warnings = Warnings()
+    settings = CacheSettings(tmp_path / "local", remote, **kwargs)  # type: ignore[arg-type]
+    return ArtifactCache(settings, warn=warnings), warnings
