@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.support.models import Models
 
 import converter
+from tests.support.models import Models
 
 pytestmark = pytest.mark.tf
 

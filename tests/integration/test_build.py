@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.support import REPO
-from tests.support.models import Models
-from tests.support.project import write_files
-from tests.support.doit_runs import Run, converted, doit, edit
 
 import rules
 from converter import versions
+from tests.support import REPO
+from tests.support.doit_runs import Run, converted, doit, edit
+from tests.support.models import Models
+from tests.support.project import write_files
 
 pytestmark = pytest.mark.tf
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 import runpy
 from pathlib import Path
 from typing import Any
+
 import pytest
-from tests.support.models import Models
-from tests.support.project import write_files
-from converter.spec import KerasSource, Options, PythonSource, Representative
+
 from rules.actions import convert as convert_action
 from rules.build import variants
 from rules.build.context import Build
@@ -22,6 +21,8 @@ from rules.build.keys import declared_key
 from rules.cache.artifacts import ArtifactCache, CacheSettings
 from rules.execute import bundle
 from rules.project.state import BuildState
+from tests.support.models import Models
+from tests.support.project import write_files
 
 
 def _job(root: Path, name: str) -> tuple[ConvertJob, Build]:

@@ -7,10 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.support.models import Models
 
-from converter import cli
-from converter.spec import FrozenGraphSource
+from tests.support.models import Models
 
 TFLITE_CONVERT = Path(sys.executable).parent / "tflite_convert"
 

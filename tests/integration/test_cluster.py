@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from tests.support.models import Models
 from tests.support.project import write_files
 from tests.support.servers import DaskCluster, dask_cluster, free_port, nginx_webdav

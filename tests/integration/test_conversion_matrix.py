@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.support.models import Models, call_entry, mode_options, tf_apply
 
 import converter
 from converter.service import client
 from converter.service.client import ServiceConfig
 from converter.tflite import modelinfo
+from tests.support.models import Models, call_entry, mode_options, tf_apply
 
 pytestmark = pytest.mark.tf
 

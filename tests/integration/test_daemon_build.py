@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from tests.support.models import Models
-from tests.support.project import write_files
 
 from converter.service import client
 from converter.service.client import ServiceConfig
 from converter.service.rendezvous import ServiceError
 from converter.service.server import Status
+from tests.support.models import Models
+from tests.support.project import write_files
 
 pytestmark = pytest.mark.tf
 

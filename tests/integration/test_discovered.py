@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.support.models import Models
-from tests.support.project import write_files
-from tests.support.doit_runs import converted, doit, edit
 
 from converter.tflite import modelinfo
+from tests.support.doit_runs import converted, doit, edit
+from tests.support.models import Models
+from tests.support.project import write_files
 
 pytestmark = pytest.mark.tf
 

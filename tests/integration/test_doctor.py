@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.support.project import write_files
-from tests.support.doit_runs import converted, doit
 
 import converter
 from converter.errors import ConversionError, OptionsError
 from converter.evaluation.evaluate import Runner, compare
 from converter.quantization.search import bound
 from converter.spec import Goal, KeepFloat
+from tests.support.doit_runs import converted, doit
+from tests.support.project import write_files
 
 pytestmark = pytest.mark.tf
 

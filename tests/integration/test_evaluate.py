@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
+
 import numpy as np
 import pytest
-from tests.support.models import Models
+
 import converter
-from converter.evaluation.evaluate import Runner, accuracy, dequantize, errors, quantize
+from converter.evaluation.evaluate import Runner
+from tests.support.models import Models
 
 
 @pytest.mark.tf

@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+
+import rules
 from tests.support.models import Models
 from tests.support.project import write_files
 from tests.support.servers import buildgrid, nginx_webdav
-
-import rules
 
 pytestmark = pytest.mark.tf
 

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
-import flatbuffers
+
 import numpy as np
 import pytest
-from ai_edge_litert import schema_py_generated as schema
+
 from converter.tflite import modelinfo
-from converter.tflite.gpu import GpuVerdict, gpu_compatibility
-from converter.tflite.gpurules import CHECKS, MAX_VERSIONS
+from converter.tflite.gpu import gpu_compatibility
 
 
 # TensorFlow's converter, in process: one ordinary CNN and one model the delegate rejects.

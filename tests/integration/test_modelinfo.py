@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-import flatbuffers
+
 import pytest
 from ai_edge_litert import schema_py_generated as schema
-from converter.digest import canonical_json, path_digest
-from converter.errors import SourceError
+
 from converter.tflite import modelinfo
 
 
@@ -18,10 +17,10 @@ def test_op_versions_match_tensorflows_own_reading(
     engine: Any, models: Any, tmp_path: Path, mode: str
 ) -> None:
     """The inventory a deployment gate reads, against TF's flatbuffer_utils on the same bytes."""
-    from tests.support.models import mode_options
     from tensorflow.lite.tools import flatbuffer_utils
 
     import converter
+    from tests.support.models import mode_options
 
     rep = converter.Representative(data=models.calibration)
     result = engine.convert(

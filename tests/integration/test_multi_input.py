@@ -18,11 +18,18 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.support.models import INTEGER_MODES, MULTI_INPUTS, MultiModels, call_entry, mode_options, tf_apply
 
 import converter
 from converter.evaluation import evaluate
 from converter.tflite import modelinfo
+from tests.support.models import (
+    INTEGER_MODES,
+    MULTI_INPUTS,
+    MultiModels,
+    call_entry,
+    mode_options,
+    tf_apply,
+)
 
 pytestmark = pytest.mark.tf
 

@@ -7,8 +7,6 @@ share; each test works on its own copy of the project.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import re
 import shutil
@@ -18,11 +16,12 @@ from html import escape
 from pathlib import Path
 
 import pytest
-from tests.support.models import Models
-from tests.support.project import write_files
-from tests.support.doit_runs import doit
 
 from rules.fleet.inventory import Fleet
+from tests.support.doit_runs import doit
+from tests.support.models import Models
+from tests.support.project import write_files
+from tests.support.tflite_ops import analyzer_ops, tf_ops
 
 pytestmark = pytest.mark.tf
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.support.models import Models
 
 import converter
 from converter.evaluation.evaluate import Runner, match
+from tests.support.models import Models
 
 pytestmark = pytest.mark.tf
 

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.support.models import Models
-from tests.support.project import write_files
-from tests.support.doit_runs import doit, edit
 
 from rules.cache import reapi
 from rules.report import measurements
 from rules.report.variant import Report
 from rules.summary.model import Summary
+from tests.support.doit_runs import doit, edit
+from tests.support.models import Models
+from tests.support.project import write_files
 
 pytestmark = pytest.mark.tf
 

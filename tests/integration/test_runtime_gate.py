@@ -22,14 +22,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.support import REPO
-from tests.support.models import tf_apply
 
 from converter.tflite import modelinfo, runtimes
 from converter.tflite.gpu import GpuVerdict
 from rules.manifest.budgets import BY_NAME
 from rules.project.settings import FALSE
 from rules.report.device import DeviceSection, Verdict
+from tests.support import REPO
+from tests.support.models import tf_apply
 
 pytestmark = pytest.mark.tf
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
-import flatbuffers
+
 import numpy as np
 import pytest
-from ai_edge_litert import schema_py_generated as schema
-from converter.tflite import modelinfo, runtimes
-from converter.tflite.runtimes import Need, loads_on, needs, parse_version, show_version
 
+from converter.tflite import modelinfo, runtimes
+from converter.tflite.runtimes import Need, loads_on, needs
 
 MODES = ("float32", "dynamic", "float16", "int8")
 

@@ -14,8 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
-import stat
 import subprocess
 import sys
 import tempfile
@@ -29,17 +27,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+
+import converter
+from converter.service import client, rendezvous
+from converter.service.client import ServiceConfig
+from converter.service.rendezvous import Place, ServiceError
+from converter.service.server import Status
+from converter.spec import Options, Request
 from tests.support import REPO
 from tests.support.models import Models
 from tests.support.project import write_files
-
-import converter
-from converter.execution.executor import ExecutorUnavailable
-from converter.service import client, rendezvous
-from converter.service.client import ServiceConfig
-from converter.service.rendezvous import PeerCredentials, Place, ServiceError
-from converter.service.server import Pool, Service, Status
-from converter.spec import Options, Request
 
 WAIT = 300.0  # generous bound for anything that starts TensorFlow on a busy machine
 
@@ -568,5 +565,3 @@ def test_daemon_stop_also_stops_an_older_service_of_this_environment(folder: Pat
         assert not stale.place.socket.exists()
     finally:
         end_service(stale)
-
-

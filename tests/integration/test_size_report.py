@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.support.models import Models
 
 import converter
 from converter.tflite import modelinfo
+from tests.support.models import Models
 
 pytestmark = pytest.mark.tf
 

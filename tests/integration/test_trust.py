@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.support.models import Models, MultiModels
-from tests.support.project import write_files
-from tests.support.doit_runs import converted, doit
 
 from converter.tflite import modelinfo
+from tests.support.doit_runs import converted, doit
+from tests.support.models import Models, MultiModels
+from tests.support.project import write_files
 
 pytestmark = pytest.mark.tf
 

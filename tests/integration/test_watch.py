@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.support.doit_runs import doit, edit
 from tests.support.models import Models
 from tests.support.project import write_files
-from tests.support.doit_runs import doit, edit
 
 pytestmark = pytest.mark.tf
 

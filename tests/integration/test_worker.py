@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.support import REPO
-from tests.support.models import Models
 
 import converter
+from tests.support import REPO
+from tests.support.models import Models
 
 pytestmark = pytest.mark.tf
 

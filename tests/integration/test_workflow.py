@@ -53,24 +53,21 @@ checked instead.
 from __future__ import annotations
 
 import json
-import subprocess
-import textwrap
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
-from tests.support.workflow.python import ProvisionError, make_python, pip_extras
-from tests.support import REPO
-from tests.support.workflow.actions import Caches, WorkflowError
-from tests.support.workflow.expressions import ExpressionError, condition, interpolate
-from tests.support.workflow.runner import Event, Run, Runner
 
 from converter.tflite import modelinfo
 from converter.tflite.runtimes import parse_version
 from rules.fleet.inventory import Fleet
+from tests.support import REPO
+from tests.support.project import read_tree
+from tests.support.workflow.actions import Caches
+from tests.support.workflow.repo import commit, git
+from tests.support.workflow.runner import Event, Run, Runner
 
 WORKFLOW = REPO / ".github/workflows/models.yml"
 NOT_RUN = {"tests": "it runs bash .ci/run, this very test suite"}
@@ -142,12 +139,6 @@ def _rows(markdown: str) -> dict[str, str]:
     return rows
 
 
-def _tree(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
-    }
-
-
 @_on_the_runs
 def test_every_job_of_a_push_to_main_succeeds(runs: Runs) -> None:
     main = runs.main
@@ -207,14 +198,14 @@ def test_the_summary_shows_every_variant(runs: Runs) -> None:
 def test_the_models_artifact_holds_every_model_report_and_summary(runs: Runs) -> None:
     main = runs.main
     variants = _variants(main.jobs["assemble"].workspace)
-    artifact = _tree(main.artifacts / "tflite-models")
+    artifact = read_tree(main.artifacts / "tflite-models")
     expected = {v + suffix for v in variants for suffix in OUTPUTS}
     assert set(artifact) == expected | {
         "summary.json", "summary.md", "summary.html", "ops.json", "register_ops.cc"
     }  # fmt: skip
     # Byte for byte what the shards built.
     for k in (1, 2):
-        build = _tree(main.jobs[f"convert ({k})"].workspace / "example_project/build")
+        build = read_tree(main.jobs[f"convert ({k})"].workspace / "example_project/build")
         shared = {n for n in build if n.endswith(".tflite")}
         assert shared and all(artifact[n] == build[n] for n in shared)
 
@@ -273,4 +264,6 @@ def test_a_pull_request_over_budget_fails_and_shows_its_summary(runs: Runs) -> N
     # No baseline kept from a pull request; the models and the summary still uploaded.
     assert assemble.step("Keep this summary as the baseline (main only)").outcome == "skipped"
     assert not [k for k in runs.caches.keys(pr.event.ref) if k.startswith("tflite-baseline-")]
-    assert {"summary.md", "digits/int8.report.json"} <= set(_tree(pr.artifacts / "tflite-models"))
+    assert {"summary.md", "digits/int8.report.json"} <= set(
+        read_tree(pr.artifacts / "tflite-models")
+    )

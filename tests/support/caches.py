@@ -3,30 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import logging
-import multiprocessing
-import os
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
-import pytest
-from tests.support.servers import buildgrid, failing_proxy, free_port, moto_s3, nginx_webdav, silent_server
-from converter.files import sweep
-from rules.cache.artifacts import ArtifactCache, CacheSettings
-from rules.cache.stores.base import (
-    ATTEMPTS,
-    BACKOFF,
-    CONNECT_TIMEOUT,
-    READ_ATTEMPTS,
-    TIMEOUT,
-    Access,
-)
-from rules.cache.stores.local import LocalStore
-from tests.support import REPO
 
+from rules.cache.artifacts import ArtifactCache, CacheSettings
 
 KEY = "a" * 64
 

@@ -40,7 +40,6 @@ def problems(
     return [str(p) for p in found]
 
 
-
 GOLDEN = [
     (
         "yaml syntax error",

@@ -181,7 +181,6 @@ def _tf1_saved_model(path: Path) -> None:
             tf.compat.v1.saved_model.simple_save(sess, str(path), {"img": img}, {"out": out})
 
 
-
 def build_models(root: Path) -> Models:
     """Every input format, written once under ``root``: the same tiny CNN where the format allows."""
     import tensorflow as tf
@@ -338,6 +337,7 @@ def build_multi_models(root: Path) -> MultiModels:
         calibration=root / "calibration.npz",
         samples=samples,
     )
+
 
 def call_entry(path: Path, name: str) -> Any:
     """Call an entry point the way the worker does: fresh Keras state, seed 0, fresh graph."""

@@ -54,3 +54,10 @@ class ProjectFactory:
     def __call__(self, files: Files, at: str | Path = "proj") -> Path:
         root = self.tmp_path / at
         return write_files(root, {"dodo.py": DODO, **files}, self.models)
+
+
+def read_tree(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` by its POSIX path relative to it: a tree compared in one ``==``."""
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support import REPO
 
 NGINX_CONFIG = """
 daemon off;
@@ -325,7 +326,6 @@ HOP_BY_HOP = {
 # Python opens under a folder, and can make the worker claim another version of us.
 SITECUSTOMIZE = """
 import os, sys
-from tests.support import REPO
 
 watched = os.environ.get("TFLITE_TEST_WATCH")
 if watched:

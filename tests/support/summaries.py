@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import json
-import os
-import re
-from collections.abc import Iterator
 from dataclasses import replace
-from html import unescape
-from html.parser import HTMLParser
-from pathlib import Path
-from typing import Any, cast
-import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
-from rules.fleet.inventory import Fleet, VariantOps
-from rules.summary.html import html
-from rules.summary.markdown import markdown
-from rules.summary.model import Comparison, Delta, Row, Summary
-from rules.summary.ranking import ROUNDING_STEPS, RankedOp, Ranking
-from tests.support import REPO
+from typing import Any
 
+from rules.summary.model import Comparison, Delta, Row, Summary
+from rules.summary.ranking import RankedOp, Ranking
 
 BREACH = "digits/int8: over budget: max_size is 10,000 bytes, measured 10,552 bytes"
 
@@ -53,7 +36,7 @@ def summary_row(model: str, variant: str, size: int, **fields: Any) -> Row:
     return replace(row, **fields)
 
 
-def baseline(size: int, now: int) -> Delta:
+def delta(size: int, now: int) -> Delta:
     return Delta(size, now - size, round((now - size) / size, 4), None, None)
 
 
@@ -63,22 +46,22 @@ def two_models() -> Summary:
     variants = [
         summary_row("digits", "dynamic", 11_240, vs_float32=0.281, accuracy=0.958, accuracy_drop=0.004,
                  top1_agreement=0.993, snr_db=31.52, latency_ms=0.041,
-                 baseline=baseline(11_752, 11_240), **quality),
+                 baseline=delta(11_752, 11_240), **quality),
         summary_row("digits", "float32", 40_000, vs_float32=1.0, accuracy=0.962, accuracy_drop=0.0,
                  top1_agreement=1.0, snr_db="inf", latency_ms=0.052,
-                 baseline=baseline(40_000, 40_000), **quality),
+                 baseline=delta(40_000, 40_000), **quality),
         summary_row("digits", "int8", 10_552, vs_float32=0.2638, accuracy=0.933, accuracy_drop=0.029,
                  top1_agreement=0.96, snr_db=18.07, latency_ms=0.037, budgets_passed=2,
-                 budgets_failed=1, breaches=(BREACH,), baseline=baseline(10_336, 10_552),
+                 budgets_failed=1, breaches=(BREACH,), baseline=delta(10_336, 10_552),
                  layers=RANKING, **quality),
         summary_row("flex", "select", 52_300, select_tf_ops=2, runnable=False, budgets_passed=0,
                  budgets_unmeasured=1),
     ]  # fmt: skip
     total = sum(v.size for v in variants)
-    baseline = Comparison(
+    compared = Comparison(
         "cache: main", 82_488, total - 82_488, ("flex/select",), ("digits/float16",)
     )
-    return Summary(tuple(variants), total, (), baseline)
+    return Summary(tuple(variants), total, (), compared)
 
 
 def sizes_by_model(summary: Summary) -> dict[str, list[int]]:

@@ -4,18 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import re
-import shutil
-import subprocess
-import sys
-from html import escape
-from pathlib import Path
-import pytest
-from tests.support.models import Models
-from tests.support.project import write_files
-from tests.support.doit_runs import doit
-from rules.fleet.inventory import Fleet
 
 
 def tf_ops(data: bytes) -> dict[str, tuple[int, ...]]:

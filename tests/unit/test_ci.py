@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import textwrap
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-import pytest
 import yaml
-from tests.support.workflow.python import ProvisionError, make_python, pip_extras
+
 from tests.support import REPO
-from tests.support.workflow.actions import Caches, WorkflowError
-from tests.support.workflow.expressions import ExpressionError, condition, interpolate
-from tests.support.workflow.runner import Event, Run, Runner
-from converter.tflite import modelinfo
-from converter.tflite.runtimes import parse_version
-from rules.fleet.inventory import Fleet
+
+WORKFLOW = REPO / ".github/workflows/models.yml"
 
 
 def test_the_tests_job_runs_the_suite_where_it_can_clone_itself() -> None:

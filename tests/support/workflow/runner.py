@@ -41,9 +41,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tests.support.workflow.python import PIP_ENV, make_python, pip_extras
-from tests.support.workflow.actions import Caches, StepFailed, WorkflowError, copy, download, lines, upload
+
+from tests.support.workflow.actions import (
+    Caches,
+    StepFailed,
+    WorkflowError,
+    copy,
+    download,
+    lines,
+    upload,
+)
 from tests.support.workflow.expressions import condition, interpolate
+from tests.support.workflow.python import PIP_ENV, make_python, pip_extras
 
 STEP_TIMEOUT = 900  # seconds; a hang guard, far above what any step here takes
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

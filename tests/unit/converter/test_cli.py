@@ -5,8 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+
 import pytest
-from tests.support.models import Models
+
 from converter import cli
 from converter.spec import FrozenGraphSource
 

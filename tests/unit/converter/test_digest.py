@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-import flatbuffers
-import pytest
-from ai_edge_litert import schema_py_generated as schema
+
 from converter.digest import canonical_json, path_digest
-from converter.errors import SourceError
-from converter.tflite import modelinfo
 
 
 def test_directory_digest_ignores_location_and_mtime(tmp_path: Path) -> None:

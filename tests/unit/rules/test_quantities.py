@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 import pytest
-from tests.support.manifests import BASE, GOLDEN, problems
-from tests.support.project import write_files
-from converter.spec import KerasSource, PythonSource, SavedModelSource
-from rules.errors import ManifestError, RulesError
-from rules.manifest.catalog import load_manifests
-from rules.project.root import find_manifests, load_project
-from rules.project.state import BuildState
+
 from rules.quantities import parse_size
 
 

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import textwrap
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+
 import pytest
-import yaml
-from tests.support.workflow.python import ProvisionError, make_python, pip_extras
+
 from tests.support import REPO
+from tests.support.project import read_tree
 from tests.support.workflow.actions import Caches, WorkflowError
 from tests.support.workflow.expressions import ExpressionError, condition, interpolate
-from tests.support.workflow.runner import Event, Run, Runner
-from converter.tflite import modelinfo
-from converter.tflite.runtimes import parse_version
-from rules.fleet.inventory import Fleet
+from tests.support.workflow.python import ProvisionError, make_python, pip_extras
+from tests.support.workflow.repo import commit, git
+from tests.support.workflow.runner import Event, Runner
 
 
 def _repo(root: Path, workflow: str) -> Event:
@@ -142,7 +139,7 @@ def test_caches_and_artifacts_move_folders_as_github_does(tmp_path: Path) -> Non
     assert all(j.ok for j in first.jobs.values()), first.report()
     join = first.jobs["join"].workspace
     assert (join / "merged/log").read_text() in ("1\n", "2\n")  # the same file: one wins
-    assert sorted(_tree(join / "apart")) == ["out-1/sub/1.txt", "out-2/sub/2.txt"]
+    assert sorted(read_tree(join / "apart")) == ["out-1/sub/1.txt", "out-2/sub/2.txt"]
     assert sorted(caches.keys("refs/heads/main")) == [f"c-{k}-{event.sha}" for k in (1, 2)]
     # A pull request (one more commit) restores main's cache by its restore key, and
     # saves its own under its own ref.

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.support.models import Models
 
-import converter
-from converter.evaluation.evaluate import Runner, accuracy, dequantize, errors, quantize
+from converter.evaluation.evaluate import accuracy, dequantize, errors, quantize
 
 
 def test_metrics_against_plain_arithmetic() -> None:
@@ -56,5 +53,3 @@ def test_quantization_round_trip() -> None:
     q = quantize(values, detail)
     assert q.dtype == np.int8 and q.tolist() == [-128, -20, -10, -10, -4, 127]
     assert dequantize(q, detail).tolist() == [-59.0, -5.0, 0.0, 0.0, 3.0, 68.5]
-
-

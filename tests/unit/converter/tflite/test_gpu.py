@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +12,6 @@ import numpy as np
 import pytest
 from ai_edge_litert import schema_py_generated as schema
 
-from converter.tflite import modelinfo
 from converter.tflite.gpu import GpuVerdict, gpu_compatibility
 from converter.tflite.gpurules import CHECKS, MAX_VERSIONS
 
@@ -282,7 +279,3 @@ def test_the_tables_name_real_ops() -> None:
     for op in MAX_VERSIONS:
         assert op.startswith("CUSTOM:") or op in builtins, op
     assert set(CHECKS) <= set(MAX_VERSIONS)
-
-
-
-

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import flatbuffers
 import pytest
 from ai_edge_litert import schema_py_generated as schema
 
-from converter.digest import canonical_json, path_digest
 from converter.errors import SourceError
 from converter.tflite import modelinfo
 
@@ -53,5 +49,3 @@ def test_op_counts_and_resource_variables() -> None:
 def test_not_a_tflite_file() -> None:
     with pytest.raises(SourceError, match="not a TensorFlow Lite model"):
         modelinfo.metadata(b"PK\x03\x04 a zip file")
-
-

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
 
 import flatbuffers
-import numpy as np
 import pytest
 from ai_edge_litert import schema_py_generated as schema
 
@@ -181,5 +178,3 @@ def test_need_of_reads_op_versions_and_metadata_from_the_bytes() -> None:
 
 
 # --- TensorFlow's own metadata as the oracle ----------------------------------------------
-
-

@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import runpy
 from pathlib import Path
-from typing import Any
-
-import pytest
-from tests.support.models import Models
-from tests.support.project import write_files
 
 from converter.spec import KerasSource, Options, PythonSource, Representative
-from rules.actions import convert as convert_action
-from rules.build import variants
-from rules.build.context import Build
-from rules.build.jobs import ConvertJob
-from rules.build.keys import declared_key
-from rules.cache.artifacts import ArtifactCache, CacheSettings
 from rules.execute import bundle
-from rules.project.state import BuildState
 
 
 def test_moved_rewrites_every_path_under_the_root_and_nothing_else() -> None:
@@ -34,5 +21,3 @@ def test_moved_rewrites_every_path_under_the_root_and_nothing_else() -> None:
     )
     elsewhere = KerasSource(Path("/usr/share/model.keras"))
     assert bundle.moved(elsewhere, old, new) == elsewhere
-
-

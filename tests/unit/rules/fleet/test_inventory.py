@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
-import pytest
-from tests.support.reports import device_section, report
 from rules.fleet.inventory import Fleet, VariantOps, changes
-from rules.manifest.budgets import BUDGETS, BY_NAME, Limit
-from rules.manifest.types import Budget
-from rules.report.device import DeviceSection, allows
-from rules.report.variant import Report, check, summary_line
+from rules.report.device import allows
 
 
 def _fleet(*variants: tuple[str, dict[str, tuple[int, ...]], str, str | None]) -> Fleet:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
-from tests.support.manifests import BASE, GOLDEN, problems
-from tests.support.project import write_files
 
 from converter.spec import KerasSource, PythonSource, SavedModelSource
-from rules.errors import ManifestError, RulesError
+from rules.errors import ManifestError
 from rules.manifest.catalog import load_manifests
 from rules.project.root import find_manifests, load_project
 from rules.project.state import BuildState
-from rules.quantities import parse_size
+from tests.support.manifests import BASE, GOLDEN, problems
+from tests.support.project import write_files
+
 
 def test_a_full_manifest_parses_into_dataclasses(tmp_path: Path) -> None:
     write_files(tmp_path, {f"digits/{k}": v for k, v in BASE.items()})
@@ -126,5 +125,3 @@ def test_a_producing_task_excuses_missing_outputs(tmp_path: Path) -> None:
         "m/model.yaml:1: source -> task: needs deps: the files the task reads (they, not the "
         "bytes it writes, key the cache)"
     ]
-
-

@@ -20,7 +20,6 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from tests.support.manifests import GOLDEN, problems
 
 from rules.manifest import budgets, schema
 from rules.manifest.fields import OPTIONS, TOP, Key, Section
@@ -28,6 +27,7 @@ from rules.manifest.parse import parse_manifest
 from rules.manifest.types import Budget
 from rules.project.root import load_project
 from tests.support import REPO
+from tests.support.manifests import GOLDEN, problems
 
 SCHEMA_FILE = REPO / "rules" / "manifest" / "manifest.schema.json"
 VALIDATOR = jsonschema.Draft202012Validator(json.loads(SCHEMA_FILE.read_text()))

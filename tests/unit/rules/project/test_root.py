@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
 import pytest
-from tests.support.manifests import BASE, GOLDEN, problems
-from tests.support.project import write_files
-from converter.spec import KerasSource, PythonSource, SavedModelSource
-from rules.errors import ManifestError, RulesError
-from rules.manifest.catalog import load_manifests
+
+from rules.errors import RulesError
 from rules.project.root import find_manifests, load_project
 from rules.project.state import BuildState
-from rules.quantities import parse_size
+from tests.support.project import write_files
 
 
 def test_project_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

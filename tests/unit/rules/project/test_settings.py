@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.support.project import write_files
 
 from converter.execution.worker import DEFAULT_TIMEOUT
 from converter.service import client
@@ -17,6 +16,7 @@ from rules.errors import RulesError
 from rules.project.root import load_project
 from rules.project.settings import KEYS, TABLE, VARIABLES, Settings, load_settings, markdown
 from tests.support import REPO
+from tests.support.project import write_files
 
 PYPROJECT = """\
 [tool.tflite-build]

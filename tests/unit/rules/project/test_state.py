@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.support.project import write_files
 
 from converter.spec import (
     FrozenGraphSource,
@@ -22,6 +21,7 @@ from converter.spec import (
 from rules.manifest import catalog
 from rules.manifest.types import Budget, Evaluate, Manifest, Variant
 from rules.project.state import BuildState, Record
+from tests.support.project import write_files
 
 
 def _model(root: Path) -> Path:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from tests.support.reports import device_section, report
 
-from rules.fleet.inventory import Fleet, VariantOps, changes
 from rules.manifest.budgets import BUDGETS, BY_NAME, Limit
 from rules.manifest.types import Budget
 from rules.report.device import DeviceSection, allows
 from rules.report.variant import Report, check, summary_line
+from tests.support.reports import device_section, report
 
 NAME = "m/int8"
 # An int8 MLP whose dynamic-range sibling needs FULLY_CONNECTED v12 (runtime 2.17), and a
@@ -126,5 +125,3 @@ def test_the_text_line_names_the_runtime_and_the_gpu_refusals() -> None:
     assert "needs runtime 1.14 (CUMSUM v1)" in line
     assert "3 of 5 ops cannot run on the GPU delegate" in line
     assert "GPU" not in summary_line(_with(NEW))
-
-

@@ -5,11 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from pathlib import Path
 
 import pytest
-from tests.support import REPO
-from tests.support.reports import HOST, accuracy_section, latency_section, report
 
 from converter.tflite.modelinfo import ModelInfo
 from rules.manifest import budgets
@@ -17,6 +14,8 @@ from rules.manifest.budgets import BUDGETS, BY_NAME, SIZE_GROWTH
 from rules.manifest.types import Budget, budget_for
 from rules.report.sections import AccuracySection, Host, LatencySection, SizeSection
 from rules.report.variant import Check, Report, check, summary_line
+from tests.support import REPO
+from tests.support.reports import HOST, accuracy_section, latency_section, report
 
 RULES = REPO / "rules"
 NAME = "m/int8"

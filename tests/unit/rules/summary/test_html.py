@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from html import unescape
 from html.parser import HTMLParser
-from pathlib import Path
-from typing import Any, cast
+
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
+
 from rules.fleet.inventory import Fleet, VariantOps
 from rules.summary.html import html
 from rules.summary.markdown import markdown
-from rules.summary.model import Comparison, Delta, Row, Summary
+from rules.summary.model import Comparison, Delta, Summary
 from rules.summary.ranking import ROUNDING_STEPS, RankedOp, Ranking
-from tests.support import REPO
 from tests.support.summaries import BREACH, RANKING, sizes_by_model, summary_row, two_models
 
 

@@ -8,7 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from tests.support.reports import accuracy_section, latency_section, report
 
 from rules.manifest.budgets import BY_NAME, SIZE_GROWTH
 from rules.report.sections import Host, LayersSection, OpError
@@ -16,6 +15,7 @@ from rules.report.variant import Check
 from rules.summary.markdown import markdown
 from rules.summary.model import Baseline, Summary, collect, compare, no_baseline
 from rules.summary.ranking import RANKED_OPS, RankedOp
+from tests.support.reports import accuracy_section, latency_section, report
 
 
 def _report(

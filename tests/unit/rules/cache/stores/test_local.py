@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
-import multiprocessing
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-import pytest
-from tests.support.servers import buildgrid, failing_proxy, free_port, moto_s3, nginx_webdav, silent_server
+
 from converter.files import sweep
-from rules.cache.artifacts import ArtifactCache, CacheSettings
-from rules.cache.stores.base import (
-    ATTEMPTS,
-    BACKOFF,
-    CONNECT_TIMEOUT,
-    READ_ATTEMPTS,
-    TIMEOUT,
-    Access,
-)
 from rules.cache.stores.local import LocalStore
-from tests.support import REPO
+from tests.support.caches import artifact, make_cache
 
 
 def test_prune_removes_least_recently_used(tmp_path: Path) -> None:
