@@ -23,8 +23,8 @@ import rules
 from converter import versions
 from tests.support import REPO
 from tests.support.doit_runs import Run, converted, doit, edit
-from tests.support.models import Models
-from tests.support.project import write_files
+from tests.support.models import Tiny
+from tests.support.project import Files, ProjectFactory
 
 pytestmark = pytest.mark.tf
 
@@ -58,53 +58,47 @@ ALL = {
 }
 
 
-@pytest.fixture
-def project(models: Models, tmp_path: Path) -> Path:
-    """Four models: a SavedModel, a .keras file, a Python entry, a file made by a user task."""
-    root = tmp_path / "proj"
-    shutil.copytree(models.saved_model, root / "sm/export")
-    write_files(
-        root,
-        {
-            "dodo.py": DODO,
-            "sm/calib.npz": models.calibration.read_bytes(),
-            "sm/model.yaml": """
-                source: {saved_model: export}
-                variants:
-                  float32: {}
-                  dynamic: {quantize: dynamic}
-                  int8: {quantize: int8, representative: {data: calib.npz}}
-                evaluate: {data: calib.npz}
-                budgets: {"*": {max_size: 1MB}}
-                """,
-            "kr/model.keras": models.keras.read_bytes(),
-            "kr/model.yaml": """
-                source: {keras: model.keras}
-                variants:
-                  float32: {}
-                  float16: {quantize: float16}
-                """,
-            "py/entries.py": models.entries.read_text(),
-            "py/helper.txt": "v1\n",
-            "py/model.yaml": """
-                source: {python: entries.py:keras_model, deps: [helper.txt]}
-                variants: {float32: {}}
-                """,
-            "made/recipe.keras": models.keras.read_bytes(),
-            "made/model.yaml": """
-                source: {keras: model.keras, task: make_model, deps: [recipe.keras]}
-                variants: {float32: {}}
-                """,
-        },
-    )
-    return root
+# Four models: a SavedModel, a .keras file, a Python entry, a file made by a user task.
+FOUR_MODELS: Files = {
+    "dodo.py": DODO,
+    "sm/export": Tiny.saved_model,
+    "sm/calib.npz": Tiny.calibration,
+    "sm/model.yaml": """
+        source: {saved_model: export}
+        variants:
+          float32: {}
+          dynamic: {quantize: dynamic}
+          int8: {quantize: int8, representative: {data: calib.npz}}
+        evaluate: {data: calib.npz}
+        budgets: {"*": {max_size: 1MB}}
+        """,
+    "kr/model.keras": Tiny.keras,
+    "kr/model.yaml": """
+        source: {keras: model.keras}
+        variants:
+          float32: {}
+          float16: {quantize: float16}
+        """,
+    "py/entries.py": Tiny.entries,
+    "py/helper.txt": "v1\n",
+    "py/model.yaml": """
+        source: {python: entries.py:keras_model, deps: [helper.txt]}
+        variants: {float32: {}}
+        """,
+    "made/recipe.keras": Tiny.keras,
+    "made/model.yaml": """
+        source: {keras: model.keras, task: make_model, deps: [recipe.keras]}
+        variants: {float32: {}}
+        """,
+}
 
 
 def build(root: Path, *args: str) -> Run:
     return doit(root, *(args or ("convert",)))
 
 
-def test_first_run_builds_everything_second_run_nothing(project: Path) -> None:
+def test_first_run_builds_everything_second_run_nothing(make_project: ProjectFactory) -> None:
+    project = make_project(FOUR_MODELS)
     first = build(project)
     assert first.code == 0, first.output
     assert converted(first) == ALL
@@ -119,7 +113,8 @@ def test_first_run_builds_everything_second_run_nothing(project: Path) -> None:
     assert second.code == 0 and second.executed == set() and second.conversions == 0
 
 
-def test_each_input_rebuilds_exactly_what_uses_it(project: Path) -> None:
+def test_each_input_rebuilds_exactly_what_uses_it(make_project: ProjectFactory) -> None:
+    project = make_project(FOUR_MODELS)
     assert build(project).code == 0
     # One variant's options.
     edit(
@@ -177,13 +172,14 @@ def _installed(site: Path, distribution: str, version: str) -> None:
 
 @pytest.mark.parametrize("distribution", ["keras", "tensorflow", "tflite-build"])
 def test_a_tool_upgrade_misses_the_cache_and_the_same_environment_hits_it(
-    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, distribution: str
+    make_project: ProjectFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, distribution: str
 ) -> None:
     """The key recipe reads what is installed: an upgrade converts again, going back restores.
 
     The installed version is faked the way an upgrade shows itself to the recipe (package
     metadata first on the path); the conversion itself still runs the real packages.
     """
+    project = make_project(FOUR_MODELS)
     assert build(project).code == 0
     site = tmp_path / "upgraded"
     _installed(site, distribution, "99.0.0")
@@ -201,7 +197,8 @@ def test_a_tool_upgrade_misses_the_cache_and_the_same_environment_hits_it(
     assert "(from the local cache)" in run.output
 
 
-def test_touched_files_are_hashed_once_then_stat_only(project: Path) -> None:
+def test_touched_files_are_hashed_once_then_stat_only(make_project: ProjectFactory) -> None:
+    project = make_project(FOUR_MODELS)
     assert build(project).code == 0
     for path in project.rglob("*"):
         if path.is_file() and "build" not in path.parts:
@@ -215,8 +212,9 @@ def test_touched_files_are_hashed_once_then_stat_only(project: Path) -> None:
 
 
 def test_edited_artifact_is_restored_or_rebuilt(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    project = make_project(FOUR_MODELS)
     assert build(project).code == 0
     artifact = project / "build/kr/float32.tflite"
     good = artifact.read_bytes()
@@ -231,14 +229,16 @@ def test_edited_artifact_is_restored_or_rebuilt(
     assert artifact.read_bytes() == good
 
 
-def test_select_one_model_and_clean(project: Path) -> None:
+def test_select_one_model_and_clean(make_project: ProjectFactory) -> None:
+    project = make_project(FOUR_MODELS)
     run = build(project, "convert:sm/*")
     assert converted(run) == {"convert:sm/float32", "convert:sm/dynamic", "convert:sm/int8"}
     assert not build(project, "clean", "convert:sm/*").code  # doit's clean returns None
     assert not list((project / "build/sm").glob("*.tflite"))
 
 
-def test_failure_is_one_sentence_and_other_models_still_build(project: Path) -> None:
+def test_failure_is_one_sentence_and_other_models_still_build(make_project: ProjectFactory) -> None:
+    project = make_project(FOUR_MODELS)
     edit(project / "py/model.yaml", "entries.py:keras_model", "entries.py:not_a_model")
     run = build(project, "--continue", "convert")
     assert run.code != 0  # 1, or 2 as here: the `convert` group's dependency failed
@@ -251,8 +251,9 @@ def test_failure_is_one_sentence_and_other_models_still_build(project: Path) -> 
     assert (project / "build/kr/float32.tflite").is_file()
 
 
-def test_no_directory_ever_reaches_doit_as_file_dep(project: Path) -> None:
+def test_no_directory_ever_reaches_doit_as_file_dep(make_project: ProjectFactory) -> None:
     """Directories are inputs (a SavedModel), but ours to check: doit would crash on them."""
+    project = make_project(FOUR_MODELS)
     namespace = rules.doit_tasks(project)
     tasks = [t for t in namespace["task_convert"]() if t.get("name")]
     assert {f"convert:{t['name']}" for t in tasks} == ALL
@@ -309,7 +310,10 @@ def _doit_in_terminal(root: Path, *args: str) -> tuple[int, str]:
     return process.wait(timeout=600), output.decode(errors="replace")
 
 
-def test_parallel_build_gives_the_serial_bytes(project: Path, tmp_path: Path) -> None:
+def test_parallel_build_gives_the_serial_bytes(
+    make_project: ProjectFactory, tmp_path: Path
+) -> None:
+    project = make_project(FOUR_MODELS)
     parallel = tmp_path / "parallel"
     shutil.copytree(project, parallel)
     assert doit(project, "convert").code == 0
@@ -324,7 +328,10 @@ def test_parallel_build_gives_the_serial_bytes(project: Path, tmp_path: Path) ->
     assert len(_artifacts(project)) == len(ALL)
 
 
-def test_killed_build_reruns_to_complete_correct_artifacts(project: Path, tmp_path: Path) -> None:
+def test_killed_build_reruns_to_complete_correct_artifacts(
+    make_project: ProjectFactory, tmp_path: Path
+) -> None:
+    project = make_project(FOUR_MODELS)
     reference = tmp_path / "reference"
     shutil.copytree(project, reference)
     assert doit(reference, "convert").code == 0
@@ -357,7 +364,8 @@ def test_loading_the_example_projects_tasks_never_imports_tensorflow() -> None:
     assert run.stdout.strip().splitlines()[-1] == "RESULT 0 False False"
 
 
-def test_doit_check_reports_every_problem_without_a_traceback(project: Path) -> None:
+def test_doit_check_reports_every_problem_without_a_traceback(make_project: ProjectFactory) -> None:
+    project = make_project(FOUR_MODELS)
     ok = subprocess.run(
         [sys.executable, "-m", "doit", "check"], cwd=project, capture_output=True, text=True
     )
@@ -376,7 +384,8 @@ def test_doit_check_reports_every_problem_without_a_traceback(project: Path) -> 
     ]
 
 
-def test_reports_and_budgets(project: Path) -> None:
+def test_reports_and_budgets(make_project: ProjectFactory) -> None:
+    project = make_project(FOUR_MODELS)
     run = build(project, "report")
     assert run.code == 0, run.output
     assert {"report:sm/float32", "report:sm/int8", "report:kr/float16"} <= run.executed
@@ -436,8 +445,9 @@ def test_reports_and_budgets(project: Path) -> None:
 
 
 def test_accuracy_report_against_the_source_model_in_tf(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    project = make_project(FOUR_MODELS)
     import numpy as np
     import tensorflow as tf
 
@@ -491,8 +501,9 @@ def test_accuracy_report_against_the_source_model_in_tf(
 
 
 def test_summary_against_a_baseline_with_a_growth_budget(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    project = make_project(FOUR_MODELS)
     monkeypatch.setenv("TFLITE_BUILD_SAVE_BASELINE", "main")
     run = build(project, "summary")
     assert run.code == 0, run.output

@@ -21,8 +21,8 @@ from rules.build.keys import declared_key
 from rules.cache.artifacts import ArtifactCache, CacheSettings
 from rules.execute import bundle
 from rules.project.state import BuildState
-from tests.support.models import Models
-from tests.support.project import write_files
+from tests.support.models import Tiny
+from tests.support.project import ProjectFactory
 
 
 def _job(root: Path, name: str) -> tuple[ConvertJob, Build]:
@@ -38,21 +38,20 @@ def _job(root: Path, name: str) -> tuple[ConvertJob, Build]:
 
 @pytest.mark.tf
 def test_a_conversion_shipped_by_digest_gives_the_local_bytes_under_the_same_key(
-    models: Models, tmp_path: Path, private_cache: Path
+    make_project: ProjectFactory, tmp_path: Path, private_cache: Path
 ) -> None:
     shared = private_cache  # TFLITE_BUILD_CACHE: the client's cache, and the worker's
-    project = write_files(
-        tmp_path / "project",
+    project = make_project(
         {
-            "dodo.py": "import rules\n\nglobals().update(rules.doit_tasks(__file__))\n",
             "m/model.yaml": "source: {python: build.py:make}\n"
             "variants: {int8: {quantize: int8, representative: {data: calib.npz}}}\n",
             "m/build.py": "from helper import make_model as make\n",
             "m/helper.py": "import keras\n\ndef make_model():\n"
             "    return keras.models.load_model(__file__.replace('helper.py', 'model.keras'))\n",
-            "m/model.keras": models.keras.read_bytes(),
-            "m/calib.npz": models.calibration.read_bytes(),
+            "m/model.keras": Tiny.keras,
+            "m/calib.npz": Tiny.calibration,
         },
+        at="project",
     )
     job, build = _job(project, "m/int8")
     shipped = bundle.bundle_of(job, build.state)

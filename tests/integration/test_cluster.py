@@ -17,13 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.models import Models
-from tests.support.project import write_files
+from tests.support.models import Tiny
+from tests.support.project import Files, ProjectFactory
 from tests.support.servers import DaskCluster, dask_cluster, free_port, nginx_webdav
 
 pytestmark = pytest.mark.tf
 
-DODO = "import rules\n\nglobals().update(rules.doit_tasks(__file__))\n"
 MANIFEST = """\
 source: {python: build.py:make}
 defaults:
@@ -59,18 +58,14 @@ def load():
 """
 
 
-def _project(root: Path, models: Models) -> Path:
-    return write_files(
-        root,
-        {
-            "dodo.py": DODO,
-            "m/model.yaml": MANIFEST,
-            "m/build.py": BUILD,
-            "m/helper.py": HELPER,
-            "m/model.keras": models.keras.read_bytes(),
-            "m/calib.npz": models.calibration.read_bytes(),
-        },
-    )
+# A Python entry that imports a helper of its folder and loads the model file next to it.
+ENTRY_PROJECT: Files = {
+    "m/model.yaml": MANIFEST,
+    "m/build.py": BUILD,
+    "m/helper.py": HELPER,
+    "m/model.keras": Tiny.keras,
+    "m/calib.npz": Tiny.calibration,
+}
 
 
 def _doit(
@@ -117,13 +112,13 @@ def shared(tmp_path: Path) -> Iterator[str]:
 
 
 def test_a_build_through_the_cluster_equals_a_local_one(
-    cluster: tuple[DaskCluster, Path], shared: str, models: Models, tmp_path: Path
+    cluster: tuple[DaskCluster, Path], shared: str, make_project: ProjectFactory, tmp_path: Path
 ) -> None:
     running, projects = cluster
     opened = projects.parent / "opened.log"
-    local = _project(tmp_path / "local", models)
+    local = make_project(ENTRY_PROJECT, at="local")
     assert _doit(local, str(tmp_path / "local-cache"), None).returncode == 0
-    project = _project(projects / "p1", models)
+    project = make_project(ENTRY_PROJECT, at=projects / "p1")
     run = _doit(project, shared, running.url)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "3 built (3 on the cluster), 0 from cache" in run.stdout, run.stdout
@@ -149,12 +144,12 @@ def test_a_build_through_the_cluster_equals_a_local_one(
 
 
 def test_a_worker_killed_mid_conversion_and_the_build_still_succeeds(
-    cluster: tuple[DaskCluster, Path], shared: str, models: Models
+    cluster: tuple[DaskCluster, Path], shared: str, make_project: ProjectFactory
 ) -> None:
     from distributed import Client
 
     running, projects = cluster
-    project = _project(projects / "p2", models)
+    project = make_project(ENTRY_PROJECT, at=projects / "p2")
     (project / "m/slow").write_text("6")  # the entry sleeps 6 s: a conversion to interrupt
     killed: list[int] = []
 
@@ -182,17 +177,17 @@ def test_a_worker_killed_mid_conversion_and_the_build_still_succeeds(
 
 
 def test_a_scheduler_that_is_down_leaves_the_build_to_convert_locally(
-    shared: str, models: Models, tmp_path: Path
+    shared: str, make_project: ProjectFactory, tmp_path: Path
 ) -> None:
-    project = _project(tmp_path / "p", models)
+    project = make_project(ENTRY_PROJECT, at="p")
     run = _doit(project, shared, f"dask://127.0.0.1:{free_port()}", "convert:m/f16")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 built, 0 from cache" in run.stdout and "on the cluster" not in run.stdout
     assert run.stderr.count("cannot be reached") == 1, run.stderr
 
 
-def test_the_cluster_needs_a_remote_cache(models: Models, tmp_path: Path) -> None:
-    project = _project(tmp_path / "p", models)
+def test_the_cluster_needs_a_remote_cache(make_project: ProjectFactory, tmp_path: Path) -> None:
+    project = make_project(ENTRY_PROJECT, at="p")
     run = _doit(
         project, str(tmp_path / "cache"), f"dask://127.0.0.1:{free_port()}", "convert:m/f16"
     )
@@ -201,11 +196,11 @@ def test_the_cluster_needs_a_remote_cache(models: Models, tmp_path: Path) -> Non
 
 
 def test_a_worker_of_another_version_refuses_with_both_versions(
-    shared: str, models: Models, tmp_path: Path
+    shared: str, make_project: ProjectFactory, tmp_path: Path
 ) -> None:
     claimed = {"TFLITE_TEST_CLAIM_VERSION": "0.0.1"}
     with dask_cluster(tmp_path / "dask", workers=1, env=claimed) as other:
-        project = _project(tmp_path / "p", models)
+        project = make_project(ENTRY_PROJECT, at="p")
         run = _doit(project, shared, other.url, "convert:m/f16")
     assert run.returncode != 0
     text = run.stdout + run.stderr
@@ -214,13 +209,13 @@ def test_a_worker_of_another_version_refuses_with_both_versions(
 
 
 def test_a_conversion_that_fails_on_the_cluster_fails_as_it_would_locally(
-    cluster: tuple[DaskCluster, Path], shared: str, models: Models, tmp_path: Path
+    cluster: tuple[DaskCluster, Path], shared: str, make_project: ProjectFactory, tmp_path: Path
 ) -> None:
     running, projects = cluster
     bad = MANIFEST + "  bad: {quantize: int8, keep_float: [nope]}\n"
-    local = _project(tmp_path / "local", models)
+    local = make_project(ENTRY_PROJECT, at="local")
     (local / "m/model.yaml").write_text(bad)
-    project = _project(projects / "p3", models)
+    project = make_project(ENTRY_PROJECT, at=projects / "p3")
     (project / "m/model.yaml").write_text(bad)
     here = _doit(local, str(tmp_path / "cache"), None, "convert:m/bad")
     there = _doit(project, shared, running.url, "convert:m/bad")

@@ -25,14 +25,13 @@ from converter.service import client
 from converter.service.client import ServiceConfig
 from converter.service.rendezvous import ServiceError
 from converter.service.server import Status
-from tests.support.models import Models
-from tests.support.project import write_files
+from tests.support.models import Tiny
+from tests.support.project import Files, ProjectFactory
 
 pytestmark = pytest.mark.tf
 
 WAIT = 300.0  # generous bound for anything that starts TensorFlow on a busy machine
 PYPROJECT = "[tool.tflite-build]\ndaemon_workers = 1\n"
-DODO = "import rules\n\nglobals().update(rules.doit_tasks(__file__))\n"
 MANIFEST = """
     source: {saved_model: export}
     variants:
@@ -103,11 +102,12 @@ def service(monkeypatch: pytest.MonkeyPatch) -> Iterator[Service]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def project(root: Path, models: Models, manifest: str = MANIFEST, **extra: str) -> Path:
-    """One model; a service these builds start keeps one warm worker (memory, on 2 cores)."""
-    shutil.copytree(models.saved_model, root / "m/export")
-    files = {"dodo.py": DODO, "pyproject.toml": PYPROJECT, "m/model.yaml": manifest}
-    return write_files(root, {**files, **extra})
+# One model; a service these builds start keeps one warm worker (memory, on 2 cores).
+ONE_MODEL: Files = {
+    "pyproject.toml": PYPROJECT,
+    "m/export": Tiny.saved_model,
+    "m/model.yaml": MANIFEST,
+}
 
 
 def doit_process(root: Path, *args: str, **environ: str) -> subprocess.Popen[str]:
@@ -136,10 +136,10 @@ def artifacts(root: Path) -> dict[str, bytes]:
 
 
 def test_two_builds_at_once_share_one_service_and_its_tasks_show_and_stop_it(
-    service: Service, models: Models, tmp_path: Path
+    service: Service, make_project: ProjectFactory
 ) -> None:
-    one, two = project(tmp_path / "one", models), project(tmp_path / "two", models)
-    local = project(tmp_path / "local", models)
+    one, two = make_project(ONE_MODEL, at="one"), make_project(ONE_MODEL, at="two")
+    local = make_project(ONE_MODEL, at="local")
     both = [doit_process(one, "convert"), doit_process(two, "convert")]
     code, out, err = doit(local, "convert", TFLITE_BUILD_DAEMON="off")
     assert code == 0, out + err
@@ -172,15 +172,16 @@ def test_two_builds_at_once_share_one_service_and_its_tasks_show_and_stop_it(
 
 
 def test_a_service_killed_mid_build_leaves_the_build_to_finish_locally(
-    service: Service, models: Models, tmp_path: Path
+    service: Service, make_project: ProjectFactory
 ) -> None:
     marks = Path(tempfile.mkdtemp(prefix="tfb-marks-"))
     try:
-        root = project(
-            tmp_path / "p",
-            models,
-            "source: {python: held.py:held}\nvariants:\n  float32: {}\n",
-            **{"m/held.py": HELD.format(marks=str(marks))},
+        root = make_project(
+            {
+                **ONE_MODEL,
+                "m/model.yaml": "source: {python: held.py:held}\nvariants:\n  float32: {}\n",
+                "m/held.py": HELD.format(marks=str(marks)),
+            }
         )
         build = doit_process(root, "convert")
         deadline = time.monotonic() + WAIT
@@ -208,9 +209,11 @@ def test_a_service_killed_mid_build_leaves_the_build_to_finish_locally(
 
 
 def test_auto_is_off_under_ci_and_no_service_starts(
-    service: Service, models: Models, tmp_path: Path
+    service: Service, make_project: ProjectFactory
 ) -> None:
-    root = project(tmp_path / "p", models, "source: {saved_model: export}\nvariants: {f: {}}\n")
+    root = make_project(
+        {**ONE_MODEL, "m/model.yaml": "source: {saved_model: export}\nvariants: {f: {}}\n"}
+    )
     code, out, err = doit(root, "convert", TFLITE_BUILD_DAEMON="auto", CI="1")
     assert code == 0, out + err
     assert (root / "build/m/f.tflite").stat().st_size > 0

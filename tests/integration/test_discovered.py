@@ -21,12 +21,11 @@ import pytest
 
 from converter.tflite import modelinfo
 from tests.support.doit_runs import converted, doit, edit
-from tests.support.models import Models
-from tests.support.project import write_files
+from tests.support.models import Tiny
+from tests.support.project import Files, ProjectFactory, npz, write_files
 
 pytestmark = pytest.mark.tf
 
-DODO = "import rules\n\nglobals().update(rules.doit_tasks(__file__))\n"
 ENTRY = '''
 """A model whose width comes from a helper module and whose weights from a file."""
 from pathlib import Path
@@ -85,29 +84,22 @@ def _weights(path: Path, scale: float) -> None:
     np.savez(path, scale=np.float32(scale))
 
 
-@pytest.fixture
-def project(models: Models, tmp_path: Path) -> Path:
-    root = tmp_path / "proj"
-    write_files(
-        root,
-        {
-            "dodo.py": DODO,
-            "ent/model.yaml": "source: {python: build.py:make_model}\nvariants: {float32: {}}\n",
-            "ent/build.py": ENTRY,
-            "ent/helper.py": "WIDTH = 3\n",
-            "mod/model.yaml": "source: {python: pkg.models:make}\nvariants: {float32: {}}\n",
-            "mod/pkg/__init__.py": "",
-            "mod/pkg/models.py": PACKAGE_MODELS,
-            "mod/pkg/layers.py": "UNITS = 2\n",
-            "gen/model.keras": models.keras.read_bytes(),
-            "gen/model.yaml": "source: {keras: model.keras}\nvariants:\n"
-            "  int8: {quantize: int8, representative: {python: calib.py:samples}}\n",
-            "gen/calib.py": CALIB,
-            "gen/calib_helper.py": "SCALE = 1.0\n",
-        },
-    )
-    _weights(root / "ent/weights.npz", 0.5)
-    return root
+# An entry, a module entry and a calibration generator, each importing a helper of its own.
+THREE_ENTRIES: Files = {
+    "ent/model.yaml": "source: {python: build.py:make_model}\nvariants: {float32: {}}\n",
+    "ent/build.py": ENTRY,
+    "ent/helper.py": "WIDTH = 3\n",
+    "ent/weights.npz": npz(scale=np.array(0.5, np.float32)),
+    "mod/model.yaml": "source: {python: pkg.models:make}\nvariants: {float32: {}}\n",
+    "mod/pkg/__init__.py": "",
+    "mod/pkg/models.py": PACKAGE_MODELS,
+    "mod/pkg/layers.py": "UNITS = 2\n",
+    "gen/model.keras": Tiny.keras,
+    "gen/model.yaml": "source: {keras: model.keras}\nvariants:\n"
+    "  int8: {quantize: int8, representative: {python: calib.py:samples}}\n",
+    "gen/calib.py": CALIB,
+    "gen/calib_helper.py": "SCALE = 1.0\n",
+}
 
 
 def _touch(path: Path) -> None:
@@ -119,7 +111,8 @@ def _append(path: Path, text: str) -> None:
     path.write_text(path.read_text() + text)
 
 
-def test_what_code_reads_rebuilds_on_change_and_not_on_touch(project: Path) -> None:
+def test_what_code_reads_rebuilds_on_change_and_not_on_touch(make_project: ProjectFactory) -> None:
+    project = make_project(THREE_ENTRIES)
     first = doit(project, "convert")
     assert first.code == 0, first.output
     assert converted(first) == ALL and first.conversions == 3
@@ -159,7 +152,10 @@ def test_what_code_reads_rebuilds_on_change_and_not_on_touch(project: Path) -> N
     assert doit(project, "convert").executed == set()
 
 
-def test_after_clean_an_edited_helper_misses_and_an_unedited_one_hits(project: Path) -> None:
+def test_after_clean_an_edited_helper_misses_and_an_unedited_one_hits(
+    make_project: ProjectFactory,
+) -> None:
+    project = make_project(THREE_ENTRIES)
     assert doit(project, "convert").code == 0
     built = {p.name: p.read_bytes() for p in (project / "build").rglob("*.tflite")}
     assert not doit(project, "clean").code  # doit's clean returns None
@@ -178,8 +174,9 @@ def test_after_clean_an_edited_helper_misses_and_an_unedited_one_hits(project: P
 
 
 def test_fresh_clone_with_a_warm_cache_starts_no_tensorflow(
-    project: Path, tmp_path: Path, private_cache: Path
+    make_project: ProjectFactory, tmp_path: Path, private_cache: Path
 ) -> None:
+    project = make_project(THREE_ENTRIES)
     first = subprocess.run(
         [sys.executable, "-c", PROBE], cwd=project, capture_output=True, text=True, timeout=600
     )

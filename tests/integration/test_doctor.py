@@ -28,7 +28,7 @@ from converter.evaluation.evaluate import Runner, compare
 from converter.quantization.search import bound
 from converter.spec import Goal, KeepFloat
 from tests.support.doit_runs import converted, doit
-from tests.support.project import write_files
+from tests.support.project import Files, ProjectFactory
 
 pytestmark = pytest.mark.tf
 
@@ -239,7 +239,6 @@ def test_an_unknown_layer_gets_its_did_you_mean(
     )
 
 
-DODO = "import rules\n\nglobals().update(rules.doit_tasks(__file__))\n"
 MANIFEST = """\
 source: {keras: model.keras}
 defaults:
@@ -261,21 +260,20 @@ print("PROBE", code, "tensorflow" in sys.modules)
 """
 
 
-def _project(root: Path, broken: Broken) -> Path:
-    return write_files(
-        root,
-        {
-            "dodo.py": DODO,
-            "m/model.yaml": MANIFEST,
-            "m/model.keras": broken.keras.read_bytes(),
-            "m/calib.npz": broken.calibration.read_bytes(),
-            "m/test.npz": broken.test.read_bytes(),
-        },
-    )
+def _broken_files(broken: Broken) -> Files:
+    """The broken MLP, its calibration and its labelled test data, under m/."""
+    return {
+        "m/model.yaml": MANIFEST,
+        "m/model.keras": broken.keras,
+        "m/calib.npz": broken.calibration,
+        "m/test.npz": broken.test,
+    }
 
 
-def test_a_build_searches_once_and_a_warm_cache_never_again(broken: Broken, tmp_path: Path) -> None:
-    root = _project(tmp_path / "project", broken)
+def test_a_build_searches_once_and_a_warm_cache_never_again(
+    broken: Broken, make_project: ProjectFactory, tmp_path: Path
+) -> None:
+    root = make_project(_broken_files(broken), at="project")
     first = doit(root, "report")
     assert first.code == 0, first.output
     assert converted(first) == {"convert:m/int8", "convert:m/mixed"}
@@ -313,8 +311,8 @@ def test_a_build_searches_once_and_a_warm_cache_never_again(broken: Broken, tmp_
         )
 
 
-def test_the_budget_is_part_of_the_key(broken: Broken, tmp_path: Path) -> None:
-    root = _project(tmp_path / "project", broken)
+def test_the_budget_is_part_of_the_key(broken: Broken, make_project: ProjectFactory) -> None:
+    root = make_project(_broken_files(broken), at="project")
     assert doit(root, "convert:m/mixed").code == 0
     manifest = root / "m/model.yaml"
     manifest.write_text(manifest.read_text().replace("0.05}", "0.04}"))

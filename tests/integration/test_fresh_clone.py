@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import rules
-from tests.support.models import Models
-from tests.support.project import write_files
+from tests.support.models import Tiny
+from tests.support.project import Files, ProjectFactory, write_files
 from tests.support.servers import buildgrid, nginx_webdav
 
 pytestmark = pytest.mark.tf
@@ -29,20 +29,15 @@ print("PROBE", code, "tensorflow" in sys.modules, converter.api._default is None
 """
 
 
-def _project(root: Path, models: Models) -> Path:
-    shutil.copytree(models.saved_model, root / "sm/export")
-    write_files(
-        root,
-        {
-            "dodo.py": DODO,
-            "sm/calib.npz": models.calibration.read_bytes(),
-            "sm/model.yaml": "source: {saved_model: export}\nvariants:\n  float32: {}\n"
-            "  int8: {quantize: int8, io_type: int8, representative: {data: calib.npz}}\n",
-            "kr/model.keras": models.keras.read_bytes(),
-            "kr/model.yaml": "source: {keras: model.keras}\nvariants: {float32: {}, dynamic: {quantize: dynamic}}\n",
-        },
-    )
-    return root
+# Two models, four variants: int8 I/O from a SavedModel, dynamic range from a .keras file.
+TWO_MODELS: Files = {
+    "sm/export": Tiny.saved_model,
+    "sm/calib.npz": Tiny.calibration,
+    "sm/model.yaml": "source: {saved_model: export}\nvariants:\n  float32: {}\n"
+    "  int8: {quantize: int8, io_type: int8, representative: {data: calib.npz}}\n",
+    "kr/model.keras": Tiny.keras,
+    "kr/model.yaml": "source: {keras: model.keras}\nvariants: {float32: {}, dynamic: {quantize: dynamic}}\n",
+}
 
 
 def _run(root: Path, cache: str) -> subprocess.CompletedProcess[str]:
@@ -68,9 +63,9 @@ def _artifacts(root: Path) -> dict[str, bytes]:
     }
 
 
-def test_fresh_clone_with_a_warm_local_cache(models: Models, tmp_path: Path) -> None:
+def test_fresh_clone_with_a_warm_local_cache(make_project: ProjectFactory, tmp_path: Path) -> None:
     cache = str(tmp_path / "cache")
-    original = _project(tmp_path / "original", models)
+    original = make_project(TWO_MODELS, at="original")
     first = _run(original, cache)
     assert first.stdout.strip().endswith("PROBE 0 False False"), first.stdout + first.stderr
     clone = tmp_path / "clone"
@@ -81,9 +76,9 @@ def test_fresh_clone_with_a_warm_local_cache(models: Models, tmp_path: Path) -> 
     assert _artifacts(clone) == _artifacts(original) and len(_artifacts(clone)) == 4
 
 
-def test_fresh_clone_with_only_a_remote_cache(models: Models, tmp_path: Path) -> None:
+def test_fresh_clone_with_only_a_remote_cache(make_project: ProjectFactory, tmp_path: Path) -> None:
     with nginx_webdav(tmp_path / "server") as (url, _):
-        original = _project(tmp_path / "ci", models)
+        original = make_project(TWO_MODELS, at="ci")
         assert _run(original, url).returncode == 0
         clone = tmp_path / "laptop"
         shutil.copytree(original, clone, ignore=shutil.ignore_patterns("build", ".local-cache"))
@@ -127,11 +122,13 @@ def test_shards_cover_every_variant_exactly_once(
     assert sum(len(m) for m in models) == 12
 
 
-def test_bad_shard_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_files(tmp_path, {"dodo.py": DODO})
+def test_bad_shard_is_a_clear_error(
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = make_project({})
     monkeypatch.setenv("TFLITE_BUILD_SHARD", "4/3")
     run = subprocess.run(
-        [sys.executable, "-m", "doit", "list"], cwd=tmp_path, capture_output=True, text=True
+        [sys.executable, "-m", "doit", "list"], cwd=root, capture_output=True, text=True
     )
     assert run.returncode == 3
     assert (
@@ -140,9 +137,11 @@ def test_bad_shard_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     )
 
 
-def test_fresh_clone_with_only_a_grpc_reapi_cache(models: Models, tmp_path: Path) -> None:
+def test_fresh_clone_with_only_a_grpc_reapi_cache(
+    make_project: ProjectFactory, tmp_path: Path
+) -> None:
     with buildgrid(tmp_path / "server") as (url, _):
-        original = _project(tmp_path / "ci", models)
+        original = make_project(TWO_MODELS, at="ci")
         assert _run(original, url).returncode == 0
         clone = tmp_path / "laptop"
         shutil.copytree(original, clone, ignore=shutil.ignore_patterns("build", ".local-cache"))

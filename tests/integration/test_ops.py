@@ -19,13 +19,12 @@ import pytest
 
 from rules.fleet.inventory import Fleet
 from tests.support.doit_runs import doit
-from tests.support.models import Models
-from tests.support.project import write_files
+from tests.support.models import Models, Tiny
+from tests.support.project import Files, ProjectFactory
 from tests.support.tflite_ops import analyzer_ops, tf_ops
 
 pytestmark = pytest.mark.tf
 
-DODO = "import rules\n\nglobals().update(rules.doit_tasks(__file__))\n"
 KERAS = """\
 source: {keras: model.keras}
 variants:
@@ -74,33 +73,26 @@ def keras_model(models: Models, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return path
 
 
-@pytest.fixture
-def project(
-    models: Models,
-    keras_model: Path,
-    tmp_path: Path,
-    shared_cache: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Path:
-    monkeypatch.setenv("TFLITE_BUILD_CACHE", str(shared_cache))  # conversions made once
-    root = tmp_path / "proj"
-    write_files(
-        root,
-        {
-            "dodo.py": DODO,
-            "kr/model.keras": keras_model.read_bytes(),
-            "kr/calib.npz": models.calibration.read_bytes(),
-            "kr/model.yaml": KERAS,
-            "fx/entries.py": models.entries.read_text(),
-            "fx/model.yaml": FLEX,
-        },
-    )
-    return root
+@pytest.fixture(autouse=True)
+def _converted_once(shared_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test of this module builds into the module's cache: conversions are made once."""
+    monkeypatch.setenv("TFLITE_BUILD_CACHE", str(shared_cache))
+
+
+# The CNN (``keras_model``, added by each test) and a model that needs Select TF ops.
+FLEET: Files = {
+    "kr/calib.npz": Tiny.calibration,
+    "kr/model.yaml": KERAS,
+    "fx/entries.py": Tiny.entries,
+    "fx/model.yaml": FLEX,
+}
 
 
 def test_the_inventory_is_what_tensorflow_reads_and_the_registration_source_is_the_fleets(
-    project: Path,
+    make_project: ProjectFactory,
+    keras_model: Path,
 ) -> None:
+    project = make_project({**FLEET, "kr/model.keras": keras_model})
     run = doit(project, "ops")
     assert run.code == 0, run.output
     assert "ops: 4 variants" in run.output and "the fleet needs runtime 2.17" in run.output
@@ -150,7 +142,10 @@ def test_the_inventory_is_what_tensorflow_reads_and_the_registration_source_is_t
     assert again["fleet"]["runtime"] != "2.17.0"
 
 
-def test_device_gates_fail_reports_with_one_sentence_each(project: Path) -> None:
+def test_device_gates_fail_reports_with_one_sentence_each(
+    make_project: ProjectFactory, keras_model: Path
+) -> None:
+    project = make_project({**FLEET, "kr/model.keras": keras_model})
     assert doit(project, "ops").code == 0
     fleet = json.loads((project / "build/ops.json").read_text())["fleet"]["allowed_ops"]
     # A selective runtime of the fleet's ops, then one built before FULLY_CONNECTED v12.
@@ -203,7 +198,10 @@ def test_device_gates_fail_reports_with_one_sentence_each(project: Path) -> None
     assert all(sentence in run.output for sentence in sentences)
 
 
-def test_the_summary_says_what_a_change_adds_to_the_fleet(project: Path) -> None:
+def test_the_summary_says_what_a_change_adds_to_the_fleet(
+    make_project: ProjectFactory, keras_model: Path
+) -> None:
+    project = make_project({**FLEET, "kr/model.keras": keras_model})
     (project / "kr/model.yaml").write_text(
         "source: {keras: model.keras}\nvariants: {float32: {}}\n"
     )

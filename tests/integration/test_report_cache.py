@@ -21,8 +21,8 @@ from rules.report import measurements
 from rules.report.variant import Report
 from rules.summary.model import Summary
 from tests.support.doit_runs import doit, edit
-from tests.support.models import Models
-from tests.support.project import write_files
+from tests.support.models import Tiny
+from tests.support.project import Files, ProjectFactory, npz
 
 pytestmark = pytest.mark.tf
 
@@ -55,35 +55,30 @@ print("PROBE", code, "tensorflow" in sys.modules)
 """
 
 
-@pytest.fixture
-def project(models: Models, tmp_path: Path) -> Path:
-    root = tmp_path / "proj"
-    shutil.copytree(models.saved_model, root / "sm/export")
-    images = np.random.default_rng(4).random((30, 8, 8, 1), np.float32)
-    np.savez(root / "sm/eval.npz", img=images, labels=np.arange(30) % 3)
-    write_files(
-        root,
-        {
-            "dodo.py": DODO,
-            "sm/calib.npz": models.calibration.read_bytes(),
-            "sm/model.yaml": """
-                source: {saved_model: export}
-                variants:
-                  float32: {}
-                  int8: {quantize: int8, representative: {data: calib.npz}}
-                evaluate: {data: eval.npz}
-                budgets: {"*": {max_size: 1MB}}
-                """,
-            "py/entries.py": models.entries.read_text(),
-            "py/model.yaml": "source: {python: entries.py:keras_model}\nvariants: {float32: {}}\n",
-            "made/recipe.keras": models.keras.read_bytes(),
-            "made/model.yaml": """
-                source: {keras: model.keras, task: make_model, deps: [recipe.keras]}
-                variants: {float32: {}, dynamic: {quantize: dynamic}}
-                """,
-        },
-    )
-    return root
+# A SavedModel with labelled evaluate data, a Python entry, and a source a user's task makes.
+THREE_MODELS: Files = {
+    "dodo.py": DODO,
+    "sm/export": Tiny.saved_model,
+    "sm/eval.npz": npz(
+        img=np.random.default_rng(4).random((30, 8, 8, 1), np.float32), labels=np.arange(30) % 3
+    ),
+    "sm/calib.npz": Tiny.calibration,
+    "sm/model.yaml": """
+        source: {saved_model: export}
+        variants:
+          float32: {}
+          int8: {quantize: int8, representative: {data: calib.npz}}
+        evaluate: {data: eval.npz}
+        budgets: {"*": {max_size: 1MB}}
+        """,
+    "py/entries.py": Tiny.entries,
+    "py/model.yaml": "source: {python: entries.py:keras_model}\nvariants: {float32: {}}\n",
+    "made/recipe.keras": Tiny.keras,
+    "made/model.yaml": """
+        source: {keras: model.keras, task: make_model, deps: [recipe.keras]}
+        variants: {float32: {}, dynamic: {quantize: dynamic}}
+        """,
+}
 
 
 def _probe(root: Path) -> subprocess.CompletedProcess[str]:
@@ -99,8 +94,9 @@ def _outputs(root: Path) -> dict[str, bytes]:
 
 
 def test_fresh_clone_reports_from_the_cache_without_tensorflow(
-    project: Path, tmp_path: Path
+    make_project: ProjectFactory, tmp_path: Path
 ) -> None:
+    project = make_project(THREE_MODELS)
     first = _probe(project)
     assert first.stdout.strip().endswith("PROBE 0 False"), first.stdout + first.stderr
     assert (project / "ran.txt").is_file()  # the first build made the source
@@ -129,8 +125,9 @@ def test_fresh_clone_reports_from_the_cache_without_tensorflow(
 
 
 def test_budgets_rechecked_evaluate_data_remeasured_new_variant_reuses_reference(
-    project: Path,
+    make_project: ProjectFactory,
 ) -> None:
+    project = make_project(THREE_MODELS)
     first = doit(project, "report")
     assert first.code == 0, first.output
     assert first.references == 3  # one per model: sm, py and made
@@ -158,7 +155,10 @@ def test_budgets_rechecked_evaluate_data_remeasured_new_variant_reuses_reference
     assert f16["reference"] == "the source model, run in TensorFlow" and "accuracy" in f16
 
 
-def test_a_corrupt_cached_report_is_a_miss(project: Path, private_cache: Path) -> None:
+def test_a_corrupt_cached_report_is_a_miss(
+    make_project: ProjectFactory, private_cache: Path
+) -> None:
+    project = make_project(THREE_MODELS)
     assert doit(project, "report:sm/float32").code == 0
     entries = [
         reapi.decode(p.read_bytes())
@@ -184,8 +184,9 @@ def test_a_corrupt_cached_report_is_a_miss(project: Path, private_cache: Path) -
 
 
 def test_latency_from_another_host_is_not_reused(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    project = make_project(THREE_MODELS)
     edit(project / "sm/model.yaml", '{"*": {max_size: 1MB}}', "{int8: {max_latency_ms: 1000}}")
     assert doit(project, "report:sm/float32", "report:sm/int8").code == 0
     here = measurements.host()

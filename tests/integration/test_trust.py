@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +13,8 @@ import pytest
 
 from converter.tflite import modelinfo
 from tests.support.doit_runs import converted, doit
-from tests.support.models import Models, MultiModels
-from tests.support.project import write_files
+from tests.support.models import MultiModels, Tiny
+from tests.support.project import Files, ProjectFactory, npz
 
 pytestmark = pytest.mark.tf
 
@@ -70,38 +69,32 @@ def two_signatures(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-def project(models: Models, two_signatures: Path, tmp_path: Path) -> Path:
-    root = tmp_path / "proj"
-    shutil.copytree(models.saved_model, root / "sm/export")
-    shutil.copytree(two_signatures, root / "sig/export")
-    write_files(
-        root,
-        {
-            "dodo.py": DODO,
-            "sm/model.yaml": "source: {saved_model: export}\n"
-            "variants: {float32: {}, dynamic: {quantize: dynamic}}\n",
-            "sig/model.yaml": """
-                source: {saved_model: export, signature_keys: [predict]}
-                variants:
-                  predict: {}
-                  embed: {signature_keys: [embed]}
-                  embed_f16: {signature_keys: [embed], quantize: float16}
-                """,
-            "flex/entries.py": models.entries.read_text(),
-            "flex/model.yaml": """
-                source: {python: entries.py:flex}
-                variants: {float32: {supported_ops: [builtins, select_tf_ops]}}
-                budgets: {float32: {max_latency_ms: 10}}
-                """,
-            "made/recipe.txt": "v1\n",
-            "made/model.yaml": """
-                source: {keras: model.keras, task: make_model, deps: [recipe.txt]}
-                variants: {float32: {}}
-                """,
-        },
-    )
-    return root
+# A SavedModel, one of two signatures (``two_signatures``, added by each test), a model that
+# needs Select TF ops, and a source whose task fails.
+MODELS: Files = {
+    "dodo.py": DODO,
+    "sm/export": Tiny.saved_model,
+    "sm/model.yaml": "source: {saved_model: export}\n"
+    "variants: {float32: {}, dynamic: {quantize: dynamic}}\n",
+    "sig/model.yaml": """
+        source: {saved_model: export, signature_keys: [predict]}
+        variants:
+          predict: {}
+          embed: {signature_keys: [embed]}
+          embed_f16: {signature_keys: [embed], quantize: float16}
+        """,
+    "flex/entries.py": Tiny.entries,
+    "flex/model.yaml": """
+        source: {python: entries.py:flex}
+        variants: {float32: {supported_ops: [builtins, select_tf_ops]}}
+        budgets: {float32: {max_latency_ms: 10}}
+        """,
+    "made/recipe.txt": "v1\n",
+    "made/model.yaml": """
+        source: {keras: model.keras, task: make_model, deps: [recipe.txt]}
+        variants: {float32: {}}
+        """,
+}
 
 
 def doit_check(root: Path) -> subprocess.CompletedProcess[str]:
@@ -111,7 +104,8 @@ def doit_check(root: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_one_artifact_per_signature(project: Path) -> None:
+def test_one_artifact_per_signature(make_project: ProjectFactory, two_signatures: Path) -> None:
+    project = make_project({**MODELS, "sig/export": two_signatures})
     run = doit(project, "convert:sig/*")
     assert run.code == 0, run.output
     signatures = {
@@ -144,14 +138,15 @@ def test_one_artifact_per_signature(project: Path) -> None:
 
 
 def test_signature_keys_on_a_source_without_signatures_is_a_manifest_error(
-    project: Path, models: Models
+    make_project: ProjectFactory, two_signatures: Path
 ) -> None:
-    write_files(
-        project,
+    project = make_project(
         {
-            "kr/model.keras": models.keras.read_bytes(),
+            **MODELS,
+            "sig/export": two_signatures,
+            "kr/model.keras": Tiny.keras,
             "kr/model.yaml": "source: {keras: model.keras}\nvariants:\n  float32: {signature_keys: [a]}\n",
-        },
+        }
     )
     check = doit_check(project)
     assert check.returncode == 3
@@ -161,7 +156,10 @@ def test_signature_keys_on_a_source_without_signatures_is_a_manifest_error(
     )
 
 
-def test_a_budget_that_cannot_be_measured_fails(project: Path) -> None:
+def test_a_budget_that_cannot_be_measured_fails(
+    make_project: ProjectFactory, two_signatures: Path
+) -> None:
+    project = make_project({**MODELS, "sig/export": two_signatures})
     assert doit(project, "convert:flex/float32").code == 0
     run = doit(project, "report:flex/float32")
     assert run.code != 0
@@ -181,7 +179,8 @@ def test_a_budget_that_cannot_be_measured_fails(project: Path) -> None:
     )
 
 
-def test_report_selection_like_convert(project: Path) -> None:
+def test_report_selection_like_convert(make_project: ProjectFactory, two_signatures: Path) -> None:
+    project = make_project({**MODELS, "sig/export": two_signatures})
     assert doit(project, "convert:sm/*").code == 0
     run = doit(project, "report:sm/*")
     assert run.code == 0, run.output
@@ -197,7 +196,10 @@ def test_report_selection_like_convert(project: Path) -> None:
         assert "no task matched the selection; nothing was done" in nothing.output
 
 
-def test_closing_line_counts_and_names_every_failed_task(project: Path) -> None:
+def test_closing_line_counts_and_names_every_failed_task(
+    make_project: ProjectFactory, two_signatures: Path
+) -> None:
+    project = make_project({**MODELS, "sig/export": two_signatures})
     run = doit(project, "--continue", "convert")
     assert run.code != 0
     # The user's task failed, so the conversion that needs its output failed too, saying why.
@@ -217,7 +219,10 @@ def _snapshot(*folders: Path) -> dict[str, str]:
     }
 
 
-def test_asking_never_writes(project: Path, private_cache: Path) -> None:
+def test_asking_never_writes(
+    make_project: ProjectFactory, two_signatures: Path, private_cache: Path
+) -> None:
+    project = make_project({**MODELS, "sig/export": two_signatures})
     assert doit(project, "convert:sm/*", "convert:sig/*").code == 0
     (project / "build/sm/dynamic.tflite").unlink()  # in the cache: a run would restore it
     (project / "build/doit-report.txt").unlink()
@@ -245,24 +250,23 @@ def test_asking_never_writes(project: Path, private_cache: Path) -> None:
     assert os.path.getsize(project / "build/sm/dynamic.tflite") > 0
 
 
-def test_multi_input_int8_builds_and_reports(multi_models: MultiModels, tmp_path: Path) -> None:
+def test_multi_input_int8_builds_and_reports(
+    multi_models: MultiModels, make_project: ProjectFactory
+) -> None:
     """Inputs whose TFLite order is neither declared nor sorted: int8 converts, the report compares."""
     import json
 
     import numpy as np
 
-    root = tmp_path / "multi"
-    shutil.copytree(multi_models.saved_model, root / "mi/export")
     rng = np.random.default_rng(9)
     evaluate = {
         name: rng.random(values.shape, np.float32) for name, values in multi_models.samples.items()
     }
-    np.savez(root / "mi/eval.npz", **evaluate)  # type: ignore[arg-type]
-    write_files(
-        root,
+    root = make_project(
         {
-            "dodo.py": "import rules\n\nglobals().update(rules.doit_tasks(__file__))\n",
-            "mi/calib.npz": multi_models.calibration.read_bytes(),
+            "mi/export": multi_models.saved_model,
+            "mi/eval.npz": npz(**evaluate),
+            "mi/calib.npz": multi_models.calibration,
             "mi/model.yaml": """
                 source: {saved_model: export}
                 variants:
@@ -272,6 +276,7 @@ def test_multi_input_int8_builds_and_reports(multi_models: MultiModels, tmp_path
                 budgets: {int8: {max_error: 1.0}}
                 """,
         },
+        at="multi",
     )
     run = doit(root, "report")
     assert run.code == 0, run.output

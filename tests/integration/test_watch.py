@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,12 +21,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.doit_runs import doit, edit
-from tests.support.models import Models
-from tests.support.project import write_files
+from tests.support.models import Tiny
+from tests.support.project import Files, ProjectFactory
 
 pytestmark = pytest.mark.tf
 
-DODO = "import rules\n\nglobals().update(rules.doit_tasks(__file__))\n"
 ENTRY = """
 from helper import UNITS
 
@@ -41,28 +39,21 @@ def make():
 DEADLINE = 240.0  # seconds: generous, for a shared machine; a pass takes far less
 
 
-@pytest.fixture
-def project(models: Models, tmp_path: Path) -> Path:
-    """A SavedModel and a Python entry point whose width comes from a helper module."""
-    root = tmp_path / "proj"
-    shutil.copytree(models.saved_model, root / "sm/export")
-    write_files(
-        root,
-        {
-            "dodo.py": DODO,
-            "sm/model.yaml": "source: {saved_model: export}\nvariants:\n  float32: {}\n",
-            "py/model.yaml": "source: {python: entries.py:make}\nvariants: {float32: {}}\n",
-            "py/entries.py": ENTRY,
-            "py/helper.py": "UNITS = 2\n",
-        },
-    )
-    return root
+# A SavedModel and a Python entry point whose width comes from a helper module.
+WATCHED: Files = {
+    "sm/export": Tiny.saved_model,
+    "sm/model.yaml": "source: {saved_model: export}\nvariants:\n  float32: {}\n",
+    "py/model.yaml": "source: {python: entries.py:make}\nvariants: {float32: {}}\n",
+    "py/entries.py": ENTRY,
+    "py/helper.py": "UNITS = 2\n",
+}
 
 
 @dataclass
 class Watch:
-    """A ``doit watch`` process and everything it printed so far."""
+    """A ``doit watch`` process on the project at ``root``, and everything it printed so far."""
 
+    root: Path
     process: subprocess.Popen[str]
     lines: list[str] = field(default_factory=list)
 
@@ -117,7 +108,8 @@ def alive(pid: int) -> bool:
 
 
 @pytest.fixture
-def watch(project: Path, tmp_path: Path) -> Iterator[Watch]:
+def watch(make_project: ProjectFactory, tmp_path: Path) -> Iterator[Watch]:
+    project = make_project(WATCHED)
     env = {
         **os.environ,
         "TFLITE_BUILD_DAEMON": "off",
@@ -131,7 +123,7 @@ def watch(project: Path, tmp_path: Path) -> Iterator[Watch]:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    started = Watch(process)
+    started = Watch(project, process)
     reader = threading.Thread(target=started.read, daemon=True)
     reader.start()
     workers: set[int] = set()
@@ -150,7 +142,8 @@ def watch(project: Path, tmp_path: Path) -> Iterator[Watch]:
             process.stdout.close()
 
 
-def test_watch_rebuilds_what_each_edit_changed(project: Path, watch: Watch) -> None:
+def test_watch_rebuilds_what_each_edit_changed(watch: Watch) -> None:
+    project = watch.root
     first = doit(project, "convert")  # records what py's entry point imports
     assert first.code == 0, first.output
     sm, py = project / "build/sm/float32.tflite", project / "build/py/float32.tflite"

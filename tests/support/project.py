@@ -3,10 +3,13 @@ the ``make_project`` fixture's factory (see tests/conftest.py)."""
 
 from __future__ import annotations
 
+import io
 import shutil
 import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
+
+import numpy as np
 
 from tests.support.models import ModelFile, Models
 
@@ -61,3 +64,10 @@ def read_tree(folder: Path) -> dict[str, bytes]:
     return {
         p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
     }
+
+
+def npz(**arrays: np.ndarray) -> bytes:
+    """The bytes of an .npz file of ``arrays``, for a project's files."""
+    out = io.BytesIO()
+    np.savez(out, **arrays)  # type: ignore[arg-type]
+    return out.getvalue()
