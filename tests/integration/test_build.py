@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-import rules
 from converter import versions
 from tests.support import REPO
 from tests.support.doit_runs import Run, converted, doit, edit
@@ -249,20 +248,6 @@ def test_failure_is_one_sentence_and_other_models_still_build(make_project: Proj
     assert converted(run) == ALL
     assert not (project / "build/py/float32.tflite").exists()
     assert (project / "build/kr/float32.tflite").is_file()
-
-
-def test_no_directory_ever_reaches_doit_as_file_dep(make_project: ProjectFactory) -> None:
-    """Directories are inputs (a SavedModel), but ours to check: doit would crash on them."""
-    project = make_project(FOUR_MODELS)
-    namespace = rules.doit_tasks(project)
-    tasks = [t for t in namespace["task_convert"]() if t.get("name")]
-    assert {f"convert:{t['name']}" for t in tasks} == ALL
-    directories = []
-    for task in tasks:
-        assert all(not Path(dep).is_dir() for dep in task.get("file_dep", [])), task["name"]
-        ((_, (job, _build)),) = task["uptodate"]
-        directories += [path for path in job.inputs if path.is_dir()]
-    assert project / "sm/export" in directories
 
 
 def _doit_process(root: Path, *args: str) -> subprocess.Popen[str]:

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import rules
 from tests.support.models import Tiny
-from tests.support.project import Files, ProjectFactory, write_files
+from tests.support.project import Files, ProjectFactory
 from tests.support.servers import buildgrid, nginx_webdav
 
 pytestmark = pytest.mark.tf
@@ -91,35 +90,6 @@ def test_fresh_clone_with_only_a_remote_cache(make_project: ProjectFactory, tmp_
     offline = _run(clone, url)
     assert "4 from cache" in offline.stdout and "(4 remote)" not in offline.stdout
     assert offline.stderr.count("remote cache unavailable") <= 1
-
-
-def test_shards_cover_every_variant_exactly_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    files: dict[str, str | bytes] = {"dodo.py": DODO}
-    for m in range(12):
-        files[f"m{m}/export/saved_model.pb"] = b""
-        files[f"m{m}/model.yaml"] = (
-            "source: {saved_model: export}\nvariants: {a: {}, b: {}, c: {}}\n"
-        )
-    write_files(tmp_path, files)
-
-    def names() -> set[str]:
-        tasks = rules.doit_tasks(tmp_path)["task_convert"]()
-        return {t["name"] for t in tasks if t.get("name")}
-
-    everything = names()
-    assert len(everything) == 36
-    shards = []
-    for k in (1, 2, 3):
-        monkeypatch.setenv("TFLITE_BUILD_SHARD", f"{k}/3")
-        shards.append(names())
-    assert set().union(*shards) == everything
-    assert sum(len(s) for s in shards) == len(everything)
-    assert all(6 <= len(s) <= 18 for s in shards)
-    # Whole models: a model's source task runs in one shard only.
-    models = [{name.split("/")[0] for name in s} for s in shards]
-    assert sum(len(m) for m in models) == 12
 
 
 def test_bad_shard_is_a_clear_error(
