@@ -250,10 +250,10 @@ def test_a_models_shard_depends_on_its_name_alone(
         for name in [f"model{i}" for i in range(40)]:
             assert sum(in_shard(name, (k, n)) for k in range(1, n + 1)) == 1, (name, n)
     small = make_project(THREE_MODELS, at="small")
-    more = {
-        f"z{m}/model.yaml": "source: {saved_model: export}\nvariants: {a: {}}\n" for m in range(9)
-    }
-    more |= {f"z{m}/export/saved_model.pb": b"" for m in range(9)}
+    more: dict[str, str | bytes] = {}
+    for m in range(9):
+        more[f"z{m}/model.yaml"] = "source: {saved_model: export}\nvariants: {a: {}}\n"
+        more[f"z{m}/export/saved_model.pb"] = b""
     large = make_project({**THREE_MODELS, **more}, at="large")
     for k in (1, 2, 3):
         monkeypatch.setenv("TFLITE_BUILD_SHARD", f"{k}/3")
