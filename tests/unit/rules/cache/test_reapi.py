@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import blackboxprotobuf
@@ -63,6 +66,55 @@ def test_decode_reads_what_encode_writes_and_refuses_the_rest() -> None:
     assert reapi.earlier_format(b'{"format": 1}') and not reapi.earlier_format(b"\x12\x0b")
 
 
-def test_the_same_entry_gives_the_same_bytes() -> None:
-    record = reapi.record_blob(KEY, {"b": 2, "a": 1})
-    assert reapi.encode(b"x", record, b"log") == reapi.encode(b"x", record, b"log")
+# Builds a record from (key, value) pairs in the order given (nested pairs as dicts too),
+# encodes the entry and prints it: what another process, another hash seed, writes.
+ENCODE = """
+import json, sys
+from rules.cache import reapi
+
+def build(pairs):
+    return {k: build(v) if isinstance(v, list) and v and isinstance(v[0], list) else v
+            for k, v in pairs}
+
+record = build(json.loads(sys.argv[2]))
+print(reapi.encode(b"TFL3 artifact", reapi.record_blob(sys.argv[1], record), b"log\\n").hex())
+"""
+RECORD = [
+    ["sha256", "ab" * 32],
+    ["size", 13],
+    ["discovered", ["m/helper.py", "m/weights.npz"]],
+    ["provenance", [["tensorflow", "2.21.0"], ["keras", "3.11.0"], ["tflite-build", "0.1.0"]]],
+    ["seconds", 0.25],
+]
+
+
+def _reversed(pairs: list[Any]) -> list[Any]:
+    """The same record with every dict's keys inserted in the opposite order."""
+    return [
+        [k, _reversed(v) if isinstance(v, list) and v and isinstance(v[0], list) else v]
+        for k, v in reversed(pairs)
+    ]
+
+
+def test_the_same_entry_gives_the_same_bytes_in_any_process() -> None:
+    """A key names one entry: every process must write it byte for byte alike, whatever its
+    hash seed (set and dict internals) or the order its record's keys were inserted in."""
+    runs = []
+    for seed, pairs in [("0", RECORD), ("1", _reversed(RECORD)), ("4242", RECORD)]:
+        run = subprocess.run(
+            [sys.executable, "-c", ENCODE, KEY, json.dumps(pairs)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        runs.append(bytes.fromhex(run.stdout.strip()))
+    assert runs[0] == runs[1] == runs[2]
+    # The record inside is the canonical JSON of the record, whatever the insertion order.
+    (record,) = [f["5"] for f in independently(runs[1])["2"] if f["1"] == "record.json"]
+    assert json.loads(record)["record"]["provenance"] == {
+        "keras": "3.11.0",
+        "tensorflow": "2.21.0",
+        "tflite-build": "0.1.0",
+    }
+    assert record.index('"discovered"') < record.index('"provenance"') < record.index('"sha256"')
