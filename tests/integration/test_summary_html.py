@@ -17,6 +17,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from rules.summary.html import html
 from tests.support import REPO
+from tests.support.png import decode as png_decode
 from tests.support.summaries import RANKING, sizes_by_model, two_models
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -131,9 +132,15 @@ def test_browser_made_no_requests(browser: WebDriver) -> None:
     assert sent[sent.index(browser.current_url) + 1 :] == []  # nothing after the page itself
 
 
+BAR = (0x5B, 0x8F, 0xD6)  # .bar, .op-bar (html.py's stylesheet)
+BREACHED = (0xD1, 0x24, 0x2F)  # .bar.breach, .op-bar.off-scale
+TEXT = (0x1F, 0x23, 0x28)
+
+
 @pytest.mark.browser
 def test_browser_screenshot(browser: WebDriver) -> None:
-    """A full-page screenshot, kept as a test artifact for a person to look at."""
+    """A full-page screenshot, kept as a test artifact for a person to look at, and read back:
+    the page is drawn (text, tables, charts), and every bar has its colour where the DOM puts it."""
     out = Path(os.environ.get("TFLITE_BUILD_TEST_ARTIFACTS") or REPO / "build" / "test-artifacts")
     out.mkdir(parents=True, exist_ok=True)
     width, height = browser.execute_script(  # the page itself, not the empty window below it
@@ -147,4 +154,25 @@ def test_browser_screenshot(browser: WebDriver) -> None:
     )  # fmt: skip
     png = out / "summary.png"
     png.write_bytes(base64.b64decode(shot["data"]))
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    image = png_decode(png.read_bytes())
+    assert (image.width, image.height) == (width, height)
+    colours = image.colours()
+    white = colours.get((0xFF, 0xFF, 0xFF), 0)
+    assert white < 0.97 * width * height, "the page is (nearly) blank"
+    assert len(colours) > 100 and colours.get(TEXT, 0) > 1000  # antialiased text in its colour
+    bars: list[dict[str, Any]] = browser.execute_script(
+        "return [...document.querySelectorAll('svg.size-bars rect.bar, svg.ops-chart rect.op-bar')]"
+        ".map(e => ({...e.getBoundingClientRect().toJSON(), cls: e.getAttribute('class')}))"
+    )
+    assert browser.execute_script("return [window.scrollX, window.scrollY]") == [0, 0]
+    expected = {BAR: 0.0, BREACHED: 0.0}
+    for bar in bars:
+        colour = BREACHED if {"breach", "off-scale"} & set(bar["cls"].split()) else BAR
+        x, y = int(bar["left"] + bar["width"] / 2), int(bar["top"] + bar["height"] / 2)
+        assert image.pixel(x, y) == colour, bar
+        expected[colour] += bar["width"] * bar["height"]
+    # One bar of each colour at least (digits/int8 is over budget), and their pixels are there:
+    # every bar is painted whole, in its colour (antialiased edges aside).
+    assert all(area > 0 for area in expected.values()), expected
+    for colour, area in expected.items():
+        assert colours.get(colour, 0) >= 0.8 * area, (colour, area)
