@@ -26,9 +26,8 @@ import pytest
 from converter.tflite import modelinfo, runtimes
 from converter.tflite.gpu import GpuVerdict
 from rules.manifest.budgets import BY_NAME
-from rules.project.settings import FALSE
 from rules.report.device import DeviceSection, Verdict
-from tests.support import REPO
+from tests.support import REPO, require
 from tests.support.models import tf_apply
 
 pytestmark = pytest.mark.tf
@@ -83,23 +82,16 @@ class Outcome:
     error: str
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", *FALSE)
-
-
 @pytest.fixture(scope="module")
 def runtime_python() -> Path:
-    """The 2.14 environment's Python: skipped without it, except under CI, which must run it."""
+    """The 2.14 environment's Python (``require``: a skip without it, a failure under CI)."""
     python = Path(ENVIRONMENT) / "bin" / "python"
     if not os.access(python, os.X_OK):
-        reason = (
+        require(
             f"no TFLite {RUNTIME} runtime at {ENVIRONMENT} (.ci/run makes it: python3 -m venv "
             '.venv-tflite214 && .venv-tflite214/bin/pip install tflite-runtime==2.14.0 "numpy<2"'
             "; or point TFLITE_BUILD_TFLITE214 at such an environment)"
         )
-        if _in_ci():
-            pytest.fail(f"{reason}, and CI is set")
-        pytest.skip(reason)
     return python
 
 

@@ -16,7 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from rules.summary.html import html
-from tests.support import REPO
+from tests.support import REPO, require
 from tests.support.png import decode as png_decode
 from tests.support.summaries import RANKING, sizes_by_model, two_models
 
@@ -43,10 +43,7 @@ CHROMIUM_FLAGS = [
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
     if missing:
-        reason = f"no {' or '.join(missing)} (Debian packages chromium and chromium-driver)"
-        if os.environ.get("TFLITE_BUILD_REQUIRE_BROWSER"):
-            pytest.fail(f"{reason}, and TFLITE_BUILD_REQUIRE_BROWSER is set")
-        pytest.skip(reason)
+        require(f"no {' or '.join(missing)} (Debian packages chromium and chromium-driver)")
     tmp = tmp_path_factory.mktemp("summary-html")
     page = tmp / "summary.html"
     page.write_text(html(two_models()), encoding="utf-8")

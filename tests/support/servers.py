@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support import REPO
+from tests.support import REPO, require
 
 NGINX_CONFIG = """
 daemon off;
@@ -73,7 +73,7 @@ def nginx_webdav(directory: Path) -> Iterator[tuple[str, Path]]:
     """nginx serving a WebDAV store; yields (base URL, the directory behind it)."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
-        raise RuntimeError("nginx is not installed (.ci/run installs Debian's nginx package)")
+        require("nginx is not installed (.ci/run installs Debian's nginx package)")
     prefix, root = directory / "nginx", directory / "www"
     (root / "cache").mkdir(parents=True)
     prefix.mkdir()
@@ -135,7 +135,7 @@ def buildgrid_server() -> Path:
     """BuildGrid's ``bgd``: its own environment (.ci/run makes it), away from TensorFlow's pins."""
     found = os.environ.get("TFLITE_BUILD_TEST_BGD") or str(REPO / ".venv-buildgrid/bin/bgd")
     if not Path(found).is_file():
-        raise RuntimeError(
+        require(
             f"BuildGrid is not installed at {found} (.ci/run installs it: python3 -m venv "
             ".venv-buildgrid && .venv-buildgrid/bin/pip install buildgrid)"
         )
