@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,8 +23,8 @@ import pytest
 from converter import versions
 from tests.support import REPO
 from tests.support.doit_runs import Run, converted, doit, edit
-from tests.support.models import Tiny
-from tests.support.project import Files, ProjectFactory
+from tests.support.models import Models, Tiny
+from tests.support.project import Files, ProjectFactory, write_files
 
 pytestmark = pytest.mark.tf
 
@@ -94,6 +95,30 @@ FOUR_MODELS: Files = {
 
 def build(root: Path, *args: str) -> Run:
     return doit(root, *(args or ("convert",)))
+
+
+@dataclass(frozen=True)
+class Built:
+    """FOUR_MODELS converted once, serially, in this process."""
+
+    artifacts: dict[str, bytes]  # what a serial build gives, by path under build/
+    cache: Path  # the entries this environment made for them
+
+
+@pytest.fixture(scope="module")
+def built(models: Models, tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """The serial build the parallel and killed builds are compared with, and a cache that
+    holds this environment's entries (a tool upgrade must miss them, going back hit them)."""
+    root = tmp_path_factory.mktemp("built")
+    project = write_files(root / "proj", FOUR_MODELS, lambda: models)
+    with pytest.MonkeyPatch.context() as env:  # not the user's cache, nor a service
+        env.setenv("TFLITE_BUILD_CACHE", str(root / "cache"))
+        env.setenv("TFLITE_BUILD_DAEMON", "off")
+        for name in ("TFLITE_BUILD_CACHE_READ_ONLY", "TFLITE_BUILD_SHARD"):
+            env.delenv(name, raising=False)
+        run = build(project)
+    assert run.code == 0 and run.conversions == len(ALL), run.output
+    return Built(_artifacts(project), root / "cache")
 
 
 def test_first_run_builds_everything_second_run_nothing(make_project: ProjectFactory) -> None:
@@ -171,7 +196,12 @@ def _installed(site: Path, distribution: str, version: str) -> None:
 
 @pytest.mark.parametrize("distribution", ["keras", "tensorflow", "tflite-build"])
 def test_a_tool_upgrade_misses_the_cache_and_the_same_environment_hits_it(
-    make_project: ProjectFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, distribution: str
+    make_project: ProjectFactory,
+    built: Built,
+    private_cache: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    distribution: str,
 ) -> None:
     """The key recipe reads what is installed: an upgrade converts again, going back restores.
 
@@ -179,7 +209,7 @@ def test_a_tool_upgrade_misses_the_cache_and_the_same_environment_hits_it(
     metadata first on the path); the conversion itself still runs the real packages.
     """
     project = make_project(FOUR_MODELS)
-    assert build(project).code == 0
+    shutil.copytree(built.cache, private_cache, dirs_exist_ok=True)  # this environment's entries
     site = tmp_path / "upgraded"
     _installed(site, distribution, "99.0.0")
     with monkeypatch.context() as upgraded:
@@ -192,8 +222,9 @@ def test_a_tool_upgrade_misses_the_cache_and_the_same_environment_hits_it(
     versions.forget()
     assert versions.conversion()[distribution] != "99.0.0"
     run = build(project)
-    assert run.code == 0 and run.conversions == 0, run.output  # the first build's entries
-    assert "(from the local cache)" in run.output
+    assert run.code == 0 and run.conversions == 0, run.output  # this environment's entries
+    assert run.output.count("(from the local cache)") == len(ALL)
+    assert _artifacts(project) == built.artifacts
 
 
 def test_touched_files_are_hashed_once_then_stat_only(make_project: ProjectFactory) -> None:
@@ -295,31 +326,23 @@ def _doit_in_terminal(root: Path, *args: str) -> tuple[int, str]:
     return process.wait(timeout=600), output.decode(errors="replace")
 
 
-def test_parallel_build_gives_the_serial_bytes(
-    make_project: ProjectFactory, tmp_path: Path
-) -> None:
-    project = make_project(FOUR_MODELS)
-    parallel = tmp_path / "parallel"
-    shutil.copytree(project, parallel)
-    assert doit(project, "convert").code == 0
+def test_parallel_build_gives_the_serial_bytes(make_project: ProjectFactory, built: Built) -> None:
+    parallel = make_project(FOUR_MODELS, at="parallel")
     code, output = _doit_in_terminal(parallel, "-n", "2", "convert")
     assert code == 0, output
-    assert _artifacts(parallel) == _artifacts(project)
+    assert _artifacts(parallel) == built.artifacts  # the serial build's bytes
     # On a terminal the progress is a live display (the variants' bar, drawn with escape
     # codes and cleared at the end), not the plain lines a log gets.
     assert "\x1b[" in output and f"{len(ALL)}/{len(ALL)}" in output
     assert "variants)" not in output
     assert f"tflite-build: {len(ALL)} built" in output
-    assert len(_artifacts(project)) == len(ALL)
+    assert len(built.artifacts) == len(ALL)
 
 
 def test_killed_build_reruns_to_complete_correct_artifacts(
-    make_project: ProjectFactory, tmp_path: Path
+    make_project: ProjectFactory, built: Built
 ) -> None:
     project = make_project(FOUR_MODELS)
-    reference = tmp_path / "reference"
-    shutil.copytree(project, reference)
-    assert doit(reference, "convert").code == 0
     process = _doit_process(project, "convert")
     deadline = time.monotonic() + 300
     while not list((project / "build").rglob("*.tflite")) and time.monotonic() < deadline:
@@ -331,7 +354,7 @@ def test_killed_build_reruns_to_complete_correct_artifacts(
     rerun = _doit_process(project, "convert")
     output, _ = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, output
-    assert _artifacts(project) == _artifacts(reference)
+    assert _artifacts(project) == built.artifacts  # the serial build's bytes
     assert not list((project / "build").rglob("*.tmp"))
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from rules.execute import dask
+from tests.support.doit_runs import doit
 from tests.support.models import Tiny
 from tests.support.project import Files, ProjectFactory
 from tests.support.servers import DaskCluster, dask_cluster, free_port, nginx_webdav
@@ -117,7 +119,7 @@ def test_a_build_through_the_cluster_equals_a_local_one(
     running, projects = cluster
     opened = projects.parent / "opened.log"
     local = make_project(ENTRY_PROJECT, at="local")
-    assert _doit(local, str(tmp_path / "local-cache"), None).returncode == 0
+    assert doit(local, "convert").code == 0  # in this process: its warm worker converts
     project = make_project(ENTRY_PROJECT, at=projects / "p1")
     run = _doit(project, shared, running.url)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -150,7 +152,7 @@ def test_a_worker_killed_mid_conversion_and_the_build_still_succeeds(
 
     running, projects = cluster
     project = make_project(ENTRY_PROJECT, at=projects / "p2")
-    (project / "m/slow").write_text("6")  # the entry sleeps 6 s: a conversion to interrupt
+    (project / "m/slow").write_text("3")  # the entry sleeps 3 s: a conversion to interrupt
     killed: list[int] = []
 
     def kill_the_busy_worker() -> None:
@@ -160,7 +162,7 @@ def test_a_worker_killed_mid_conversion_and_the_build_still_succeeds(
                 busy = [addr for addr, keys in client.processing().items() if keys]
                 if busy:
                     pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
-                    time.sleep(1.0)  # well inside the conversion (the entry sleeps 6 s)
+                    time.sleep(1.0)  # well inside the conversion (the entry sleeps 3 s)
                     os.kill(pid, 9)
                     killed.append(pid)
                 time.sleep(0.1)
@@ -177,13 +179,20 @@ def test_a_worker_killed_mid_conversion_and_the_build_still_succeeds(
 
 
 def test_a_scheduler_that_is_down_leaves_the_build_to_convert_locally(
-    shared: str, make_project: ProjectFactory, tmp_path: Path
+    shared: str, make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """In this process, its warm worker converting, and with a short wait for the scheduler:
+    nothing listens on the port, so waiting the default 10 s would show nothing more."""
     project = make_project(ENTRY_PROJECT, at="p")
-    run = _doit(project, shared, f"dask://127.0.0.1:{free_port()}", "convert:m/f16")
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "1 built, 0 from cache" in run.stdout and "on the cluster" not in run.stdout
-    assert run.stderr.count("cannot be reached") == 1, run.stderr
+    monkeypatch.setattr(dask, "CONNECT_TIMEOUT", 1.0)
+    monkeypatch.setenv("TFLITE_BUILD_CACHE", shared)
+    monkeypatch.setenv("TFLITE_BUILD_LOCAL_CACHE", str(project / ".local-cache"))
+    monkeypatch.setenv("TFLITE_BUILD_EXECUTOR", f"dask://127.0.0.1:{free_port()}")
+    run = doit(project, "convert:m/f16")
+    assert run.code == 0, run.output
+    assert "1 built, 0 from cache" in run.output and "on the cluster" not in run.output
+    assert run.output.count("cannot be reached") == 1, run.output
+    assert run.conversions == 1
 
 
 def test_the_cluster_needs_a_remote_cache(make_project: ProjectFactory, tmp_path: Path) -> None:
@@ -217,15 +226,14 @@ def test_a_conversion_that_fails_on_the_cluster_fails_as_it_would_locally(
     (local / "m/model.yaml").write_text(bad)
     project = make_project(ENTRY_PROJECT, at=projects / "p3")
     (project / "m/model.yaml").write_text(bad)
-    here = _doit(local, str(tmp_path / "cache"), None, "convert:m/bad")
+    here = doit(local, "convert:m/bad")  # in this process: its warm worker converts
     there = _doit(project, shared, running.url, "convert:m/bad")
-    assert here.returncode != 0 and there.returncode != 0
+    assert here.code != 0 and there.returncode != 0
 
-    def sentence(run: subprocess.CompletedProcess[str]) -> str:
-        return next(
-            line for line in (run.stdout + run.stderr).splitlines() if line.startswith("m/bad:")
-        )
+    def sentence(output: str) -> str:
+        return next(line for line in output.splitlines() if line.startswith("m/bad:"))
 
-    assert sentence(there) == sentence(here)
-    assert "no quantized layer is named 'nope'" in sentence(there)
+    theirs = sentence(there.stdout + there.stderr)
+    assert theirs == sentence(here.output)
+    assert "no quantized layer is named 'nope'" in theirs
     assert (project / "build/m/bad.convert.log").read_text().strip()  # TensorFlow's log came back
