@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,37 +35,30 @@ def task_make_model():
 '''
 
 
-TWO_SIGNATURES = """
-import sys
-
-import tensorflow as tf
-
-
-class Two(tf.Module):
-    def __init__(self):
-        super().__init__()
-        self.w = tf.Variable(tf.random.stateless_normal([4, 3], seed=[1, 2]))
-
-    @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
-    def predict(self, x):
-        return {"scores": tf.nn.softmax(x @ self.w)}
-
-    @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
-    def embed(self, x):
-        return {"embedding": tf.nn.relu(x @ self.w)}
-
-
-module = Two()
-tf.saved_model.save(module, sys.argv[1], signatures={"predict": module.predict, "embed": module.embed})
-"""
-
-
 @pytest.fixture(scope="module")
 def two_signatures(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SavedModel exporting ``predict`` and ``embed`` (plain variables: no Keras)."""
+    """A SavedModel exporting ``predict`` and ``embed`` (plain variables: no Keras), made here."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec([None, 4], tf.float32, name="x")
+
+    class Two(tf.Module):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = tf.Variable(tf.random.stateless_normal([4, 3], seed=[1, 2]))
+
+        @tf.function(input_signature=[spec])  # type: ignore[untyped-decorator]
+        def predict(self, x: Any) -> dict[str, Any]:
+            return {"scores": tf.nn.softmax(x @ self.w)}
+
+        @tf.function(input_signature=[spec])  # type: ignore[untyped-decorator]
+        def embed(self, x: Any) -> dict[str, Any]:
+            return {"embedding": tf.nn.relu(x @ self.w)}
+
     path = tmp_path_factory.mktemp("signatures") / "export"
-    subprocess.run(
-        [sys.executable, "-c", TWO_SIGNATURES, str(path)], check=True, capture_output=True
+    module = Two()
+    tf.saved_model.save(
+        module, str(path), signatures={"predict": module.predict, "embed": module.embed}
     )
     return path
 
