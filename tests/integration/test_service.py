@@ -322,8 +322,8 @@ def test_the_request_timeout_applies_in_the_service(
 ) -> None:
     sleepy = converter.PythonSource("entries.py:sleepy", models.root)
     with (
-        converter.Engine(daemon=shared.config, timeout=5) as engine,
-        pytest.raises(converter.WorkerError, match="longer than the 5 s timeout"),
+        converter.Engine(daemon=shared.config, timeout=2) as engine,
+        pytest.raises(converter.WorkerError, match="longer than the 2 s timeout"),
     ):
         engine.convert(sleepy, None, tmp_path / "s.tflite")
     with converter.Engine(daemon=shared.config, timeout=300) as engine:

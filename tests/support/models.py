@@ -183,21 +183,27 @@ def _tf1_saved_model(path: Path) -> None:
 
 def build_models(root: Path) -> Models:
     """Every input format, written once under ``root``: the same tiny CNN where the format allows."""
-    import tensorflow as tf
-
-    model = _tiny_keras_model()
-    model.save(root / "model.keras")
-    model.save(root / "model.h5")
-    model.export(str(root / "saved_model"), verbose=False)
-    tf.saved_model.save(model, str(root / "keras3_tf_saved_model"))
-    _frozen_graph(model, root / "frozen.pb")
-    _tf1_saved_model(root / "tf1_saved_model")
-    subprocess.run(
+    # tf_keras needs a process of its own (TF_USE_LEGACY_KERAS before TensorFlow is
+    # imported): it makes its model while this process makes the others.
+    legacy = subprocess.Popen(
         [sys.executable, "-c", LEGACY_BUILD, str(root / "legacy.h5")],
-        check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         env={**os.environ, "TF_USE_LEGACY_KERAS": "1"},
     )
+    try:
+        import tensorflow as tf
+
+        model = _tiny_keras_model()
+        model.save(root / "model.keras")
+        model.save(root / "model.h5")
+        model.export(str(root / "saved_model"), verbose=False)
+        tf.saved_model.save(model, str(root / "keras3_tf_saved_model"))
+        _frozen_graph(model, root / "frozen.pb")
+        _tf1_saved_model(root / "tf1_saved_model")
+    finally:
+        output, _ = legacy.communicate(timeout=600)
+    assert legacy.returncode == 0, output.decode(errors="replace")[-3000:]
     (root / "entries.py").write_text(ENTRIES)
     samples = np.random.default_rng(0).random((CALIBRATION_SAMPLES, *INPUT_SHAPE), np.float32)
     np.savez(root / "calibration.npz", img=samples)
