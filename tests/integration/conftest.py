@@ -1,4 +1,5 @@
-"""Session fixtures of the integration tests: the tiny models, built in-process once, and one engine."""
+"""Session fixtures of the integration tests: the tiny models, built in-process once, one engine,
+and the CI workflow's runs, started early."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 
 import converter
 from tests.support.models import Models, MultiModels, build_models, build_multi_models
+from tests.support.workflow.scenario import InBackground
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +29,21 @@ def engine() -> Iterator[converter.Engine]:
     """One engine (one worker process) for the whole session."""
     with converter.Engine(timeout=300) as e:
         yield e
+
+
+@pytest.fixture(scope="session", autouse=True)
+def workflow_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[InBackground | None]:
+    """The CI workflow's two runs (test_workflow.py's ``runs``), started with the first
+    integration test when a test of them is selected, and cancelled if still running at
+    the end. They are processes that mostly leave one core idle for a minute; started
+    here, the other tests use that core, and the workflow's tests, last, find them done."""
+    if not any("runs" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        yield None
+        return
+    started = InBackground(tmp_path_factory.mktemp("workflow"))
+    try:
+        yield started
+    finally:
+        started.stop()

@@ -13,7 +13,7 @@ request converts and measures nothing, fails on its breach, and still shows its 
 summary, compared with main's, on the run's page and in the artifact; it keeps no
 baseline.
 
-What is emulated (workflow_runner, workflow_expressions, workflow_actions and ci_python
+What is emulated (tests/support/workflow: runner, expressions, actions and python
 hold the detail):
 
 - Each job in its own ``git clone`` of the committed HEAD (commit before running this),
@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -63,18 +62,10 @@ import yaml
 from converter.tflite import modelinfo
 from converter.tflite.runtimes import parse_version
 from rules.fleet.inventory import Fleet
-from tests.support import REPO
 from tests.support.project import read_tree
-from tests.support.workflow.actions import Caches
-from tests.support.workflow.repo import commit, git
-from tests.support.workflow.runner import Event, Run, Runner
+from tests.support.workflow.scenario import InBackground, Runs
 
-WORKFLOW = REPO / ".github/workflows/models.yml"
-NOT_RUN = {"tests": "it runs bash .ci/run, this very test suite"}
 OUTPUTS = (".tflite", ".report.json")
-# The pull request: a budget digits/int8 breaches. Budgets key nothing, so nothing is
-# converted or measured again; the reports and the summary must say so.
-BREACH = ("int8: {max_size: 12KB,", "int8: {max_size: 10KB,")
 
 
 def _on_the_runs(test: Callable[[Runs], None]) -> Callable[[Runs], None]:
@@ -82,35 +73,14 @@ def _on_the_runs(test: Callable[[Runs], None]) -> Callable[[Runs], None]:
     return pytest.mark.tf(pytest.mark.timeout(1200)(test))
 
 
-@dataclass(frozen=True)
-class Runs:
-    main: Run
-    pr: Run | None  # not run when the push failed
-    caches: Caches  # GitHub's Actions cache, as both runs left it
-
-
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
-    """A push to main, then a pull request (one more commit) against what it left."""
-    root = tmp_path_factory.mktemp("workflow")
-    head = git("-C", str(REPO), "rev-parse", "HEAD")
-    caches = Caches(root / "caches")
-    runner = Runner(WORKFLOW, root, caches)
-    main = runner.run(Event("push", "refs/heads/main", head, REPO), "main", NOT_RUN)
-    print(main.report())
-    if not all(job.ok or job.name in NOT_RUN for job in main.jobs.values()):
-        return Runs(main, None, caches)  # the push's own test says why
-    pr_repo = root / "pr-repo"
-    git("clone", "--quiet", "--no-checkout", str(REPO), str(pr_repo))
-    git("-C", str(pr_repo), "checkout", "--quiet", "--detach", head)
-    manifest = pr_repo / "example_project/digits/model.yaml"
-    tight = manifest.read_text().replace(*BREACH)
-    assert tight != manifest.read_text(), f"no {BREACH[0]!r} in {manifest} to tighten"
-    manifest.write_text(tight)
-    pr_sha = commit(pr_repo, "digits/int8 under 10 KB", "-a")
-    pr = runner.run(Event("pull_request", "refs/pull/1/merge", pr_sha, pr_repo), "pr", NOT_RUN)
-    print(pr.report())
-    return Runs(main, pr, caches)
+def runs(workflow_runs: InBackground | None) -> Runs:
+    """A push to main, then a pull request against what it left (started early: see the
+    ``workflow_runs`` fixture)."""
+    assert workflow_runs is not None, "the session did not start the workflow's runs"
+    done = workflow_runs.result()
+    print(done.report())
+    return done
 
 
 def _variants(workspace: Path) -> set[str]:

@@ -1,4 +1,4 @@
-"""GitHub's cache and artifact actions, as folder copies (for workflow_runner).
+"""GitHub's cache and artifact actions, as folder copies (for the runner).
 
 - ``Caches``: the Actions cache. Entries are immutable folders by key, paths and ref,
   kept across runs. A restore tries, in each scope in turn (the run's own ref, then

@@ -8,20 +8,22 @@ What is emulated, and how (everything lives under one folder of the caller's):
   runner's PATH and variables (CI, GITHUB_WORKSPACE, GITHUB_SHA, GITHUB_REF, ...),
   then the workflow's, the job's and the step's ``env``. Nothing of the test's own
   environment leaks in (no PYTHONPATH, no TFLITE_BUILD_*).
-- Expressions and ``if:``: see workflow_expressions. Contexts: github (workspace, sha,
+- Expressions and ``if:``: see the expressions module. Contexts: github (workspace, sha,
   ref, event_name, job), matrix, env and runner.
 - ``run:`` steps: a script file run by ``bash -e {0}`` (GitHub's command when no shell
   is named) or, with ``shell: bash``, ``bash --noprofile --norc -eo pipefail {0}``;
   GITHUB_STEP_SUMMARY is a file per step, gathered into the job's summary. Each step
   runs in a session of its own: what it leaves running is killed when the job ends (a
   runner cleans up orphan processes so), and the whole step after STEP_TIMEOUT.
-- ``actions/checkout``: the clone. ``actions/setup-python``: see ci_python (and, with
+- ``actions/checkout``: the clone. ``actions/setup-python``: see the python module (and, with
   ``cache: pip``, the check that a requirements.txt or pyproject.toml exists).
 - ``actions/cache`` (restore, then a save after a successful job unless the key hit),
   ``actions/cache/restore``, ``actions/cache/save``, ``actions/upload-artifact`` and
-  ``actions/download-artifact``: folder copies, see workflow_actions.
+  ``actions/download-artifact``: folder copies, see the actions module.
 - Any other action, version, input, or key of a job or step is refused with an error
   naming it: a step this harness cannot run fails the test, never is skipped.
+- ``Runner.cancel`` (from another thread) stops a run as GitHub cancels one: the steps
+  running are killed with their sessions, and no other step starts.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -149,9 +152,28 @@ class Runner:
     def __init__(self, workflow: Path, root: Path, caches: Caches) -> None:
         self.spec = yaml.safe_load(workflow.read_text())
         self.root, self.caches = root, caches
+        # ``cancel`` (from another thread) stops the run: no new step, and each step's
+        # session killed, as a cancelled run on GitHub.
+        self.cancelled = threading.Event()
+        self._sessions: set[int] = set()
+        self._lock = threading.Lock()
         unknown = set(self.spec) - WORKFLOW_KEYS
         if unknown:
             raise WorkflowError(f"{workflow}: keys not emulated: {sorted(map(str, unknown))}")
+
+    def cancel(self) -> None:
+        """Stop the run: the steps running now are killed, no other starts."""
+        self.cancelled.set()
+        with self._lock:
+            for session in self._sessions:
+                _kill(session)
+
+    def started(self, session: int) -> None:
+        """A step's session began: ``cancel`` kills it too (one started after is killed at once)."""
+        with self._lock:
+            self._sessions.add(session)
+            if self.cancelled.is_set():
+                _kill(session)
 
     def triggers(self, event: Event) -> bool:
         on = self.spec.get("on", self.spec.get(True)) or {}
@@ -170,6 +192,8 @@ class Runner:
         done: dict[str, bool] = {}  # job -> succeeded
         pending = dict(self.spec["jobs"])
         while pending:
+            if self.cancelled.is_set():
+                raise WorkflowError("the run was cancelled")
             ready = [n for n, job in pending.items() if all(d in done for d in _needs(job))]
             if not ready:
                 raise WorkflowError(f"jobs {sorted(pending)} need jobs that do not exist")
@@ -218,6 +242,7 @@ class _JobRun:
         spec: dict[str, Any],
         matrix: dict[str, Any],
     ) -> None:
+        self.runner = runner
         self.caches, self.event, self.artifacts, self.spec = (
             runner.caches,
             run.event,
@@ -280,6 +305,9 @@ class _JobRun:
             if not self._if(step.get("if"), context):
                 self.job.steps.append(Step(name, "skipped", "", 0.0))
                 continue
+            if self.runner.cancelled.is_set():
+                self.job.steps.append(Step(name, "failure", "the run was cancelled", 0.0))
+                break
             start = time.monotonic()
             try:
                 if "run" in step:
@@ -320,6 +348,7 @@ class _JobRun:
                 start_new_session=True,
             )
             self.sessions.append(step_process.pid)
+            self.runner.started(step_process.pid)
             try:
                 code = str(step_process.wait(timeout=STEP_TIMEOUT))
             except subprocess.TimeoutExpired:

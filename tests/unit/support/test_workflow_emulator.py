@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -174,3 +175,47 @@ def test_the_assemble_python_sees_no_extra(tmp_path: Path) -> None:
     )
     assert found.stdout.strip() == "[True, True, False, False]"
     assert (tmp_path / "py/bin/doit").is_file()
+
+
+def test_a_cancelled_run_kills_its_running_step_and_starts_no_other(tmp_path: Path) -> None:
+    event = _repo(
+        tmp_path / "repo",
+        """
+        on: push
+        jobs:
+          a:
+            runs-on: ubuntu-latest
+            steps:
+              - run: echo $$ > "$RUNNER_TEMP/pid" && sleep 300
+              - run: echo never
+          b: {needs: a, runs-on: ubuntu-latest, steps: [{run: echo never}]}
+        """,
+    )
+    runner = Runner(event.repo / "w.yml", tmp_path / "run", Caches(tmp_path / "caches"))
+    pid_file = tmp_path / "run/push/a/temp/pid"
+
+    def cancel_once_it_runs() -> None:
+        _wait_for(pid_file)
+        runner.cancel()
+
+    cancel = threading.Thread(target=cancel_once_it_runs)
+    cancel.start()
+    with pytest.raises(WorkflowError, match="the run was cancelled"):
+        runner.run(event, "push", {})
+    cancel.join()
+    assert not (tmp_path / "run/push/b").exists()  # the job that needed it never began
+    stat = Path(f"/proc/{pid_file.read_text().strip()}/stat")
+    for _ in range(100):  # SIGKILL was sent; its delivery takes a moment
+        if not stat.exists() or stat.read_text().rpartition(")")[2].split()[0] == "Z":
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the cancelled step's process survived the cancel")
+
+
+def _wait_for(path: Path) -> None:
+    for _ in range(600):
+        if path.exists() and path.read_text().strip():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never appeared")
