@@ -97,6 +97,13 @@ def build(root: Path, *args: str) -> Run:
     return doit(root, *(args or ("convert",)))
 
 
+def restored(root: Path) -> None:
+    """A first build from the warm cache: every variant restored, none converted."""
+    run = build(root)
+    assert run.code == 0 and run.conversions == 0, run.output
+    assert run.output.count("(from the local cache)") == len(ALL), run.output
+
+
 @dataclass(frozen=True)
 class Built:
     """FOUR_MODELS converted once, serially, in this process."""
@@ -121,6 +128,13 @@ def built(models: Models, tmp_path_factory: pytest.TempPathFactory) -> Built:
     return Built(_artifacts(project), root / "cache")
 
 
+@pytest.fixture
+def warm_cache(built: Built, private_cache: Path) -> None:
+    """The test's cache starts with this environment's entries for FOUR_MODELS: a test whose
+    claims are about later runs gets its first build from the cache, not seven conversions."""
+    shutil.copytree(built.cache, private_cache, dirs_exist_ok=True)
+
+
 def test_first_run_builds_everything_second_run_nothing(make_project: ProjectFactory) -> None:
     project = make_project(FOUR_MODELS)
     first = build(project)
@@ -137,9 +151,10 @@ def test_first_run_builds_everything_second_run_nothing(make_project: ProjectFac
     assert second.code == 0 and second.executed == set() and second.conversions == 0
 
 
+@pytest.mark.usefixtures("warm_cache")
 def test_each_input_rebuilds_exactly_what_uses_it(make_project: ProjectFactory) -> None:
     project = make_project(FOUR_MODELS)
-    assert build(project).code == 0
+    restored(project)
     # One variant's options.
     edit(
         project / "kr/model.yaml",
@@ -195,10 +210,10 @@ def _installed(site: Path, distribution: str, version: str) -> None:
 
 
 @pytest.mark.parametrize("distribution", ["keras", "tensorflow", "tflite-build"])
+@pytest.mark.usefixtures("warm_cache")
 def test_a_tool_upgrade_misses_the_cache_and_the_same_environment_hits_it(
     make_project: ProjectFactory,
     built: Built,
-    private_cache: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     distribution: str,
@@ -208,8 +223,7 @@ def test_a_tool_upgrade_misses_the_cache_and_the_same_environment_hits_it(
     The installed version is faked the way an upgrade shows itself to the recipe (package
     metadata first on the path); the conversion itself still runs the real packages.
     """
-    project = make_project(FOUR_MODELS)
-    shutil.copytree(built.cache, private_cache, dirs_exist_ok=True)  # this environment's entries
+    project = make_project(FOUR_MODELS)  # the cache holds this environment's entries
     site = tmp_path / "upgraded"
     _installed(site, distribution, "99.0.0")
     with monkeypatch.context() as upgraded:
@@ -227,9 +241,10 @@ def test_a_tool_upgrade_misses_the_cache_and_the_same_environment_hits_it(
     assert _artifacts(project) == built.artifacts
 
 
+@pytest.mark.usefixtures("warm_cache")
 def test_touched_files_are_hashed_once_then_stat_only(make_project: ProjectFactory) -> None:
     project = make_project(FOUR_MODELS)
-    assert build(project).code == 0
+    restored(project)
     for path in project.rglob("*"):
         if path.is_file() and "build" not in path.parts:
             os.utime(path, (time.time() + 5, time.time() + 5))
@@ -241,11 +256,12 @@ def test_touched_files_are_hashed_once_then_stat_only(make_project: ProjectFacto
     assert run.hashed == 0, "and then never again"
 
 
+@pytest.mark.usefixtures("warm_cache")
 def test_edited_artifact_is_restored_or_rebuilt(
     make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = make_project(FOUR_MODELS)
-    assert build(project).code == 0
+    restored(project)
     artifact = project / "build/kr/float32.tflite"
     good = artifact.read_bytes()
     artifact.write_bytes(good[: len(good) // 2])  # truncated: doit alone would not notice
@@ -392,6 +408,7 @@ def test_doit_check_reports_every_problem_without_a_traceback(make_project: Proj
     ]
 
 
+@pytest.mark.usefixtures("warm_cache")
 def test_reports_and_budgets(make_project: ProjectFactory) -> None:
     project = make_project(FOUR_MODELS)
     run = build(project, "report")
@@ -452,6 +469,7 @@ def test_reports_and_budgets(make_project: ProjectFactory) -> None:
     assert "Traceback" not in run.output
 
 
+@pytest.mark.usefixtures("warm_cache")
 def test_accuracy_report_against_the_source_model_in_tf(
     make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -508,6 +526,7 @@ def test_accuracy_report_against_the_source_model_in_tf(
     assert json.loads((project / "build/made/f16.report.json").read_text())["accuracy"] == section
 
 
+@pytest.mark.usefixtures("warm_cache")
 def test_summary_against_a_baseline_with_a_growth_budget(
     make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -43,50 +45,86 @@ def test_one_worker_serves_many_requests(
     assert (worker.processes_started, worker.pid) == (started, pid)
 
 
-def test_crash_inside_the_worker_fails_only_that_request(models: Models, tmp_path: Path) -> None:
-    with converter.Engine() as engine:
-        with pytest.raises(converter.WorkerError) as info:
-            engine.convert(
-                converter.PythonSource("entries.py:crash", models.root), None, tmp_path / "c.tflite"
-            )
-        assert "died from signal SIGABRT" in str(info.value)
-        assert not (tmp_path / "c.tflite").exists()
-        assert list(tmp_path.iterdir()) == []  # no temporary file left either
-        ok = engine.convert(
-            converter.SavedModelSource(models.saved_model), None, tmp_path / "ok.tflite"
-        )
-        assert ok.path.is_file()
-        assert engine.processes_started == 2
-
-
-def test_timeout_recycles_the_worker(models: Models, tmp_path: Path) -> None:
-    # The clock starts once the worker has started (TensorFlow imported): the tiny model's
-    # conversions take a third of a second, the sleepy entry a minute.
-    with converter.Engine(timeout=3) as engine:
-        engine.convert(converter.SavedModelSource(models.saved_model), None, tmp_path / "a.tflite")
-        with pytest.raises(converter.WorkerError, match="longer than the 3 s timeout"):
-            engine.convert(
-                converter.PythonSource("entries.py:sleepy", models.root),
-                None,
-                tmp_path / "s.tflite",
-            )
-        engine.convert(converter.SavedModelSource(models.saved_model), None, tmp_path / "b.tflite")
-        assert engine.processes_started == 2
-
-
-def test_memory_ceiling_stops_a_runaway_conversion(models: Models, tmp_path: Path) -> None:
-    # TF alone takes ~0.6 GB; the entry point allocates 2.5 GB more.
+@pytest.fixture(scope="module")
+def faulty() -> Iterator[converter.Engine]:
+    """An engine for the fault tests: each starts from its live worker, makes one request
+    fail, and sees the next served by a new process. Its memory ceiling is low enough for
+    the hungry entry (TensorFlow alone takes ~0.6 GB; the entry allocates 2.5 GB more)."""
     with converter.Engine(memory_limit_mb=2000) as engine:
-        with pytest.raises(converter.WorkerError, match="memory ceiling"):
-            engine.convert(
-                converter.PythonSource("entries.py:hungry", models.root),
-                None,
-                tmp_path / "h.tflite",
-            )
-        ok = engine.convert(
-            converter.SavedModelSource(models.saved_model), None, tmp_path / "ok.tflite"
+        yield engine
+
+
+def _live_worker(engine: converter.Engine) -> tuple[int, int]:
+    """The engine's worker, started if need be: (processes started so far, its pid)."""
+    worker = engine.worker()
+    worker.start()
+    assert worker.pid is not None
+    return engine.processes_started, worker.pid
+
+
+def _then_a_new_process(
+    engine: converter.Engine, models: Models, tmp_path: Path, before: tuple[int, int]
+) -> None:
+    """The next request succeeds, in one new worker process."""
+    ok = engine.convert(
+        converter.SavedModelSource(models.saved_model), None, tmp_path / "ok.tflite"
+    )
+    assert ok.path.is_file() and ok.size > 0
+    started, pid = before
+    assert engine.processes_started == started + 1 and engine.worker().pid != pid
+
+
+def test_crash_inside_the_worker_fails_only_that_request(
+    faulty: converter.Engine, models: Models, tmp_path: Path
+) -> None:
+    before = _live_worker(faulty)
+    with pytest.raises(converter.WorkerError) as info:
+        faulty.convert(
+            converter.PythonSource("entries.py:crash", models.root), None, tmp_path / "c.tflite"
         )
-        assert ok.size > 0
+    assert "died from signal SIGABRT" in str(info.value)
+    assert not (tmp_path / "c.tflite").exists()
+    assert list(tmp_path.iterdir()) == []  # no temporary file left either
+    _then_a_new_process(faulty, models, tmp_path, before)
+
+
+@contextlib.contextmanager
+def _timeout(engine: converter.Engine, seconds: float) -> Iterator[None]:
+    """The engine's worker with a request timeout of ``seconds`` (as the service sets its
+    workers' for each request)."""
+    worker = engine.worker()
+    kept, worker.timeout = worker.timeout, seconds
+    try:
+        yield
+    finally:
+        worker.timeout = kept
+
+
+def test_timeout_recycles_the_worker(
+    faulty: converter.Engine, models: Models, tmp_path: Path
+) -> None:
+    before = _live_worker(faulty)
+    # The clock starts once a worker has started (TensorFlow imported): the sleepy entry
+    # sleeps a minute.
+    with (
+        _timeout(faulty, 3),
+        pytest.raises(converter.WorkerError, match="longer than the 3 s timeout"),
+    ):
+        faulty.convert(
+            converter.PythonSource("entries.py:sleepy", models.root), None, tmp_path / "s.tflite"
+        )
+    _then_a_new_process(faulty, models, tmp_path, before)
+
+
+def test_memory_ceiling_stops_a_runaway_conversion(
+    faulty: converter.Engine, models: Models, tmp_path: Path
+) -> None:
+    before = _live_worker(faulty)
+    with pytest.raises(converter.WorkerError, match="memory ceiling"):
+        faulty.convert(
+            converter.PythonSource("entries.py:hungry", models.root), None, tmp_path / "h.tflite"
+        )
+    _then_a_new_process(faulty, models, tmp_path, before)
 
 
 def test_tensorflow_noise_goes_to_the_log_not_the_terminal(models: Models, tmp_path: Path) -> None:
