@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import textwrap
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from converter.service import client
 from converter.service.client import ServiceConfig
 from converter.tflite import modelinfo
 from tests.support.models import Models, call_entry, mode_options, tf_apply
+from tests.support.processes import Started, started
 
 pytestmark = pytest.mark.tf
 
@@ -137,13 +137,14 @@ def test_artifact_equals_tensorflow_output(
     fmt: str, mode: str, models: Models, engine: converter.Engine, tmp_path: Path
 ) -> None:
     _, make_tf_converter = FORMATS[fmt]
-    ours = MADE[fmt, mode] = _convert(engine, fmt, mode, models, tmp_path)
+    # Ours converts in the engine's worker process while TF's own converts here.
+    with ThreadPoolExecutor(1) as waiting:
+        converting = waiting.submit(_convert, engine, fmt, mode, models, tmp_path)
+        tf_converter = make_tf_converter(models)
+        tf_apply(tf_converter, mode, lambda: ([s[None]] for s in models.samples))
+        expected = tf_converter.convert()
+        ours = MADE[fmt, mode] = converting.result()
     assert modelinfo.read_provenance(ours)["key"] == f"{fmt}/{mode}"  # type: ignore[index]
-
-    tf_converter = make_tf_converter(models)
-    tf_apply(tf_converter, mode, lambda: ([s[None]] for s in models.samples))
-    expected = tf_converter.convert()
-
     assert modelinfo.strip_provenance(ours) == expected
     y = run_interpreter(ours, models.samples)
     assert np.all(np.isfinite(y)) and y.size > 0
@@ -167,41 +168,47 @@ LEGACY_ORACLE = textwrap.dedent(
 )
 
 
+LEGACY_MODES = ("none", "dynamic", "float16")
+
+
+@dataclass(frozen=True)
+class Oracle:
+    """TF's own conversions, in a process started earlier, writing ``<mode>.tflite`` in ``out``."""
+
+    process: Started
+    out: Path
+
+    def converted(self, mode: str) -> bytes:
+        self.process.finished()
+        return (self.out / f"{mode}.tflite").read_bytes()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def legacy_oracle(models: Models, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Oracle]:
+    """TF's own conversions of the legacy .h5, in a process of theirs (tf_keras is chosen
+    before TensorFlow is imported), started with this module's first test so that it works
+    while the others do."""
+    out = tmp_path_factory.mktemp("legacy-oracle")
+    legacy = {"TF_USE_LEGACY_KERAS": "1"}
+    args = (str(models.legacy_h5), str(out), json.dumps(LEGACY_MODES))
+    with started(LEGACY_ORACLE, *args, env=legacy) as oracle:
+        yield Oracle(oracle, out)
+
+
 def test_legacy_tf_keras_h5_equals_tensorflow_output(
-    models: Models, engine: converter.Engine, tmp_path: Path
+    models: Models, engine: converter.Engine, legacy_oracle: Oracle, tmp_path: Path
 ) -> None:
-    modes = ["none", "dynamic", "float16"]
-    # TF's own conversions in a process of theirs (tf_keras must be chosen before TensorFlow
-    # is imported), while ours run in the engine's legacy worker.
-    oracle = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            LEGACY_ORACLE,
-            str(models.legacy_h5),
-            str(tmp_path),
-            json.dumps(modes),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "TF_USE_LEGACY_KERAS": "1"},
-    )
-    try:
-        ours = {
-            mode: engine.convert(
-                converter.KerasSource(models.legacy_h5, legacy=True),
-                converter.Options(quantize=mode),  # type: ignore[arg-type]
-                tmp_path / f"ours-{mode}.tflite",
-                provenance=True,
-            ).path.read_bytes()
-            for mode in modes
-        }
-    finally:
-        output, _ = oracle.communicate(timeout=600)
-    assert oracle.returncode == 0, output.decode(errors="replace")[-3000:]
-    for mode in modes:
-        expected = (tmp_path / f"{mode}.tflite").read_bytes()
-        assert modelinfo.strip_provenance(ours[mode]) == expected, mode
+    ours = {
+        mode: engine.convert(
+            converter.KerasSource(models.legacy_h5, legacy=True),
+            converter.Options(quantize=mode),  # type: ignore[arg-type]
+            tmp_path / f"ours-{mode}.tflite",
+            provenance=True,
+        ).path.read_bytes()
+        for mode in LEGACY_MODES
+    }
+    for mode in LEGACY_MODES:
+        assert modelinfo.strip_provenance(ours[mode]) == legacy_oracle.converted(mode), mode
         assert run_interpreter(ours[mode], models.samples).shape == (1, 3)
 
 

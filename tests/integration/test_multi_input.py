@@ -8,11 +8,10 @@ TF's own API fed by a generator that yields dicts keyed by signature input name.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from tests.support.models import (
     mode_options,
     tf_apply,
 )
+from tests.support.processes import Started, started
 
 pytestmark = pytest.mark.tf
 
@@ -93,17 +93,19 @@ def test_quantized_artifact_equals_tensorflow_fed_by_name(
 ) -> None:
     make_source, make_tf_converter = FORMATS[fmt]
     rep = converter.Representative(data=multi_models.calibration)
-    result = engine.convert(
-        make_source(multi_models),
-        mode_options(mode, rep),
-        tmp_path / f"{fmt}-{mode}.tflite",
-        provenance={"key": f"{fmt}/{mode}"},
-    )
-    ours = modelinfo.strip_provenance(result.path.read_bytes())
-
-    tf_converter = make_tf_converter(multi_models)
-    tf_apply(tf_converter, mode, by_name(multi_models.samples))
-    expected = tf_converter.convert()
+    # Ours converts in the engine's worker process while TF's own converts here.
+    with ThreadPoolExecutor(1) as waiting:
+        converting = waiting.submit(
+            engine.convert,
+            make_source(multi_models),
+            mode_options(mode, rep),
+            tmp_path / f"{fmt}-{mode}.tflite",
+            provenance={"key": f"{fmt}/{mode}"},
+        )
+        tf_converter = make_tf_converter(multi_models)
+        tf_apply(tf_converter, mode, by_name(multi_models.samples))
+        expected = tf_converter.convert()
+        ours = modelinfo.strip_provenance(converting.result().path.read_bytes())
 
     order = tflite_inputs(expected)
     assert sorted(order) == SORTED and order not in (DECLARED, SORTED), order
@@ -220,17 +222,36 @@ LEGACY_ORACLE = textwrap.dedent(
 )
 
 
-def test_legacy_tf_keras_h5_equals_tensorflow_fed_by_name(
-    multi_models: MultiModels, engine: converter.Engine, tmp_path: Path
-) -> None:
-    h5, expected = tmp_path / "legacy.h5", tmp_path / "expected.tflite"
+@dataclass(frozen=True)
+class LegacyOracle:
+    """The multi-input model as a tf_keras .h5 and TF's own int8 conversion of it, made in a
+    process started earlier (tf_keras is chosen before TensorFlow is imported)."""
+
+    process: Started
+    h5: Path
+    expected: Path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def legacy_oracle(
+    multi_models: MultiModels, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LegacyOracle]:
+    """Started with this module's first test, so that it works while the others do."""
+    out = tmp_path_factory.mktemp("multi-legacy")
+    h5, expected = out / "legacy.h5", out / "expected.tflite"
     paths = [str(p) for p in (h5, multi_models.calibration, expected)]
-    subprocess.run(
-        [sys.executable, "-c", LEGACY_ORACLE, *paths],
-        check=True,
-        capture_output=True,
-        env={**os.environ, "TF_USE_LEGACY_KERAS": "1"},
-    )
+    with started(LEGACY_ORACLE, *paths, env={"TF_USE_LEGACY_KERAS": "1"}) as oracle:
+        yield LegacyOracle(oracle, h5, expected)
+
+
+def test_legacy_tf_keras_h5_equals_tensorflow_fed_by_name(
+    multi_models: MultiModels,
+    engine: converter.Engine,
+    legacy_oracle: LegacyOracle,
+    tmp_path: Path,
+) -> None:
+    legacy_oracle.process.finished()
+    h5, expected = legacy_oracle.h5, legacy_oracle.expected
     rep = converter.Representative(data=multi_models.calibration)
     result = engine.convert(
         converter.KerasSource(h5, legacy=True), mode_options("int8", rep), tmp_path / "ours.tflite"
