@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 import converter
+from converter.api import default_engine
 from tests.support.models import Models, MultiModels, build_models, build_multi_models
 from tests.support.workflow.scenario import InBackground
 
@@ -25,10 +26,10 @@ def multi_models(tmp_path_factory: pytest.TempPathFactory) -> MultiModels:
 
 
 @pytest.fixture(scope="session")
-def engine() -> Iterator[converter.Engine]:
-    """One engine (one worker process) for the whole session."""
-    with converter.Engine(timeout=300) as e:
-        yield e
+def engine() -> converter.Engine:
+    """One engine (one worker process) for the whole session: the process's own, which the
+    doit runs in this process use too (``converter.api.default_engine``; closed at exit)."""
+    return default_engine()
 
 
 @pytest.fixture(scope="session", autouse=True)
