@@ -1,7 +1,13 @@
 """The TensorFlow Lite conversion engine: sources and options in, verified .tflite files out.
 
 Importing this package never imports TensorFlow; conversions run in a persistent
-worker process (see ``converter.execution.worker``).
+worker process (see ``converter.execution.worker``). It knows nothing of ``rules``.
+
+The face: ``api`` (the Engine), ``cli`` (``python -m converter``), ``spec`` (what
+to convert and how), ``protocol`` (what a worker is asked and answers), ``errors``, ``entry``, ``digest``, ``files`` and ``versions``.
+Its rooms, top to bottom (each may import only those below it; pyproject's import
+contracts check it): ``service``, ``execution``, ``quantization``, ``conversion``
+and ``evaluation``, ``sources``, ``tflite``.
 """
 
 from __future__ import annotations

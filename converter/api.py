@@ -15,7 +15,6 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import sys
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -24,28 +23,24 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from converter import files
+from converter import errors, files
 from converter.conversion import options as options_module
 from converter.digest import path_digest
 from converter.errors import ConverterError, OptionsError
 from converter.execution.executor import Executor, ExecutorUnavailable
 from converter.execution.worker import DEFAULT_TIMEOUT, Worker
-from converter.sources import precheck as sources
-from converter.spec import (
+from converter.protocol import (
     AnyOutcome,
     AnyRequest,
-    KerasSource,
     LayersOutcome,
     LayersRequest,
-    Options,
     Outcome,
     Request,
     RunOutcome,
     RunRequest,
-    Source,
-    source_file,
-    source_to_dict,
 )
+from converter.sources import precheck as sources
+from converter.spec import KerasSource, Options, Source, source_file, source_to_dict
 from converter.versions import PROJECT, tensorflow_version, version
 
 if TYPE_CHECKING:
@@ -105,10 +100,6 @@ def _names_only(value: Any) -> Any:
     return value
 
 
-def _warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
-
-
 class Engine:
     """Converts through persistent workers (one for Keras 3, one for legacy tf_keras if needed).
 
@@ -124,7 +115,7 @@ class Engine:
         timeout: float = DEFAULT_TIMEOUT,
         memory_limit_mb: float | None = None,
         daemon: bool | ServiceConfig = False,
-        warn: Callable[[str], None] = _warn,
+        warn: Callable[[str], None] = errors.warn,
     ) -> None:
         """``memory_limit_mb`` defaults to 80% of physical memory."""
         self.timeout = timeout
@@ -226,9 +217,13 @@ class Engine:
         track_ignore: tuple[Path, ...],
     ) -> Result:
         sources.precheck(source)
-        problems = options_module.check(options, source.api)
-        if problems:
-            raise OptionsError(options_module.format_problems(problems))
+        planned = None
+        if source.api is not None:  # checked and planned here, once: the worker applies it
+            planned = options_module.plan(options, source.api)
+        else:  # what can be checked before the entry point says which converter it is
+            problems = options_module.check(options, None)
+            if problems:
+                raise OptionsError(options_module.format_problems(problems))
         rep = options.representative
         if rep is not None and rep.data is not None and not rep.data.is_file():
             raise OptionsError(f"representative data {rep.data}: no such file")
@@ -242,7 +237,7 @@ class Engine:
         log_path = self._logs / f"{uuid.uuid4().hex}.log"
         try:
             outcome = self.run(
-                Request(source, options, temporary.resolve(), stamp, track, track_ignore),
+                Request(source, options, temporary.resolve(), stamp, track, track_ignore, planned),
                 log_path,
             )
             assert isinstance(outcome, Outcome)
@@ -347,7 +342,7 @@ def default_engine(
     timeout: float = DEFAULT_TIMEOUT,
     memory_limit_mb: float | None = None,
     daemon: bool | ServiceConfig = False,
-    warn: Callable[[str], None] = _warn,
+    warn: Callable[[str], None] = errors.warn,
 ) -> Engine:
     """The process-wide engine, made on first use with these limits, executor and warning."""
     global _default

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 
 
 class ConverterError(Exception):
@@ -70,7 +71,7 @@ _HINTS = (
 )
 
 
-def summary(error: BaseException) -> str:
+def brief(error: BaseException) -> str:
     """The informative line of a TF exception (TF puts it last after 'in user code:')."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     if not lines:
@@ -96,5 +97,10 @@ def describe(error: BaseException) -> str:
         match = re.search(r"error: (.*)", line)
         if match and match.group(1).strip() not in found:
             found.append(match.group(1).strip())
-    detail = "; ".join(found[:3]) if found else summary(error)
+    detail = "; ".join(found[:3]) if found else brief(error)
     return f"TensorFlow's converter failed: {detail}{hint_for(text)}"
+
+
+def warn(message: str) -> None:
+    """A warning the build or the engine goes on after: one line on stderr."""
+    print(f"warning: {message}", file=sys.stderr)

@@ -18,7 +18,7 @@ from rules.build import layout, variants
 from rules.build.context import Build
 from rules.build.jobs import ConvertJob, ReportJob
 from rules.build.keys import discovers, fingerprint_of, inputs_of, source_part
-from rules.cache.artifacts import CacheSettings
+from rules.cache.settings import CacheSettings
 from rules.manifest.types import Manifest, Variant
 from rules.project.root import Project
 from rules.report.uptodate import ReportUpToDate, WithoutSource
@@ -84,11 +84,12 @@ def convert_tasks(
             job = job_for(project, manifest, variant, source)
             if not in_shard(manifest.name, shard):
                 continue
+            stem = layout.stem(project.build_dir, manifest.name, variant.name)
             yield {
                 "name": job.name,
                 "doc": f"{manifest.name} {variant.name}: {describe(variant)} ({where})",
                 "actions": [(convert.convert, [job, build])],
-                "targets": [str(job.output), str(job.sidecar)],
+                "targets": [stem + layout.ARTIFACT, stem + layout.SIDECAR],
                 "uptodate": [variants.ConvertUpToDate(job, build)],
                 # `setup`, not `task_dep`: the producing task runs only when this
                 # variant is not up to date (and not in the cache either).
@@ -123,7 +124,9 @@ def report_tasks(
                 "name": job.name,
                 "doc": f"{manifest.name} {variant.name}: size, latency and accuracy report, budgets",
                 "actions": [(report.report, [job, build])],
-                "targets": [str(job.output)],
+                "targets": [
+                    layout.stem(build_dir, manifest.name, variant.name) + layout.REPORT_FILE
+                ],
                 "task_dep": converts,
                 # A source made by a task is made first only when the report cannot
                 # come from the cache (see the gate below).
@@ -162,7 +165,7 @@ def summary_task(build: Build, manifests: list[Manifest]) -> dict[str, Any]:
     project = build.project
     # Strings: made on every load, turned into paths only when the summary runs.
     reports = [
-        str(layout.report(layout.artifact(project.build_dir, m.name, v.name)))
+        layout.stem(project.build_dir, m.name, v.name) + layout.REPORT_FILE
         for m in manifests
         for v in m.variants
     ]
@@ -183,7 +186,7 @@ def ops_task(build: Build, manifests: list[Manifest]) -> dict[str, Any]:
     """``ops``: the fleet's op inventory and registration source, from every artifact."""
     build_dir = build.project.build_dir
     artifacts = {
-        f"{m.name}/{v.name}": str(layout.artifact(build_dir, m.name, v.name))
+        f"{m.name}/{v.name}": layout.stem(build_dir, m.name, v.name) + layout.ARTIFACT
         for m in manifests
         for v in m.variants
     }

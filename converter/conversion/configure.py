@@ -17,10 +17,15 @@ from converter.sources.loader import Loader
 from converter.spec import Options
 
 
-def configure(loader: Loader, options: Options) -> tuple[Any, list[list[Any]] | None]:
-    """The loader's converter with ``options`` applied, and the calibration samples it was given."""
+def configure(
+    loader: Loader, options: Options, planned: dict[str, Any] | None = None
+) -> tuple[Any, list[list[Any]] | None]:
+    """The loader's converter with ``options`` applied, and the calibration samples it was given.
+
+    ``planned``: the options' plan, when the caller made it already (it is made once).
+    """
     converter = loader.converter()
-    apply(converter, options_module.plan(options, loader.api))
+    apply(converter, planned if planned is not None else options_module.plan(options, loader.api))
     if options.custom_opdefs:
         from tensorflow.lite.python.convert import register_custom_opdefs
 

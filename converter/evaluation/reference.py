@@ -17,9 +17,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from converter.evaluation.evaluate import match
+from converter.protocol import RunOutcome, RunRequest
 from converter.sources.dispatch import load
 from converter.sources.loader import Call, InputSpec, Loader
-from converter.spec import RunOutcome, RunRequest
 
 BATCH = 256  # for models whose batch dimension is free
 

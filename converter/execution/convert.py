@@ -17,10 +17,11 @@ from converter.conversion import checks
 from converter.conversion import options as options_module
 from converter.conversion.configure import configure
 from converter.errors import ConversionError, ConverterError, describe
+from converter.protocol import Outcome, Request
 from converter.quantization import keepfloat
 from converter.sources import discovery
 from converter.sources.dispatch import load
-from converter.spec import Outcome, PythonSource, Request
+from converter.spec import PythonSource
 from converter.tflite import modelinfo
 
 
@@ -28,8 +29,9 @@ def run(request: Request) -> Outcome:
     """Convert ``request.source`` and write the checked artifact to ``request.output``."""
     start = time.perf_counter()
     notes: list[str] = []
-    if request.source.api is not None:
-        options_module.plan(request.options, request.source.api)  # fail before loading
+    planned = request.plan
+    if planned is None and request.source.api is not None:  # else known once the entry has run
+        planned = options_module.plan(request.options, request.source.api)  # fail before loading
     discovered: dict[str, str] = {}
     with _watching(request, isinstance(request.source, PythonSource), discovered):
         loader = load(request.source)
@@ -38,7 +40,7 @@ def run(request: Request) -> Outcome:
     try:
         rep = request.options.representative
         with _watching(request, rep is not None and rep.python is not None, discovered):
-            converter, samples = configure(loader, request.options)
+            converter, samples = configure(loader, request.options, planned)
         if request.options.keep_float is not None:
             data, kept, account = keepfloat.convert(
                 loader, converter, request.options.keep_float, samples

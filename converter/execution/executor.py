@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from converter.spec import AnyOutcome, AnyRequest
+from converter.protocol import AnyOutcome, AnyRequest
 
 
 class Executor(Protocol):

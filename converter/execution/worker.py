@@ -30,7 +30,7 @@ from typing import Any
 
 from converter.errors import ConversionError, ConverterError, WorkerError
 from converter.execution import isolation
-from converter.spec import (
+from converter.protocol import (
     AnyOutcome,
     AnyRequest,
     LayersOutcome,

@@ -27,7 +27,7 @@ import numpy as np
 
 from converter.conversion.options import suggest
 from converter.errors import ConversionError, ConverterError, OptionsError, describe
-from converter.spec import LayerError
+from converter.protocol import LayerError
 
 MAX_DEBUG_SAMPLES = 256  # the per-layer figures settle long before; the debug model is slow
 

@@ -19,11 +19,12 @@ from converter.conversion.configure import configure
 from converter.errors import ConversionError
 from converter.evaluation import reference
 from converter.evaluation.evaluate import Runner, compare, evaluation_inputs, match, read_arrays
+from converter.protocol import LayerError, LayersOutcome, LayersRequest
 from converter.quantization import search
 from converter.quantization.doctor import MAX_DEBUG_SAMPLES, Doctor
 from converter.sources.dispatch import load
 from converter.sources.loader import Loader
-from converter.spec import KeepFloat, LayerError, LayersOutcome, LayersRequest
+from converter.spec import KeepFloat
 
 
 def convert(

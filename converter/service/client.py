@@ -24,10 +24,10 @@ from typing import Any
 from converter.errors import ConverterError
 from converter.execution.executor import ExecutorUnavailable
 from converter.execution.worker import DEFAULT_TIMEOUT
+from converter.protocol import AnyOutcome, AnyRequest, LayersOutcome, Outcome, Request, RunOutcome
 from converter.service import rendezvous
 from converter.service.rendezvous import Place, ServiceError
 from converter.service.server import Status
-from converter.spec import AnyOutcome, AnyRequest, LayersOutcome, Outcome, Request, RunOutcome
 from converter.versions import PACKAGE_ROOT
 
 DEFAULT_IDLE_TIMEOUT = 900.0

@@ -32,9 +32,10 @@ from typing import Any
 
 from converter.errors import ConverterError, WorkerError
 from converter.execution.worker import Worker, default_memory_limit_mb, rss_mb
+from converter.protocol import Request
 from converter.service import rendezvous
 from converter.service.rendezvous import Place, ServiceError
-from converter.spec import KerasSource, Request
+from converter.spec import KerasSource
 
 DEFAULT_IDLE_TIMEOUT = 900.0
 RECYCLE_AFTER = 50  # conversions per worker process

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from converter.errors import hint_for, summary
+from converter.errors import brief, hint_for
 from converter.spec import ConverterApi
 
 # The model as a function: arrays in input-spec order in, outputs by TFLite name out.
@@ -117,7 +117,7 @@ class Loader(abc.ABC):
 
 def first_line(error: BaseException) -> str:
     """An exception TF raised while loading, in one line, with our hint when one fits."""
-    return summary(error) + hint_for(str(error))
+    return brief(error) + hint_for(str(error))
 
 
 def named_outputs(result: Any) -> dict[str, np.ndarray]:

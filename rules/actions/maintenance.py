@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from doit.exceptions import TaskFailed
 
-from rules.cache.artifacts import CacheSettings
+from rules.cache.settings import CacheSettings
 from rules.cache.stores.base import redact
-from rules.cache.stores.local import LocalStore
 
 
 def cache_stats(settings: CacheSettings) -> TaskFailed | None:
     if settings.local is None:
         return TaskFailed("the cache is off (cache = 'off')")
+    from rules.cache.stores.local import LocalStore  # here: loading the tasks never needs it
+
     usage = LocalStore(settings.local).usage()
     limit = f" of {settings.max_size / 1e9:.1f} GB" if settings.max_size else ""
     print(
@@ -26,6 +27,8 @@ def cache_stats(settings: CacheSettings) -> TaskFailed | None:
 def cache_prune(settings: CacheSettings) -> TaskFailed | None:
     if settings.local is None or settings.max_size is None:
         return TaskFailed("nothing to prune: no local cache or no cache_max_size")
+    from rules.cache.stores.local import LocalStore
+
     removed = LocalStore(settings.local).prune(settings.max_size)
     print(
         f"removed {removed.entries} entries and {removed.blobs} artifacts "

@@ -22,7 +22,7 @@ def report(job: ReportJob, build: Build) -> dict[str, Any] | TaskFailed:
     checked against them on every run.
     """
     from rules.report import measurements
-    from rules.report.variant import build_report, summary_line
+    from rules.report.variant import build_report, headline
 
     try:
         found = measurements.fetch(job, build)
@@ -37,8 +37,7 @@ def report(job: ReportJob, build: Build) -> dict[str, Any] | TaskFailed:
     data = build_report(job, measured, timing)
     write_atomic(job.output, data.to_json().encode())
     print(
-        f"    {summary_line(data)}"
-        + (" (measurements from the cache)" if origin == "cache" else ""),
+        f"    {headline(data)}" + (" (measurements from the cache)" if origin == "cache" else ""),
         file=sys.stderr,
     )
     failures = [c.sentence for c in data.budgets if c.sentence is not None]

@@ -72,7 +72,10 @@ def load_baseline(spec: str, build: Build) -> tuple[Baseline | None, str]:
         name = spec.removeprefix("cache:")
         hit = build.cache().fetch(baseline_key(name))
         if hit is None:
-            return None, f"no summary saved as {name!r} in the cache ({build.settings.describe()})"
+            return (
+                None,
+                f"no summary saved as {name!r} in the cache ({build.cache_settings.describe()})",
+            )
         raw, where = hit.artifact, f"cache:{name}"
     else:
         path = build.project.root / spec

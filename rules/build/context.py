@@ -10,13 +10,14 @@ opens its own.
 
 from __future__ import annotations
 
+import gc
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rules.cache.artifacts import ArtifactCache, CacheSettings
+from converter import errors
+from rules.cache.settings import CacheSettings
 from rules.project.root import Project
 from rules.project.settings import Settings
 from rules.project.state import BuildState
@@ -24,12 +25,15 @@ from rules.project.state import BuildState
 if TYPE_CHECKING:
     from converter.api import Engine
     from converter.service.client import ServiceConfig
+    from rules.cache.artifacts import ArtifactCache
 
 
 @dataclass
 class Build:
     project: Project
-    settings: CacheSettings
+    cache_settings: (
+        CacheSettings  # where the cache is (the project's own settings: project.settings)
+    )
     state: BuildState
     # Source model outputs by reference key: one TF run per model and inputs per process.
     references: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -51,16 +55,18 @@ class Build:
         limits = self.project.limits
         settings = self.project.settings
         daemon = service_config(settings) if settings.daemon_on else False
-        return default_engine(limits.timeout, limits.memory_mb, daemon, warn=warn)
+        return default_engine(limits.timeout, limits.memory_mb, daemon, warn=errors.warn)
 
     @property
     def caching(self) -> bool:
-        return self.settings.local is not None or self.settings.remote is not None
+        return self.cache_settings.local is not None or self.cache_settings.remote is not None
 
     def cache(self) -> ArtifactCache:
         """This process's view of the cache (a remote that failed is dropped once, here)."""
         if self._cache is None or self._cache[0] != os.getpid():
-            self._cache = (os.getpid(), ArtifactCache(self.settings))
+            from rules.cache.artifacts import ArtifactCache  # here: a no-op build opens no cache
+
+            self._cache = (os.getpid(), ArtifactCache(self.cache_settings))
         return self._cache[1]
 
     def begin_run(self) -> None:
@@ -68,8 +74,12 @@ class Build:
         self.state.begin_run()
 
     def end_run(self, stored: bool) -> None:
-        """A run is over; when it stored anything locally, keep the cache within its size."""
-        settings = self.settings
+        """A run is over; when it stored anything locally, keep the cache within its size.
+
+        The objects the loader set aside from the garbage collector go back to it.
+        """
+        gc.unfreeze()
+        settings = self.cache_settings
         if stored and settings.local and settings.max_size:
             from rules.cache.stores.local import LocalStore  # here: only after a run that stored
 
@@ -89,8 +99,3 @@ def service_config(settings: Settings) -> ServiceConfig:
         workers=settings.daemon_workers,
         idle_timeout=settings.daemon_idle_timeout,
     )
-
-
-def warn(message: str) -> None:
-    """A warning the build goes on after, as the cache prints its own."""
-    print(f"warning: {message}", file=sys.stderr)

@@ -10,7 +10,8 @@ from typing import Any
 from converter.digest import canonical_json
 from converter.spec import Options, PythonSource, Source
 from rules.build import layout
-from rules.manifest.types import Budget, Evaluate, Manifest, Variant, budget_for
+from rules.manifest.budgets import Budget
+from rules.manifest.types import Evaluate, Manifest, Variant, budget_for
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,11 @@ class ConvertJob:
 
     @property
     def sidecar(self) -> Path:
-        return layout.sidecar(self.output)
+        return layout.beside(self.output, layout.SIDECAR)
 
     @property
     def log(self) -> Path:
-        return layout.log(self.output)
+        return layout.beside(self.output, layout.LOG)
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class ReportJob:
 
     @functools.cached_property
     def output(self) -> Path:
-        return layout.report(self.artifact)
+        return layout.beside(self.artifact, layout.REPORT_FILE)
 
     @functools.cached_property
     def float32(self) -> Path | None:

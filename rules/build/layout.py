@@ -26,19 +26,23 @@ def task_name(kind: str, variant: str) -> str:
     return f"{kind}:{variant}"
 
 
+# A variant's files: its stem plus one of these. Strings, not paths: the tasks of a
+# big monorepo are made on every load, and pathlib's parsing would dominate a no-op.
+ARTIFACT = ".tflite"
+SIDECAR = ".convert.json"  # the conversion's record, written last: it marks the variant complete
+LOG = ".convert.log"  # what TensorFlow printed while converting
+REPORT_FILE = ".report.json"
+
+
+def stem(build_dir: Path | str, model: str, variant: str) -> str:
+    """``<build_dir>/<model>/<variant>``: every file of a variant is this plus a suffix."""
+    return f"{build_dir}/{model}/{variant}"
+
+
 def artifact(build_dir: Path | str, model: str, variant: str) -> Path:
-    return Path(f"{build_dir}/{model}/{variant}.tflite")
+    return Path(stem(build_dir, model, variant) + ARTIFACT)
 
 
-def sidecar(artifact: Path) -> Path:
-    """The conversion's record, written last: it marks the variant complete."""
-    return artifact.with_suffix(".convert.json")
-
-
-def log(artifact: Path) -> Path:
-    """What TensorFlow printed while converting."""
-    return artifact.with_suffix(".convert.log")
-
-
-def report(artifact: Path) -> Path:
-    return artifact.with_suffix(".report.json")
+def beside(artifact: Path, suffix: str) -> Path:
+    """Another file of the artifact's variant: ``beside(a, SIDECAR)``."""
+    return artifact.with_suffix(suffix)

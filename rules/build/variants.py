@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from converter import versions
 from converter.files import write_atomic
@@ -21,8 +21,10 @@ from rules.build import keys
 from rules.build.context import Build
 from rules.build.jobs import ConvertJob
 from rules.build.uptodate import UpToDate
-from rules.cache.artifacts import ArtifactCache
 from rules.project.state import BuildState, Record
+
+if TYPE_CHECKING:
+    from rules.cache.artifacts import ArtifactCache
 
 
 class ConvertUpToDate(UpToDate):

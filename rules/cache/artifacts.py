@@ -16,70 +16,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
-import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
+from converter import errors
 from rules.cache import reapi
+from rules.cache.settings import CacheSettings
 from rules.cache.stores import open_store
-from rules.cache.stores.base import TIMEOUT, Access, Store, StoreError, redact
+from rules.cache.stores.base import Store, StoreError
 from rules.cache.stores.local import LocalStore
-from rules.project.root import Project
 
-OFF = ("off", "none", "false", "0")
 DISCOVERED_SETS = 8  # sets of discovered files kept per declared key
-
-
-@dataclass(frozen=True)
-class CacheSettings:
-    """Where the cache is, from the project's settings (``settings_for``).
-
-    Plain data: doit -n sends it to worker processes. The defaults are those of
-    a bare cache (no remote, no size limit), not the project's: see ``rules.project.settings``.
-    """
-
-    local: Path | None
-    remote: str | None = None
-    read_only: bool = False
-    max_size: int | None = None
-    timeout: float = TIMEOUT
-    access: Access = field(default_factory=Access, repr=False, hash=False)
-
-    def describe(self) -> str:
-        parts = [str(self.local) if self.local else "no local cache"]
-        if self.remote:
-            parts.append(
-                f"remote {redact(self.remote)}" + (" (read-only)" if self.read_only else "")
-            )
-        return ", ".join(parts)
-
-
-def _is_url(text: str) -> bool:
-    scheme = urllib.parse.urlsplit(text).scheme
-    return len(scheme) > 1  # "C:\\..." is a path
-
-
-def settings_for(project: Project) -> CacheSettings:
-    """The ``cache`` setting is a directory, a URL, or 'off'; a relative path is from the root."""
-    settings = project.settings
-    value = settings.cache.strip()
-    if value.lower() in OFF:
-        return CacheSettings(None)
-    read_only, max_size = settings.cache_read_only, settings.cache_max_size
-    if _is_url(value) and not value.startswith("file://"):
-        local = project.root / Path(settings.local_cache).expanduser()
-        access = Access(
-            settings.cache_user,
-            settings.cache_password,
-            settings.cache_token,
-            settings.cache_options,
-        )
-        return CacheSettings(local, value, read_only, max_size, access=access)
-    path = Path(value.removeprefix("file://")).expanduser()
-    return CacheSettings(project.root / path, None, read_only, max_size)
 
 
 @dataclass(frozen=True)
@@ -90,14 +38,10 @@ class Hit:
     origin: str  # "local" or "remote"
 
 
-def _warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
-
-
 class ArtifactCache:
     """Fetch and store artifacts by key; see the module docstring for the guarantees."""
 
-    def __init__(self, settings: CacheSettings, warn: Callable[[str], None] = _warn) -> None:
+    def __init__(self, settings: CacheSettings, warn: Callable[[str], None] = errors.warn) -> None:
         self.settings = settings
         self.warn = warn
         self.pid = os.getpid()  # a forked doit worker must not inherit a dropped remote

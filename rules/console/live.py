@@ -1,4 +1,4 @@
-"""The live display of ``rules.console.progress`` on a terminal, drawn by rich."""
+"""The live display of ``rules.console.display`` on a terminal, drawn by rich."""
 
 from __future__ import annotations
 

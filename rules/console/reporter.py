@@ -17,7 +17,7 @@ from doit.reporter import ConsoleReporter
 
 from rules.build import layout
 from rules.build.context import Build
-from rules.console.progress import Display, display_for
+from rules.console.display import Display, display_for
 
 PREFIX = f"{layout.CONVERT}:"
 NAMED_FAILURES = 5  # the closing line names this many failed tasks, then counts the rest
@@ -98,7 +98,7 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
                 self.write("tflite-build: no task matched the selection; nothing was done\n")
             if sum(self.counts.values()) or self.failed or self.blocked:
                 elapsed = time.perf_counter() - self.started
-                self.write(summary(self.counts, self.failed, self.blocked, elapsed) + "\n")
+                self.write(closing_line(self.counts, self.failed, self.blocked, elapsed) + "\n")
             build.end_run(stored=bool(self.counts["built"] + self.counts["remote"]))
 
     return BuildReporter
@@ -118,7 +118,7 @@ def variants_in(tasks: dict[str, Any], selected: list[str]) -> set[str]:
     return {name for name in seen if name.startswith(PREFIX) and tasks[name].actions}
 
 
-def summary(counts: Counter[str], failed: list[str], blocked: int, seconds: float) -> str:
+def closing_line(counts: Counter[str], failed: list[str], blocked: int, seconds: float) -> str:
     """``tflite-build: 3 built, 2 from cache, 11 up to date, 1 failed (train_digits) in 4.2 s``.
 
     Conversions a cluster ran count as built: ``3 built (3 on the cluster)``.

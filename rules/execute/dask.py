@@ -25,12 +25,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from converter import versions
+from converter import errors, versions
 from converter.errors import ConverterError
 from rules.build import variants
-from rules.build.context import Build, warn
+from rules.build.context import Build
 from rules.build.jobs import ConvertJob
-from rules.cache.artifacts import ArtifactCache, CacheSettings
+from rules.cache.artifacts import ArtifactCache
+from rules.cache.settings import CacheSettings
 from rules.execute import bundle
 from rules.execute.local import convert_here
 from rules.project.state import BuildState
@@ -75,7 +76,7 @@ class Cluster:
                 )
             except (OSError, TimeoutError) as e:
                 self.failed = True
-                warn(f"the cluster {self.url} cannot be reached ({e}); converting locally")
+                errors.warn(f"the cluster {self.url} cannot be reached ({e}); converting locally")
                 return False
         return True
 
@@ -90,7 +91,7 @@ class Cluster:
             run,
             job,
             shipped,
-            build.settings,
+            build.cache_settings,
             build.project,
             versions.environment(),
             declared,

@@ -3,8 +3,8 @@
 The manifest parser reads a budget's value by its ``value`` kind (whose ``SYNTAX``
 the JSON Schema publishes too), and a report checks it by ``comparison`` against
 the figure named by ``measured``, writing its sentences with ``shown`` and
-``unmeasured``. A new budget is one new row here (and the figure it limits, in
-the report).
+``unmeasured``. A new budget is one new field of ``Budget`` here, its row in
+the field's metadata (and the figure it limits, in the report).
 
 Two families: limits on a number (size, accuracy, latency), compared "at
 most" or "at least"; and device gates (runtime version, GPU delegate, allowed
@@ -15,8 +15,8 @@ report's device section (``rules.report.device``), which also writes their sente
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal
 
 from rules.quantities import (
     PERCENT_PATTERN,
@@ -163,18 +163,31 @@ class BudgetKind:
 
 
 _NO_LABELS = "the evaluate data has no labels ({data})"
-BUDGETS: tuple[BudgetKind, ...] = (
-    BudgetKind(
-        "max_size",
+
+
+def _row(*args: Any, **kwargs: Any) -> Any:
+    """A budget's field: no limit unless set; its row of the table (a ``BudgetKind``) as metadata."""
+    return field(default=None, metadata={"row": BudgetKind("", *args, **kwargs)})
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits on one variant's report; None means no limit. The table of every budget, too.
+
+    Each field is one budget: its name is the manifest key, its type the limit as
+    read, its row (``BUDGETS``) how it is stated, measured and compared. The parser,
+    the JSON Schema and the report all read the rows, so a new budget is one field.
+    """
+
+    max_size: int | None = _row(
         "bytes",
         "size",
         "size.size",
         "at most",
         "the artifact's size on disk",
         shown="{:,} bytes",
-    ),
-    BudgetKind(
-        "max_size_growth",
+    )
+    max_size_growth: float | None = _row(
         "",
         "fraction",
         "baseline.size_growth",
@@ -182,9 +195,8 @@ BUDGETS: tuple[BudgetKind, ...] = (
         "the artifact's growth against the summary's baseline, 0.02 = +2%",
         by_summary=True,
         shown="{:+.2%}",
-    ),
-    BudgetKind(
-        "min_accuracy",
+    )
+    min_accuracy: float | None = _row(
         "",
         "share",
         "accuracy.accuracy",
@@ -192,9 +204,8 @@ BUDGETS: tuple[BudgetKind, ...] = (
         "top-1 accuracy on the evaluate data's labels",
         needs_labels=True,
         unmeasured=_NO_LABELS,
-    ),
-    BudgetKind(
-        "max_accuracy_drop",
+    )
+    max_accuracy_drop: float | None = _row(
         "",
         "fraction",
         "accuracy.accuracy_drop",
@@ -202,67 +213,77 @@ BUDGETS: tuple[BudgetKind, ...] = (
         "the source model's accuracy minus the artifact's, on the evaluate data's labels",
         needs_labels=True,
         unmeasured=_NO_LABELS,
-    ),
-    BudgetKind(
-        "min_top1_agreement",
+    )
+    min_top1_agreement: float | None = _row(
         "",
         "share",
         "accuracy.top1_agreement",
         "at least",
         "the share of samples whose top-1 class matches the source model's",
         unmeasured="output {primary_output!r} has no class axis to take a top-1 from",
-    ),
-    BudgetKind(
-        "max_error",
+    )
+    max_error: float | None = _row(
         "",
         "number",
         "accuracy.max_abs_error",
         "at most",
         "the largest absolute difference from the source model's outputs",
-    ),
-    BudgetKind(
-        "max_latency_ms",
+    )
+    max_latency_ms: float | None = _row(
         "ms",
         "number",
         "latency.median_ms",
         "at most",
         "the median invoke time on this host's CPU",
         unmeasured="the stock interpreter cannot run this model ({error})",
-    ),
-    BudgetKind(
-        "runtime",
+    )
+    runtime: str | None = _row(
         "",
         "version",
         "device.runtime_needed",
         "gate",
         "the runtime version the app ships: the variant must load on it",
-    ),
-    BudgetKind(
-        "gpu_compatible",
+    )
+    gpu_compatible: bool | None = _row(
         "",
         "flag",
         "device.gpu_refused",
         "gate",
         "true: the GPU delegate must take every op",
         free=False,
-    ),
-    BudgetKind(
-        "allowed_ops",
+    )
+    allowed_ops: tuple[str, ...] | None = _row(
         "",
         "ops",
         "device.ops_not_allowed",
         "gate",
         "the ops (and versions) a selective runtime build registers",
-    ),
-    BudgetKind(
-        "select_tf_ops",
+    )
+    select_tf_ops: bool | None = _row(
         "",
         "flag",
         "device.select_tf",
         "gate",
         "false: no Select TF op (the runtime has no Flex delegate)",
         free=True,
-    ),
+    )
+
+    def limits(self) -> list[tuple[BudgetKind, Limit]]:
+        """The limits it sets, each with its row of the budget table, in the table's order.
+
+        A flag set to the value that asks for nothing (``gpu_compatible: false``)
+        sets no limit: it only overrides a ``"*"`` budget's.
+        """
+        set_ = ((kind, getattr(self, kind.name)) for kind in BUDGETS)
+        return [(kind, limit) for kind, limit in set_ if limit is not None and limit != kind.free]
+
+    def numbers(self) -> list[tuple[BudgetKind, float]]:
+        """The limits on a number (not the device gates)."""
+        return [(k, number(limit)) for k, limit in self.limits() if not k.gate]
+
+
+BUDGETS: tuple[BudgetKind, ...] = tuple(
+    replace(f.metadata["row"], name=f.name) for f in fields(Budget)
 )
 BY_NAME = {kind.name: kind for kind in BUDGETS}
 NAMES = tuple(BY_NAME)

@@ -38,7 +38,8 @@ from converter.spec import (
 )
 from converter.versions import OWN_PACKAGES, PACKAGE_ROOT
 from rules.errors import Problem
-from rules.manifest.types import Budget, Evaluate, Manifest, Variant
+from rules.manifest.budgets import Budget
+from rules.manifest.types import Evaluate, Manifest, Variant
 from rules.project.root import Project, path_state
 from rules.project.state import BuildState
 

@@ -63,7 +63,7 @@ class Key:
     non_empty: bool = False  # a list needs at least one item
     example: str = ""  # how a value looks, for messages that ask for one
     needs: tuple[str, str] | None = None  # another key of the section it needs, and why
-    keys: Section | None = None  # a section's own keys
+    keys: KeySet | None = None  # a section's own keys
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class Alternative:
 
 
 @dataclass(frozen=True)
-class Section:
+class KeySet:
     """The keys of one mapping; any other key is unknown."""
 
     keys: tuple[Key, ...]
@@ -107,7 +107,7 @@ def _strings(name: str, description: str) -> Key:
 
 SIGNATURE_KEYS = _strings("signature_keys", "the signatures to convert (default serving_default)")
 TAGS = _strings("tags", "the MetaGraph's tags (default serve)")
-SOURCE = Section(
+SOURCE = KeySet(
     (
         Key("saved_model", "directory", "SavedModel directory"),
         Key("keras", "file", ".keras or .h5 file"),
@@ -145,7 +145,7 @@ SOURCE = Section(
         Alternative("python"),
     ),
 )
-REPRESENTATIVE = Section(
+REPRESENTATIVE = KeySet(
     (
         Key(
             "data",
@@ -158,7 +158,7 @@ REPRESENTATIVE = Section(
     ),
     one_of=(Alternative("data"), Alternative("python")),
 )
-OPTIONS = Section(
+OPTIONS = KeySet(
     (
         Key("quantize", "choice", "the post-training quantization mode", choices=QUANTIZE_MODES),
         Key(
@@ -230,7 +230,7 @@ OPTIONS = Section(
         ),
     )
 )
-EVALUATE = Section(
+EVALUATE = KeySet(
     (
         Key(
             "data",
@@ -241,7 +241,7 @@ EVALUATE = Section(
     ),
     required=("data",),
 )
-TOP = Section(
+TOP = KeySet(
     (
         Key("name", "name", "the model's name, unique in the project (default: its folder's)"),
         Key("source", "section", "the model to convert, in exactly one format", keys=SOURCE),

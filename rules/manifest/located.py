@@ -21,7 +21,7 @@ import yaml
 from converter.conversion.options import suggest
 from converter.entry import SYNTAX, EntryPoint
 from rules.errors import Problem
-from rules.manifest.fields import NAME_PATTERN, Key, Section
+from rules.manifest.fields import NAME_PATTERN, Key, KeySet
 from rules.project.root import DIRECTORY, MISSING, Project, path_state
 
 try:  # the C loader is several times faster, which matters for big monorepos
@@ -201,7 +201,7 @@ class Reader:
                 return self.attributes(node, keys)
         raise ValueError(f"{key.name}: a {key.kind} is read by its own function")
 
-    def values(self, fields: dict[str, Node], keys: Keys, section: Section) -> dict[str, Any]:
+    def values(self, fields: dict[str, Node], keys: Keys, section: KeySet) -> dict[str, Any]:
         """Every given key's value, in the section's order; those with a problem left out."""
         out = {}
         for key in section.keys:

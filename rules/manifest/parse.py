@@ -26,9 +26,10 @@ from converter.spec import (
 )
 from rules.errors import Problem
 from rules.manifest import budgets
+from rules.manifest.budgets import Budget
 from rules.manifest.fields import EVALUATE, NAME_PATTERN, SOURCE, TOP
 from rules.manifest.located import Keys, Node, Reader, compose, construct, describe, is_empty
-from rules.manifest.types import Budget, Evaluate, Manifest, Variant
+from rules.manifest.types import Evaluate, Manifest, Variant
 from rules.manifest.variants import read_variants, with_goals
 from rules.project.root import Project
 

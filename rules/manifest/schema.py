@@ -19,7 +19,7 @@ from typing import Any
 
 from converter.entry import ENTRY_PATTERN
 from rules.manifest import budgets
-from rules.manifest.fields import NAME_PATTERN, OPTIONS, TOP, Alternative, Key, Section
+from rules.manifest.fields import NAME_PATTERN, OPTIONS, TOP, Alternative, Key, KeySet
 
 STRING = {"type": "string"}
 SHAPE = {"type": ["array", "null"], "items": {"type": "integer"}}
@@ -92,7 +92,7 @@ def _at_least_one(key: Key) -> dict[str, Any]:
     return {"minItems": 1} if key.non_empty else {}
 
 
-def section(keys: Section, *, unset: bool = False) -> dict[str, Any]:
+def section(keys: KeySet, *, unset: bool = False) -> dict[str, Any]:
     """A mapping of ``keys``, closed; null too when the parser reads null as an empty one.
 
     ``unset``: every value may be null as well (a variant's options over the defaults).
@@ -115,7 +115,7 @@ def section(keys: Section, *, unset: bool = False) -> dict[str, Any]:
     return out
 
 
-def _alternative(keys: Section, alt: Alternative) -> dict[str, Any]:
+def _alternative(keys: KeySet, alt: Alternative) -> dict[str, Any]:
     """One of the section's exclusive keys, with only the keys that may stand beside it."""
     out: dict[str, Any] = {
         "required": [alt.name, *alt.required],

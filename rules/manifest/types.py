@@ -12,37 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from converter.spec import Options, SavedModelSource, Source
-from rules.manifest.budgets import BUDGETS, BudgetKind, Limit, number
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Limits on one variant's report; None means no limit."""
-
-    max_size: int | None = None  # bytes
-    max_size_growth: float | None = None  # fraction against the baseline, 0.02 = +2%
-    min_accuracy: float | None = None
-    max_accuracy_drop: float | None = None
-    min_top1_agreement: float | None = None
-    max_error: float | None = None
-    max_latency_ms: float | None = None
-    runtime: str | None = None  # "2.14": the variant must load on that runtime
-    gpu_compatible: bool | None = None
-    allowed_ops: tuple[str, ...] | None = None  # "CONV_2D", "FULLY_CONNECTED v1-4", "FLEX:Erf"
-    select_tf_ops: bool | None = None
-
-    def limits(self) -> list[tuple[BudgetKind, Limit]]:
-        """The limits it sets, each with its row of the budget table, in the table's order.
-
-        A flag set to the value that asks for nothing (``gpu_compatible: false``)
-        sets no limit: it only overrides a ``"*"`` budget's.
-        """
-        set_ = ((kind, getattr(self, kind.name)) for kind in BUDGETS)
-        return [(kind, limit) for kind, limit in set_ if limit is not None and limit != kind.free]
-
-    def numbers(self) -> list[tuple[BudgetKind, float]]:
-        """The limits on a number (not the device gates)."""
-        return [(k, number(limit)) for k, limit in self.limits() if not k.gate]
+from rules.manifest.budgets import Budget
 
 
 def budget_for(budgets: Mapping[str, Budget], variant: str) -> Budget | None:

@@ -17,9 +17,10 @@ import yaml
 from converter.conversion.options import check
 from converter.spec import Goal, KeepFloat, Options, Representative, SavedModelSource, Source
 from rules.manifest import budgets
+from rules.manifest.budgets import Budget
 from rules.manifest.fields import MERGED_KINDS, NAME_PATTERN, OPTIONS, REPRESENTATIVE, Key
 from rules.manifest.located import Keys, Node, Reader, bad_name, construct, is_null
-from rules.manifest.types import Budget, Evaluate, Variant, budget_for
+from rules.manifest.types import Evaluate, Variant, budget_for
 
 # The variants with keep_float: auto, by name, with where it was set: their goals come from
 # the budgets.

@@ -34,7 +34,8 @@ import platform
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import metadata
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from converter import versions
 from converter.digest import bytes_digest, canonical_json
@@ -43,6 +44,7 @@ from rules.build import keys as fingerprint
 from rules.build import layout
 from rules.build.context import Build
 from rules.build.jobs import ReportJob
+from rules.project.state import BuildState
 from rules.report.sections import (
     AccuracySection,
     Host,
@@ -52,6 +54,9 @@ from rules.report.sections import (
     bytes_on_disk,
     parse,
 )
+
+if TYPE_CHECKING:
+    from rules.cache.artifacts import ArtifactCache
 
 MEASUREMENTS_FORMAT = 2  # bump when what is measured, or how, changes
 
@@ -159,7 +164,9 @@ def plan(job: ReportJob, build: Build) -> Plan:
     else:
         inputs = _read_inputs(job)
         on = {"inputs": _arrays_digest(inputs[0]) if inputs[0] is not None else inputs[2]}
-    reference_key = bytes_digest(canonical_json({"source": source_key(job, build), **on}).encode())
+    reference_key = bytes_digest(
+        canonical_json({"source": source_key(job, build.project.root, state), **on}).encode()
+    )
     key = bytes_digest(
         canonical_json(
             {
@@ -190,14 +197,14 @@ def _read_inputs(job: ReportJob) -> tuple[dict[str, Any] | None, Any, str]:
         return None, None, f"cannot read the artifact's inputs: {_first_line(e)}"
 
 
-def source_key(job: ReportJob, build: Build) -> str:
+def source_key(job: ReportJob, root: Path, state: BuildState) -> str:
     """The key of the source model as this variant converts it, discovered inputs included.
 
     The files its Python code was seen to read come from the variant's own
     conversion record (the restored one, on a fresh clone), so they may include
     a calibration generator's: a few extra misses, never a wrong hit.
     """
-    manifest, state, root = job.manifest, build.state, build.project.root
+    manifest = job.manifest
     record = state.record(layout.task_name(layout.CONVERT, job.name))
     discovered = record.discovered if record is not None else ()
     files = {
@@ -241,7 +248,7 @@ def fetch(job: ReportJob, build: Build) -> Plan:
         with contextlib.suppress(ValueError):
             found.cached = parse(Measurements.from_dict, hit.artifact, "measurements")
     if found.cached is None:
-        found.reference = _fetch_reference(build, found.reference_key)
+        found.reference = _fetch_reference(build.cache(), found.reference_key)
     return found
 
 
@@ -270,10 +277,10 @@ def _reference_key(key: str) -> str:
     return hashlib.sha256(f"tflite-build reference\0{key}".encode()).hexdigest()
 
 
-def _fetch_reference(build: Build, key: str) -> tuple[dict[str, Any], int | None] | None:
+def _fetch_reference(cache: ArtifactCache, key: str) -> tuple[dict[str, Any], int | None] | None:
     import numpy as np
 
-    hit = build.cache().fetch(_reference_key(key))
+    hit = cache.fetch(_reference_key(key))
     if hit is None:
         return None
     try:
@@ -337,8 +344,8 @@ def measure(job: ReportJob, build: Build, found: Plan) -> Measurements:
         {host_id(here): _latency(job, here)},
         layers,
     )
-    if keep:
-        store(build, found, measured)
+    if keep and build.caching:
+        store(build.cache(), found, measured)
     found.inputs = None  # the arrays can be large, and this report is done with them
     return measured
 
@@ -392,7 +399,8 @@ def latency_for(
         if wanted or build.project.measure_latency == "always" or not measured.latency:
             figures = _latency(job, here)
             latency = {**measured.latency, host_id(here): figures}
-            store(build, found, replace(measured, latency=latency))
+            if build.caching:
+                store(build.cache(), found, replace(measured, latency=latency))
         else:
             other = measured.latency[min(measured.latency)]  # any one, but always the same
             return replace(other, this_host=False)
@@ -410,12 +418,10 @@ def _store_reference(
     build.cache().store(_reference_key(key), buffer.getvalue(), record, "")
 
 
-def store(build: Build, found: Plan, measured: Measurements) -> None:
+def store(cache: ArtifactCache, found: Plan, measured: Measurements) -> None:
     """Keep the measurements in the cache (a reference that could not run is not kept)."""
-    if not build.caching:
-        return
     text = json.dumps(measured.to_dict(), sort_keys=True).encode()
-    build.cache().store(_measurements_key(found.key), text, {"measurements_for": found.key}, "")
+    cache.store(_measurements_key(found.key), text, {"measurements_for": found.key}, "")
 
 
 def cacheable(error: BaseException) -> bool:

@@ -308,7 +308,7 @@ class AccuracySection:
 
 @dataclass(frozen=True)
 class OpError:
-    """One quantized op's error against the same op run in float (``converter.spec.LayerError``)."""
+    """One quantized op's error against the same op run in float (``converter.protocol.LayerError``)."""
 
     layer: str
     op: str

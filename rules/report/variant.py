@@ -17,8 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from rules.build.jobs import ReportJob
-from rules.manifest.budgets import BY_NAME, BudgetKind, Limit, number
-from rules.manifest.types import Budget
+from rules.manifest.budgets import BY_NAME, Budget, BudgetKind, Limit, number
 from rules.report.device import DeviceSection
 from rules.report.sections import (
     AccuracySection,
@@ -231,7 +230,8 @@ def duration(ms: float) -> str:
     return f"{ms * 1000:.0f} µs" if ms < 0.1 else f"{ms:.2f} ms"
 
 
-def summary_line(report: Report) -> str:
+def headline(report: Report) -> str:
+    """The report in one line, as ``doit report`` prints it under the task."""
     size = report.size
     parts = [f"{size.size:,} bytes"]
     if size.vs_float32 is not None:

@@ -18,7 +18,8 @@ from rules.build import variants
 from rules.build.context import Build
 from rules.build.jobs import ConvertJob
 from rules.build.keys import declared_key
-from rules.cache.artifacts import ArtifactCache, CacheSettings
+from rules.cache.artifacts import ArtifactCache
+from rules.cache.settings import CacheSettings
 from rules.execute import bundle
 from rules.project.state import BuildState
 from tests.support.models import Tiny

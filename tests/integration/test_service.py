@@ -29,11 +29,12 @@ import numpy as np
 import pytest
 
 import converter
+from converter.protocol import Request
 from converter.service import client, rendezvous
 from converter.service.client import ServiceConfig
 from converter.service.rendezvous import Place, ServiceError
 from converter.service.server import Status
-from converter.spec import Options, Request
+from converter.spec import Options
 from tests.support import REPO
 from tests.support.models import Models
 from tests.support.project import write_files

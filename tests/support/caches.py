@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from rules.cache.artifacts import ArtifactCache, CacheSettings
+from rules.cache.artifacts import ArtifactCache
+from rules.cache.settings import CacheSettings
 
 KEY = "a" * 64
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from converter.errors import OptionsError
+from converter.protocol import LayerError
 from converter.quantization.doctor import (
     layer_of,
     name_layers,
@@ -17,7 +18,7 @@ from converter.quantization.doctor import (
     search_order,
 )
 from converter.quantization.search import Found, bound, search
-from converter.spec import Goal, LayerError
+from converter.spec import Goal
 
 DROP = Goal("max_accuracy_drop", "accuracy_drop", "at most", 0.02)
 AGREEMENT = Goal("min_top1_agreement", "top1_agreement", "at least", 0.95)

@@ -11,10 +11,11 @@ import pytest
 
 import converter
 from converter.execution.executor import ExecutorUnavailable
+from converter.protocol import Request
 from converter.service import client, rendezvous
 from converter.service.client import ServiceConfig
 from converter.service.rendezvous import PeerCredentials, ServiceError
-from converter.spec import Options, Request
+from converter.spec import Options
 
 
 def test_the_folder_is_created_private_whatever_the_umask(folder: Path) -> None:

@@ -7,7 +7,8 @@ import json
 import multiprocessing
 from pathlib import Path
 
-from rules.cache.artifacts import ArtifactCache, CacheSettings
+from rules.cache.artifacts import ArtifactCache
+from rules.cache.settings import CacheSettings
 from rules.cache.stores.local import LocalStore
 from tests.support.caches import KEY, OTHER, artifact, make_cache
 

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 from rich.console import Console
 
+from rules.console.display import Lines, display_for
 from rules.console.live import Live
-from rules.console.progress import Lines, display_for
 from rules.console.reporter import variants_in
 
 

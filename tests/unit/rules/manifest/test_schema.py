@@ -13,6 +13,7 @@ import io
 import json
 import re
 import textwrap
+import typing
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,9 @@ import pytest
 import yaml
 
 from rules.manifest import budgets, schema
-from rules.manifest.fields import OPTIONS, TOP, Key, Section
+from rules.manifest.budgets import Budget
+from rules.manifest.fields import OPTIONS, TOP, Key, KeySet
 from rules.manifest.parse import parse_manifest
-from rules.manifest.types import Budget
 from rules.project.root import load_project
 from tests.support import REPO
 from tests.support.manifests import GOLDEN, problems
@@ -416,7 +417,7 @@ def _label(key: Key) -> str:
     return "options" if key.keys is OPTIONS else key.name
 
 
-def _used(section: Section, data: Any, label: str, out: set[tuple[str, str]]) -> None:
+def _used(section: KeySet, data: Any, label: str, out: set[tuple[str, str]]) -> None:
     """Every (section, key) the document gives a value to, nested sections included."""
     for key in section.keys:
         value = data.get(key.name) if isinstance(data, dict) else None
@@ -432,7 +433,7 @@ def _used(section: Section, data: Any, label: str, out: set[tuple[str, str]]) ->
             _used(key.keys, value, _label(key), out)
 
 
-def _described(section: Section, label: str, out: set[tuple[str, str]]) -> None:
+def _described(section: KeySet, label: str, out: set[tuple[str, str]]) -> None:
     """Every (section, key) of the description, walked as ``_used`` walks a document."""
     for key in section.keys:
         out.add((label, key.name))
@@ -488,6 +489,19 @@ def test_schema_and_parser_agree_on_entry_points(text: str) -> None:
     assert (re.match(ENTRY_PATTERN, text) is not None) == (EntryPoint.parse(text) is not None)
 
 
-def test_the_budget_table_matches_the_budget_record() -> None:
-    """One row per field of ``Budget``: a budget added to one and not the other fails here."""
-    assert tuple(f.name for f in dataclasses.fields(Budget)) == budgets.NAMES
+def test_each_budget_field_holds_what_its_row_reads() -> None:
+    """The table is Budget's fields: each field's type is the type its value kind reads to."""
+    reads_to = {
+        "size": int,
+        "fraction": float,
+        "share": float,
+        "number": float,
+        "flag": bool,
+        "version": str,
+        "ops": tuple[str, ...],
+    }
+    hints = typing.get_type_hints(Budget)
+    assert [kind.name for kind in budgets.BUDGETS] == [f.name for f in dataclasses.fields(Budget)]
+    for kind in budgets.BUDGETS:
+        assert hints[kind.name] == reads_to[kind.value] | None, kind.name
+        assert getattr(Budget(), kind.name) is None  # no limit unless a manifest sets one

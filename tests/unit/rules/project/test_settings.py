@@ -10,7 +10,7 @@ import pytest
 from converter.execution.worker import DEFAULT_TIMEOUT
 from converter.service import client
 from rules.build.context import service_config
-from rules.cache.artifacts import settings_for
+from rules.cache.settings import settings_for
 from rules.cache.stores.http import HttpStore
 from rules.errors import RulesError
 from rules.project.root import load_project

@@ -19,7 +19,8 @@ from converter.spec import (
     TF1SavedModelSource,
 )
 from rules.manifest import catalog
-from rules.manifest.types import Budget, Evaluate, Manifest, Variant
+from rules.manifest.budgets import Budget
+from rules.manifest.types import Evaluate, Manifest, Variant
 from rules.project.state import BuildState, Record
 from tests.support.project import write_files
 

@@ -6,10 +6,9 @@ import dataclasses
 
 import pytest
 
-from rules.manifest.budgets import BUDGETS, BY_NAME, Limit
-from rules.manifest.types import Budget
+from rules.manifest.budgets import BUDGETS, BY_NAME, Budget, Limit
 from rules.report.device import DeviceSection, allows
-from rules.report.variant import Report, check, summary_line
+from rules.report.variant import Report, check, headline
 from tests.support.reports import device_section, report
 
 NAME = "m/int8"
@@ -121,7 +120,7 @@ def test_allowed_ops_entries(
 
 
 def test_the_text_line_names_the_runtime_and_the_gpu_refusals() -> None:
-    line = summary_line(_with(FLEX))
+    line = headline(_with(FLEX))
     assert "needs runtime 1.14 (CUMSUM v1)" in line
     assert "3 of 5 ops cannot run on the GPU delegate" in line
-    assert "GPU" not in summary_line(_with(NEW))
+    assert "GPU" not in headline(_with(NEW))

@@ -10,10 +10,10 @@ import pytest
 
 from converter.tflite.modelinfo import ModelInfo
 from rules.manifest import budgets
-from rules.manifest.budgets import BUDGETS, BY_NAME, SIZE_GROWTH
-from rules.manifest.types import Budget, budget_for
+from rules.manifest.budgets import BUDGETS, BY_NAME, SIZE_GROWTH, Budget
+from rules.manifest.types import budget_for
 from rules.report.sections import AccuracySection, Host, LatencySection, SizeSection
-from rules.report.variant import Check, Report, check, summary_line
+from rules.report.variant import Check, Report, check, headline
 from tests.support import REPO
 from tests.support.reports import HOST, accuracy_section, latency_section, report
 
@@ -223,11 +223,11 @@ def test_only_the_table_spells_a_budgets_name() -> None:
 
 
 def test_the_text_line_says_what_was_measured_or_why_not() -> None:
-    classes = summary_line(report("m", "int8", 1000, accuracy=accuracy_section(top1=0.97)))
+    classes = headline(report("m", "int8", 1000, accuracy=accuracy_section(top1=0.97)))
     assert "top-1 agreement 0.9700" in classes and "max error" not in classes
     regression = accuracy_section(top1=None, max_abs_error=0.0123)
-    assert "max error 0.0123" in summary_line(report("m", "int8", 1000, accuracy=regression))
-    skipped = summary_line(report("m", "embed", 1000))
+    assert "max error 0.0123" in headline(report("m", "int8", 1000, accuracy=regression))
+    skipped = headline(report("m", "embed", 1000))
     assert "no accuracy section (no reference)" in skipped and "max error" not in skipped
 
 
