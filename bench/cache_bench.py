@@ -184,8 +184,8 @@ def main(argv: Sequence[str]) -> int:
 
     from moto.server import ThreadedMotoServer
 
-    sys.path.insert(0, str(REPO / "tests"))
-    from servers import free_port
+    sys.path.insert(0, str(REPO))  # the tests package: its servers
+    from tests.support.servers import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

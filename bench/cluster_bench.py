@@ -15,7 +15,7 @@ the conversion service off:
 - cluster: a ``dask scheduler`` and two ``dask worker --nthreads 1``
   processes, each worker in an empty folder of its own, and nginx (WebDAV) as
   the shared cache, all on loopback and started as the cluster tests start
-  them (tests/servers.py); ``TFLITE_BUILD_EXECUTOR=dask://127.0.0.1:PORT``.
+  them (tests/support/servers.py); ``TFLITE_BUILD_EXECUTOR=dask://127.0.0.1:PORT``.
   Fresh caches: nginx's store emptied, a new local cache, and the workers'
   own input stores and caches removed.
 - local: no executor, a new local directory cache.
@@ -309,8 +309,8 @@ def stop_leftovers(started: dict[int, str], grace: float = 10.0) -> list[str]:
 def servers(leftovers: list[str]) -> Iterator[Servers]:
     """nginx and the cluster in SCRATCH, stopped on the way out, also after a failure: the
     fixtures stop what they started, then anything they left (``leftovers`` names it)."""
-    sys.path.insert(0, str(REPO / "tests"))
-    from servers import dask_cluster, nginx_webdav
+    sys.path.insert(0, str(REPO))  # the tests package: its servers
+    from tests.support.servers import dask_cluster, nginx_webdav
 
     shutil.rmtree(SCRATCH, ignore_errors=True)
     SCRATCH.mkdir(parents=True)
