@@ -383,7 +383,7 @@ def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Setti
 
 
 def markdown() -> str:
-    """The table as the README shows it (tests/test_settings.py checks that it does)."""
+    """The table as the README shows it (tests/unit/rules/project/test_settings.py checks that it does)."""
     lines = [
         "| Key in `[tool.tflite-build]` | Variable | Type | Default | Meaning |",
         "|---|---|---|---|---|",
