@@ -16,6 +16,7 @@ from typing import Any
 
 from ai_edge_litert import schema_py_generated as schema
 
+from converter.codec import Record, to_dict
 from converter.tflite import modelinfo
 from converter.tflite.gpurules import CHECKS, FLOATS, MAX_VERSIONS, Node, Tensor
 
@@ -41,7 +42,7 @@ _TYPE_NAMES = {
 
 
 @dataclass(frozen=True)
-class GpuVerdict:
+class GpuVerdict(Record):
     """Which ops the GPU delegate would leave to the CPU, and why."""
 
     rejected: dict[str, int]  # op -> how many of its nodes the delegate cannot take
@@ -53,20 +54,7 @@ class GpuVerdict:
         return not self.rejected
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "compatible": self.compatible,
-            "nodes": self.nodes,
-            "rejected": dict(self.rejected),
-            "reasons": dict(self.reasons),
-        }
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> GpuVerdict:
-        return cls(
-            rejected={str(op): int(n) for op, n in raw["rejected"].items()},
-            reasons={str(op): str(reason) for op, reason in raw["reasons"].items()},
-            nodes=int(raw["nodes"]),
-        )
+        return {**to_dict(self), "compatible": self.compatible}
 
     def sentence(self) -> str:
         if self.compatible:

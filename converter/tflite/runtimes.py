@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+
+from converter.codec import Record
 
 Version = tuple[int, int, int]
 
@@ -243,19 +244,12 @@ def first_runtime(op: str, version: int) -> str | None:
 
 
 @dataclass(frozen=True)
-class Need:
+class Need(Record):
     """The oldest runtime that can load a model, and why."""
 
     version: str  # "x.y.z"; "" when nothing is known
     because: str | None  # the op version that sets it ("FULLY_CONNECTED v12"); None: metadata
     unknown: tuple[str, ...] = ()  # builtin op versions the table does not know ("FOO v9")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "because": self.because, "unknown": list(self.unknown)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Need:
-        return cls(str(data["version"]), data.get("because"), tuple(data.get("unknown", ())))
 
 
 def needs(ops: Mapping[str, Sequence[int]], metadata: str = "") -> Need:

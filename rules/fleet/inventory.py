@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from converter.codec import Record
 from converter.tflite.runtimes import parse_version, show_version
 
 INVENTORY_FORMAT = 1
@@ -71,7 +72,7 @@ class VariantOps:
 
 
 @dataclass(frozen=True)
-class Fleet:
+class Fleet(Record):
     """Every variant's ops, by name, and their union."""
 
     variants: Mapping[str, VariantOps]

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from converter.codec import Record
 from converter.tflite.gpu import GpuVerdict
 from converter.tflite.runtimes import parse_version, show_version
 from rules.fleet.inventory import BY_METADATA, op_versions
@@ -45,7 +45,7 @@ def allows(entries: tuple[str, ...], op: str, version: int) -> bool:
 
 
 @dataclass(frozen=True)
-class DeviceSection:
+class DeviceSection(Record):
     """What the variant needs on the device, read from its flatbuffer; judges the device gates."""
 
     ops: Mapping[str, tuple[int, ...]]  # CONV_2D, CUSTOM:name, FLEX:name -> versions used
@@ -119,22 +119,3 @@ class DeviceSection:
             why = f"the runtime table has no entry for {unknown}"
             return Verdict(measured, None, why)
         return Verdict(measured, True, "")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ops": {op: list(v) for op, v in self.ops.items()},
-            "runtime": self.runtime,
-            "runtime_because": self.runtime_because,
-            "unknown_ops": list(self.unknown_ops),
-            "gpu": self.gpu.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> DeviceSection:
-        return cls(
-            ops={op: tuple(v) for op, v in data["ops"].items()},
-            runtime=data["runtime"],
-            runtime_because=data["runtime_because"],
-            unknown_ops=tuple(data["unknown_ops"]),
-            gpu=GpuVerdict.from_dict(data["gpu"]),
-        )

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from converter import versions
+from converter.codec import Record, format_number, from_json, omitted_when_none
 from converter.digest import bytes_digest, canonical_json
 from converter.errors import ConverterError
 from rules.build import keys as fingerprint
@@ -52,7 +53,6 @@ from rules.report.sections import (
     LayersSection,
     SizeSection,
     bytes_on_disk,
-    parse,
 )
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ MEASUREMENTS_FORMAT = 2  # bump when what is measured, or how, changes
 
 
 @dataclass(frozen=True)
-class Measurements:
+class Measurements(Record):
     """What a report measured, as the cache keeps it: the report's sections, without its budgets.
 
     Latency figures are kept by host (``host_id``), each with the host it was
@@ -72,31 +72,8 @@ class Measurements:
     size: SizeSection
     accuracy: AccuracySection
     latency: Mapping[str, LatencySection]
-    layers: LayersSection | None = None  # int8 variants only
-    format: int = MEASUREMENTS_FORMAT
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "format": self.format,
-            "size": self.size.to_dict(),
-            "accuracy": self.accuracy.to_dict(),
-            "latency": {key: figures.to_dict() for key, figures in self.latency.items()},
-        }
-        if self.layers is not None:
-            out["layers"] = self.layers.to_dict()
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Measurements:
-        return cls(
-            size=SizeSection.from_dict(data["size"]),
-            accuracy=AccuracySection.from_dict(data["accuracy"]),
-            latency={
-                key: LatencySection.from_dict(figures) for key, figures in data["latency"].items()
-            },
-            layers=LayersSection.from_dict(data["layers"]) if "layers" in data else None,
-            format=data["format"],
-        )
+    layers: LayersSection | None = omitted_when_none()  # int8 variants only
+    format: int = format_number(MEASUREMENTS_FORMAT)
 
 
 @functools.cache
@@ -246,7 +223,7 @@ def fetch(job: ReportJob, build: Build) -> Plan:
     if hit is not None:
         # Not what this version stores: measured again, and stored over.
         with contextlib.suppress(ValueError):
-            found.cached = parse(Measurements.from_dict, hit.artifact, "measurements")
+            found.cached = from_json(Measurements.from_dict, hit.artifact, "measurements")
     if found.cached is None:
         found.reference = _fetch_reference(build.cache(), found.reference_key)
     return found

@@ -1,26 +1,26 @@
 """The sections of a variant's report as data (size, latency, accuracy), and how each is measured.
 
-Each section is a frozen dataclass that writes its part of the report's JSON
-(``to_dict``) and reads it back (``from_dict``), and answers a budget's two
-questions: the figure it limits, and why that figure is missing.
+Each section is a record (``converter.codec``: it writes its part of the
+report's JSON and reads it back) that answers a budget's two questions: the
+figure it limits, and why that figure is missing.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
+from converter.codec import Record, from_dict, omitted_when_none, to_dict
 from rules.build.jobs import ReportJob
 
 # An error metric as a report keeps it: six significant digits; infinities as "inf" or "-inf",
 # which JSON cannot hold as numbers; None for NaN.
 Metric = float | str | None
-T = TypeVar("T")
+LAYERS_MEASURE = "rmse_scale: RMSE against the op in float, in output quantization steps"
 
 
 class Section(Protocol):
@@ -35,24 +35,6 @@ class Section(Protocol):
         ...
 
 
-def parse(from_dict: Callable[[Mapping[str, Any]], T], text: str | bytes, what: str) -> T:
-    """``from_dict`` of JSON text; ValueError, saying what it is not, if it is not one.
-
-    A file that is not what it should be (hand-edited, truncated, from another
-    version) is then one error for the caller to report, not a traceback.
-    """
-    try:
-        data = json.loads(text)
-    except ValueError as e:
-        raise ValueError(f"not {what} (not JSON: {e})") from e
-    try:
-        if not isinstance(data, dict):
-            raise TypeError(f"a JSON {type(data).__name__}")
-        return from_dict(data)
-    except (KeyError, TypeError, AttributeError) as e:
-        raise ValueError(f"not {what} ({type(e).__name__}: {e})") from e
-
-
 def bytes_on_disk(path: Path | None) -> int | None:
     if path is None or not path.exists():
         return None
@@ -62,7 +44,7 @@ def bytes_on_disk(path: Path | None) -> int | None:
 
 
 @dataclass(frozen=True)
-class SizeSection:
+class SizeSection(Record):
     """The artifact's anatomy, read from its flatbuffer, and its size against the source's and float32's."""
 
     size: int
@@ -75,9 +57,9 @@ class SizeSection:
     signatures: tuple[Mapping[str, Any], ...]
     min_runtime_version: str
     conversion: Mapping[str, Any] | None  # the converter's own metadata
-    source_bytes: int | None = None  # the source model on disk
-    vs_source: float | None = None
-    vs_float32: float | None = None  # against the model's float32 variant, when it has one
+    source_bytes: int | None = omitted_when_none()  # the source model on disk
+    vs_source: float | None = omitted_when_none()
+    vs_float32: float | None = omitted_when_none()  # against the model's float32 variant
 
     def figure(self, name: str) -> float | None:
         value: float | None = getattr(self, name)
@@ -101,51 +83,18 @@ class SizeSection:
         vs_source = round(info.size / source_bytes, 4)
         return dataclasses.replace(section, source_bytes=source_bytes, vs_source=vs_source)
 
-    def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out["subgraphs"], out["signatures"] = list(out["subgraphs"]), list(out["signatures"])
-        for name in ("source_bytes", "vs_source", "vs_float32"):
-            if out[name] is None:
-                del out[name]
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SizeSection:
-        return cls(
-            size=data["size"],
-            parameters=data["parameters"],
-            constant_bytes=dict(data["constant_bytes"]),
-            ops=dict(data["ops"]),
-            select_tf_ops=data["select_tf_ops"],
-            custom_ops=data["custom_ops"],
-            subgraphs=tuple(data["subgraphs"]),
-            signatures=tuple(data["signatures"]),
-            min_runtime_version=data["min_runtime_version"],
-            conversion=data["conversion"],
-            source_bytes=data.get("source_bytes"),
-            vs_source=data.get("vs_source"),
-            vs_float32=data.get("vs_float32"),
-        )
-
 
 @dataclass(frozen=True)
-class Host:
+class Host(Record):
     """The machine a latency figure belongs to."""
 
     cpu: str
     cores: int
     runtime: str  # the interpreter and its version
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Host:
-        return cls(data["cpu"], data["cores"], data["runtime"])
-
 
 @dataclass(frozen=True)
-class LatencySection:
+class LatencySection(Record):
     """One latency measurement on one host, or why the stock interpreter could not run the model.
 
     ``this_host`` is None while it sits in the cached measurements, kept by
@@ -154,14 +103,14 @@ class LatencySection:
     """
 
     host: Host
-    median_ms: float | None = None
-    p90_ms: float | None = None
-    batch: int | None = None
-    threads: int | None = None
-    runs: int | None = None
-    note: str | None = None
-    error: str | None = None  # the interpreter's, when it could not run the model
-    this_host: bool | None = None
+    median_ms: float | None = omitted_when_none()
+    p90_ms: float | None = omitted_when_none()
+    batch: int | None = omitted_when_none()
+    threads: int | None = omitted_when_none()
+    runs: int | None = omitted_when_none()
+    note: str | None = omitted_when_none()
+    error: str | None = omitted_when_none()  # the interpreter's, when it could not run the model
+    this_host: bool | None = omitted_when_none()
 
     def figure(self, name: str) -> float | None:
         value: float | None = getattr(self, name) if self.this_host else None
@@ -170,17 +119,9 @@ class LatencySection:
     def why_unmeasured(self, reason: str) -> str:
         return reason.format(error=self.error or "no latency was measured")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> LatencySection:
-        names = [f.name for f in dataclasses.fields(cls) if f.name != "host"]
-        return cls(Host.from_dict(data["host"]), **{name: data.get(name) for name in names})
-
 
 @dataclass(frozen=True)
-class OutputErrors:
+class OutputErrors(Record):
     """One output against its reference: ``converter.evaluation.evaluate.Errors`` as a report keeps it."""
 
     max_abs_error: Metric
@@ -190,16 +131,9 @@ class OutputErrors:
     snr_db: Metric  # "inf" when the outputs are identical
     top1_agreement: float | None  # None for an output without a class axis
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> OutputErrors:
-        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
-
 
 @dataclass(frozen=True)
-class AccuracySection:
+class AccuracySection(Record):
     """The variant against the source model run in TensorFlow on the same inputs, or why not.
 
     A skipped section holds its reason and nothing else. ``accuracy``,
@@ -207,16 +141,16 @@ class AccuracySection:
     came with labels.
     """
 
-    skipped: str | None = None
+    skipped: str | None = omitted_when_none()
     reference: str | None = None
     data: str | None = None  # where the inputs came from
     outputs_matched_by: str | None = None  # "name" or "position"
     primary_output: str | None = None  # the output that accuracy and top-1 agreement are about
     outputs: Mapping[str, OutputErrors] = field(default_factory=dict)
     max_abs_error: float | None = None  # over every output
-    accuracy: float | None = None
-    reference_accuracy: float | None = None
-    accuracy_drop: float | None = None
+    accuracy: float | None = omitted_when_none()
+    reference_accuracy: float | None = omitted_when_none()
+    accuracy_drop: float | None = omitted_when_none()
 
     @classmethod
     def measure(
@@ -272,42 +206,12 @@ class AccuracySection:
     def to_dict(self) -> dict[str, Any]:
         if self.skipped is not None:
             return {"skipped": self.skipped}
-        out: dict[str, Any] = {
-            "reference": self.reference,
-            "data": self.data,
-            "outputs_matched_by": self.outputs_matched_by,
-            "primary_output": self.primary_output,
-            "output": None if self.output is None else self.output.to_dict(),
-            "outputs": {name: errors.to_dict() for name, errors in self.outputs.items()},
-            "max_abs_error": self.max_abs_error,
-        }
-        if self.accuracy is not None:
-            out["accuracy"] = self.accuracy
-            out["reference_accuracy"] = self.reference_accuracy
-            out["accuracy_drop"] = self.accuracy_drop
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AccuracySection:
-        if "skipped" in data:
-            return cls(skipped=data["skipped"])
-        return cls(
-            reference=data["reference"],
-            data=data["data"],
-            outputs_matched_by=data["outputs_matched_by"],
-            primary_output=data["primary_output"],
-            outputs={
-                name: OutputErrors.from_dict(errors) for name, errors in data["outputs"].items()
-            },
-            max_abs_error=data["max_abs_error"],
-            accuracy=data.get("accuracy"),
-            reference_accuracy=data.get("reference_accuracy"),
-            accuracy_drop=data.get("accuracy_drop"),
-        )
+        output = self.output
+        return {**to_dict(self), "output": None if output is None else output.to_dict()}
 
 
 @dataclass(frozen=True)
-class OpError:
+class OpError(Record):
     """One quantized op's error against the same op run in float (``converter.protocol.LayerError``)."""
 
     layer: str
@@ -319,11 +223,11 @@ class OpError:
 
     def to_dict(self) -> dict[str, Any]:
         # JSON has no infinity or NaN (an op whose scale is 0): "inf" and null, as metrics are.
-        return {k: _json_number(v) for k, v in dataclasses.asdict(self).items()}
+        return {k: _json_number(v) for k, v in to_dict(self).items()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OpError:
-        return cls(**{f.name: _from_json_number(data[f.name]) for f in dataclasses.fields(cls)})
+        return from_dict(cls, {k: _from_json_number(v) for k, v in data.items()})
 
 
 def _json_number(value: Any) -> Any:
@@ -339,7 +243,7 @@ def _from_json_number(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class LayersSection:
+class LayersSection(Record):
     """An int8 variant's quantized ops, worst first, each against float execution; or why not.
 
     Measured by TF's QuantizationDebugger on the model as the artifact is
@@ -347,7 +251,7 @@ class LayersSection:
     the evaluate data or else the calibration samples.
     """
 
-    skipped: str | None = None
+    skipped: str | None = omitted_when_none()
     data: str | None = None
     kept_float: tuple[str, ...] = ()
     ops: tuple[OpError, ...] = ()
@@ -375,22 +279,7 @@ class LayersSection:
     def to_dict(self) -> dict[str, Any]:
         if self.skipped is not None:
             return {"skipped": self.skipped}
-        return {
-            "data": self.data,
-            "kept_float": list(self.kept_float),
-            "ops": [op.to_dict() for op in self.ops],
-            "measure": "rmse_scale: RMSE against the op in float, in output quantization steps",
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> LayersSection:
-        if "skipped" in data:
-            return cls(skipped=data["skipped"])
-        return cls(
-            data=data["data"],
-            kept_float=tuple(data["kept_float"]),
-            ops=tuple(OpError.from_dict(op) for op in data["ops"]),
-        )
+        return {**to_dict(self), "measure": LAYERS_MEASURE}
 
 
 def reference_inputs(job: ReportJob, runner: Any) -> tuple[dict[str, Any], Any, str]:

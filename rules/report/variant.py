@@ -1,7 +1,7 @@
 """A variant's report: its sections (``rules.report.sections``), its budget checks, its one-line summary.
 
-Data first, as frozen dataclasses that write the report's JSON (``to_dict``)
-and read it back (``from_dict``), with fixed number formats, so a report is the
+Data first, as records (``converter.codec``) that write the report's JSON and
+read it back, with fixed number formats, so a report is the
 same bytes for the same artifact except for its latency section, the one
 wall-clock measurement (labelled as the host CPU's). Every budget is checked
 through the one table in ``rules.manifest.budgets``: the figure its row names, its
@@ -10,12 +10,12 @@ comparison, its sentences.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from converter.codec import Record, format_number, from_dict, from_json, omitted_when_none
 from rules.build.jobs import ReportJob
 from rules.manifest.budgets import BY_NAME, Budget, BudgetKind, Limit, number
 from rules.report.device import DeviceSection
@@ -25,7 +25,6 @@ from rules.report.sections import (
     LayersSection,
     Section,
     SizeSection,
-    parse,
 )
 
 if TYPE_CHECKING:
@@ -35,15 +34,15 @@ REPORT_FORMAT = 9  # bump when a report gains or changes a section: reports reru
 
 
 @dataclass(frozen=True)
-class Check:
+class Check(Record):
     """One budget against one figure; ``passed`` is None when the figure was not measured."""
 
     budget: str
     limit: Limit
     measured: float | str | None
     passed: bool | None
-    sentence: str | None = None  # the breach as the user reads it, when it failed
-    why: str | None = None  # why it could not be measured (not said of one the summary checks)
+    sentence: str | None = omitted_when_none()  # the breach as the user reads it, when it failed
+    why: str | None = omitted_when_none()  # why it could not be measured (not by the summary)
 
     @property
     def kind(self) -> BudgetKind:
@@ -73,29 +72,15 @@ class Check:
         sentence = None if verdict.passed else f"{name}: over budget: {verdict.detail}"
         return cls(kind.name, limit, verdict.measured, verdict.passed, sentence)
 
-    def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        if isinstance(self.limit, tuple):
-            out["limit"] = list(self.limit)
-        return {k: v for k, v in out.items() if v is not None or k not in ("sentence", "why")}
-
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Check:
         if data["budget"] not in BY_NAME:
             raise KeyError(f"no budget named {data['budget']!r}")
-        limit = data["limit"]
-        return cls(
-            data["budget"],
-            tuple(limit) if isinstance(limit, list) else limit,
-            data["measured"],
-            data["passed"],
-            data.get("sentence"),
-            data.get("why"),
-        )
+        return from_dict(cls, data)
 
 
 @dataclass(frozen=True)
-class Report:
+class Report(Record):
     """One variant's report: ``<variant>.report.json``."""
 
     model: str
@@ -106,8 +91,8 @@ class Report:
     accuracy: AccuracySection
     device: DeviceSection  # what it needs on the device: runtime, ops, GPU delegate
     budgets: tuple[Check, ...] = ()
-    layers: LayersSection | None = None  # int8 variants: each quantized op's error
-    format: int = REPORT_FORMAT
+    layers: LayersSection | None = omitted_when_none()  # int8 variants: each quantized op's error
+    format: int = format_number(REPORT_FORMAT)
 
     @property
     def name(self) -> str:
@@ -131,37 +116,6 @@ class Report:
         section = self.section(kind)
         return kind.unmeasured if section is None else section.why_unmeasured(kind.unmeasured)
 
-    def to_dict(self) -> dict[str, Any]:
-        out = {
-            "format": self.format,
-            "model": self.model,
-            "variant": self.variant,
-            "artifact": self.artifact,
-            "size": self.size.to_dict(),
-            "latency": self.latency.to_dict(),
-            "accuracy": self.accuracy.to_dict(),
-            "device": self.device.to_dict(),
-            "budgets": [c.to_dict() for c in self.budgets],
-        }
-        if self.layers is not None:
-            out["layers"] = self.layers.to_dict()
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Report:
-        return cls(
-            model=data["model"],
-            variant=data["variant"],
-            artifact=data["artifact"],
-            size=SizeSection.from_dict(data["size"]),
-            latency=LatencySection.from_dict(data["latency"]),
-            accuracy=AccuracySection.from_dict(data["accuracy"]),
-            device=DeviceSection.from_dict(data["device"]),
-            budgets=tuple(Check.from_dict(c) for c in data["budgets"]),
-            layers=LayersSection.from_dict(data["layers"]) if "layers" in data else None,
-            format=data["format"],
-        )
-
     def to_json(self) -> str:
         """The report file's text: sorted keys, two-space indents."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
@@ -169,7 +123,7 @@ class Report:
     @classmethod
     def from_json(cls, text: str | bytes) -> Report:
         """The report in a report file's text; ValueError if it is not one."""
-        return parse(cls.from_dict, text, "a report")
+        return from_json(cls.from_dict, text, "a report")
 
 
 def check(name: str, budget: Budget | None, report: Report) -> tuple[Check, ...]:

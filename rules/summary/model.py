@@ -11,16 +11,16 @@ the change adds. Integer variants keep their worst quantized ops
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from converter.codec import Record, format_number, from_json
 from rules.fleet.inventory import Fleet, VariantOps, changes
 from rules.manifest.budgets import SIZE_GROWTH, number
-from rules.report.sections import Host, Metric, parse
+from rules.report.sections import Host, Metric
 from rules.report.variant import Check, Report
 from rules.summary.ranking import Ranking
 
@@ -33,7 +33,7 @@ def _number(value: Metric) -> float | str | None:
 
 
 @dataclass(frozen=True)
-class Delta:
+class Delta(Record):
     """One variant against the baseline."""
 
     size: int  # the baseline's
@@ -42,16 +42,9 @@ class Delta:
     accuracy: float | None  # the baseline's
     accuracy_delta: float | None
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Delta:
-        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
-
 
 @dataclass(frozen=True)
-class Row:
+class Row(Record):
     """One variant's line of the summary."""
 
     model: str
@@ -136,31 +129,9 @@ class Row:
             breaches=(*self.breaches, check.sentence or ""),
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        out["latency_host"] = None if self.latency_host is None else self.latency_host.to_dict()
-        out["breaches"] = list(self.breaches)
-        out["baseline"] = None if self.baseline is None else self.baseline.to_dict()
-        out["layers"] = None if self.layers is None else self.layers.to_dict()
-        out["gpu_rejected"] = dict(self.gpu_rejected)
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Row:
-        # "layers" came in format 4, the device fields in 5: an older summary has none.
-        later = ("layers", "runtime", "runtime_because", "gpu_rejected")
-        fields = {f.name: data[f.name] for f in dataclasses.fields(cls) if f.name not in later}
-        fields.update({name: data[name] for name in later[1:] if name in data})
-        host, baseline, layers = data["latency_host"], data["baseline"], data.get("layers")
-        fields["latency_host"] = None if host is None else Host.from_dict(host)
-        fields["breaches"] = tuple(data["breaches"])
-        fields["baseline"] = None if baseline is None else Delta.from_dict(baseline)
-        fields["layers"] = None if layers is None else Ranking.from_dict(layers)
-        return cls(**fields)
-
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(Record):
     """The summary against its baseline: where it came from, the total delta, what came and went."""
 
     source: str
@@ -172,29 +143,9 @@ class Comparison:
     # the baseline has no inventory (an older summary).
     ops_added: tuple[str, ...] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            **dataclasses.asdict(self),
-            "added": list(self.added),
-            "removed": list(self.removed),
-            "ops_added": None if self.ops_added is None else list(self.ops_added),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
-        ops_added = data.get("ops_added")
-        return cls(
-            data["source"],
-            data["total_bytes"],
-            data["total_delta"],
-            tuple(data["added"]),
-            tuple(data["removed"]),
-            None if ops_added is None else tuple(ops_added),
-        )
-
 
 @dataclass(frozen=True)
-class Summary:
+class Summary(Record):
     """``summary.json``: every variant's row, sorted by model and variant."""
 
     variants: tuple[Row, ...]
@@ -204,29 +155,7 @@ class Summary:
     ops: Fleet = field(
         default_factory=lambda: Fleet({})
     )  # the fleet's op inventory, as ``doit ops`` writes it
-    format: int = SUMMARY_FORMAT
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": self.format,
-            "variants": [row.to_dict() for row in self.variants],
-            "total_bytes": self.total_bytes,
-            "missing_reports": list(self.missing_reports),
-            "baseline": None if self.baseline is None else self.baseline.to_dict(),
-            "ops": self.ops.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Summary:
-        baseline, ops = data["baseline"], data.get("ops")
-        return cls(
-            variants=tuple(Row.from_dict(row) for row in data["variants"]),
-            total_bytes=data["total_bytes"],
-            missing_reports=tuple(data["missing_reports"]),
-            baseline=None if baseline is None else Comparison.from_dict(baseline),
-            ops=Fleet({}) if ops is None else Fleet.from_dict(ops),
-            format=data["format"],
-        )
+    format: int = format_number(SUMMARY_FORMAT)
 
     def to_json(self) -> str:
         """The text of ``summary.json``: sorted keys, two-space indents."""
@@ -267,7 +196,7 @@ class Baseline:
     @classmethod
     def from_json(cls, text: str | bytes) -> Baseline:
         """The baseline in a summary.json's text; ValueError if it is not one."""
-        return parse(cls.from_dict, text, "a summary")
+        return from_json(cls.from_dict, text, "a summary")
 
 
 def collect(reports: list[Path]) -> Summary:

@@ -7,12 +7,10 @@ each in ``summary.md`` and a chart each in ``summary.html``.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
+from converter.codec import Record
 from rules.report.sections import LayersSection, Metric
 
 RANKED_OPS = 12  # the worst ops a row keeps of its report's ranking: summary.json stays small
@@ -39,7 +37,7 @@ def steps(value: Metric) -> str:
 
 
 @dataclass(frozen=True)
-class RankedOp:
+class RankedOp(Record):
     """One quantized op of a ranking: ``rules.report.sections.OpError`` as the summary keeps it."""
 
     layer: str
@@ -47,16 +45,9 @@ class RankedOp:
     rmse_scale: Metric  # against the op in float, in output quantization steps
     max_abs_error: Metric  # in the output's real units
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RankedOp:
-        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
-
 
 @dataclass(frozen=True)
-class Ranking:
+class Ranking(Record):
     """An integer variant's worst quantized ops, worst first, and the layers it keeps in float.
 
     The report holds every op; a row keeps the ``RANKED_OPS`` worst, and how
@@ -84,18 +75,3 @@ class Ranking:
         for op in self.ops:
             worst.setdefault(op.layer, op.rmse_scale)
         return list(worst.items())[:count]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ops": [op.to_dict() for op in self.ops],
-            "measured": self.measured,
-            "kept_float": list(self.kept_float),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Ranking:
-        return cls(
-            tuple(RankedOp.from_dict(op) for op in data["ops"]),
-            data["measured"],
-            tuple(data["kept_float"]),
-        )
