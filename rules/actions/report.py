@@ -24,14 +24,15 @@ def report(job: ReportJob, build: Build) -> dict[str, Any] | TaskFailed:
     from rules.report import measurements
     from rules.report.variant import build_report, headline
 
+    on = measurements.Measuring.of(build)
     try:
-        found = measurements.fetch(job, build)
+        found = measurements.fetch(job, on)
         measured = found.cached
         origin = "cache"
         if measured is None:
-            measured = measurements.measure(job, build, found)
+            measured = measurements.measure(job, on, found)
             origin = "measured"
-        timing = measurements.latency_for(job, build, found, measured)
+        timing = measurements.latency_for(job, on, found, measured)
     except FileNotFoundError as e:
         return TaskFailed(f"{job.name}: {e.filename} does not exist (run convert first)")
     data = build_report(job, measured, timing)

@@ -31,7 +31,7 @@ import io
 import json
 import os
 import platform
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
@@ -56,6 +56,7 @@ from rules.report.sections import (
 )
 
 if TYPE_CHECKING:
+    from converter.api import Engine
     from rules.cache.artifacts import ArtifactCache
 
 MEASUREMENTS_FORMAT = 2  # bump when what is measured, or how, changes
@@ -105,6 +106,38 @@ def _litert_version() -> str:
 
 
 @dataclass
+class Measuring:
+    """What measuring a report takes from its build, and nothing else.
+
+    ``cache`` opens this process's cache (None: the cache is off); ``engine``
+    this process's TensorFlow worker, on first use. The two memos live as long
+    as the build: the source's outputs by reference key (one TF run per model
+    and inputs) and each report's plan.
+    """
+
+    root: Path
+    state: BuildState
+    measure_latency: str  # the setting: "always", or only where a budget needs this host's figure
+    cache: Callable[[], ArtifactCache] | None
+    engine: Callable[[], Engine]
+    references: dict[str, dict[str, Any]]
+    plans: dict[str, object]
+
+    @classmethod
+    def of(cls, build: Build) -> Measuring:
+        project = build.project
+        return cls(
+            project.root,
+            build.state,
+            project.measure_latency,
+            build.cache if build.caching else None,
+            build.engine,
+            build.references,
+            build.plans,
+        )
+
+
+@dataclass
 class Plan:
     """What one report is measured from, and the keys that name its cached results."""
 
@@ -117,7 +150,7 @@ class Plan:
     fetched: bool = field(default=False, repr=False)
 
 
-def plan(job: ReportJob, build: Build) -> Plan:
+def plan(job: ReportJob, on: Measuring) -> Plan:
     """The keys of ``job``'s measurements and reference, worked out once per process.
 
     The reference is keyed by the source's key and the inputs it runs on: the
@@ -126,10 +159,10 @@ def plan(job: ReportJob, build: Build) -> Plan:
     the task's recipe (already in the source key) and the file's name, so that a
     fresh clone finds the report without running the task.
     """
-    known = build.plans.get(job.name)
+    known = on.plans.get(job.name)
     if isinstance(known, Plan):
         return known
-    manifest, state = job.manifest, build.state
+    manifest, state = job.manifest, on.state
     evaluate = job.evaluate
     made_by_task = (
         evaluate is not None and manifest.task is not None and evaluate.data not in manifest.deps
@@ -137,12 +170,12 @@ def plan(job: ReportJob, build: Build) -> Plan:
     inputs = None
     if made_by_task:
         assert evaluate is not None
-        on = {"evaluate": fingerprint.relative(build.project.root, str(evaluate.data))}
+        data = {"evaluate": fingerprint.relative(on.root, str(evaluate.data))}
     else:
         inputs = _read_inputs(job)
-        on = {"inputs": _arrays_digest(inputs[0]) if inputs[0] is not None else inputs[2]}
+        data = {"inputs": _arrays_digest(inputs[0]) if inputs[0] is not None else inputs[2]}
     reference_key = bytes_digest(
-        canonical_json({"source": source_key(job, build.project.root, state), **on}).encode()
+        canonical_json({"source": source_key(job, on.root, state), **data}).encode()
     )
     key = bytes_digest(
         canonical_json(
@@ -159,7 +192,7 @@ def plan(job: ReportJob, build: Build) -> Plan:
         ).encode()
     )
     result = Plan(key, reference_key, inputs)
-    build.plans[job.name] = result
+    on.plans[job.name] = result
     return result
 
 
@@ -212,27 +245,27 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def fetch(job: ReportJob, build: Build) -> Plan:
+def fetch(job: ReportJob, on: Measuring) -> Plan:
     """The plan, with whatever the cache holds for it: the measurements, else the reference."""
-    found = plan(job, build)
-    if found.fetched or not build.caching:
+    found = plan(job, on)
+    if found.fetched or on.cache is None:
         return found
     found.fetched = True
-    cache = build.cache()
+    cache = on.cache()
     hit = cache.fetch(_measurements_key(found.key))
     if hit is not None:
         # Not what this version stores: measured again, and stored over.
         with contextlib.suppress(ValueError):
             found.cached = from_json(Measurements.from_dict, hit.artifact, "measurements")
     if found.cached is None:
-        found.reference = _fetch_reference(build.cache(), found.reference_key)
+        found.reference = _fetch_reference(cache, found.reference_key)
     return found
 
 
-def can_do_without_source(job: ReportJob, build: Build) -> bool:
+def can_do_without_source(job: ReportJob, on: Measuring) -> bool:
     """Whether this report can be made without the source model on disk (from the cache)."""
     try:
-        found = fetch(job, build)
+        found = fetch(job, on)
     except FileNotFoundError:
         return False
     if found.cached is not None:
@@ -270,7 +303,7 @@ def _fetch_reference(cache: ArtifactCache, key: str) -> tuple[dict[str, Any], in
 
 
 def reference(
-    job: ReportJob, build: Build, found: Plan, inputs: dict[str, Any]
+    job: ReportJob, on: Measuring, found: Plan, inputs: dict[str, Any]
 ) -> tuple[dict[str, Any], int | None]:
     """The source model's outputs on ``inputs``, and the source's size on disk.
 
@@ -282,17 +315,17 @@ def reference(
         return found.reference
     if job.source is not None and not job.source.exists():
         raise ValueError(f"no reference: the source model {job.source} is not on disk")
-    memo = build.references.get(found.reference_key)
+    memo = on.references.get(found.reference_key)
     if memo is None:
-        outputs = build.engine().run_reference(job.model_source, inputs)[0]
-        memo = build.references[found.reference_key] = outputs
-        if build.caching:
-            _store_reference(build, found.reference_key, outputs, bytes_on_disk(job.source))
+        outputs = on.engine().run_reference(job.model_source, inputs)[0]
+        memo = on.references[found.reference_key] = outputs
+        if on.cache is not None:
+            _store_reference(on.cache(), found.reference_key, outputs, bytes_on_disk(job.source))
     found.reference = (memo, bytes_on_disk(job.source))
     return found.reference
 
 
-def measure(job: ReportJob, build: Build, found: Plan) -> Measurements:
+def measure(job: ReportJob, on: Measuring, found: Plan) -> Measurements:
     """Measure the report afresh (the cache did not hold it), and keep what can be kept."""
     from converter.evaluation.evaluate import Runner
 
@@ -302,7 +335,7 @@ def measure(job: ReportJob, build: Build, found: Plan) -> Measurements:
     try:
         if inputs is None:
             raise ValueError(origin)
-        outputs, source_bytes = reference(job, build, found, inputs)
+        outputs, source_bytes = reference(job, on, found, inputs)
         candidate = Runner(job.artifact.read_bytes())
         quality = AccuracySection.measure(candidate, inputs, labels, origin, outputs)
     except (RuntimeError, ValueError, ConverterError) as e:
@@ -312,7 +345,7 @@ def measure(job: ReportJob, build: Build, found: Plan) -> Measurements:
         source_bytes = bytes_on_disk(job.source)
     layers = None
     if per_layer(job):
-        layers, measurable = _layers(job, build, inputs if job.evaluate is not None else None)
+        layers, measurable = _layers(job, on, inputs if job.evaluate is not None else None)
         keep = keep and measurable
     here = host()
     measured = Measurements(
@@ -321,14 +354,14 @@ def measure(job: ReportJob, build: Build, found: Plan) -> Measurements:
         {host_id(here): _latency(job, here)},
         layers,
     )
-    if keep and build.caching:
-        store(build.cache(), found, measured)
+    if keep and on.cache is not None:
+        store(on.cache(), found, measured)
     found.inputs = None  # the arrays can be large, and this report is done with them
     return measured
 
 
 def _layers(
-    job: ReportJob, build: Build, inputs: dict[str, Any] | None
+    job: ReportJob, on: Measuring, inputs: dict[str, Any] | None
 ) -> tuple[LayersSection, bool]:
     """The per-layer section, and whether it may be cached (a worker that died may not).
 
@@ -347,7 +380,7 @@ def _layers(
     kept = tuple(stamp.get("kept_float") or ())
     options = replace(job.variant.options, keep_float=KeepFloat(layers=kept) if kept else None)
     try:
-        outcome = build.engine().run_layers(job.model_source, options, inputs)
+        outcome = on.engine().run_layers(job.model_source, options, inputs)
     except ConverterError as e:
         return LayersSection(skipped=_first_line(e)), not isinstance(e, WorkerError)
     return LayersSection.measured(outcome), True
@@ -360,7 +393,7 @@ def _latency(job: ReportJob, here: Host) -> LatencySection:
 
 
 def latency_for(
-    job: ReportJob, build: Build, found: Plan, measured: Measurements
+    job: ReportJob, on: Measuring, found: Plan, measured: Measurements
 ) -> LatencySection:
     """The latency section: this host's figure, measured now when the cache has none for it.
 
@@ -373,11 +406,11 @@ def latency_for(
     if figures is None:
         limits = job.budget.limits() if job.budget is not None else []
         wanted = any(kind.per_host for kind, _ in limits)
-        if wanted or build.project.measure_latency == "always" or not measured.latency:
+        if wanted or on.measure_latency == "always" or not measured.latency:
             figures = _latency(job, here)
             latency = {**measured.latency, host_id(here): figures}
-            if build.caching:
-                store(build.cache(), found, replace(measured, latency=latency))
+            if on.cache is not None:
+                store(on.cache(), found, replace(measured, latency=latency))
         else:
             other = measured.latency[min(measured.latency)]  # any one, but always the same
             return replace(other, this_host=False)
@@ -385,14 +418,14 @@ def latency_for(
 
 
 def _store_reference(
-    build: Build, key: str, outputs: dict[str, Any], source_bytes: int | None
+    cache: ArtifactCache, key: str, outputs: dict[str, Any], source_bytes: int | None
 ) -> None:
     import numpy as np
 
     buffer = io.BytesIO()
     np.savez(buffer, **outputs)
     record = {"reference_for": key, "outputs": list(outputs), "source_bytes": source_bytes}
-    build.cache().store(_reference_key(key), buffer.getvalue(), record, "")
+    cache.store(_reference_key(key), buffer.getvalue(), record, "")
 
 
 def store(cache: ArtifactCache, found: Plan, measured: Measurements) -> None:

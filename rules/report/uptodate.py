@@ -40,7 +40,8 @@ class WithoutSource(UpToDate):
     def __call__(self, task: object) -> bool:
         from rules.report import measurements  # here: numpy, only when a gate is asked
 
-        return measurements.can_do_without_source(self.job, self.build)
+        on = measurements.Measuring.of(self.build)
+        return measurements.can_do_without_source(self.job, on)
 
 
 def report_stats(job: ReportJob, state: BuildState) -> str:
