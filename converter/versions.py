@@ -15,6 +15,9 @@ provenance stamp takes its versions from here, so they cannot disagree:
 from __future__ import annotations
 
 import functools
+import os
+import re
+import sys
 from pathlib import Path
 
 PROJECT = "tflite-build"
@@ -30,12 +33,43 @@ INTERPRETER = "ai-edge-litert"
 
 def version(distribution: str) -> str:
     """An installed distribution's version ('' if absent)."""
-    import importlib.metadata  # here: a no-op build that needs no version never pays for it
+    found = _installed().get(_normalized(distribution))
+    if found:
+        return found
+    import importlib.metadata  # here: the rare install without a well-formed .dist-info folder
 
     try:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
         return ""
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+@functools.cache
+def _installed() -> dict[str, str]:
+    """Normalized name -> version of every distribution with a ``.dist-info`` folder on ``sys.path``.
+
+    An installer names the folder ``{name}-{version}.dist-info``, so one listing
+    of each path entry answers every lookup: a no-op build reads its versions in
+    a fraction of a millisecond instead of parsing each one's METADATA. As
+    ``importlib.metadata`` does, the first entry on the path that has a
+    distribution wins.
+    """
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if name.endswith(".dist-info"):
+                dist, dash, found_version = name[: -len(".dist-info")].partition("-")
+                if dash and found_version and "-" not in found_version:
+                    found.setdefault(_normalized(dist), found_version)
+    return found
 
 
 def tensorflow_version() -> str:
@@ -67,3 +101,4 @@ def forget() -> None:
     """Read the versions afresh (after an install in this process; tests)."""
     for recipe in (conversion, measurement, environment):
         recipe.cache_clear()
+    _installed.cache_clear()

@@ -38,7 +38,7 @@ def job_for(
         inputs=inputs_of(manifest, variant),
         root=project.root,
         manifest=manifest.path,
-        output=layout.artifact(project.build_dir, manifest.name, variant.name),
+        stem=layout.stem(project.build_dir, manifest.name, variant.name),
         fingerprint=fingerprint_of(project.root, manifest, variant, source),
         discovers=discovers(manifest, variant),
     )

@@ -25,7 +25,7 @@ class ConvertJob:
     inputs: tuple[Path, ...]  # files and directories the conversion reads
     root: Path
     manifest: Path
-    output: Path
+    stem: str  # every file of the variant is this plus a suffix (rules.build.layout.stem)
     fingerprint: dict[str, Any]
     discovers: bool = False  # its Python code runs in the worker: it has discovered inputs
 
@@ -41,13 +41,18 @@ class ConvertJob:
     def fingerprint_json(self) -> str:
         return canonical_json(self.fingerprint)
 
+    @functools.cached_property
+    def output(self) -> Path:
+        """The artifact (a path made when first asked for: a no-op build never asks)."""
+        return Path(self.stem + layout.ARTIFACT)
+
     @property
     def sidecar(self) -> Path:
-        return layout.beside(self.output, layout.SIDECAR)
+        return Path(self.stem + layout.SIDECAR)
 
     @property
     def log(self) -> Path:
-        return layout.beside(self.output, layout.LOG)
+        return Path(self.stem + layout.LOG)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from converter import versions
 from converter.files import write_atomic
-from rules.build import keys
+from rules.build import keys, layout
 from rules.build.context import Build
 from rules.build.jobs import ConvertJob
 from rules.build.uptodate import UpToDate
@@ -74,13 +74,17 @@ def stat_signature(job: ConvertJob, state: BuildState, discovered: tuple[str, ..
     The manifest's own stats stand for the options it sets, and the tool versions
     are part of it too; when all of this is unchanged so is the key.
     """
-    inputs = [str(job.manifest)]
-    for path in job.inputs:
-        inputs += state.files(str(path))
-    inputs += [str(job.root / path) for path in discovered]
+
+    def paths() -> list[str]:
+        inputs = [str(job.manifest)]
+        for path in job.inputs:
+            inputs += state.files(str(path))
+        return inputs + [str(job.root / path) for path in discovered]
+
     tools = ",".join(versions.environment().values())
-    output = state.stats([str(job.output)])
-    return f"{tools}|{state.stats(inputs, this_build=True)}|{output}"
+    inputs = state.input_stats((job.manifest, job.inputs, discovered), paths)
+    output = state.stats([job.stem + layout.ARTIFACT])
+    return f"{tools}|{inputs}|{output}"
 
 
 def still_built(job: ConvertJob, state: BuildState, record: Record) -> bool:

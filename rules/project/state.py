@@ -24,10 +24,11 @@ build folder as they found it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,9 +89,11 @@ class _Tables:
     """The database's rows, read once per process."""
 
     def __init__(self) -> None:
-        self.digests: dict[str, tuple[Signature, str]] = {}
+        self.digests: dict[str, tuple[Signature, str]] | None = None  # read on first use
         self.listings: dict[str, str] = {}
-        self.records: dict[str, Record] = {}
+        # A row becomes a Record when first asked for: a no-op `doit convert` asks for
+        # the conversions' records only.
+        self.records: dict[str, Record | tuple[str, str, str, str, str]] = {}
         self.manifests: dict[str, str] = {}
         self.meta: dict[str, str] = {}
 
@@ -110,6 +113,7 @@ class BuildState:
         self._pending: list[tuple[str, tuple[Any, ...]]] = []
         self._listings: dict[str, list[str]] = {}  # this build's listings
         self._stats: dict[str, str] = {}  # this build's input stats
+        self._input_sets: dict[Hashable, str] = {}  # and of whole input sets, by the caller's key
 
     # --- the database -----------------------------------------------------------------------
 
@@ -139,13 +143,12 @@ class BuildState:
         try:
             if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
                 return tables  # another version's memory: start afresh (it is only a memory)
-            tables.digests = {
-                path: ((size, mtime_ns, inode), digest)
-                for path, size, mtime_ns, inode, digest in db.execute("SELECT * FROM digests")
-            }
             tables.listings = dict(db.execute("SELECT * FROM listings"))
             tables.records = {
-                name: Record.from_row(*row) for name, *row in db.execute("SELECT * FROM records")
+                name: (declared, key, sha256, stats, discovered)
+                for name, declared, key, sha256, stats, discovered in db.execute(
+                    "SELECT * FROM records"
+                )
             }
             tables.manifests = dict(db.execute("SELECT * FROM manifests"))
             tables.meta = dict(db.execute("SELECT * FROM meta"))
@@ -154,6 +157,26 @@ class BuildState:
         finally:
             db.close()
         return tables
+
+    def _digests(self) -> dict[str, tuple[Signature, str]]:
+        """The digests table, read when a file is first hashed or learned: a no-op build
+        compares stats only, and never needs it."""
+        tables = self._rows()
+        if tables.digests is None:
+            tables.digests = {}
+            with contextlib.suppress(sqlite3.Error, ValueError, TypeError):
+                db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+                try:
+                    if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+                        tables.digests = {
+                            path: ((size, mtime_ns, inode), digest)
+                            for path, size, mtime_ns, inode, digest in db.execute(
+                                "SELECT * FROM digests"
+                            )
+                        }
+                finally:
+                    db.close()
+        return tables.digests
 
     def _connection(self) -> sqlite3.Connection:
         if self._db is None or self._pid != os.getpid():
@@ -191,12 +214,13 @@ class BuildState:
         """Called when doit loads the tasks: folders and inputs may have changed since."""
         self._listings.clear()
         self._stats.clear()
+        self._input_sets.clear()
 
     # --- file digests -----------------------------------------------------------------------
 
     def digest(self, path: Path | str) -> str:
         """The sha256 of one file; FileNotFoundError if it is missing."""
-        rows = self._rows().digests
+        rows = self._digests()
         key = str(path)
         signature = _signature(os.stat(path))
         known = rows.get(key)
@@ -216,7 +240,7 @@ class BuildState:
         self._remember_digest(str(path), _signature(os.stat(path)), digest)
 
     def _remember_digest(self, key: str, signature: Signature, digest: str) -> None:
-        self._rows().digests[key] = (signature, digest)
+        self._digests()[key] = (signature, digest)
         self._write(
             "INSERT OR REPLACE INTO digests VALUES (?, ?, ?, ?, ?)", key, *signature, digest
         )
@@ -274,11 +298,23 @@ class BuildState:
             parts.append(part)
         return ",".join(parts)
 
+    def input_stats(self, key: Hashable, paths: Callable[[], list[str]]) -> str:
+        """``stats(paths(), this_build=True)``, worked out once per build for each ``key``:
+        a model's variants share their inputs."""
+        known = self._input_sets.get(key)
+        if known is None:
+            known = self._input_sets[key] = self.stats(paths(), this_build=True)
+        return known
+
     # --- records ----------------------------------------------------------------------------
 
     def record(self, name: str) -> Record | None:
         """What ``name`` (a task) last built, if known."""
-        return self._rows().records.get(name)
+        records = self._rows().records
+        found = records.get(name)
+        if isinstance(found, tuple):
+            found = records[name] = Record.from_row(*found)
+        return found
 
     def remember(self, name: str, record: Record) -> None:
         """Record a finished task at once: a kill a moment later loses nothing."""
