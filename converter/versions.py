@@ -56,7 +56,8 @@ def _installed() -> dict[str, str]:
     of each path entry answers every lookup: a no-op build reads its versions in
     a fraction of a millisecond instead of parsing each one's METADATA. As
     ``importlib.metadata`` does, the first entry on the path that has a
-    distribution wins.
+    distribution wins; where that is an ``.egg-info`` folder (a development
+    install) or an odd name, the version is '' here and read from its metadata.
     """
     found: dict[str, str] = {}
     for entry in sys.path:
@@ -67,8 +68,11 @@ def _installed() -> dict[str, str]:
         for name in names:
             if name.endswith(".dist-info"):
                 dist, dash, found_version = name[: -len(".dist-info")].partition("-")
-                if dash and found_version and "-" not in found_version:
-                    found.setdefault(_normalized(dist), found_version)
+                if not dash or not found_version or "-" in found_version:
+                    found_version = ""  # not an installer's name: ask the metadata
+                found.setdefault(_normalized(dist), found_version)
+            elif name.endswith(".egg-info"):  # a development install's: its name has no version
+                found.setdefault(_normalized(name[: -len(".egg-info")].partition("-")[0]), "")
     return found
 
 

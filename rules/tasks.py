@@ -38,7 +38,7 @@ def job_for(
         inputs=inputs_of(manifest, variant),
         root=project.root,
         manifest=manifest.path,
-        stem=layout.stem(project.build_dir, manifest.name, variant.name),
+        build_dir=project.build_dir,
         fingerprint=fingerprint_of(project.root, manifest, variant, source),
         discovers=discovers(manifest, variant),
     )

@@ -25,7 +25,7 @@ class ConvertJob:
     inputs: tuple[Path, ...]  # files and directories the conversion reads
     root: Path
     manifest: Path
-    stem: str  # every file of the variant is this plus a suffix (rules.build.layout.stem)
+    build_dir: Path  # the project's build folder (one object, shared by every job)
     fingerprint: dict[str, Any]
     discovers: bool = False  # its Python code runs in the worker: it has discovered inputs
 
@@ -40,6 +40,11 @@ class ConvertJob:
     @functools.cached_property
     def fingerprint_json(self) -> str:
         return canonical_json(self.fingerprint)
+
+    @functools.cached_property
+    def stem(self) -> str:
+        """Every file of the variant is this plus a suffix (``rules.build.layout.stem``)."""
+        return layout.stem(self.build_dir, self.model, self.variant)
 
     @functools.cached_property
     def output(self) -> Path:

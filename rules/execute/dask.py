@@ -181,7 +181,7 @@ def run(
     try:
         bundle.unpack(shipped, ArtifactCache(here), base / "store", root / "project")
         moved: ConvertJob = bundle.moved(job, job.root, root / "project")
-        moved = dataclasses.replace(moved, stem=str(root / "out" / job.variant))
+        moved = dataclasses.replace(moved, build_dir=root / "out")
         own = dataclasses.replace(
             project, settings=dataclasses.replace(project.settings, daemon="off")
         )

@@ -342,10 +342,16 @@ if watched:
 
 claimed = os.environ.get("TFLITE_TEST_CLAIM_VERSION")
 if claimed:
-    import importlib.metadata as _metadata
+    # Real package metadata of another version, first on the path: what an install of
+    # that version would leave for every reader of versions.
+    import tempfile
 
-    _real = _metadata.version
-    _metadata.version = lambda name: claimed if name == "tflite-build" else _real(name)
+    _folder = tempfile.mkdtemp(prefix="claimed-")
+    _info = os.path.join(_folder, f"tflite_build-{claimed}.dist-info")
+    os.mkdir(_info)
+    with open(os.path.join(_info, "METADATA"), "w") as _f:
+        _f.write(f"Metadata-Version: 2.1\\nName: tflite-build\\nVersion: {claimed}\\n")
+    sys.path.insert(0, _folder)
 """
 
 

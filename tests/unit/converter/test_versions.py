@@ -39,3 +39,18 @@ def test_a_distribution_first_on_the_path_wins_and_forget_reads_afresh(
 
 def test_an_absent_distribution_has_no_version() -> None:
     assert versions.version("no-such-distribution-here") == ""
+
+
+def test_a_development_install_first_on_the_path_is_read_from_its_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    info = tmp_path / "keras.egg-info"  # what `setup.py develop` leaves: no version in the name
+    info.mkdir()
+    (info / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: keras\nVersion: 98.0\n")
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    versions.forget()
+    try:
+        assert versions.version("keras") == "98.0" == importlib.metadata.version("keras")
+    finally:
+        monkeypatch.undo()
+        versions.forget()
