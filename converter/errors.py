@@ -46,6 +46,34 @@ class WorkerError(ConverterError):
     """The worker process crashed, timed out or went over its memory ceiling."""
 
 
+Wire = tuple[str, str, str]
+
+
+def to_wire(error: ConverterError) -> Wire:
+    """``error`` as plain data for a pipe or a socket: its class name, its sentence, its log.
+
+    Never the exception object itself: once a library installs a traceback pickler
+    (TensorFlow does, when tblib is importable), an exception pickles with its
+    traceback and context chain, TensorFlow's own exceptions in it, and unpickling
+    that would import TensorFlow in the build process.
+    """
+    return type(error).__name__, str(error), error.log
+
+
+def from_wire(data: Wire) -> ConverterError:
+    """The error ``to_wire`` described: of its class when it is one of ours, else a ConverterError."""
+    name, message, log = data
+    found: type[ConverterError] = ConverterError
+    stack = list(ConverterError.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        if cls.__name__ == name:
+            found = cls
+            break
+        stack.extend(cls.__subclasses__())
+    return found(message, log=log)
+
+
 # Known failure texts -> what to do about them.
 _HINTS = (
     (
@@ -65,8 +93,11 @@ _HINTS = (
     ),
     (
         r"TensorListReserve|element_shape to be static",
-        "recurrent layers need a static batch: build the model with Input(batch_size=1) or "
-        "use unroll=True",
+        "recurrent layers with a free batch size keep TensorFlow's tensor lists, which "
+        "builtin ops cannot hold: build the model with Input(batch_size=1), or use "
+        "unroll=True (a fixed sequence length), or keep them as Select TF ops with "
+        "supported_ops: [builtins, select_tf_ops] and converter: "
+        "{_experimental_lower_tensor_list_ops: false} (the stock interpreter cannot run those)",
     ),
 )
 
@@ -98,7 +129,31 @@ def describe(error: BaseException) -> str:
         if match and match.group(1).strip() not in found:
             found.append(match.group(1).strip())
     detail = "; ".join(found[:3]) if found else brief(error)
-    return f"TensorFlow's converter failed: {detail}{hint_for(text)}"
+    return f"TensorFlow's converter failed: {without_locations(detail)}{hint_for(text)}"
+
+
+def without_locations(text: str) -> str:
+    """MLIR's messages without their ``loc(callsite(fused[...] at ...)): `` prefixes.
+
+    They name TF's internal functions (``__inference_function_652``), not the
+    user's layers, and can be longer than the message; the conversion log keeps them.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        start = text.find("loc(", i)
+        if start < 0:
+            out.append(text[i:])
+            break
+        out.append(text[i:start])
+        depth, j = 0, start + 3
+        while j < len(text):  # to the parenthesis that closes loc(
+            depth += {"(": 1, ")": -1}.get(text[j], 0)
+            j += 1
+            if depth == 0:
+                break
+        i = j + 2 if text.startswith(": ", j) else j
+    return "".join(out)
 
 
 def warn(message: str) -> None:

@@ -15,16 +15,29 @@ PROBE_SEED = 0
 
 
 def check_resource_variables(data: bytes) -> None:
-    """CheckError when the model kept resource variables (the Keras 3 NaN trap)."""
-    count = modelinfo.resource_variable_count(data)
-    if count:
+    """CheckError when the model kept resource variables, saying which case it is.
+
+    Variables with initial values come with an initializer subgraph that a
+    CALL_ONCE op runs: the model has mutable state (a stateful tf.Module). Without
+    one, nothing ever sets them: the Keras 3 trap, where every output is NaN.
+    """
+    ops = modelinfo.op_counts(data)
+    count = ops["VAR_HANDLE"]
+    if not count:
+        return
+    if ops["CALL_ONCE"]:
         raise CheckError(
-            f"the converted model keeps {count} resource variable(s) (VAR_HANDLE ops) with no "
-            "initial value, so it would output NaN. This is what happens when a Keras 3 model is "
-            "saved with tf.saved_model.save: export it with model.export(path) or convert the "
-            ".keras file instead. If the model really has mutable state, set "
-            "allow_resource_variables."
+            f"the converted model keeps {count} resource variable(s) (VAR_HANDLE ops) that it "
+            "updates as it runs: mutable state, initialized once by the model itself. If the "
+            "model is meant to keep state between invocations, set allow_resource_variables: "
+            "true; if not, make the state a constant (or an input and an output)."
         )
+    raise CheckError(
+        f"the converted model keeps {count} resource variable(s) (VAR_HANDLE ops) with no "
+        "initial value, so it would output NaN. This is what happens when a Keras 3 model is "
+        "saved with tf.saved_model.save: export it with model.export(path) or convert the "
+        ".keras file instead."
+    )
 
 
 def probe(data: bytes) -> str | None:

@@ -28,7 +28,13 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from converter.errors import ConversionError, ConverterError, WorkerError
+from converter.errors import (
+    ConversionError,
+    ConverterError,
+    WorkerError,
+    from_wire,
+    to_wire,
+)
 from converter.execution import isolation
 from converter.protocol import (
     AnyOutcome,
@@ -233,9 +239,9 @@ class Worker:
                 if status == "ok":
                     assert isinstance(payload, (Outcome, RunOutcome, LayersOutcome))
                     return payload
-                assert isinstance(payload, ConverterError)
-                payload.log = log_tail(log_path)
-                raise payload
+                error = from_wire(payload)
+                error.log = log_tail(log_path)
+                raise error
             if self._proc.poll() is not None:
                 break
             if time.monotonic() > deadline:
@@ -357,16 +363,14 @@ def serve(conn: Connection) -> None:
             try:
                 reply: tuple[str, object] = ("ok", handlers[type(request)](request))
             except ConverterError as e:
-                reply = ("error", e)
+                reply = ("error", to_wire(e))
             except Exception as e:
                 traceback.print_exc()
-                reply = (
-                    "error",
-                    ConversionError(
-                        f"unexpected {type(e).__name__} in the conversion worker: {e} "
-                        "(the traceback is in the conversion log)"
-                    ),
+                unexpected = ConversionError(
+                    f"unexpected {type(e).__name__} in the conversion worker: {e} "
+                    "(the traceback is in the conversion log)"
                 )
+                reply = ("error", to_wire(unexpected))
         try:
             conn.send((*reply, rss_mb(os.getpid())))
         except OSError:  # the caller is gone: nobody will rename what we wrote

@@ -21,7 +21,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from converter.errors import ConverterError
+from converter.errors import from_wire
 from converter.execution.executor import ExecutorUnavailable
 from converter.execution.worker import DEFAULT_TIMEOUT
 from converter.protocol import AnyOutcome, AnyRequest, LayersOutcome, Outcome, Request, RunOutcome
@@ -114,8 +114,7 @@ class ServiceClient:
         if status == "ok":
             assert isinstance(payload, (Outcome, RunOutcome, LayersOutcome))
             return payload
-        assert isinstance(payload, ConverterError)
-        raise payload
+        raise from_wire(payload)
 
     def connect(self) -> Connection:
         """This client's connection, made now if needed (starting the service if none runs).

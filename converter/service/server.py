@@ -30,7 +30,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from converter.errors import ConverterError, WorkerError
+from converter.errors import ConverterError, WorkerError, to_wire
 from converter.execution.worker import Worker, default_memory_limit_mb, rss_mb
 from converter.protocol import Request
 from converter.service import rendezvous
@@ -280,14 +280,11 @@ class Service:
             outcome = worker.convert(request, Path(log_path), cwd=cwd)
             reply: tuple[str, Any, bool] = ("ok", outcome, True)
         except ConverterError as e:
-            reply = ("error", e, worker.requests_served > before)
+            reply = ("error", to_wire(e), worker.requests_served > before)
         except Exception as e:
             traceback.print_exc()
-            reply = (
-                "error",
-                WorkerError(f"the conversion service failed: {type(e).__name__}: {e}"),
-                False,
-            )
+            failed = WorkerError(f"the conversion service failed: {type(e).__name__}: {e}")
+            reply = ("error", to_wire(failed), False)
         finally:
             self.pool.release(worker)
         if reply[2]:

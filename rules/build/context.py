@@ -39,6 +39,10 @@ class Build:
     references: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Report name -> its keys and hits (rules.report.measurements.Plan), once per process.
     plans: dict[str, object] = field(default_factory=dict)
+    # This run, as the reporter sees it: the tasks the command line selected, and those that
+    # have failed so far (a later task can then name the cause of what it misses).
+    selected: frozenset[str] = frozenset()
+    failed: set[str] = field(default_factory=set)
     _cache: tuple[int, ArtifactCache] | None = None
 
     def engine(self) -> Engine:

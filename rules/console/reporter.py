@@ -20,6 +20,7 @@ from rules.build.context import Build
 from rules.console.display import Display, display_for
 
 PREFIX = f"{layout.CONVERT}:"
+REPORTS = f"{layout.REPORT}:"
 NAMED_FAILURES = 5  # the closing line names this many failed tasks, then counts the rest
 
 
@@ -30,7 +31,8 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
         def __init__(self, outstream: Any, options: Any) -> None:
             super().__init__(outstream, options)
             build.begin_run()
-            self.counts: Counter[str] = Counter()
+            self.counts: Counter[str] = Counter()  # conversions: built, local, remote...
+            self.reports: Counter[str] = Counter()  # reports: measured, cache, up to date
             self.failed: list[str] = []
             self.blocked = 0
             self.seen = 0  # tasks doit looked at in any way: none means nothing was selected
@@ -45,6 +47,7 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
 
         def initialize(self, tasks: dict[str, Any], selected_tasks: list[str]) -> None:
             super().initialize(tasks, selected_tasks)
+            build.selected = frozenset(selected_tasks)
             self.display = display_for(self.outstream, len(variants_in(tasks, selected_tasks)))
 
         def _finished(self, task: Any, outcome: str) -> None:
@@ -66,6 +69,8 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
             super().add_success(task)
             if task.name.startswith(PREFIX):
                 self.counts[task.values.get("origin", "built")] += 1
+            elif task.name.startswith(REPORTS):
+                self.reports[task.values.get("measurements", "measured")] += 1
             self._finished(task, "built" if task.name.startswith(PREFIX) else "done")
 
         def add_failure(self, task: Any, fail: Any) -> None:
@@ -75,6 +80,9 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
                 self.blocked += bool(task.actions)  # a group (`convert`) is no task of its own
             else:
                 self.failed.append(task.name)
+                build.failed.add(task.name)
+                if task.name.startswith(REPORTS):
+                    self.reports["failed"] += 1  # counted with every failure; marks a report run
             self._finished(task, "failed")
 
         def skip_uptodate(self, task: Any) -> None:
@@ -88,6 +96,8 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
             super().skip_uptodate(task)
             if task.name.startswith(PREFIX):
                 self.counts["up to date"] += 1
+            elif task.name.startswith(REPORTS):
+                self.reports["up to date"] += 1
 
         def complete_run(self) -> None:
             if self.display is not None:  # doit's failure texts and our closing line follow it
@@ -96,9 +106,15 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
             super().complete_run()
             if not self.seen:
                 self.write("tflite-build: no task matched the selection; nothing was done\n")
-            if sum(self.counts.values()) or self.failed or self.blocked:
+            if (
+                sum(self.counts.values())
+                or sum(self.reports.values())
+                or self.failed
+                or self.blocked
+            ):
                 elapsed = time.perf_counter() - self.started
-                self.write(closing_line(self.counts, self.failed, self.blocked, elapsed) + "\n")
+                line = closing_line(self.counts, self.failed, self.blocked, elapsed, self.reports)
+                self.write(line + "\n")
             build.end_run(stored=bool(self.counts["built"] + self.counts["remote"]))
 
     return BuildReporter
@@ -118,10 +134,18 @@ def variants_in(tasks: dict[str, Any], selected: list[str]) -> set[str]:
     return {name for name in seen if name.startswith(PREFIX) and tasks[name].actions}
 
 
-def closing_line(counts: Counter[str], failed: list[str], blocked: int, seconds: float) -> str:
+def closing_line(
+    counts: Counter[str],
+    failed: list[str],
+    blocked: int,
+    seconds: float,
+    reports: Counter[str] | None = None,
+) -> str:
     """``tflite-build: 3 built, 2 from cache, 11 up to date, 1 failed (train_digits) in 4.2 s``.
 
-    Conversions a cluster ran count as built: ``3 built (3 on the cluster)``.
+    Conversions a cluster ran count as built: ``3 built (3 on the cluster)``. A run
+    that made reports (``doit report``, ``doit summary``) counts them too, after the
+    conversions: ``...; reports: 2 measured, 14 from cache, 4 up to date; 0 failed in 3.1 s``.
     """
     cached = counts["local"] + counts["remote"]
     built = counts["built"] + counts["cluster"]
@@ -131,11 +155,18 @@ def closing_line(counts: Counter[str], failed: list[str], blocked: int, seconds:
     parts.append(f"{cached} from cache")
     if counts["remote"]:
         parts[-1] += f" ({counts['remote']} remote)"
-    parts += [f"{counts['up to date']} up to date", f"{len(failed)} failed"]
+    parts.append(f"{counts['up to date']} up to date")
+    failures = f"{len(failed)} failed"
     if failed:
         names = ", ".join(failed[:NAMED_FAILURES])
         more = len(failed) - NAMED_FAILURES
-        parts[-1] += f" ({names}{f' and {more} more' if more > 0 else ''})"
+        failures += f" ({names}{f' and {more} more' if more > 0 else ''})"
     if blocked:
-        parts.append(f"{blocked} not run (a task they need failed)")
-    return f"tflite-build: {', '.join(parts)} in {seconds:.1f} s"
+        failures += f", {blocked} not run (a task they need failed)"
+    if reports is None or not sum(reports.values()):
+        return f"tflite-build: {', '.join(parts)}, {failures} in {seconds:.1f} s"
+    made = (
+        f"reports: {reports['measured']} measured, {reports['cache']} from cache, "
+        f"{reports['up to date']} up to date"
+    )
+    return f"tflite-build: {', '.join(parts)}; {made}; {failures} in {seconds:.1f} s"

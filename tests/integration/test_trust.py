@@ -196,8 +196,11 @@ def test_closing_line_counts_and_names_every_failed_task(
     project = make_project({**MODELS, "sig/export": two_signatures})
     run = doit(project, "--continue", "convert")
     assert run.code != 0
-    # The user's task failed, so the conversion that needs its output failed too, saying why.
-    assert "made/model.keras: no such file or directory" in run.output
+    # The user's task failed, so the conversion that needs its output failed too, naming it.
+    assert (
+        "made/float32: input made/model.keras does not exist: the task 'make_model' that "
+        "makes it failed"
+    ) in run.output, run.output
     (closing,) = [line for line in run.output.splitlines() if line.startswith("tflite-build:")]
     assert closing.startswith(
         "tflite-build: 6 built, 0 from cache, 0 up to date, 2 failed (make_model, convert:made/float32) in "
