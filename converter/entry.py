@@ -9,6 +9,7 @@ files uses Python's own path finder, which executes nothing.
 from __future__ import annotations
 
 import importlib.machinery
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,11 +42,14 @@ class Module:
         return _is_file(self.target)
 
     def file(self, base_dir: Path) -> Path | None:
-        """The file a ``file.py`` target names (relative to ``base_dir``); else None."""
+        """The file a ``file.py`` target names (relative to ``base_dir``, ``..`` resolved); else None.
+
+        Normalized, so that ``../shared/layers.py`` is the same input, under the same
+        name, as the file the code is seen to read.
+        """
         if not self.is_file:
             return None
-        path = Path(self.target)
-        return path if path.is_absolute() else base_dir / path
+        return Path(os.path.normpath(base_dir / self.target))
 
     def files(self, base_dir: Path) -> tuple[Path, ...]:
         """Every file the module's own code comes from, as far as it can be known without running it.
