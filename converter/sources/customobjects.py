@@ -95,9 +95,13 @@ def _registered_name(text: str) -> str | None:
 
 def _unknown(source: KerasSource, what: str, name: str) -> str:
     kind = "class" if what in ("class", "layer") else what
-    note = ""
+    tried = []
     if source.imports:
-        note = f" (the source's imports, {', '.join(source.imports)}, register none)"
+        tried.append(f"the source's imports, {', '.join(source.imports)}, register none")
+    if source.custom_objects:
+        names = ", ".join(name for name, _ in source.custom_objects)
+        tried.append(f"its custom_objects name {names}")
+    note = f" ({'; '.join(tried)})" if tried else ""
     return (
         f"{source.path}: Keras cannot find the {kind} {name!r}: none is registered under "
         f"that name{note}; {_remedy(source, kind, name)}"

@@ -172,3 +172,14 @@ def test_loading_names_the_class_a_file_lacks_and_the_module_that_fails(tmp_path
     ):
         load_custom_objects(absent)
     sys.modules.pop("tfb_test_helper", None)  # imported by layers.py above
+
+
+def test_an_unknown_class_says_which_names_custom_objects_gave() -> None:
+    source = KerasSource(Path("m/model.keras"), custom_objects=(("Clipper", "blocks:Clip"),))
+    assert explain(source, ValueError(H5_UNKNOWN.replace("Scale", "Clip"))) == (
+        "m/model.keras: Keras cannot find the class 'Clip': none is registered under that name "
+        "(its custom_objects name Clipper); list the file or module that defines it under the "
+        "source's imports (imports: [file.py], with "
+        "@keras.saving.register_keras_serializable() on the class), or map the name to it with "
+        "custom_objects: {Clip: file.py:Clip}"
+    )
