@@ -99,8 +99,8 @@ def _unknown(source: KerasSource, what: str, name: str) -> str:
     if source.imports:
         tried.append(f"the source's imports, {', '.join(source.imports)}, register none")
     if source.custom_objects:
-        names = ", ".join(name for name, _ in source.custom_objects)
-        tried.append(f"its custom_objects name {names}")
+        given = ", ".join(key for key, _ in source.custom_objects)
+        tried.append(f"its custom_objects name {given}")
     note = f" ({'; '.join(tried)})" if tried else ""
     return (
         f"{source.path}: Keras cannot find the {kind} {name!r}: none is registered under "

@@ -131,8 +131,9 @@ def on_sys_path(directory: Path) -> Iterator[None]:
 
 
 def load_entry(entry: str, base_dir: Path, what: str = "function") -> Callable[..., Any]:
-    """The function (or ``what`` else callable) behind ``file.py:function`` or ``module:function``,
-    freshly loaded.
+    """The callable behind ``file.py:function`` or ``module:function``, freshly loaded.
+
+    ``what`` it should be (a function, a class) is for messages.
 
     A persistent worker serves many builds, so a file is executed anew on every
     call (an edited file is never stale) under a throwaway module name.
