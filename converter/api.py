@@ -193,7 +193,8 @@ class Engine:
 
         ``provenance`` stamps a metadata entry (a dict adds caller fields, e.g. a cache key).
         ``track`` (a project root) records the files under it that Python code
-        reads while it runs (an entry point, a calibration generator): they come
+        reads while it runs (an entry point, a Keras source's imports and custom
+        objects, a calibration generator): they come
         back in ``Result.discovered``, and in the provenance as ``discovered``.
         On failure nothing is left at ``output``, not even an earlier artifact.
         """

@@ -25,8 +25,9 @@ class Request:
     options: Options
     output: Path  # where the worker writes; the caller renames it into place
     provenance: dict[str, Any] | None = None
-    # Record the project files under ``track`` that Python code (an entry point, a
-    # calibration generator) reads, except under ``track_ignore``: see converter.sources.discovery.
+    # Record the project files under ``track`` that Python code (an entry point, a Keras
+    # source's imports and custom objects, a calibration generator) reads, except under
+    # ``track_ignore``: see converter.sources.discovery.
     track: Path | None = None
     track_ignore: tuple[Path, ...] = ()
     # The options' plan (``converter.conversion.options.plan``), checked and made once by

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from converter.entry import EntryPoint
+from converter.entry import EntryPoint, Module
 
 QUANTIZE_MODES = ("none", "dynamic", "float16", "int8", "int16x8")
 IO_TYPES = ("float32", "int8", "uint8", "int16")
@@ -52,13 +52,48 @@ class TF1SavedModelSource:
 
 @dataclass(frozen=True)
 class KerasSource:
-    """A ``.keras`` or ``.h5`` file; ``legacy`` loads it with tf_keras (``TF_USE_LEGACY_KERAS=1``)."""
+    """A ``.keras`` or ``.h5`` file; ``legacy`` loads it with tf_keras (``TF_USE_LEGACY_KERAS=1``).
+
+    A model with classes of its own needs them before it loads. ``imports`` are
+    Python files (``layers.py``, relative to ``base_dir``) or module names
+    (``pkg.layers``, with ``base_dir`` on ``sys.path``), imported first, so the
+    classes they register with ``register_keras_serializable`` are known.
+    ``custom_objects`` names the classes (or functions) that are not registered:
+    ``(("Scale", "layers.py:Scale"), ...)``, the name Keras looks up and where the
+    object is, passed to ``load_model(custom_objects=...)``. ``safe_mode=False``
+    lets Keras 3 run Python code stored in the file (a ``Lambda`` layer's): only for
+    files you trust. ``base_dir`` stays ``.`` when nothing is imported, so a source
+    without code of its own describes itself (and keys its artifacts) as before.
+    """
 
     path: Path
     legacy: bool = False
+    imports: tuple[str, ...] = ()
+    custom_objects: tuple[tuple[str, str], ...] = ()  # (name, entry), sorted by name
+    safe_mode: bool = True
+    base_dir: Path = Path(".")
 
     kind: ClassVar[str] = "keras"
     api: ClassVar[ConverterApi | None] = "v2"
+
+    @property
+    def runs_code(self) -> bool:
+        """Whether loading it runs the project's Python code (its imports, its custom objects)."""
+        return bool(self.imports or self.custom_objects)
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The files the named code comes from (modules resolved to their files), in order."""
+        found: list[Path] = []
+        for text in self.imports:
+            module = Module.parse(text)
+            if module is not None:
+                found.extend(module.files(self.base_dir))
+        for _, entry in self.custom_objects:
+            parsed = EntryPoint.parse(entry)
+            if parsed is not None:
+                found.extend(parsed.files(self.base_dir))
+        return tuple(dict.fromkeys(found))
 
 
 @dataclass(frozen=True)
@@ -235,6 +270,13 @@ class Options:
 def _option_defaults() -> dict[str, Any]:
     defaults = Options()
     return {f.name: getattr(defaults, f.name) for f in dataclasses.fields(Options)}
+
+
+def runs_code(source: Source) -> bool:
+    """Whether loading ``source`` runs the project's Python code: what it reads is then discovered."""
+    return isinstance(source, PythonSource) or (
+        isinstance(source, KerasSource) and source.runs_code
+    )
 
 
 def source_file(source: Source) -> Path | None:

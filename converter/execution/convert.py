@@ -21,7 +21,7 @@ from converter.protocol import Outcome, Request
 from converter.quantization import keepfloat
 from converter.sources import discovery
 from converter.sources.dispatch import load
-from converter.spec import PythonSource
+from converter.spec import runs_code
 from converter.tflite import modelinfo
 
 
@@ -33,7 +33,7 @@ def run(request: Request) -> Outcome:
     if planned is None and request.source.api is not None:  # else known once the entry has run
         planned = options_module.plan(request.options, request.source.api)  # fail before loading
     discovered: dict[str, str] = {}
-    with _watching(request, isinstance(request.source, PythonSource), discovered):
+    with _watching(request, runs_code(request.source), discovered):
         loader = load(request.source)
     kept: tuple[str, ...] = ()
     account: dict[str, Any] | None = None
@@ -77,7 +77,11 @@ def run(request: Request) -> Outcome:
 
 @contextlib.contextmanager
 def _watching(request: Request, applies: bool, discovered: dict[str, str]) -> Iterator[None]:
-    """Record the project files the user's code reads in the block (when the request asks)."""
+    """Record the project files the user's code reads in the block (when the request asks).
+
+    A Keras source's code (its imports, its custom objects) is recorded, not its model
+    file (``converter.sources.discovery.unrecorded``).
+    """
     if request.track is None or not applies:
         yield
         return

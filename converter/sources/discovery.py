@@ -152,6 +152,21 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
 
 
 @contextlib.contextmanager
+def unrecorded() -> Iterator[None]:
+    """Record no file read inside the block: the model file a source's code is loaded for.
+
+    That file is a declared input, or the product of a task (keyed by the task's
+    recipe, not its bytes): either way it is not something the code was seen to read.
+    """
+    saved = _active[:]
+    _active.clear()
+    try:
+        yield
+    finally:
+        _active[:] = saved
+
+
+@contextlib.contextmanager
 def recording(root: Path, ignore: tuple[Path, ...] = ()) -> Iterator[Recorder]:
     """Record the project files read inside the block (see the module docstring)."""
     global _hooked

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 
 from converter.errors import SourceError
+from converter.sources import discovery
+from converter.sources.customobjects import explain, load_custom_objects
 from converter.sources.function import function_specs
 from converter.sources.loader import (
     Call,
@@ -22,7 +24,8 @@ from converter.spec import KerasSource
 
 
 def load_keras_model(source: KerasSource) -> Any:
-    """The Keras model in a ``.keras``/``.h5`` file (tf_keras for legacy files)."""
+    """The Keras model in a ``.keras``/``.h5`` file (tf_keras for legacy files), its own classes
+    imported first (``converter.sources.customobjects``)."""
     if source.legacy:
         import tf_keras
 
@@ -32,9 +35,19 @@ def load_keras_model(source: KerasSource) -> Any:
 
         keras.backend.clear_session()
         load_model = keras.models.load_model
+    objects = load_custom_objects(source) if source.runs_code else None
     try:
-        return load_model(str(source.path), compile=False)
+        with discovery.unrecorded():  # the model file is no file the code read
+            return load_model(
+                str(source.path),
+                custom_objects=objects,
+                compile=False,
+                safe_mode=source.safe_mode,
+            )
     except Exception as e:
+        explained = explain(source, e)
+        if explained is not None:
+            raise SourceError(explained) from None
         hint = ""
         if not source.legacy and source.path.suffix.lower() != ".keras":
             hint = " (if tf_keras wrote this file, set legacy: true)"

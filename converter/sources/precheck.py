@@ -3,7 +3,8 @@
 ``precheck`` runs in the caller's process and needs no TensorFlow: it catches
 missing paths and wrong formats before a worker is involved. ``load_entry``
 loads the function behind an entry point (a model's, or a calibration
-generator's). Loading the models themselves is the loaders' (``converter.sources.dispatch``),
+generator's; a Keras source's custom class), ``import_module`` a module a Keras
+source imports. Loading the models themselves is the loaders' (``converter.sources.dispatch``),
 in the worker.
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from converter.entry import SYNTAX, EntryPoint
+from converter.entry import CLASS_SYNTAX, MODULE_SYNTAX, SYNTAX, EntryPoint, Module
 from converter.errors import SourceError
 from converter.spec import (
     FrozenGraphSource,
@@ -63,6 +64,7 @@ def precheck(source: Source) -> None:
                 f"{path}: legacy tf_keras models need the 'legacy-keras' extra: "
                 "pip install 'tflite-build[legacy-keras]'"
             )
+        _precheck_keras_code(source)
     elif isinstance(source, FrozenGraphSource):
         if path.is_dir():
             raise SourceError(f"{path}: is a directory; a frozen graph is a single .pb file")
@@ -88,6 +90,25 @@ def _require_saved_model_dir(path: Path) -> None:
         raise SourceError(f"{path}: not a SavedModel directory (no saved_model.pb in it)")
 
 
+def _precheck_keras_code(source: KerasSource) -> None:
+    for text in source.imports:
+        module = Module.parse(text)
+        if module is None:
+            raise SourceError(f"{source.path}: imports {text!r}: expected {MODULE_SYNTAX}")
+        file = module.file(source.base_dir)
+        if file is not None and not file.is_file():
+            raise SourceError(f"{source.path}: imports {text!r}: no such file {file}")
+    for name, entry in source.custom_objects:
+        parsed = EntryPoint.parse(entry)
+        if parsed is None:
+            raise SourceError(
+                f"{source.path}: custom_objects {name}: expected {CLASS_SYNTAX}; got {entry!r}"
+            )
+        file = parsed.file(source.base_dir)
+        if file is not None and not file.is_file():
+            raise SourceError(f"{source.path}: custom_objects {name}: no such file {file}")
+
+
 def _precheck_entry(entry: str, file: Path | None) -> None:
     if EntryPoint.parse(entry) is None:
         raise SourceError(f"{entry!r}: expected {SYNTAX}")
@@ -109,15 +130,17 @@ def on_sys_path(directory: Path) -> Iterator[None]:
             sys.path.remove(entry)
 
 
-def load_entry(entry: str, base_dir: Path) -> Callable[..., Any]:
-    """The function behind ``file.py:function`` or ``module:function``, freshly loaded.
+def load_entry(entry: str, base_dir: Path, what: str = "function") -> Callable[..., Any]:
+    """The callable behind ``file.py:function`` or ``module:function``, freshly loaded.
+
+    ``what`` it should be (a function, a class) is for messages.
 
     A persistent worker serves many builds, so a file is executed anew on every
     call (an edited file is never stale) under a throwaway module name.
     """
     parsed = EntryPoint.parse(entry)
     if parsed is None:
-        raise SourceError(f"{entry!r}: expected {SYNTAX}")
+        raise SourceError(f"{entry!r}: expected {SYNTAX if what == 'function' else CLASS_SYNTAX}")
     target, function = parsed.target, parsed.function
     file = parsed.file(base_dir)
     with on_sys_path(file.parent if file is not None else base_dir):
@@ -131,8 +154,32 @@ def load_entry(entry: str, base_dir: Path) -> Callable[..., Any]:
                 raise SourceError(f"{entry!r}: cannot import {target}: {e}") from None
     fn = getattr(module, function, None)
     if not callable(fn):
-        raise SourceError(f"{entry!r}: {target} has no function {function!r}")
+        raise SourceError(f"{entry!r}: {target} has no {what} {function!r}")
     return fn  # type: ignore[no-any-return]
+
+
+def import_module(text: str, base_dir: Path) -> None:
+    """Run the module ``file.py`` or ``package.module`` names, afresh (what it registers is kept).
+
+    A file runs as an entry point's does, from its own folder; a module is
+    imported with ``base_dir`` first on ``sys.path``.
+    """
+    module = Module.parse(text)
+    if module is None:
+        raise SourceError(f"{text!r}: expected {MODULE_SYNTAX}")
+    file = module.file(base_dir)
+    if file is not None:
+        with on_sys_path(file.parent):
+            _exec_file(file)
+        return
+    with on_sys_path(base_dir):
+        sys.modules.pop(text, None)
+        try:
+            importlib.import_module(text)
+        except ImportError as e:
+            raise SourceError(f"cannot import {text}: {e}") from None
+        except Exception as e:
+            raise SourceError(f"{text}: failed while loading: {type(e).__name__}: {e}") from None
 
 
 def _exec_file(file: Path) -> ModuleType:

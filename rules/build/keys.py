@@ -6,8 +6,9 @@ project root, so the key is the same on every machine), the versions of
 TensorFlow and of this project (read from package metadata, never by importing
 TF), and the digest of every input the manifest declares, directories expanded.
 
-A variant whose Python code runs in the worker (a ``python:`` source or
-calibration generator) also depends on what that code reads: the files it was
+A variant whose Python code runs in the worker (a ``python:`` source, a Keras
+source's ``imports`` and ``custom_objects``, a calibration generator) also
+depends on what that code reads: the files it was
 seen to import or open (``converter.sources.discovery``). Its key adds their digests
 to the declared key, a two-level scheme like ccache's direct mode: the declared
 key leads to the list of discovered files (in the build state, or in the cache
@@ -24,7 +25,14 @@ from typing import Any
 
 from converter import versions
 from converter.digest import bytes_digest, canonical_json, tree_digest
-from converter.spec import KerasSource, PythonSource, Source, source_file, source_to_dict
+from converter.spec import (
+    KerasSource,
+    PythonSource,
+    Source,
+    runs_code,
+    source_file,
+    source_to_dict,
+)
 from rules.build.jobs import ConvertJob
 from rules.manifest.types import Manifest, Variant
 from rules.project.state import BuildState
@@ -45,6 +53,8 @@ def source_inputs(manifest: Manifest) -> tuple[Path, ...]:
         found.extend(source.files)
     elif manifest.task is None:
         found.append(source.path)
+    if isinstance(source, KerasSource):  # the code it imports, a task's product or not
+        found.extend(source.files)
     found.extend(manifest.deps)
     return tuple(dict.fromkeys(found))
 
@@ -116,9 +126,10 @@ def fingerprint_of(
 
 
 def discovers(manifest: Manifest, variant: Variant) -> bool:
-    """Whether the variant runs Python code of the project's in the worker (an entry, a generator)."""
+    """Whether the variant runs Python code of the project's in the worker (an entry, a Keras
+    source's imports or custom objects, a generator)."""
     rep = variant.options.representative
-    return isinstance(manifest.source, PythonSource) or (rep is not None and rep.python is not None)
+    return runs_code(manifest.source) or (rep is not None and rep.python is not None)
 
 
 def relative(root: Path, absolute: str) -> str:

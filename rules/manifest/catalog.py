@@ -43,7 +43,7 @@ from rules.manifest.types import Evaluate, Manifest, Variant
 from rules.project.root import Project, path_state
 from rules.project.state import BuildState
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3  # 3: a Keras source's imports, custom_objects, safe_mode
 
 # The only classes a cached manifest may build.
 CLASSES: dict[str, type[Any]] = {

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from converter.conversion.options import MANAGED, OPS_SETS, V1_ATTRIBUTES
-from converter.entry import SYNTAX
+from converter.entry import CLASS_SYNTAX, MODULE_SYNTAX, SYNTAX
 from converter.spec import INFERENCE_TYPES, IO_TYPES, QUANTIZE_MODES
 
 # Model and variant names: they become folder and file names.
@@ -35,6 +35,8 @@ Kind = Literal[
     "directory",  # the same, to a directory
     "paths",  # a list of paths to files or directories, or a single one
     "entry",  # file.py:function or package.module:function (see converter.entry)
+    "modules",  # Python files (paths, as for "file") or module names: a list, or a single one
+    "objects",  # {name: file.py:Class or package.module:Class}
     "inputs",  # tensor names, or {name: shape} with a shape a list of integers or null
     "pair",  # two numbers: [0, 255]
     "pairs",  # {name: two numbers}
@@ -122,6 +124,23 @@ SOURCE = KeySet(
             example="{name: shape}",
         ),
         Key("legacy", "boolean", "a tf_keras file (needs the legacy-keras extra)"),
+        Key(
+            "imports",
+            "modules",
+            f"{MODULE_SYNTAX}: imported before the Keras model loads, so that the classes "
+            "they register are known",
+            item="module",
+        ),
+        Key(
+            "custom_objects",
+            "objects",
+            f"the name Keras looks a class up by -> {CLASS_SYNTAX}, for classes not registered",
+        ),
+        Key(
+            "safe_mode",
+            "boolean",
+            "false lets Keras run Python code stored in the file (a Lambda layer's): trust it",
+        ),
         Key("outputs", "strings", "output tensor names", item="output", example="[tensor names]"),
         Key("signature_key", "string", "the signature to convert"),
         SIGNATURE_KEYS,
@@ -139,7 +158,7 @@ SOURCE = KeySet(
     ),
     one_of=(
         Alternative("saved_model", ("signature_keys", "tags")),
-        Alternative("keras", ("legacy",)),
+        Alternative("keras", ("legacy", "imports", "custom_objects", "safe_mode")),
         Alternative("frozen_graph", ("inputs", "outputs"), required=("inputs", "outputs")),
         Alternative("tf1_saved_model", ("signature_key", "tags", "inputs", "outputs")),
         Alternative("python"),

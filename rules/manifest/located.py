@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import yaml
 
 from converter.conversion.options import suggest
-from converter.entry import SYNTAX, EntryPoint
+from converter.entry import CLASS_SYNTAX, MODULE_SYNTAX, SYNTAX, EntryPoint, Module
 from rules.errors import Problem
 from rules.manifest.fields import NAME_PATTERN, Key, KeySet
 from rules.project.root import DIRECTORY, MISSING, Project, path_state
@@ -154,21 +154,53 @@ class Reader:
             return None
         return path
 
-    def entry(self, node: Node, keys: Keys) -> str | None:
+    def entry(self, node: Node, keys: Keys, syntax: str = SYNTAX) -> str | None:
+        """``file.py:function`` (the file must exist) or ``module:function``."""
         text = self.string(node, keys)
         if text is None:
             return None
         parsed = EntryPoint.parse(text)
         if parsed is None:
-            self.problem(node, keys, f"expected {SYNTAX}; got {text!r}")
+            self.problem(node, keys, f"expected {syntax}; got {text!r}")
             return None
-        if parsed.is_file:
-            file_node = yaml.ScalarNode(
-                "tag:yaml.org,2002:str", parsed.target, node.start_mark, node.end_mark
-            )
-            if self.path(file_node, keys, kind="file") is None:
-                return None
+        if parsed.is_file and not self._module_file(node, keys, parsed.module):
+            return None
         return text
+
+    def _module_file(self, node: Node, keys: Keys, module: Module) -> bool:
+        """Whether a module's file (if it names one) exists inside the project."""
+        if not module.is_file:
+            return True
+        file_node = yaml.ScalarNode(
+            "tag:yaml.org,2002:str", module.target, node.start_mark, node.end_mark
+        )
+        return self.path(file_node, keys, kind="file") is not None
+
+    def modules(self, node: Node, keys: Keys) -> tuple[str, ...] | None:
+        """Python files (that exist) or module names, as written: a list, or one."""
+        texts = self.strings(node, keys)
+        if texts is None:
+            return None
+        found = []
+        for text in texts:
+            module = Module.parse(text)
+            if module is None:
+                self.problem(node, keys, f"expected {MODULE_SYNTAX}; got {text!r}")
+            elif self._module_file(node, keys, module):
+                found.append(text)
+        return tuple(found) if len(found) == len(texts) else None
+
+    def objects(self, node: Node, keys: Keys, syntax: str) -> tuple[tuple[str, str], ...] | None:
+        """``{name: entry}``, as (name, entry) pairs sorted by name."""
+        fields = self.mapping(node, keys, ())
+        if fields is None:
+            return None
+        out = {}
+        for name, value in fields.items():
+            entry = self.entry(value, (*keys, name), syntax)
+            if entry is not None:
+                out[name] = entry
+        return tuple(sorted(out.items())) if len(out) == len(fields) else None
 
     def value(self, node: Node, keys: Keys, key: Key) -> Any:
         """``key``'s value at ``node``, read by the kind its row gives; None after a problem."""
@@ -191,6 +223,10 @@ class Reader:
                 return self.paths(node, keys)
             case "entry":
                 return self.entry(node, keys)
+            case "modules":
+                return self.modules(node, keys)
+            case "objects":
+                return self.objects(node, keys, CLASS_SYNTAX)
             case "inputs":
                 return self.inputs(node, keys)
             case "pair":

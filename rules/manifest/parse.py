@@ -140,7 +140,18 @@ def _source(fmt: str, values: dict[str, Any], folder: Path) -> Source | None:
     if fmt == "python":
         return PythonSource(main, folder)
     if fmt == "keras":
-        return KerasSource(main, values.get("legacy", False))
+        imports = values.get("imports", ())
+        objects = values.get("custom_objects", ())
+        return KerasSource(
+            main,
+            values.get("legacy", False),
+            imports,
+            objects,
+            values.get("safe_mode", True),
+            # Only code it imports is looked up from the folder: a source without any
+            # keeps the description (and so the cache keys) it always had.
+            folder if imports or objects else Path("."),
+        )
     if fmt == "saved_model":
         return SavedModelSource(main, values.get("signature_keys", ()), values.get("tags", ()))
     inputs: dict[str, tuple[int, ...] | None] = values.get("inputs", {})

@@ -17,7 +17,7 @@ import json
 import re
 from typing import Any
 
-from converter.entry import ENTRY_PATTERN
+from converter.entry import ENTRY_PATTERN, MODULE_PATTERN
 from rules.manifest import budgets
 from rules.manifest.fields import NAME_PATTERN, OPTIONS, TOP, Alternative, Key, KeySet
 
@@ -57,6 +57,12 @@ def _kind(key: Key) -> dict[str, Any]:
             return {"type": "string", "pattern": f"[^/]({endings})$"}
         case "entry":
             return {"type": "string", "pattern": ENTRY_PATTERN}
+        case "modules":
+            module = {"type": "string", "pattern": MODULE_PATTERN}
+            return {"anyOf": [module, {"type": "array", "items": module}]}
+        case "objects":
+            entry = {"type": "string", "pattern": ENTRY_PATTERN}
+            return {"type": ["object", "null"], "additionalProperties": entry}
         case "inputs":
             return {
                 "type": ["array", "object", "null"],

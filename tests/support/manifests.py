@@ -149,6 +149,23 @@ GOLDEN = [
         "'package.module:function'; got 'build.py'",
     ),
     (
+        "custom object not following the syntax",
+        "source:\n  keras: model.keras\n  custom_objects: {Scale: build.py}\nvariants: {float32: {}}\n",
+        "m/model.yaml:3: source -> custom_objects -> Scale: expected 'file.py:Class' or "
+        "'package.module:Class'; got 'build.py'",
+    ),
+    (
+        "missing import",
+        "source:\n  keras: model.keras\n  imports: [build.py, helpers.py]\nvariants: {float32: {}}\n",
+        "m/model.yaml:3: source -> imports: 'helpers.py' does not exist",
+    ),
+    (
+        "custom objects on a python source",
+        "source: {python: build.py:make, custom_objects: {Scale: build.py:Scale}}\n"
+        "variants: {float32: {}}\n",
+        "m/model.yaml:1: source -> custom_objects: does not apply to a python source",
+    ),
+    (
         "keep_float auto without an accuracy budget",
         "source: {saved_model: export}\nvariants:\n  int8:\n    quantize: int8\n"
         "    representative: {data: data/calib.npz}\n    keep_float: auto\n"

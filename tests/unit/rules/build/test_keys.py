@@ -298,3 +298,59 @@ def test_keep_float_auto_is_keyed_by_the_data_its_search_measures_on(
     _edit(root / "m/model.yaml", "max_accuracy_drop: 0.02", "max_accuracy_drop: 0.01")
     assert keys.declared("m/int8") == int8  # the budget is the search's goal: mixed's option
     assert keys.job("m/mixed").fingerprint != Keys(root, tmp_path / "s2").job("m/int8").fingerprint
+
+
+KERAS_CODE: Files = {
+    "plain/model.keras": b"model",
+    "plain/model.yaml": "source: {keras: model.keras}\nvariants: {float32: {}}\n",
+    "kc/model.keras": b"model",
+    "kc/layers.py": "from helper import SCALE\n",
+    "kc/helper.py": "SCALE = 2\n",
+    "kc/pkg/__init__.py": "",
+    "kc/pkg/objects.py": "class Shift: ...\n",
+    "kc/model.yaml": """
+        source:
+          keras: model.keras
+          imports: [layers.py]
+          custom_objects: {Shift: pkg.objects:Shift}
+        variants: {float32: {}}
+        """,
+}
+
+
+def test_a_keras_sources_own_code_is_declared_and_keys_it(
+    make_project: ProjectFactory, tmp_path: Path
+) -> None:
+    root = make_project(KERAS_CODE)
+    keys = Keys(root, tmp_path / "states")
+    plain = keys.job("plain/float32")
+    # Without code of its own a Keras source is described, and so keyed, as it always was.
+    assert plain.fingerprint["source"] == {"kind": "keras", "path": "plain/model.keras"}
+    assert plain.inputs == (root / "plain/model.keras",) and not plain.discovers
+    job = keys.job("kc/float32")
+    assert job.fingerprint["source"] == {
+        "kind": "keras",
+        "path": "kc/model.keras",
+        "imports": ["layers.py"],
+        "custom_objects": [["Shift", "pkg.objects:Shift"]],
+        "base_dir": "kc",
+    }
+    # Its code's own files are declared (a module resolved to its files); what they import
+    # (helper.py) is discovered when it runs.
+    assert job.inputs == (
+        root / "kc/model.keras",
+        root / "kc/layers.py",
+        root / "kc/pkg/__init__.py",
+        root / "kc/pkg/objects.py",
+    )
+    assert job.discovers
+    before = keys.declared("kc/float32")
+    later = time.time() + 5
+    os.utime(root / "kc/layers.py", (later, later))
+    assert keys.declared("kc/float32") == before
+    _edit(root / "kc/pkg/objects.py", "class Shift: ...", "class Shift: pass")
+    assert keys.declared("kc/float32") != before
+    trusted = keys.declared("kc/float32")
+    _edit(root / "kc/model.yaml", "keras: model.keras", "keras: model.keras\n  safe_mode: false")
+    assert keys.job("kc/float32").fingerprint["source"]["safe_mode"] is False
+    assert keys.declared("kc/float32") != trusted

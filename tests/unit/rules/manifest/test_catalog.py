@@ -74,14 +74,33 @@ def test_other_source_formats(tmp_path: Path) -> None:
             "a/model.yaml": "source: {keras: model.keras, legacy: true}\nvariants: {float32: {}}\n",
             "b/build.py": "",
             "b/model.yaml": "name: bee\nsource: {python: build.py:make}\nvariants: {f: {}}\n",
+            "c/model.keras": b"",
+            "c/layers.py": "",
+            "c/model.yaml": """
+                source:
+                  keras: model.keras
+                  imports: [layers.py, pkg.blocks]
+                  custom_objects: {Shift: pkg.blocks:Shift, Scale: layers.py:Scale}
+                  safe_mode: false
+                variants: {float32: {}}
+                """,
         },
     )
     project = load_project(tmp_path)
     state = BuildState(project.state_dir)
-    (a, b), found = load_manifests(project, find_manifests(project, state), state)
+    (a, b, c), found = load_manifests(project, find_manifests(project, state), state)
     assert found == []
     assert a.source == KerasSource(tmp_path / "a/model.keras", legacy=True)
     assert b.name == "bee" and b.source == PythonSource("build.py:make", tmp_path / "b")
+    assert c.source == KerasSource(
+        tmp_path / "c/model.keras",
+        imports=("layers.py", "pkg.blocks"),
+        custom_objects=(("Scale", "layers.py:Scale"), ("Shift", "pkg.blocks:Shift")),
+        safe_mode=False,
+        base_dir=tmp_path / "c",
+    )
+    # The parse cache gives the same sources back, pairs and all.
+    assert load_manifests(project, find_manifests(project, state), state) == ([a, b, c], [])
 
 
 @pytest.mark.parametrize(("kind", "text", "expected"), GOLDEN, ids=[g[0] for g in GOLDEN])

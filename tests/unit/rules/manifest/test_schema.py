@@ -51,6 +51,7 @@ FILES: dict[str, str | bytes] = {
     "m/data/samples.txt": "",
     "m/pkg/__init__.py": "",
     "m/pkg/mod.py": "def make(): ...\n",
+    "m/layers.py": "class Scale: ...\n",
 }
 
 # Accepted by both. Together they use every key of rules.manifest.fields and every budget
@@ -100,6 +101,18 @@ GOOD = {
           float32:
           dynamic: {quantize: dynamic}
         budgets: {"*": null}
+    """,
+        "keras, its own classes": """
+        source:
+          keras: model.keras
+          imports: [layers.py, pkg.mod]
+          custom_objects: {Scale: layers.py:Scale, mine>Shift: pkg.mod:Shift}
+          safe_mode: false
+        variants: {float32: {}}
+    """,
+        "keras, one import, custom_objects null": """
+        source: {keras: model.keras, imports: pkg.mod, custom_objects: }
+        variants: {float32: {}}
     """,
         "frozen graph, TF1 options": """
         source:
@@ -176,6 +189,25 @@ BAD = {
     "strings holding a number": "source: {saved_model: export, tags: [1]}\nvariants: {f: {}}\n",
     "boolean given a string": "source: {keras: model.keras, legacy: 'yes'}\nvariants: {f: {}}\n",
     "entry point of a dashed module": "source: {python: my-mod:make}\nvariants: {f: {}}\n",
+    "import of a dashed module": (
+        "source: {keras: model.keras, imports: [my-layers]}\nvariants: {f: {}}\n"
+    ),
+    "import with a colon": (
+        "source: {keras: model.keras, imports: [layers.py:Scale]}\nvariants: {f: {}}\n"
+    ),
+    "imports null": "source: {keras: model.keras, imports: }\nvariants: {f: {}}\n",
+    "custom object without its class": (
+        "source: {keras: model.keras, custom_objects: {Scale: layers.py}}\nvariants: {f: {}}\n"
+    ),
+    "custom objects as a list": (
+        "source: {keras: model.keras, custom_objects: [layers.py:Scale]}\nvariants: {f: {}}\n"
+    ),
+    "safe_mode given a string": (
+        "source: {keras: model.keras, safe_mode: 'no'}\nvariants: {f: {}}\n"
+    ),
+    "imports of a python source": (
+        "source: {python: build.py:make, imports: [layers.py]}\nvariants: {f: {}}\n"
+    ),
     "variants null": "source: {saved_model: export}\nvariants:\n",
     "variant a list": "source: {saved_model: export}\nvariants: {f: [1]}\n",
     "unknown option in defaults": (
@@ -288,6 +320,8 @@ ACROSS_SECTIONS = "a rule across sections of the manifest, kept in the parser as
 WHOLE_FLOAT = "JSON has one kind of number: 1.0 is an integer to JSON Schema, a float to YAML"
 BEYOND_SCHEMA = {
     "missing file": FILE_SYSTEM,
+    "missing import": FILE_SYSTEM,
+    "custom object in a missing file": FILE_SYSTEM,
     "path escaping the project root": "where the project root lies is not in the manifest",
     "impossible option combination": ACROSS_OPTIONS,
     "io type without integer quantization": ACROSS_OPTIONS,
@@ -315,6 +349,9 @@ BEYOND_SCHEMA = {
     ),
 }
 BEYOND = {
+    "custom object in a missing file": (
+        "source: {keras: model.keras, custom_objects: {Scale: lyers.py:Scale}}\nvariants: {f: {}}\n"
+    ),
     "a file where a directory belongs": "source: {saved_model: model.keras}\nvariants: {f: {}}\n",
     "duplicate key": "source: {saved_model: export}\nvariants: {f: {}, f: {}}\n",
     "samples 1.0": (
@@ -505,3 +542,13 @@ def test_each_budget_field_holds_what_its_row_reads() -> None:
     for kind in budgets.BUDGETS:
         assert hints[kind.name] == reads_to[kind.value] | None, kind.name
         assert getattr(Budget(), kind.name) is None  # no limit unless a manifest sets one
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["layers.py", "tools/layers.py", "pkg.layers", "layers", "layers.py:Scale", "my-layers", ""],
+)
+def test_schema_and_parser_agree_on_imports(text: str) -> None:
+    from converter.entry import MODULE_PATTERN, Module
+
+    assert (re.match(MODULE_PATTERN, text) is not None) == (Module.parse(text) is not None)
