@@ -31,12 +31,12 @@ def odd_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     gru = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.GRU(3)(inputs)))
     gru.save(root / "gru.keras")
 
-    class Counter(tf.Module):
+    class Counter(tf.Module):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__()
             self.total = tf.Variable(tf.zeros([3]))
 
-        @tf.function(input_signature=[tf.TensorSpec([3], tf.float32, name="x")])
+        @tf.function(input_signature=[tf.TensorSpec([3], tf.float32, name="x")])  # type: ignore[untyped-decorator]
         def add(self, x: tf.Tensor) -> tf.Tensor:
             self.total.assign_add(x)
             return self.total * 1.0
