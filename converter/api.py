@@ -226,8 +226,9 @@ class Engine:
             if problems:
                 raise OptionsError(options_module.format_problems(problems))
         rep = options.representative
-        if rep is not None and rep.data is not None and not rep.data.is_file():
-            raise OptionsError(f"representative data {rep.data}: no such file")
+        for part in rep.parts() if rep is not None else ():
+            if part.data is not None and not part.data.is_file():
+                raise OptionsError(f"representative data {part.data}: no such file")
         stamp = None
         if provenance:
             extra = provenance if isinstance(provenance, dict) else {}

@@ -174,12 +174,27 @@ class Representative:
     model's ``inputs``; a function's arguments, flattened; the TF1 converter's
     ``input_arrays``. The TFLite model's own input order may differ: samples reach
     TF's calibrator keyed by name wherever the model has a signature.
+
+    A model converted with several signatures is calibrated through each one:
+    ``signatures`` then holds one Representative per signature key, in key order
+    (``(("decode", Representative(...)), ("encode", ...))``), and TF is fed
+    ``(signature key, inputs by name)`` samples; ``data`` and ``python`` stay unset.
     """
 
     data: Path | None = None
     python: str | None = None
     samples: int | None = None
     base_dir: Path = Path(".")
+    signatures: tuple[tuple[str, Representative], ...] = ()
+
+    def parts(self) -> tuple[Representative, ...]:
+        """Where the samples come from: this one, or each signature's."""
+        return tuple(rep for _, rep in self.signatures) if self.signatures else (self,)
+
+    @property
+    def runs_code(self) -> bool:
+        """Whether its samples come from the project's Python code (a generator)."""
+        return any(part.python is not None for part in self.parts())
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,18 @@ def configure(
     rep = options.representative
     if rep is None:
         return converter, None
+    if rep.signatures:  # calibrated through each signature: no single list of samples
+        given = {key for key, _ in rep.signatures}
+        missing = [key for key in loader.converted_signatures() if key not in given]
+        if missing:
+            raise OptionsError(
+                f"representative signatures: no samples for {', '.join(missing)}: "
+                "every converted signature is calibrated"
+            )
+        converter.representative_dataset = representative.signatures_dataset(
+            {key: (part, loader.signature_specs(key)) for key, part in rep.signatures}
+        )
+        return converter, None
     specs = loader.input_specs()
     samples = representative.load_samples(rep, specs)
     converter.representative_dataset = representative.dataset(

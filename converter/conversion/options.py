@@ -19,6 +19,7 @@ from converter.spec import (
     QUANTIZE_MODES,
     ConverterApi,
     Options,
+    Representative,
 )
 
 # Our short names for tf.lite.OpsSet members; the full names are accepted too.
@@ -151,6 +152,24 @@ def _one_of(choices: Iterable[str], got: object) -> str:
     return f"expected one of {', '.join(choices)}; got {got!r}"
 
 
+def _representative_problems(rep: Representative, where: str) -> list[Problem]:
+    """A representative section's own problems: exactly one source of samples, each."""
+    problems: list[Problem] = []
+    given = [rep.data is not None, rep.python is not None, bool(rep.signatures)]
+    if sum(given) != 1:
+        problems.append((where, "give exactly one of data, python or signatures"))
+    if rep.samples is not None and (not isinstance(rep.samples, int) or rep.samples < 1):
+        problems.append(
+            (f"{where} -> samples", f"expected a positive integer; got {rep.samples!r}")
+        )
+    for key, part in rep.signatures:
+        if part.signatures:
+            problems.append((f"{where} -> signatures -> {key}", "give data or python"))
+        else:
+            problems += _representative_problems(part, f"{where} -> signatures -> {key}")
+    return problems
+
+
 def check(options: Options, api: ConverterApi | None) -> list[Problem]:
     """Every problem with ``options`` for a converter of ``api`` (None: not known yet).
 
@@ -179,11 +198,15 @@ def check(options: Options, api: ConverterApi | None) -> list[Problem]:
                     f"not {mode} (with dynamic it would silently switch to full-integer)",
                 )
             )
-        if (rep.data is None) == (rep.python is None):
-            problems.append(("representative", "give exactly one of data or python"))
-        if rep.samples is not None and (not isinstance(rep.samples, int) or rep.samples < 1):
+        problems += _representative_problems(rep, "representative")
+        if rep.signatures and options.keep_float is not None:
             problems.append(
-                ("representative -> samples", f"expected a positive integer; got {rep.samples!r}")
+                (
+                    "keep_float",
+                    "TF's quantization debugger calibrates one signature; with representative "
+                    "signatures, convert each signature in a variant of its own to keep layers "
+                    "in float",
+                )
             )
     if options.keep_float is not None and mode != "int8":
         problems.append(

@@ -39,7 +39,7 @@ def run(request: Request) -> Outcome:
     account: dict[str, Any] | None = None
     try:
         rep = request.options.representative
-        with _watching(request, rep is not None and rep.python is not None, discovered):
+        with _watching(request, rep is not None and rep.runs_code, discovered):
             converter, samples = configure(loader, request.options, planned)
         if request.options.keep_float is not None:
             data, kept, account = keepfloat.convert(

@@ -119,6 +119,13 @@ def _op_dict(op: LayerError) -> dict[str, Any]:
 def measure_layers(request: LayersRequest) -> LayersOutcome:
     """Each quantized op's error, for an int8 variant's report (the worker's handler)."""
     started = time.perf_counter()
+    rep = request.options.representative
+    if rep is not None and rep.signatures:
+        keys = ", ".join(key for key, _ in rep.signatures)
+        raise ConversionError(
+            f"TF's quantization debugger measures one signature; this variant is calibrated "
+            f"through several ({keys})"
+        )
     loader = load(request.source)
     try:
         converter, samples = configure(loader, request.options)

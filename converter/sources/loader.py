@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from converter.errors import brief, hint_for
+from converter.errors import OptionsError, brief, hint_for
 from converter.spec import ConverterApi
 
 # The model as a function: arrays in input-spec order in, outputs by TFLite name out.
@@ -92,6 +92,20 @@ class Loader(abc.ABC):
         if self._specs is None:
             self._specs = self._input_specs()
         return self._specs
+
+    def converted_signatures(self) -> tuple[str, ...]:
+        """The signature keys a conversion keeps, for models of several (else empty)."""
+        return ()
+
+    def signature_specs(self, key: str) -> list[InputSpec]:
+        """The inputs of the converted signature ``key``, by name (models of several signatures).
+
+        Raises OptionsError for a loader whose models have one signature at most.
+        """
+        raise OptionsError(
+            f"representative signatures: {key!r}: only a SavedModel converted with several "
+            "signature_keys is calibrated per signature; give data or python instead"
+        )
 
     @abc.abstractmethod
     def reference(self) -> Call:

@@ -72,6 +72,27 @@ def dataset(
     return lambda: iter(feed)
 
 
+def signatures_dataset(
+    parts: Mapping[str, tuple[Representative, list[InputSpec]]],
+) -> Callable[[], Iterator[tuple[str, dict[str, np.ndarray]]]]:
+    """The converter's ``representative_dataset`` for a model of several signatures.
+
+    ``parts``: each signature key's samples and its inputs. Every sample is
+    loaded and checked first; TF is then fed ``(signature key, inputs by name)``
+    tuples, each signature's samples in turn, in key order.
+    """
+    feed: list[tuple[str, dict[str, np.ndarray]]] = []
+    for key in sorted(parts):
+        rep, specs = parts[key]
+        names = [spec.name for spec in specs]
+        try:
+            samples = load_samples(rep, specs)
+        except OptionsError as e:
+            raise OptionsError(f"signature {key!r}: {e}") from None
+        feed += [(key, dict(zip(names, sample, strict=True))) for sample in samples]
+    return lambda: iter(feed)
+
+
 def _arrays_from_file(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise OptionsError(f"representative data {path}: no such file")

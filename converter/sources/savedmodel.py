@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from converter.errors import SourceError
+from converter.errors import OptionsError, SourceError
 from converter.sources.loader import Call, InputSpec, Loader, first_line, input_spec
 from converter.spec import SavedModelSource
 
@@ -38,29 +38,44 @@ class SavedModelLoader(Loader):
 
     def _function(self, several: str) -> Any:
         """The signature's function; ``several`` is the sentence for more than one signature."""
-        import tensorflow as tf
-
         path, keys = self.source.path, self.source.signature_keys
         if len(keys) > 1:
             raise SourceError(f"{path}: {several}")
+        return self._signature(keys[0] if keys else "serving_default")
+
+    def _signature(self, key: str) -> Any:
+        import tensorflow as tf
+
+        path = self.source.path
         if self._loaded is None:
             try:
                 self._loaded = tf.saved_model.load(str(path), tags=list(self.source.tags) or None)
             except Exception as e:
                 raise SourceError(f"{path}: cannot load the SavedModel: {first_line(e)}") from None
-        key = keys[0] if keys else "serving_default"
         if key not in self._loaded.signatures:
-            raise SourceError(f"{path}: has no signature {key!r}")
+            known = ", ".join(sorted(self._loaded.signatures)) or "none"
+            raise SourceError(f"{path}: has no signature {key!r} (it has {known})")
         return self._loaded.signatures[key]
 
     def _input_specs(self) -> list[InputSpec]:
         function = self._function(
-            "representative data for several signatures at once is not supported; "
-            "convert one signature per variant (signature_keys)"
+            "several signatures are converted: give representative: {signatures: {key: "
+            "{data: file.npz}, ...}} with each one's samples, or convert one signature per "
+            "variant (signature_keys)"
         )
-        named = function.structured_input_signature[1]
-        # A signature's inputs have no order of their own; TFLite lists them by name.
-        return [input_spec(name, named[name].shape, named[name].dtype) for name in sorted(named)]
+        return _specs(function)
+
+    def converted_signatures(self) -> tuple[str, ...]:
+        return self.source.signature_keys or ("serving_default",)
+
+    def signature_specs(self, key: str) -> list[InputSpec]:
+        converted = self.converted_signatures()
+        if key not in converted:
+            raise OptionsError(
+                f"representative signatures: {key!r} is not converted "
+                f"(signature_keys: {', '.join(converted)})"
+            )
+        return _specs(self._signature(key))
 
     def reference(self) -> Call:
         import tensorflow as tf
@@ -75,3 +90,9 @@ class SavedModelLoader(Loader):
             return {name: result[name].numpy() for name in sorted(result)}
 
         return call
+
+
+def _specs(function: Any) -> list[InputSpec]:
+    named = function.structured_input_signature[1]
+    # A signature's inputs have no order of their own; TFLite lists them by name.
+    return [input_spec(name, named[name].shape, named[name].dtype) for name in sorted(named)]

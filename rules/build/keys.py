@@ -73,11 +73,11 @@ def inputs_of(manifest: Manifest, variant: Variant) -> tuple[Path, ...]:
     """
     found = list(source_inputs(manifest))
     rep = variant.options.representative
-    if rep is not None:
-        if rep.data is not None and manifest.task is None:  # else a product of the task, too
-            found.append(rep.data)
-        elif rep.python is not None:
-            found.extend(PythonSource(rep.python, rep.base_dir).files)
+    for part in rep.parts() if rep is not None else ():
+        if part.data is not None and manifest.task is None:  # else a product of the task, too
+            found.append(part.data)
+        elif part.python is not None:
+            found.extend(PythonSource(part.python, part.base_dir).files)
     keep = variant.options.keep_float
     if keep is not None and keep.evaluate is not None and manifest.task is None:
         found.append(keep.evaluate)  # keep_float: auto measures its trials on it
@@ -129,7 +129,7 @@ def discovers(manifest: Manifest, variant: Variant) -> bool:
     """Whether the variant runs Python code of the project's in the worker (an entry, a Keras
     source's imports or custom objects, a generator)."""
     rep = variant.options.representative
-    return runs_code(manifest.source) or (rep is not None and rep.python is not None)
+    return runs_code(manifest.source) or (rep is not None and rep.runs_code)
 
 
 def relative(root: Path, absolute: str) -> str:

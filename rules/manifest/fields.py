@@ -42,6 +42,7 @@ Kind = Literal[
     "pairs",  # {name: two numbers}
     "attributes",  # {name among ``choices``: any value}
     "section",  # a mapping of its own ``keys``
+    "signatures",  # {signature key: a mapping of its own ``keys``}
     "variants",  # {variant name: options}; a null option unsets what defaults gave it
     "budgets",  # {variant name or '*': limits}, the limits being rules.manifest.budgets' rows
     "layers",  # auto, or a list of layer names (or a single one)
@@ -164,18 +165,36 @@ SOURCE = KeySet(
         Alternative("python"),
     ),
 )
+_SAMPLE_KEYS = (
+    Key(
+        "data",
+        "file",
+        "samples keyed by input name (.npz), or one input's samples (.npy)",
+        suffixes=(".npz", ".npy"),
+    ),
+    Key("python", "entry", f"{SYNTAX} returning an iterable of samples"),
+    Key("samples", "positive", "use the first N samples only"),
+)
+# One signature's samples, under representative: {signatures: {key: ...}}.
+SIGNATURE_SAMPLES = KeySet(
+    _SAMPLE_KEYS,
+    one_of=(Alternative("data", ("samples",)), Alternative("python", ("samples",))),
+)
 REPRESENTATIVE = KeySet(
     (
+        *_SAMPLE_KEYS,
         Key(
-            "data",
-            "file",
-            "samples keyed by input name (.npz), or one input's samples (.npy)",
-            suffixes=(".npz", ".npy"),
+            "signatures",
+            "signatures",
+            "each converted signature's samples: {signature key: {data or python, samples}}",
+            keys=SIGNATURE_SAMPLES,
         ),
-        Key("python", "entry", f"{SYNTAX} returning an iterable of samples"),
-        Key("samples", "positive", "use the first N samples only"),
     ),
-    one_of=(Alternative("data"), Alternative("python")),
+    one_of=(
+        Alternative("data", ("samples",)),
+        Alternative("python", ("samples",)),
+        Alternative("signatures"),
+    ),
 )
 OPTIONS = KeySet(
     (

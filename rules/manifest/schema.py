@@ -78,6 +78,9 @@ def _kind(key: Key) -> dict[str, Any]:
         case "section":
             assert key.keys is not None
             return section(key.keys)
+        case "signatures":
+            assert key.keys is not None
+            return {"type": "object", "minProperties": 1, "additionalProperties": section(key.keys)}
         case "variants":
             return {
                 "type": "object",

@@ -18,7 +18,15 @@ from converter.conversion.options import check
 from converter.spec import Goal, KeepFloat, Options, Representative, SavedModelSource, Source
 from rules.manifest import budgets
 from rules.manifest.budgets import Budget
-from rules.manifest.fields import MERGED_KINDS, NAME_PATTERN, OPTIONS, REPRESENTATIVE, Key
+from rules.manifest.fields import (
+    MERGED_KINDS,
+    NAME_PATTERN,
+    OPTIONS,
+    REPRESENTATIVE,
+    SIGNATURE_SAMPLES,
+    Key,
+    KeySet,
+)
 from rules.manifest.located import Keys, Node, Reader, bad_name, construct, is_null
 from rules.manifest.types import Evaluate, Variant, budget_for
 
@@ -162,19 +170,49 @@ def _read_keep_float(reader: Reader, node: Node, keys: Keys, key: Key) -> KeepFl
     return None if names is None else KeepFloat(layers=names)
 
 
-def _read_representative(reader: Reader, node: Node, keys: Keys) -> Representative | None:
-    fields = reader.mapping(node, keys, REPRESENTATIVE.names)
+def _read_representative(
+    reader: Reader, node: Node, keys: Keys, section: KeySet = REPRESENTATIVE
+) -> Representative | None:
+    """A representative section, or (``section`` SIGNATURE_SAMPLES) one signature's samples."""
+    fields = reader.mapping(node, keys, section.names)
     if fields is None:
         return None
-    if sum(name in fields for name in REPRESENTATIVE.alternatives) != 1:
+    if sum(name in fields for name in section.alternatives) != 1:
+        several = " or signatures (each signature's)" if "signatures" in section.names else ""
         reader.problem(
-            node, keys, "give exactly one of data (a .npz/.npy file) or python (file.py:function)"
+            node,
+            keys,
+            "give exactly one of data (a .npz/.npy file) or python (file.py:function)" + several,
         )
         return None
-    values = reader.values(fields, keys, REPRESENTATIVE)
+    if "signatures" in fields:
+        if "samples" in fields:
+            reader.problem(
+                fields["samples"], (*keys, "samples"), "goes under each signature, beside its data"
+            )
+        return _read_signatures(reader, fields["signatures"], (*keys, "signatures"))
+    values = reader.values(fields, keys, section)
     if "data" not in values and "python" not in values:
         return None
     return Representative(**values, base_dir=reader.folder)
+
+
+def _read_signatures(reader: Reader, node: Node, keys: Keys) -> Representative | None:
+    before = len(reader.problems)
+    fields = reader.mapping(node, keys, ())
+    if fields is None:
+        return None
+    if not fields:
+        reader.problem(node, keys, "name at least one signature: {signature key: {data: ...}}")
+        return None
+    parts = []
+    for key, part_node in sorted(fields.items()):
+        part = _read_representative(reader, part_node, (*keys, key), SIGNATURE_SAMPLES)
+        if part is not None:
+            parts.append((key, part))
+    if len(reader.problems) > before:
+        return None
+    return Representative(signatures=tuple(parts))
 
 
 def with_goals(

@@ -535,7 +535,7 @@ def test_two_projects_with_a_module_of_the_same_name(
     fresh = engine.convert(converter.PythonSource("build.py:make", b), None, tmp_path / "f.tflite")
     with pytest.raises(converter.SourceError) as local_error:
         engine.convert(converter.KerasSource(b / "model.keras"), None, tmp_path / "fk.tflite")
-    assert "cannot load the Keras model" in str(local_error.value)
+    assert "Keras cannot find the class 'demo>Scale'" in str(local_error.value)
     before = _busiest(shared.status())
     with converter.Engine(daemon=shared.config, timeout=300) as warm:
         from_a = warm.convert(

@@ -283,3 +283,74 @@ def test_multi_input_int8_builds_and_reports(
         assert len(accuracy["outputs"]) == 2
         limit = 1e-5 if variant == "float32" else 0.5
         assert all(o["max_abs_error"] < limit for o in accuracy["outputs"].values()), accuracy
+
+
+SIGNATURE_SAMPLES = """
+import numpy as np
+
+
+def embed_samples():
+    rng = np.random.default_rng(7)
+    return [{"x": rng.normal(size=(1, 4)).astype(np.float32)} for _ in range(6)]
+"""
+
+
+def test_two_signatures_calibrated_at_once_give_tfs_own_bytes(
+    make_project: ProjectFactory, two_signatures: Path
+) -> None:
+    import numpy as np
+    import tensorflow as tf
+
+    predict = np.random.default_rng(3).uniform(-1, 1, size=(8, 4)).astype(np.float32)
+    project = make_project(
+        {
+            "sig/export": two_signatures,
+            "sig/predict.npz": npz(x=predict),
+            "sig/samples.py": SIGNATURE_SAMPLES,
+            "sig/model.yaml": """
+                source: {saved_model: export, signature_keys: [predict, embed]}
+                variants:
+                  int8:
+                    quantize: int8
+                    representative:
+                      signatures:
+                        predict: {data: predict.npz, samples: 5}
+                        embed: {python: samples.py:embed_samples}
+                  missing:
+                    quantize: int8
+                    representative: {signatures: {predict: {data: predict.npz}}}
+                  single: {quantize: int8, representative: {data: predict.npz}}
+            """,
+        }
+    )
+    run = doit(project, "--continue", "convert")
+    assert converted(run) == {"convert:sig/int8", "convert:sig/missing", "convert:sig/single"}
+    lines = {
+        line.split(":")[0]: line for line in run.output.splitlines() if line.startswith("sig/")
+    }
+    assert "no samples for embed: every converted signature is calibrated" in lines["sig/missing"]
+    assert "representative: {signatures: {key: {data: file.npz}, ...}}" in lines["sig/single"]
+
+    # TF, by hand: (signature key, inputs) samples, each signature's in turn, in key order.
+    rng = np.random.default_rng(7)
+    embed = [{"x": rng.normal(size=(1, 4)).astype(np.float32)} for _ in range(6)]
+    samples = [("embed", sample) for sample in embed]
+    samples += [("predict", {"x": predict[i : i + 1]}) for i in range(5)]
+    conv = tf.lite.TFLiteConverter.from_saved_model(
+        str(two_signatures), signature_keys=["predict", "embed"]
+    )
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.representative_dataset = lambda: iter(samples)
+    assert (project / "build/sig/int8.tflite").is_file(), run.output
+    ours = (project / "build/sig/int8.tflite").read_bytes()
+    assert modelinfo.strip_provenance(ours) == conv.convert()
+    assert sorted(s.key for s in modelinfo.describe(ours).signatures) == ["embed", "predict"]
+
+    # The generator is the project's code: editing it rebuilds the variant; the data too.
+    (project / "sig/samples.py").write_text(SIGNATURE_SAMPLES.replace("range(6)", "range(4)"))
+    again = doit(project, "--continue", "convert")
+    assert converted(again) == {"convert:sig/int8", "convert:sig/missing", "convert:sig/single"}
+    os.utime(project / "sig/samples.py")  # touched, not edited: nothing to redo
+    touched = doit(project, "--continue", "convert")
+    assert converted(touched) == {"convert:sig/missing", "convert:sig/single"}  # they fail

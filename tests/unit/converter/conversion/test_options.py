@@ -8,7 +8,7 @@ import pytest
 
 from converter.conversion import options as opts
 from converter.errors import OptionsError
-from converter.spec import Options, Representative
+from converter.spec import KeepFloat, Options, Representative
 
 REP = Representative(data=Path("calib.npz"))
 
@@ -142,7 +142,18 @@ def test_tf1_plan() -> None:
         (
             Options(representative=Representative(), quantize="int8"),
             "v2",
-            "give exactly one of data or python",
+            "give exactly one of data, python or signatures",
+        ),
+        (
+            Options(
+                representative=Representative(
+                    signatures=(("a", Representative()), ("b", Representative(data=Path("x"))))
+                ),
+                quantize="int8",
+                keep_float=KeepFloat(layers=("dense",)),
+            ),
+            "v2",
+            "representative -> signatures -> a: give exactly one of data, python or signatures",
         ),
     ],
 )

@@ -94,6 +94,16 @@ GOOD = {
           "*": {max_size: 2MB, max_size_growth: 2%, max_error: 0.5, max_latency_ms: 20}
           int8: {min_accuracy: 95%, max_accuracy_drop: 0.01, min_top1_agreement: 0.9}
     """,
+        "saved model, two signatures calibrated at once": """
+        source: {saved_model: export, signature_keys: [encode, decode]}
+        variants:
+          int8:
+            quantize: int8
+            representative:
+              signatures:
+                encode: {data: data/calib.npz, samples: 50}
+                decode: {python: build.py:decode_samples}
+    """,
         "keras, nulls read as empty": """
         source: {keras: model.keras, legacy: true}
         defaults:
@@ -188,6 +198,18 @@ BAD = {
     "strings given a mapping": "source: {saved_model: export, tags: {a: 1}}\nvariants: {f: {}}\n",
     "strings holding a number": "source: {saved_model: export, tags: [1]}\nvariants: {f: {}}\n",
     "boolean given a string": "source: {keras: model.keras, legacy: 'yes'}\nvariants: {f: {}}\n",
+    "a signature's samples from two places": (
+        "source: {saved_model: export}\nvariants:\n  q:\n    quantize: int8\n"
+        "    representative: {signatures: {a: {data: data/unlabelled.npz, python: pkg.mod:make}}}\n"
+    ),
+    "no signature named": (
+        "source: {saved_model: export}\nvariants:\n  q:\n    quantize: int8\n"
+        "    representative: {signatures: {}}\n"
+    ),
+    "samples beside signatures": (
+        "source: {saved_model: export}\nvariants:\n  q:\n    quantize: int8\n"
+        "    representative: {samples: 3, signatures: {a: {data: data/unlabelled.npz}}}\n"
+    ),
     "entry point of a dashed module": "source: {python: my-mod:make}\nvariants: {f: {}}\n",
     "import of a dashed module": (
         "source: {keras: model.keras, imports: [my-layers]}\nvariants: {f: {}}\n"
@@ -466,6 +488,10 @@ def _used(section: KeySet, data: Any, label: str, out: set[tuple[str, str]]) -> 
                 _used(OPTIONS, options, "options", out)
         elif key.kind == "budgets":
             out.update(("budgets", limit) for limits in value.values() for limit in limits or ())
+        elif key.kind == "signatures":
+            assert key.keys is not None
+            for part in value.values():
+                _used(key.keys, part, _label(key), out)
         elif key.keys is not None:
             _used(key.keys, value, _label(key), out)
 
@@ -487,7 +513,7 @@ def test_the_good_manifests_use_every_key() -> None:
         _used(TOP, yaml.safe_load(text), "top", used)
     described: set[tuple[str, str]] = set()
     _described(TOP, "top", described)
-    sections = {"top", "source", "options", "representative", "evaluate", "budgets"}
+    sections = {"top", "source", "options", "representative", "signatures", "evaluate", "budgets"}
     assert {label for label, _ in described} == sections  # the walk reached every section
     assert described - used == set()
 
