@@ -48,10 +48,14 @@ class SavedModelLoader(Loader):
                 self._loaded = tf.saved_model.load(str(path), tags=list(self.source.tags) or None)
             except Exception as e:
                 raise SourceError(f"{path}: cannot load the SavedModel: {first_line(e)}") from None
+        signatures = self._loaded.signatures
         key = keys[0] if keys else "serving_default"
-        if key not in self._loaded.signatures:
-            raise SourceError(f"{path}: has no signature {key!r}")
-        return self._loaded.signatures[key]
+        if not keys and key not in signatures and len(signatures) == 1:
+            key = next(iter(signatures))  # the only one, whatever its name
+        if key not in signatures:
+            have = ", ".join(repr(k) for k in sorted(signatures)) or "none"
+            raise SourceError(f"{path}: has no signature {key!r} (it has {have})")
+        return signatures[key]
 
     def _input_specs(self) -> list[InputSpec]:
         function = self._function(
