@@ -65,11 +65,14 @@ def generated(
     origin = f"no evaluate data: {GENERATED_SAMPLES} seeded samples"
     if list(kinds) == ["in [0, 1)"]:
         return arrays, f"{origin} in [0, 1)"
-    parts = [f"{kind} for {', '.join(inputs)}" for kind, inputs in kinds.items()]
-    if any(kind.startswith("integers") for kind in kinds):
-        parts.append(
-            "a range every lookup table of two rows holds; evaluate data gives the real one"
-        )
+    parts = []
+    for kind, inputs in kinds.items():
+        part = f"{kind} for {', '.join(inputs)}"
+        if kind.startswith("integers"):
+            part += (
+                " (ids every lookup table of two rows or more holds; evaluate data gives real ones)"
+            )
+        parts.append(part)
     return arrays, f"{origin}: " + "; ".join(parts)
 
 
