@@ -323,6 +323,18 @@ def _output_to(path: str) -> Iterator[None]:
         os.close(saved[1])
 
 
+def alone(error: ConverterError) -> ConverterError:
+    """The error without what it was raised from, as it crosses the pipe.
+
+    TensorFlow installs tblib's exception pickling in the worker, which sends the
+    whole chain: a TF exception in it (kept as context even ``from None``) would
+    import TensorFlow in the build process when unpickled. The log has the traceback.
+    """
+    error.__cause__ = error.__context__ = None
+    error.__traceback__ = None
+    return error
+
+
 def serve(conn: Connection) -> None:
     """The child's loop: answer requests until told to stop or the parent goes away."""
     import tensorflow  # noqa: F401  (imported once, here, for every request to come)
@@ -357,7 +369,7 @@ def serve(conn: Connection) -> None:
             try:
                 reply: tuple[str, object] = ("ok", handlers[type(request)](request))
             except ConverterError as e:
-                reply = ("error", e)
+                reply = ("error", alone(e))
             except Exception as e:
                 traceback.print_exc()
                 reply = (

@@ -1,6 +1,9 @@
-"""When a worker retires its process: the thresholds, without starting one."""
+"""When a worker retires its process: the thresholds, without starting one; what an error
+carries back."""
 
 from __future__ import annotations
+
+import pytest
 
 
 def test_a_worker_retires_past_its_memory_threshold() -> None:
@@ -9,3 +12,26 @@ def test_a_worker_retires_past_its_memory_threshold() -> None:
     worker = Worker(recycle_mb=1500, memory_limit_mb=10000)
     assert not worker._worn_out(1400) and worker._worn_out(1600)
     assert Worker(memory_limit_mb=1000)._worn_out(800)  # 75% of the ceiling, as before
+
+
+def test_an_error_crosses_the_pipe_without_the_exception_it_came_from() -> None:
+    """TF's tblib pickling would send the chain, and its exception class would import TF here."""
+    tblib = pytest.importorskip("tblib.pickling_support")
+    from converter.errors import ConversionError
+    from converter.execution.worker import alone
+
+    class Foreign(Exception):
+        pass
+
+    try:
+        try:
+            raise Foreign("TF's own")
+        except Foreign:
+            raise ConversionError("the model failed to convert") from None
+    except ConversionError as e:
+        error = e
+    assert isinstance(error.__context__, Foreign)  # `from None` keeps it, only hidden
+    sent = alone(error)
+    reduced = tblib.pickle_exception(sent)
+    assert not any(isinstance(part, Foreign) for part in reduced[1]), reduced
+    assert str(sent) == "the model failed to convert" and sent.__traceback__ is None
