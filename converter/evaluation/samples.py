@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from converter.errors import ConverterError
+
 SEED = 0
 GENERATED_SAMPLES = 64
 # Integer inputs are sampled below this: 0 and 1 are in every table of two rows or more
@@ -24,8 +26,11 @@ GENERATED_SAMPLES = 64
 INTEGER_BOUND = 2
 
 
-class MissingData(ValueError):
-    """An input only evaluate data can feed (a string), or evaluate data without an array for one."""
+class MissingData(ConverterError, ValueError):
+    """An input only evaluate data can feed (a string), or evaluate data without an array for one.
+
+    A ConverterError, so that the worker (the keep-float search) reports it as a sentence.
+    """
 
 
 def real_valued(detail: Mapping[str, Any]) -> bool:
