@@ -113,7 +113,8 @@ def report_tasks(
     for manifest in manifests:
         if not in_shard(manifest.name, shard):
             continue  # its conversions are another shard's
-        for variant in manifest.variants:
+        # float32 first: a serial run converts it before the reports that compare with it.
+        for variant in sorted(manifest.variants, key=lambda v: v.name != "float32"):
             job = ReportJob(manifest, variant, build_dir)
             yield {
                 "name": job.name,

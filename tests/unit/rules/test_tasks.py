@@ -23,8 +23,8 @@ from rules.report.uptodate import ReportUpToDate, WithoutSource
 from rules.tasks import in_shard
 from tests.support.project import Files, ProjectFactory
 
-# A SavedModel (float32 and a calibrated int8), a source a user's task makes (float32 and
-# float16), and a Python entry without a float32 variant.
+# A SavedModel (float32 and a calibrated int8), a source a user's task makes (float16 and
+# float32, in that order), and a Python entry without a float32 variant.
 THREE_MODELS: Files = {
     "sm/export/saved_model.pb": b"",
     "sm/export/variables/variables.index": b"",
@@ -40,7 +40,7 @@ THREE_MODELS: Files = {
     "made/recipe.txt": "v1\n",
     "made/model.yaml": """
         source: {keras: model.keras, task: make_model, deps: [recipe.txt]}
-        variants: {float32: {}, f16: {quantize: float16}}
+        variants: {f16: {quantize: float16}, float32: {}}
         """,
     "py/entries.py": "def make(): ...\n",
     "py/model.yaml": """
@@ -150,6 +150,12 @@ def test_a_report_follows_its_own_conversion_alone(
         "made/f16": ["convert:made/f16"],
         "py/dynamic": ["convert:py/dynamic"],
     }
+    # A serial run still converts float32 before the reports that compare with it.
+    assert [n for n in _group(tasks, "convert") if n.startswith("made/")] == [
+        "made/f16",
+        "made/float32",
+    ]
+    assert [n for n in reports if n.startswith("made/")] == ["made/float32", "made/f16"]
     for name, task in reports.items():
         assert task["targets"] == [f"{root}/build/{name}.report.json"]
         ((action, (job, build)),) = task["actions"]
