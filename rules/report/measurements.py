@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import io
 import json
 import os
 import platform
@@ -42,12 +41,17 @@ from converter import versions
 from converter.codec import Record, format_number, from_json, omitted_when_none
 from converter.digest import bytes_digest, canonical_json
 from converter.errors import ConverterError
-from converter.spec import SavedModelSource, Source
 from rules.build import keys as fingerprint
-from rules.build import layout
 from rules.build.context import Build
 from rules.build.jobs import ReportJob
 from rules.project.state import BuildState
+from rules.report.reference import (
+    arrays_digest,
+    fetch_outputs,
+    for_signature,
+    source_key,
+    store_outputs,
+)
 from rules.report.sections import (
     AccuracySection,
     Host,
@@ -193,7 +197,7 @@ def plan(job: ReportJob, on: Measuring) -> Plan:
     else:
         inputs = _read_inputs(job, signatures)
         digests = {
-            name: _arrays_digest(arrays) if arrays is not None else why
+            name: arrays_digest(arrays) if arrays is not None else why
             for name, (arrays, _, why) in inputs.items()
         }
         data = {"inputs": digests[""] if signatures == ("",) else digests}
@@ -249,39 +253,6 @@ def _read_inputs(job: ReportJob, signatures: tuple[str, ...]) -> dict[str, Input
     return found
 
 
-def source_key(job: ReportJob, root: Path, state: BuildState) -> str:
-    """The key of the source model as this variant converts it, discovered inputs included.
-
-    The files its Python code was seen to read come from the variant's own
-    conversion record (the restored one, on a fresh clone), so they may include
-    a calibration generator's: a few extra misses, never a wrong hit.
-    """
-    manifest = job.manifest
-    record = state.record(layout.task_name(layout.CONVERT, job.name))
-    discovered = record.discovered if record is not None else ()
-    files = {
-        fingerprint.relative(root, absolute): digest
-        for path in fingerprint.source_inputs(manifest)
-        for absolute, digest in state.tree(str(path))
-    }
-    files.update({path: state.digest(root / path) for path in discovered})
-    described = {
-        "source": fingerprint.source_part(root, manifest.source_for(job.variant)),
-        "task": manifest.task,
-        "inputs": dict(sorted(files.items())),
-        **fingerprint.tool_versions(manifest.source_for(job.variant)),
-    }
-    return bytes_digest(canonical_json(described).encode())
-
-
-def _arrays_digest(arrays: dict[str, Any]) -> str:
-    digest = hashlib.sha256()
-    for name, values in arrays.items():
-        digest.update(f"{name}:{values.dtype}:{values.shape}\0".encode())
-        digest.update(values.tobytes())
-    return digest.hexdigest()
-
-
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
@@ -301,7 +272,7 @@ def fetch(job: ReportJob, on: Measuring) -> Plan:
             found.cached = from_json(Measurements.from_dict, hit.artifact, "measurements")
     if found.cached is None:
         for signature in found.signatures:
-            kept = _fetch_reference(cache, found.reference_for(signature))
+            kept = fetch_outputs(cache, found.reference_for(signature))
             if kept is not None:
                 found.references[signature], found.source_bytes = kept
     return found
@@ -329,25 +300,6 @@ def _measurements_key(key: str) -> str:
     return hashlib.sha256(f"tflite-build measurements\0{key}".encode()).hexdigest()
 
 
-def _reference_key(key: str) -> str:
-    return hashlib.sha256(f"tflite-build reference\0{key}".encode()).hexdigest()
-
-
-def _fetch_reference(cache: ArtifactCache, key: str) -> tuple[dict[str, Any], int | None] | None:
-    import numpy as np
-
-    hit = cache.fetch(_reference_key(key))
-    if hit is None:
-        return None
-    try:
-        with np.load(io.BytesIO(hit.artifact), allow_pickle=False) as data:
-            outputs = {name: data[name] for name in hit.record.get("outputs", data.files)}
-    except (OSError, ValueError, KeyError):
-        return None
-    source_bytes = hit.record.get("source_bytes")
-    return outputs, source_bytes if isinstance(source_bytes, int) else None
-
-
 def reference(
     job: ReportJob, on: Measuring, found: Plan, inputs: dict[str, Any], signature: str = ""
 ) -> dict[str, Any]:
@@ -367,25 +319,13 @@ def reference(
     memo = on.references.get(key)
     found.source_bytes = bytes_on_disk(job.source)
     if memo is None:
-        source = _signature_source(job.model_source, signature)
+        source = for_signature(job.model_source, signature)
         outputs = on.engine().run_reference(source, inputs)[0]
         memo = on.references[key] = outputs
         if on.cache is not None:
-            _store_reference(on.cache(), key, outputs, found.source_bytes)
+            store_outputs(on.cache(), key, outputs, found.source_bytes)
     found.references[signature] = memo
     return memo
-
-
-def _signature_source(source: Source, signature: str) -> Source:
-    """The source as the reference for one of the artifact's signatures (``""``: the whole model)."""
-    if not signature:
-        return source
-    if isinstance(source, SavedModelSource):
-        return replace(source, signature_keys=(signature,))
-    raise ValueError(
-        f"no reference for signature {signature!r}: only a SavedModel source has signatures "
-        "to run one by one"
-    )
 
 
 def measure(job: ReportJob, on: Measuring, found: Plan) -> Measurements:
@@ -507,17 +447,6 @@ def latency_for(
             other = measured.latency[min(measured.latency)]  # any one, but always the same
             return replace(other, this_host=False)
     return replace(figures, this_host=True)
-
-
-def _store_reference(
-    cache: ArtifactCache, key: str, outputs: dict[str, Any], source_bytes: int | None
-) -> None:
-    import numpy as np
-
-    buffer = io.BytesIO()
-    np.savez(buffer, **outputs)
-    record = {"reference_for": key, "outputs": list(outputs), "source_bytes": source_bytes}
-    cache.store(_reference_key(key), buffer.getvalue(), record, "")
 
 
 def store(cache: ArtifactCache, found: Plan, measured: Measurements) -> None:
