@@ -160,7 +160,7 @@ def build_report(job: ReportJob, measured: Measurements, latency: LatencySection
     if job.float32 is not None and job.float32.is_file():
         size = replace(size, vs_float32=round(size.size / job.float32.stat().st_size, 4))
     elif job.float32 is not None:
-        why = f"the float32 variant has no artifact ({job.float32.name} was not built or failed)"
+        why = f"no {job.float32.name} to compare with (its conversion failed, or has not run)"
         size = replace(size, vs_float32_skipped=why)
     report = Report(
         job.model,
@@ -209,7 +209,9 @@ def headline(report: Report) -> str:
         count = len(quality.signatures)
         parts.append(f"{count} signatures compared, figures for {quality.signature}")
     timing = report.latency
-    unrunnable = timing.median_ms is None and quality.skipped == timing.error
+    unrunnable = (
+        timing.median_ms is None and quality.skipped is not None and quality.skipped == timing.error
+    )
     if unrunnable:  # one reason for both (Select TF ops)
         parts.append(f"no accuracy or latency here: {quality.skipped}")
     elif quality.skipped is not None:

@@ -184,7 +184,7 @@ def test_a_report_without_its_float32_artifact_says_why(reported: Reported) -> N
     size = reported.reports["seq/flex"]["size"]
     assert "vs_float32" not in size
     assert size["vs_float32_skipped"] == (
-        "the float32 variant has no artifact (float32.tflite was not built or failed)"
+        "no float32.tflite to compare with (its conversion failed, or has not run)"
     )
     assert reported.reports["two/dynamic"]["size"]["vs_float32"] > 0  # there, as before
 
