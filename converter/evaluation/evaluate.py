@@ -3,7 +3,9 @@
 Inference uses the ai-edge-litert interpreter (no TensorFlow). A model whose
 first input dimension is free is resized to the batch once and allocated once;
 each batch is quantized with the input tensor's parameters on the way in and
-outputs are dequantized on the way out, so metrics compare real values.
+outputs are dequantized on the way out, so metrics compare real values. A
+model with several signatures runs one of them at a time, through its
+signature runner.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from converter.evaluation import samples as samples_of
 from converter.sources.loader import plain_name
 
 
@@ -24,6 +27,9 @@ def quantize(values: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
     """Real values -> the tensor's dtype, with its (scale, zero point) when it is quantized."""
     dtype = np.dtype(detail["dtype"])
     scale, zero = detail["quantization"]
+    if dtype.kind == "S" and values.dtype.kind == "U":  # text, as TensorFlow encodes it
+        encoded: np.ndarray = np.char.encode(values, "utf-8")
+        return encoded
     if dtype.kind == "f" or not scale:
         return values.astype(dtype)
     info = np.iinfo(dtype)
@@ -61,17 +67,43 @@ def match(
 
 
 class Runner:
-    """One interpreter for one model, fed in batches (or one sample at a time, to compare)."""
+    """One interpreter for one model, fed in batches (or one sample at a time, to compare).
 
-    def __init__(self, model: bytes, threads: int = 1) -> None:
+    ``signature`` names the one of several signatures to run (None: the model's
+    first subgraph, its only or default signature). Inputs and outputs are then
+    that signature's, by their names in it.
+    """
+
+    def __init__(self, model: bytes, threads: int = 1, signature: str | None = None) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
         self.interpreter = Interpreter(model_content=model, num_threads=threads)
-        self.inputs = self.interpreter.get_input_details()
-        self.outputs = self.interpreter.get_output_details()
+        self.signature = signature
         self._shape: int | None = None
-        self.input_names = self._names(self.inputs, "inputs")
-        self.output_names = self._names(self.outputs, "outputs")
+        if signature is None:
+            self._signature_runner: Any = None
+            self.inputs = self.interpreter.get_input_details()
+            self.outputs = self.interpreter.get_output_details()
+            self.input_names = self._names(self.inputs, "inputs")
+            self.output_names = self._names(self.outputs, "outputs")
+            return
+        self._signature_runner = self.interpreter.get_signature_runner(signature)
+        inputs = self._signature_runner.get_input_details()
+        outputs = self._signature_runner.get_output_details()
+        self.inputs, self.input_names = list(inputs.values()), list(inputs)
+        self.outputs, self.output_names = list(outputs.values()), list(outputs)
+
+    @property
+    def signatures(self) -> list[str]:
+        """The model's signature keys, the one its first subgraph runs (the default) first."""
+        keys = list(self.interpreter.get_signature_list())
+
+        def subgraph(key: str) -> int:
+            # The runner knows its subgraph; an interpreter without that attribute keeps the order.
+            index = getattr(self.interpreter.get_signature_runner(key), "_subgraph_index", 0)
+            return index if isinstance(index, int) else 0
+
+        return sorted(keys, key=subgraph)
 
     def _names(self, details: list[dict[str, Any]], side: str) -> list[str]:
         """Each tensor's name in the model's signature when it has one, else the tensor's own."""
@@ -108,6 +140,16 @@ class Runner:
         results: list[list[np.ndarray]] = [[] for _ in self.outputs]
         for start in range(0, count, batch):
             size = min(batch, count - start)
+            if self._signature_runner is not None:  # it resizes and allocates for each call
+                feed = zip(self.input_names, self.inputs, inputs, strict=True)
+                got = self._signature_runner(
+                    **{n: quantize(v[start : start + size], d) for n, d, v in feed}
+                )
+                for i, (name, detail) in enumerate(
+                    zip(self.output_names, self.outputs, strict=True)
+                ):
+                    results[i].append(dequantize(got[name], detail))
+                continue
             self._prepare(size)
             for detail, values in zip(self.inputs, inputs, strict=True):
                 self.interpreter.set_tensor(
@@ -234,26 +276,20 @@ def compare(
     )
 
 
-SEED = 0
-GENERATED_SAMPLES = 64
-
-
 def evaluation_inputs(
     runner: Runner, arrays: dict[str, np.ndarray] | None, samples: int | None, origin: str
 ) -> tuple[dict[str, np.ndarray], np.ndarray | None, str]:
-    """(real-valued inputs keyed by ``runner``'s input names, labels or None, their origin).
+    """(inputs keyed by ``runner``'s input names, labels or None, their origin).
 
     ``arrays`` is the evaluate data as read (keyed by input name, with optional
-    ``labels``); without it, seeded samples in [0, 1) stand in. ``origin`` names
-    the data's file. Reports and the keep-float search read their inputs here.
+    ``labels``); without it, seeded samples of each input's kind stand in
+    (``converter.evaluation.samples``; MissingData for a string input).
+    ``origin`` names the data's file. Reports and the keep-float search read
+    their inputs here.
     """
     if arrays is None:
-        rng = np.random.default_rng(SEED)
-        generated = {}
-        for name, detail in zip(runner.input_names, runner.inputs, strict=True):
-            shape = [d if d > 0 else 1 for d in detail["shape_signature"][1:]]
-            generated[name] = rng.random((GENERATED_SAMPLES, *shape), dtype=np.float32)
-        return generated, None, f"no evaluate data: {GENERATED_SAMPLES} seeded samples in [0, 1)"
+        generated, described = samples_of.generated(runner.input_names, runner.inputs)
+        return generated, None, described
     arrays = dict(arrays)
     labels = arrays.pop("labels", None)
     if len(arrays) == 1 and len(runner.input_names) == 1:  # one input: any key will do

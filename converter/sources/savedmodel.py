@@ -41,9 +41,10 @@ class SavedModelLoader(Loader):
         path, keys = self.source.path, self.source.signature_keys
         if len(keys) > 1:
             raise SourceError(f"{path}: {several}")
-        return self._signature(keys[0] if keys else "serving_default")
+        return self._signature(keys[0] if keys else None)
 
-    def _signature(self, key: str) -> Any:
+    def _signature(self, key: str | None) -> Any:
+        """A signature's function; None: the one a conversion without signature_keys keeps."""
         import tensorflow as tf
 
         path = self.source.path
@@ -52,10 +53,15 @@ class SavedModelLoader(Loader):
                 self._loaded = tf.saved_model.load(str(path), tags=list(self.source.tags) or None)
             except Exception as e:
                 raise SourceError(f"{path}: cannot load the SavedModel: {first_line(e)}") from None
-        if key not in self._loaded.signatures:
-            known = ", ".join(sorted(self._loaded.signatures)) or "none"
-            raise SourceError(f"{path}: has no signature {key!r} (it has {known})")
-        return self._loaded.signatures[key]
+        signatures = self._loaded.signatures
+        if key is None:
+            key = "serving_default"
+            if key not in signatures and len(signatures) == 1:
+                key = next(iter(signatures))  # the only one, whatever its name
+        if key not in signatures:
+            have = ", ".join(repr(k) for k in sorted(signatures)) or "none"
+            raise SourceError(f"{path}: has no signature {key!r} (it has {have})")
+        return signatures[key]
 
     def _input_specs(self) -> list[InputSpec]:
         function = self._function(

@@ -8,8 +8,9 @@ artifact:
 - the **reference key**: the source's key (its description, the digests of
   its inputs, the files its Python code was seen to read, the tool versions)
   and the digest of the inputs it is run on. The source model's outputs are
-  cached under it on their own, so a new variant of an unchanged model runs
-  the source in TensorFlow zero times;
+  cached under it on their own (one entry per signature, for a model with
+  several), so a new variant of an unchanged model runs the source in
+  TensorFlow zero times;
 - the **measurements key**: the artifact's digest, the reference key, the
   ``evaluate`` data's digest and sample count, and the tool versions.
 
@@ -27,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import io
 import json
 import os
 import platform
@@ -42,10 +42,16 @@ from converter.codec import Record, format_number, from_json, omitted_when_none
 from converter.digest import bytes_digest, canonical_json
 from converter.errors import ConverterError
 from rules.build import keys as fingerprint
-from rules.build import layout
 from rules.build.context import Build
 from rules.build.jobs import ReportJob
 from rules.project.state import BuildState
+from rules.report.reference import (
+    arrays_digest,
+    fetch_outputs,
+    for_signature,
+    source_key,
+    store_outputs,
+)
 from rules.report.sections import (
     AccuracySection,
     Host,
@@ -53,13 +59,14 @@ from rules.report.sections import (
     LayersSection,
     SizeSection,
     bytes_on_disk,
+    flex_sentence,
 )
 
 if TYPE_CHECKING:
     from converter.api import Engine
     from rules.cache.artifacts import ArtifactCache
 
-MEASUREMENTS_FORMAT = 2  # bump when what is measured, or how, changes
+MEASUREMENTS_FORMAT = 3  # bump when what is measured, or how, changes
 
 
 @dataclass(frozen=True)
@@ -137,17 +144,32 @@ class Measuring:
         )
 
 
+# (inputs by name, labels, where they come from); no inputs: the third says why
+Inputs = tuple[dict[str, Any] | None, Any, str]
+
+
 @dataclass
 class Plan:
-    """What one report is measured from, and the keys that name its cached results."""
+    """What one report is measured from, and the keys that name its cached results.
+
+    ``signatures`` are the artifact's when it has several (its default first),
+    each measured on its own; else ``("",)``, the model as a whole.
+    """
 
     key: str  # of the measurements
     reference_key: str
-    # (inputs by name, labels, where they come from), once read; no inputs: the third says why
-    inputs: tuple[dict[str, Any] | None, Any, str] | None = None
+    signatures: tuple[str, ...] = ("",)
+    inputs: dict[str, Inputs] | None = None  # by signature, once read
     cached: Measurements | None = None  # when the cache holds them
-    reference: tuple[dict[str, Any], int | None] | None = None  # outputs, source bytes
+    references: dict[str, dict[str, Any]] = field(default_factory=dict)  # outputs by signature
+    source_bytes: int | None = None  # the source's size on disk, as its reference run saw it
     fetched: bool = field(default=False, repr=False)
+
+    def reference_for(self, signature: str) -> str:
+        """The key of one signature's reference outputs (the model's own key for ``""``)."""
+        if not signature:
+            return self.reference_key
+        return bytes_digest(f"{self.reference_key}\0{signature}".encode())
 
 
 def plan(job: ReportJob, on: Measuring) -> Plan:
@@ -168,12 +190,17 @@ def plan(job: ReportJob, on: Measuring) -> Plan:
         evaluate is not None and manifest.task is not None and evaluate.data not in manifest.deps
     )
     inputs = None
+    signatures = _signatures(job)
     if made_by_task:
         assert evaluate is not None
-        data = {"evaluate": fingerprint.relative(on.root, str(evaluate.data))}
+        data: dict[str, Any] = {"evaluate": fingerprint.relative(on.root, str(evaluate.data))}
     else:
-        inputs = _read_inputs(job)
-        data = {"inputs": _arrays_digest(inputs[0]) if inputs[0] is not None else inputs[2]}
+        inputs = _read_inputs(job, signatures)
+        digests = {
+            name: arrays_digest(arrays) if arrays is not None else why
+            for name, (arrays, _, why) in inputs.items()
+        }
+        data = {"inputs": digests[""] if signatures == ("",) else digests}
     reference_key = bytes_digest(
         canonical_json({"source": source_key(job, on.root, state), **data}).encode()
     )
@@ -191,53 +218,39 @@ def plan(job: ReportJob, on: Measuring) -> Plan:
             }
         ).encode()
     )
-    result = Plan(key, reference_key, inputs)
+    result = Plan(key, reference_key, signatures, inputs)
     on.plans[job.name] = result
     return result
 
 
-def _read_inputs(job: ReportJob) -> tuple[dict[str, Any] | None, Any, str]:
-    """(inputs keyed by input name, labels, their origin); no inputs and why, when there are none."""
+def _signatures(job: ReportJob) -> tuple[str, ...]:
+    """The artifact's signatures when it has several (its default first), else ``("",)``."""
     from converter.evaluation.evaluate import Runner
-    from rules.report.sections import reference_inputs
 
     try:
-        return reference_inputs(job, Runner(job.artifact.read_bytes()))
-    except (RuntimeError, ValueError) as e:
-        return None, None, f"cannot read the artifact's inputs: {_first_line(e)}"
+        found = Runner(job.artifact.read_bytes()).signatures
+    except (RuntimeError, ValueError):
+        return ("",)  # measuring says why
+    return tuple(found) if len(found) > 1 else ("",)
 
 
-def source_key(job: ReportJob, root: Path, state: BuildState) -> str:
-    """The key of the source model as this variant converts it, discovered inputs included.
+def _read_inputs(job: ReportJob, signatures: tuple[str, ...]) -> dict[str, Inputs]:
+    """Each signature's (inputs keyed by input name, labels, their origin); no inputs and why, when none."""
+    from converter.evaluation.evaluate import Runner
+    from converter.evaluation.samples import MissingData
+    from rules.report.sections import reference_inputs
 
-    The files its Python code was seen to read come from the variant's own
-    conversion record (the restored one, on a fresh clone), so they may include
-    a calibration generator's: a few extra misses, never a wrong hit.
-    """
-    manifest = job.manifest
-    record = state.record(layout.task_name(layout.CONVERT, job.name))
-    discovered = record.discovered if record is not None else ()
-    files = {
-        fingerprint.relative(root, absolute): digest
-        for path in fingerprint.source_inputs(manifest)
-        for absolute, digest in state.tree(str(path))
-    }
-    files.update({path: state.digest(root / path) for path in discovered})
-    described = {
-        "source": fingerprint.source_part(root, manifest.source_for(job.variant)),
-        "task": manifest.task,
-        "inputs": dict(sorted(files.items())),
-        **fingerprint.tool_versions(manifest.source_for(job.variant)),
-    }
-    return bytes_digest(canonical_json(described).encode())
-
-
-def _arrays_digest(arrays: dict[str, Any]) -> str:
-    digest = hashlib.sha256()
-    for name, values in arrays.items():
-        digest.update(f"{name}:{values.dtype}:{values.shape}\0".encode())
-        digest.update(values.tobytes())
-    return digest.hexdigest()
+    model = job.artifact.read_bytes()
+    found: dict[str, Inputs] = {}
+    for signature in signatures:
+        try:
+            runner = Runner(model, signature=signature or None)
+            found[signature] = reference_inputs(job, runner, len(signatures))
+        except MissingData as e:
+            found[signature] = None, None, str(e)
+        except (RuntimeError, ValueError) as e:
+            found[signature] = None, None, f"cannot read the artifact's inputs: {_first_line(e)}"
+    return found
 
 
 def _first_line(error: BaseException) -> str:
@@ -258,7 +271,10 @@ def fetch(job: ReportJob, on: Measuring) -> Plan:
         with contextlib.suppress(ValueError):
             found.cached = from_json(Measurements.from_dict, hit.artifact, "measurements")
     if found.cached is None:
-        found.reference = _fetch_reference(cache, found.reference_key)
+        for signature in found.signatures:
+            kept = fetch_outputs(cache, found.reference_for(signature))
+            if kept is not None:
+                found.references[signature], found.source_bytes = kept
     return found
 
 
@@ -271,7 +287,8 @@ def can_do_without_source(job: ReportJob, on: Measuring) -> bool:
     if found.cached is not None:
         return True
     # An int8 variant's per-layer errors are measured on the source model itself.
-    return found.reference is not None and job.variant.options.quantize != "int8"
+    every = all(signature in found.references for signature in found.signatures)
+    return every and job.variant.options.quantize != "int8"
 
 
 def per_layer(job: ReportJob) -> bool:
@@ -283,81 +300,90 @@ def _measurements_key(key: str) -> str:
     return hashlib.sha256(f"tflite-build measurements\0{key}".encode()).hexdigest()
 
 
-def _reference_key(key: str) -> str:
-    return hashlib.sha256(f"tflite-build reference\0{key}".encode()).hexdigest()
-
-
-def _fetch_reference(cache: ArtifactCache, key: str) -> tuple[dict[str, Any], int | None] | None:
-    import numpy as np
-
-    hit = cache.fetch(_reference_key(key))
-    if hit is None:
-        return None
-    try:
-        with np.load(io.BytesIO(hit.artifact), allow_pickle=False) as data:
-            outputs = {name: data[name] for name in hit.record.get("outputs", data.files)}
-    except (OSError, ValueError, KeyError):
-        return None
-    source_bytes = hit.record.get("source_bytes")
-    return outputs, source_bytes if isinstance(source_bytes, int) else None
-
-
 def reference(
-    job: ReportJob, on: Measuring, found: Plan, inputs: dict[str, Any]
-) -> tuple[dict[str, Any], int | None]:
-    """The source model's outputs on ``inputs``, and the source's size on disk.
+    job: ReportJob, on: Measuring, found: Plan, inputs: dict[str, Any], signature: str = ""
+) -> dict[str, Any]:
+    """The source model's outputs on ``inputs`` (of one of several signatures: the source's of that name).
 
     From the cache when it holds them; else the source runs in TensorFlow in the
-    worker (once per model and inputs in this process) and the outputs are stored.
+    worker (once per model, signature and inputs in this process) and the
+    outputs are stored, with the source's size on disk (``found.source_bytes``).
     Raises ValueError (or a ConverterError) when there can be no reference.
     """
-    if found.reference is not None:
-        return found.reference
+    known = found.references.get(signature)
+    if known is not None:
+        return known
     if job.source is not None and not job.source.exists():
         raise ValueError(f"no reference: the source model {job.source} is not on disk")
-    memo = on.references.get(found.reference_key)
+    key = found.reference_for(signature)
+    memo = on.references.get(key)
+    found.source_bytes = bytes_on_disk(job.source)
     if memo is None:
-        outputs = on.engine().run_reference(job.model_source, inputs)[0]
-        memo = on.references[found.reference_key] = outputs
+        source = for_signature(job.model_source, signature)
+        outputs = on.engine().run_reference(source, inputs)[0]
+        memo = on.references[key] = outputs
         if on.cache is not None:
-            _store_reference(on.cache(), found.reference_key, outputs, bytes_on_disk(job.source))
-    found.reference = (memo, bytes_on_disk(job.source))
-    return found.reference
+            store_outputs(on.cache(), key, outputs, found.source_bytes)
+    found.references[signature] = memo
+    return memo
 
 
 def measure(job: ReportJob, on: Measuring, found: Plan) -> Measurements:
-    """Measure the report afresh (the cache did not hold it), and keep what can be kept."""
-    from converter.evaluation.evaluate import Runner
+    """Measure the report afresh (the cache did not hold it), and keep what can be kept.
 
-    inputs, labels, origin = found.inputs or _read_inputs(job)
-    keep = True
-    source_bytes = None
-    try:
-        if inputs is None:
-            raise ValueError(origin)
-        outputs, source_bytes = reference(job, on, found, inputs)
-        candidate = Runner(job.artifact.read_bytes())
-        quality = AccuracySection.measure(candidate, inputs, labels, origin, outputs)
-    except (RuntimeError, ValueError, ConverterError) as e:
-        quality = AccuracySection(skipped=_first_line(e))
-        keep = cacheable(e)
-    if source_bytes is None:
-        source_bytes = bytes_on_disk(job.source)
+    A variant with Select TF ops has no accuracy or latency here: no interpreter
+    at hand runs them, and the source is not run for nothing.
+    """
+    size = SizeSection.measure(job, None)
+    flex = size.flex_ops
+    if flex:
+        quality, keep = AccuracySection(skipped=flex_sentence(flex)), True
+    else:
+        quality, keep = _accuracy(job, on, found)
+    source_bytes = found.source_bytes
+    size = size.against_source(bytes_on_disk(job.source) if source_bytes is None else source_bytes)
     layers = None
     if per_layer(job):
-        layers, measurable = _layers(job, on, inputs if job.evaluate is not None else None)
+        inputs = None
+        if job.evaluate is not None:  # else the calibration samples
+            if found.inputs is None:
+                found.inputs = _read_inputs(job, found.signatures)
+            inputs = found.inputs[found.signatures[0]][0]
+        layers, measurable = _layers(job, on, inputs)
         keep = keep and measurable
     here = host()
     measured = Measurements(
-        SizeSection.measure(job, source_bytes),
-        quality,
-        {host_id(here): _latency(job, here)},
-        layers,
+        size, quality, {host_id(here): _latency(job, here, found, size)}, layers
     )
     if keep and on.cache is not None:
         store(on.cache(), found, measured)
     found.inputs = None  # the arrays can be large, and this report is done with them
     return measured
+
+
+def _accuracy(job: ReportJob, on: Measuring, found: Plan) -> tuple[AccuracySection, bool]:
+    """The accuracy section (per signature, for several), and whether it may be cached."""
+    from converter.evaluation.evaluate import Runner
+
+    if found.inputs is None:
+        found.inputs = _read_inputs(job, found.signatures)
+    model = job.artifact.read_bytes()
+    sections: dict[str, AccuracySection] = {}
+    keep = True
+    for signature in found.signatures:
+        inputs, labels, origin = found.inputs[signature]
+        try:
+            if inputs is None:
+                raise ValueError(origin)
+            outputs = reference(job, on, found, inputs, signature)
+            candidate = Runner(model, signature=signature or None)
+            sections[signature] = AccuracySection.measure(
+                candidate, inputs, labels, origin, outputs
+            )
+        except (RuntimeError, ValueError, ConverterError) as e:
+            sections[signature] = AccuracySection(skipped=_first_line(e))
+            keep = keep and cacheable(e)
+    return AccuracySection.per_signature(sections), keep
 
 
 def _layers(
@@ -386,10 +412,16 @@ def _layers(
     return LayersSection.measured(outcome), True
 
 
-def _latency(job: ReportJob, here: Host) -> LatencySection:
+def _latency(job: ReportJob, here: Host, found: Plan, size: SizeSection) -> LatencySection:
+    """This host's latency figure: of the default signature, when there are several."""
     from converter.evaluation.evaluate import latency
 
-    return LatencySection.from_dict({**latency(job.artifact.read_bytes()), "host": here.to_dict()})
+    if size.flex_ops:
+        return LatencySection(here, error=flex_sentence(size.flex_ops))
+    measured = {**latency(job.artifact.read_bytes()), "host": here.to_dict()}
+    if found.signatures != ("",):
+        measured["signature"] = found.signatures[0]
+    return LatencySection.from_dict(measured)
 
 
 def latency_for(
@@ -407,7 +439,7 @@ def latency_for(
         limits = job.budget.limits() if job.budget is not None else []
         wanted = any(kind.per_host for kind, _ in limits)
         if wanted or on.measure_latency == "always" or not measured.latency:
-            figures = _latency(job, here)
+            figures = _latency(job, here, found, measured.size)
             latency = {**measured.latency, host_id(here): figures}
             if on.cache is not None:
                 store(on.cache(), found, replace(measured, latency=latency))
@@ -415,17 +447,6 @@ def latency_for(
             other = measured.latency[min(measured.latency)]  # any one, but always the same
             return replace(other, this_host=False)
     return replace(figures, this_host=True)
-
-
-def _store_reference(
-    cache: ArtifactCache, key: str, outputs: dict[str, Any], source_bytes: int | None
-) -> None:
-    import numpy as np
-
-    buffer = io.BytesIO()
-    np.savez(buffer, **outputs)
-    record = {"reference_for": key, "outputs": list(outputs), "source_bytes": source_bytes}
-    cache.store(_reference_key(key), buffer.getvalue(), record, "")
 
 
 def store(cache: ArtifactCache, found: Plan, measured: Measurements) -> None:

@@ -60,6 +60,8 @@ class SizeSection(Record):
     source_bytes: int | None = omitted_when_none()  # the source model on disk
     vs_source: float | None = omitted_when_none()
     vs_float32: float | None = omitted_when_none()  # against the model's float32 variant
+    # Why vs_float32 is missing though the manifest has a float32 variant (no artifact of it).
+    vs_float32_skipped: str | None = omitted_when_none()
 
     def figure(self, name: str) -> float | None:
         value: float | None = getattr(self, name)
@@ -67,6 +69,11 @@ class SizeSection(Record):
 
     def why_unmeasured(self, reason: str) -> str:
         return reason
+
+    @property
+    def flex_ops(self) -> list[str]:
+        """The Select TF ops it uses (``FLEX:<op>``), which no interpreter here can run."""
+        return [op for op in self.ops if op.startswith("FLEX:")]
 
     @classmethod
     def measure(cls, job: ReportJob, source_bytes: int | None) -> SizeSection:
@@ -77,11 +84,14 @@ class SizeSection(Record):
         info = modelinfo.describe(job.artifact.read_bytes())
         described = info.to_dict()
         del described["provenance"]  # the artifact's, not a measurement
-        section = cls.from_dict(described)
+        return cls.from_dict(described).against_source(source_bytes)
+
+    def against_source(self, source_bytes: int | None) -> SizeSection:
+        """This section with the source model's size on disk, and the ratio to it."""
         if not source_bytes:
-            return section
-        vs_source = round(info.size / source_bytes, 4)
-        return dataclasses.replace(section, source_bytes=source_bytes, vs_source=vs_source)
+            return self
+        vs_source = round(self.size / source_bytes, 4)
+        return dataclasses.replace(self, source_bytes=source_bytes, vs_source=vs_source)
 
 
 @dataclass(frozen=True)
@@ -111,6 +121,7 @@ class LatencySection(Record):
     note: str | None = omitted_when_none()
     error: str | None = omitted_when_none()  # the interpreter's, when it could not run the model
     this_host: bool | None = omitted_when_none()
+    signature: str | None = omitted_when_none()  # of several, the one measured (the default)
 
     def figure(self, name: str) -> float | None:
         value: float | None = getattr(self, name) if self.this_host else None
@@ -138,7 +149,11 @@ class AccuracySection(Record):
 
     A skipped section holds its reason and nothing else. ``accuracy``,
     ``reference_accuracy`` and ``accuracy_drop`` are there when the inputs
-    came with labels.
+    came with labels. A model with several signatures is measured per
+    signature, each against the source's signature of that name: the fields
+    are its primary signature's (``signature``, the one its first subgraph
+    runs, which budgets check), and ``signatures`` holds every signature's
+    own section, the primary's included.
     """
 
     skipped: str | None = omitted_when_none()
@@ -151,6 +166,8 @@ class AccuracySection(Record):
     accuracy: float | None = omitted_when_none()
     reference_accuracy: float | None = omitted_when_none()
     accuracy_drop: float | None = omitted_when_none()
+    signature: str | None = omitted_when_none()  # several signatures: the one the fields are about
+    signatures: Mapping[str, AccuracySection] | None = omitted_when_none()
 
     @classmethod
     def measure(
@@ -203,9 +220,18 @@ class AccuracySection(Record):
             data=self.data or "no evaluate data", primary_output=self.primary_output
         )
 
+    @classmethod
+    def per_signature(cls, sections: Mapping[str, AccuracySection]) -> AccuracySection:
+        """A model's section from its signatures' (the primary first); one signature's is its own."""
+        primary, section = next(iter(sections.items()))
+        if len(sections) == 1:
+            return section
+        return dataclasses.replace(section, signature=primary, signatures=dict(sections))
+
     def to_dict(self) -> dict[str, Any]:
         if self.skipped is not None:
-            return {"skipped": self.skipped}
+            kept = ("skipped", "signature", "signatures")
+            return {k: v for k, v in to_dict(self).items() if k in kept}
         output = self.output
         return {**to_dict(self), "output": None if output is None else output.to_dict()}
 
@@ -282,13 +308,36 @@ class LayersSection(Record):
         return {**to_dict(self), "measure": LAYERS_MEASURE}
 
 
-def reference_inputs(job: ReportJob, runner: Any) -> tuple[dict[str, Any], Any, str]:
-    """(real-valued inputs keyed by the model's input names, labels or None, their origin)."""
+def reference_inputs(
+    job: ReportJob, runner: Any, signatures: int = 1
+) -> tuple[dict[str, Any], Any, str]:
+    """(inputs keyed by the model's input names, labels or None, their origin).
+
+    ``runner`` runs one signature of ``signatures``: with several, each takes
+    its own share of the evaluate data, by name (``samples.for_signature``; the
+    primary signature, the first, takes the plain ``labels``). So does a
+    model's only signature when the data names arrays after it
+    (``predict/labels``): one file can serve variants that each convert one
+    signature. Raises ValueError (``samples.MissingData`` for an input only
+    data can feed).
+    """
+    from converter.evaluation import samples
     from converter.evaluation.evaluate import evaluation_inputs, read_arrays
 
     evaluate = job.evaluate
     if evaluate is None:
         return evaluation_inputs(runner, None, None, "")
-    return evaluation_inputs(
-        runner, read_arrays(evaluate.data), evaluate.samples, evaluate.data.name
+    arrays = read_arrays(evaluate.data)
+    keys = runner.signatures
+    own = runner.signature or (keys[0] if len(keys) == 1 else None)
+    if own is not None and (signatures > 1 or any(k.startswith(f"{own}/") for k in arrays)):
+        arrays = samples.for_signature(arrays, own, runner.input_names, own == keys[0])
+    return evaluation_inputs(runner, arrays, evaluate.samples, evaluate.data.name)
+
+
+def flex_sentence(ops: list[str]) -> str:
+    """Why a variant with Select TF ops has no accuracy or latency figures here."""
+    return (
+        f"it uses Select TF ops ({', '.join(ops)}), which run only where the Flex delegate is "
+        "linked in, and no interpreter here has it (neither ai-edge-litert's nor TensorFlow's)"
     )

@@ -30,7 +30,7 @@ from rules.report.sections import (
 if TYPE_CHECKING:
     from rules.report.measurements import Measurements
 
-REPORT_FORMAT = 9  # bump when a report gains or changes a section: reports rerun
+REPORT_FORMAT = 10  # bump when a report gains or changes a section: reports rerun
 
 
 @dataclass(frozen=True)
@@ -151,13 +151,17 @@ def check(name: str, budget: Budget | None, report: Report) -> tuple[Check, ...]
 def build_report(job: ReportJob, measured: Measurements, latency: LatencySection) -> Report:
     """The report from its measurements (cached or fresh) and this run's budget checks.
 
-    Cheap and run every time: the float32 comparison reads a file size, the
-    device section reads the artifact's flatbuffer, and the budgets are the
-    manifest's current ones.
+    Cheap and run every time: the float32 comparison reads a file size (a
+    report does not wait for the float32 conversion, which may fail: without its
+    artifact the comparison is left out, and says why), the device section reads
+    the artifact's flatbuffer, and the budgets are the manifest's current ones.
     """
     size = measured.size
     if job.float32 is not None and job.float32.is_file():
         size = replace(size, vs_float32=round(size.size / job.float32.stat().st_size, 4))
+    elif job.float32 is not None:
+        why = f"no {job.float32.name} to compare with (its conversion failed, or has not run)"
+        size = replace(size, vs_float32_skipped=why)
     report = Report(
         job.model,
         job.variant.name,
@@ -201,7 +205,16 @@ def headline(report: Report) -> str:
         parts.append(f"top-1 agreement {quality.top1_agreement:.4f}")
     elif quality.accuracy is None and quality.max_abs_error is not None:
         parts.append(f"max error {quality.max_abs_error:.3g}")  # no class axis: the error
-    if quality.skipped is not None:
+    if quality.signatures is not None:
+        count = len(quality.signatures)
+        parts.append(f"{count} signatures compared, figures for {quality.signature}")
+    timing = report.latency
+    unrunnable = (
+        timing.median_ms is None and quality.skipped is not None and quality.skipped == timing.error
+    )
+    if unrunnable:  # one reason for both (Select TF ops)
+        parts.append(f"no accuracy or latency here: {quality.skipped}")
+    elif quality.skipped is not None:
         parts.append(f"no accuracy section ({quality.skipped})")
     layers = report.layers
     if layers is not None and layers.kept_float:
@@ -213,10 +226,10 @@ def headline(report: Report) -> str:
         parts.append(f"needs runtime {device.needs()}")
     if not device.gpu.compatible:
         parts.append(device.gpu.sentence())
-    timing = report.latency
     if timing.median_ms is not None:
         where = "host CPU" if timing.this_host else f"measured on another host: {timing.host.cpu}"
-        parts.append(f"{duration(timing.median_ms)} per invoke ({where})")
-    else:
+        of = f", signature {timing.signature}" if timing.signature is not None else ""
+        parts.append(f"{duration(timing.median_ms)} per invoke ({where}{of})")
+    elif not unrunnable:
         parts.append(f"not runnable by the stock interpreter ({timing.error})")
     return f"{report.name}: " + ", ".join(parts)

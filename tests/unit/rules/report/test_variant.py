@@ -138,18 +138,38 @@ def test_values_read_as_their_rows_say() -> None:
     assert BY_NAME["min_accuracy"].show(None) == "not measured"
 
 
+def _two_signatures(primary: AccuracySection) -> AccuracySection:
+    """A model with signatures embed (its default) and predict, each measured on its own."""
+    return AccuracySection.per_signature({"embed": primary, "predict": accuracy_section(0.9)})
+
+
 def _shapes() -> list[Report]:
-    """A report of each shape a build writes: labelled or not, skipped, unrunnable, elsewhere."""
+    """A report of each shape a build writes: labelled or not, skipped, unrunnable, elsewhere,
+    several signatures (the primary one measured or not), without its float32 artifact."""
     elsewhere = latency_section(0.5, Host("Another CPU", 8, HOST.runtime), this_host=False)
+    no_float32 = dataclasses.replace(_measured().size, vs_float32_skipped="no float32 artifact")
     return [
         _checked(_measured(), max_size=1000, min_accuracy=0.8, max_size_growth=0.02),
         _checked(_measured(accuracy=accuracy_section(None, top1=None)), min_top1_agreement=0.9),
         _measured(accuracy=AccuracySection(skipped="no reference"), latency=latency_section(None)),
         _measured(latency=elsewhere, size=dataclasses.replace(_measured().size, vs_float32=0.3)),
+        _checked(
+            _measured(
+                accuracy=_two_signatures(accuracy_section(None)),
+                latency=dataclasses.replace(latency_section(0.5), signature="embed"),
+            ),
+            max_error=0.1,
+        ),
+        _measured(accuracy=_two_signatures(AccuracySection(skipped="input 'text' takes strings"))),
+        _measured(size=no_float32),
     ]
 
 
-@pytest.mark.parametrize("made", _shapes(), ids=["checked", "unlabelled", "skipped", "elsewhere"])
+SHAPES = ["checked", "unlabelled", "skipped", "elsewhere", "signatures", "signature_skipped",
+          "no_float32"]  # fmt: skip
+
+
+@pytest.mark.parametrize("made", _shapes(), ids=SHAPES)
 def test_round_trip(made: Report) -> None:
     assert Report.from_dict(made.to_dict()) == made
     text = made.to_json()
@@ -250,3 +270,53 @@ def test_a_layers_section_is_strict_json_even_for_an_op_without_a_scale() -> Non
     assert back.ops[0].rmse_scale == math.inf and math.isnan(back.ops[2].rmse_scale)
     assert back.ops[1] == section.ops[1] and back.kept_float == ("stem",)
     assert back.worst() == ["head", "body", "tail"]
+
+
+def test_several_signatures_keep_the_primary_ones_fields_and_each_ones_section() -> None:
+    """A one-signature report writes what it always did; several add two keys, and budgets
+    check the primary signature's figures."""
+    one = json.loads(_measured().to_json())["accuracy"]
+    assert "signature" not in one and "signatures" not in one
+    primary = accuracy_section(None, max_abs_error=0.02)
+    made = _checked(_measured(accuracy=_two_signatures(primary)), max_error=0.01)
+    data = json.loads(made.to_json())["accuracy"]
+    assert set(data) == set(one) - {"accuracy", "reference_accuracy", "accuracy_drop"} | {
+        "signature",
+        "signatures",
+    }
+    assert data["signature"] == "embed" and list(data["signatures"]) == ["embed", "predict"]
+    assert data["signatures"]["embed"] == json.loads(json.dumps(primary.to_dict()))
+    assert data["signatures"]["predict"]["accuracy"] == 0.9
+    (error,) = made.budgets
+    assert error.measured == 0.02 and error.passed is False
+    # A primary signature that could not be measured keeps the others' sections.
+    skipped = _two_signatures(AccuracySection(skipped="input 'text' takes strings")).to_dict()
+    assert skipped["skipped"] == "input 'text' takes strings" and skipped["signature"] == "embed"
+    assert skipped["signatures"]["predict"]["accuracy"] == 0.9
+    assert AccuracySection.per_signature({"": primary}) is primary
+
+
+def test_the_line_names_what_a_variant_with_select_tf_ops_cannot_do_here() -> None:
+    why = (
+        "it uses Select TF ops (FLEX:Cumprod), which run only where the Flex delegate is linked in"
+    )
+    flex = report(
+        "m",
+        "flex",
+        1000,
+        accuracy=AccuracySection(skipped=why),
+        latency=LatencySection(HOST, error=why, this_host=True),
+    )
+    line = headline(flex)
+    assert f"no accuracy or latency here: {why}" in line and line.count(why) == 1
+    two = headline(
+        report(
+            "m",
+            "float32",
+            1000,
+            accuracy=_two_signatures(accuracy_section(None)),
+            latency=dataclasses.replace(latency_section(0.5), signature="embed"),
+        )
+    )
+    assert "2 signatures compared, figures for embed" in two
+    assert "(host CPU, signature embed)" in two

@@ -271,3 +271,34 @@ def test_an_older_summary_without_rankings_still_reads(tmp_path: Path) -> None:
     read = Summary.from_dict(older)
     assert read.variants[0].layers is None and read.format == 3
     assert read == replace(summary, variants=(replace(summary.variants[0], layers=None),), format=3)
+
+
+def test_odd_reports_are_rows_like_any_other(tmp_path: Path) -> None:
+    """Several signatures (the primary's figures), no float32 to compare with, Select TF ops."""
+    from rules.report.sections import AccuracySection, LatencySection
+    from rules.summary.html import html
+    from tests.support.reports import HOST
+
+    two = AccuracySection.per_signature(
+        {"embed": accuracy_section(0.8), "predict": accuracy_section(0.9)}
+    )
+    why = "it uses Select TF ops (FLEX:StringLength), which run only where the Flex delegate is"
+    made = [
+        report("two", "float32", 2000, accuracy=two),
+        replace(
+            report("seq", "flex", 3000, accuracy=AccuracySection(skipped=why)),
+            latency=LatencySection(HOST, error=why, this_host=True),
+        ),
+    ]
+    made[1] = replace(made[1], size=replace(made[1].size, vs_float32_skipped="no float32"))
+    paths = []
+    for data in made:
+        path = tmp_path / data.model / f"{data.variant}.report.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(data.to_json())
+        paths.append(path)
+    summary = collect(paths)
+    rows = {row.name: row for row in summary.variants}
+    assert rows["two/float32"].accuracy == 0.8  # the primary signature's
+    assert rows["seq/flex"].vs_float32 is None and not rows["seq/flex"].runnable
+    assert "| two | float32 |" in markdown(summary) and "seq" in html(summary)
