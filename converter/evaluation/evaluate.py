@@ -10,9 +10,13 @@ signature runner.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,33 @@ import numpy as np
 
 from converter.evaluation import samples as samples_of
 from converter.sources.loader import plain_name
+
+
+@contextlib.contextmanager
+def _without_runtime_notes() -> Iterator[None]:
+    """The interpreter's own ``INFO:`` lines kept off the console; anything else it prints passes.
+
+    The runtime announces its CPU delegate on stderr, from C++, the first time a
+    process allocates a model's tensors. A build's console carries our lines only;
+    warnings and errors still reach it, after the call.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            kept = [
+                line
+                for line in caught.read().splitlines(keepends=True)
+                if not line.startswith(b"INFO: ")
+            ]
+            if kept:
+                os.write(2, b"".join(kept))
 
 
 def quantize(values: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
@@ -87,7 +118,8 @@ class Runner:
             self.input_names = self._names(self.inputs, "inputs")
             self.output_names = self._names(self.outputs, "outputs")
             return
-        self._signature_runner = self.interpreter.get_signature_runner(signature)
+        with _without_runtime_notes():  # a signature runner allocates its tensors
+            self._signature_runner = self.interpreter.get_signature_runner(signature)
         inputs = self._signature_runner.get_input_details()
         outputs = self._signature_runner.get_output_details()
         self.inputs, self.input_names = list(inputs.values()), list(inputs)
@@ -103,14 +135,16 @@ class Runner:
             index = getattr(self.interpreter.get_signature_runner(key), "_subgraph_index", 0)
             return index if isinstance(index, int) else 0
 
-        return sorted(keys, key=subgraph)
+        with _without_runtime_notes():  # signature runners allocate their tensors
+            return sorted(keys, key=subgraph)
 
     def _names(self, details: list[dict[str, Any]], side: str) -> list[str]:
         """Each tensor's name in the model's signature when it has one, else the tensor's own."""
         by_index = {d["index"]: plain_name(d["name"]) for d in details}
         signatures = self.interpreter.get_signature_list()
         if len(signatures) == 1:
-            runner = self.interpreter.get_signature_runner(next(iter(signatures)))
+            with _without_runtime_notes():
+                runner = self.interpreter.get_signature_runner(next(iter(signatures)))
             listed = runner.get_input_details() if side == "inputs" else runner.get_output_details()
             by_index.update({d["index"]: name for name, d in listed.items()})
         return [by_index[d["index"]] for d in details]
@@ -127,7 +161,8 @@ class Runner:
             return
         for detail in self.inputs:
             self.interpreter.resize_tensor_input(detail["index"], [batch, *detail["shape"][1:]])
-        self.interpreter.allocate_tensors()
+        with _without_runtime_notes():
+            self.interpreter.allocate_tensors()
         self.inputs = self.interpreter.get_input_details()
         self.outputs = self.interpreter.get_output_details()
         self._shape = batch
