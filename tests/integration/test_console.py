@@ -69,6 +69,8 @@ def test_a_failing_conversion_leaves_a_clean_console_and_names_every_route(
             "gru/model.yaml": "source: {keras: model.keras}\nvariants:\n  float32: {}\n"
             "  flex: {supported_ops: [builtins, select_tf_ops], "
             "converter: {_experimental_lower_tensor_list_ops: false}}\n",
+            "sm/export": Tiny.saved_model,  # one the interpreter runs, for the reports
+            "sm/model.yaml": "source: {saved_model: export}\nvariants: {float32: {}}\n",
         }
     )
     run = _run(project, "--continue", "convert")
@@ -90,6 +92,14 @@ def test_a_failing_conversion_leaves_a_clean_console_and_names_every_route(
     for noise in ("Traceback", "Exception ignored", "absl::", "oneDNN", "I0000", "W0000"):
         assert noise not in text, text
     assert "TensorListReserve" in (project / "build/gru/float32.convert.log").read_text()
+
+    # Reports run the interpreter in the build's own process: its notes stay off too.
+    reports = _run(project, "--continue", "report")
+    text = reports.stdout + reports.stderr
+    assert (project / "build/sm/float32.report.json").is_file()
+    assert (project / "build/gru/flex.report.json").is_file()  # its float32 failed
+    for noise in ("Traceback", "Exception ignored", "INFO:", "I0000", "W0000", "unexpected"):
+        assert noise not in text, text
 
 
 def test_resource_variables_are_told_apart(make_project: ProjectFactory, odd_models: Path) -> None:
