@@ -82,7 +82,15 @@ _HINTS = (
         "interpreter cannot run those ops) or allow_custom_ops with your own kernels",
     ),
     (
-        r"[Qq]uantization not yet supported|isn't quantizable|Failed to quantize",
+        r"Select TensorFlow op\(s\), included in the given model, is\(are\) not supported by "
+        r"this interpreter",
+        "integer calibration runs the model in TensorFlow Lite's interpreter, which cannot run "
+        "Select TF ops: quantize this variant dynamic or float16, or make the model's ops "
+        "builtins (for a recurrent layer: a static batch or unroll=True)",
+    ),
+    (
+        r"[Qq]uantization not yet supported|[Qq]uantization to 16x8-bit not yet supported|"
+        r"isn't quantizable|Failed to quantize",
         "an op cannot be quantized to integer: set float_fallback: true to keep it in float",
     ),
     (

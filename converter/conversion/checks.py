@@ -54,7 +54,7 @@ def probe(data: bytes) -> str | None:
         interpreter.allocate_tensors()
     except (RuntimeError, ValueError) as e:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        return f"probe inference skipped: the stock interpreter cannot run this model ({reason})"
+        return f"probe inference not run: the stock interpreter cannot load this model ({reason})"
     rng = np.random.default_rng(PROBE_SEED)
     for detail in interpreter.get_input_details():
         shape = [d if d > 0 else 1 for d in detail["shape"]]
@@ -64,7 +64,11 @@ def probe(data: bytes) -> str | None:
     try:
         interpreter.invoke()
     except RuntimeError as e:
-        return f"probe inference skipped: the interpreter failed to run the model ({e})"
+        reason = " ".join(str(e).split())
+        return (
+            f"probe inference failed: the stock interpreter cannot run this model ({reason}); "
+            "the artifact is what TensorFlow wrote, but it will not run on the stock runtime"
+        )
     for detail in interpreter.get_output_details():
         out = interpreter.get_tensor(detail["index"])
         if out.dtype.kind == "f" and not np.all(np.isfinite(out)):

@@ -101,6 +101,10 @@ def _calibration_inputs(
     if not samples:
         raise ConversionError("keep_float needs calibration samples (representative data)")
     chosen = samples[:limit] if limit else samples
+    # Samples of another shape than the first (a free sequence length) cannot be stacked
+    # with it: the debugger runs on those of the first sample's shapes.
+    shapes = [array.shape[1:] for array in chosen[0]]
+    chosen = [s for s in chosen if [array.shape[1:] for array in s] == shapes]
     specs = [spec.name for spec in loader.input_specs()]
     stacked = [np.concatenate([sample[i] for sample in chosen]) for i in range(len(specs))]
     order, _ = match(specs, doctor.input_names(), what="input")

@@ -35,6 +35,7 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
             self.reports: Counter[str] = Counter()  # reports: measured, cache, up to date
             self.failed: list[str] = []
             self.blocked = 0
+            self.summary_blocked = False
             self.seen = 0  # tasks doit looked at in any way: none means nothing was selected
             self.started = time.perf_counter()
             self.display: Display | None = None  # from initialize: it needs the tasks
@@ -78,6 +79,7 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
             self.seen += 1
             if isinstance(fail, UnmetDependency):  # not run: a task it needs failed
                 self.blocked += bool(task.actions)  # a group (`convert`) is no task of its own
+                self.summary_blocked |= task.name == layout.SUMMARY
             else:
                 self.failed.append(task.name)
                 build.failed.add(task.name)
@@ -106,6 +108,12 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
             super().complete_run()
             if not self.seen:
                 self.write("tflite-build: no task matched the selection; nothing was done\n")
+            if self.summary_blocked:
+                self.write(
+                    "tflite-build: no summary was written: a report it needs could not be "
+                    "made (see the failures above); `doit -s summary` writes one from the "
+                    "reports there are, and lists the missing\n"
+                )
             if (
                 sum(self.counts.values())
                 or sum(self.reports.values())

@@ -150,7 +150,7 @@ class Summary(Record):
 
     variants: tuple[Row, ...]
     total_bytes: int
-    missing_reports: tuple[str, ...]  # file names of reports that are missing or unreadable
+    missing_reports: tuple[str, ...]  # model/variant of each report missing or unreadable
     baseline: Comparison | None = None
     ops: Fleet = field(
         default_factory=lambda: Fleet({})
@@ -208,7 +208,8 @@ def collect(reports: list[Path]) -> Summary:
         try:
             report = Report.from_json(path.read_bytes())
         except (OSError, ValueError):
-            missing.append(path.name)
+            # As model/variant: a report file's own name is only its variant's.
+            missing.append(f"{path.parent.name}/{path.name.removesuffix('.report.json')}")
             continue
         rows.append(Row.of(report))
         device = report.device

@@ -70,7 +70,7 @@ def test_summary_table(tmp_path: Path) -> None:
         ("b", "int8"),
     ]
     assert summary.total_bytes == 7700
-    assert summary.missing_reports == ("odd.report.json", "x.report.json")
+    assert summary.missing_reports == ("b/odd", "gone/x")
     int8 = summary.variants[2]
     assert (int8.accuracy, int8.top1_agreement, int8.snr_db) == (0.875, 0.97, "inf")
     assert markdown(summary).splitlines()[4:7] == [
