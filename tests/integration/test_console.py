@@ -101,6 +101,12 @@ def test_a_failing_conversion_leaves_a_clean_console_and_names_every_route(
     for noise in ("Traceback", "Exception ignored", "INFO:", "I0000", "W0000", "unexpected"):
         assert noise not in text, text
 
+    # The summary needs gru/float32's report, which cannot be made: the run says so.
+    summary = _run(project, "--continue", "summary")
+    assert summary.returncode != 0
+    assert "no summary was written: a report it needs could not be made" in summary.stdout
+    assert not (project / "build/summary.json").exists()
+
 
 def test_resource_variables_are_told_apart(make_project: ProjectFactory, odd_models: Path) -> None:
     project = make_project(

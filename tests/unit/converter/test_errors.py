@@ -70,3 +70,24 @@ def test_an_error_crosses_a_pipe_as_plain_data(cls: type[ConverterError]) -> Non
 def test_an_unknown_class_arrives_as_a_converter_error() -> None:
     back = from_wire(("SomethingElse", "words", ""))
     assert type(back) is ConverterError and str(back) == "words"
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        (
+            "Select TensorFlow op(s), included in the given model, is(are) not supported by this "
+            "interpreter. Node number 3 (FlexTensorListReserve) failed to prepare.",
+            "integer calibration runs the model in TensorFlow Lite's interpreter, which cannot "
+            "run Select TF ops",
+        ),
+        (
+            "Quantization to 16x8-bit not yet supported for op: 'NEG'.",
+            "set float_fallback: true",
+        ),
+    ],
+)
+def test_known_failures_get_the_hint_that_fits(text: str, hint: str) -> None:
+    described = describe(RuntimeError(text))
+    assert hint in described, described
+    assert "batch_size=1), or use unroll" not in described  # not the free-batch route
