@@ -18,6 +18,7 @@ from typing import Any
 from doit.exceptions import InvalidDodoFile, TaskFailed
 
 from rules.actions.daemon import daemon_tasks
+from rules.actions.toolchains import toolchains_task
 from rules.build.context import Build
 from rules.cache.settings import CacheSettings, settings_for
 from rules.console.reporter import reporter_for
@@ -100,6 +101,9 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
     def task_daemon() -> Iterator[dict[str, Any]]:
         yield from daemon_tasks(project.settings if project is not None else Settings())
 
+    def task_toolchains() -> dict[str, Any]:
+        return toolchains_task(project.settings if project is not None else Settings())
+
     def task_check() -> dict[str, Any]:
         """Validate every manifest without building"""
         return check_task(manifests()[1])
@@ -115,6 +119,7 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
         "task_cache": task_cache,
         "task_watch": _watch_task(Path(dodo_file_or_root)),
         "task_daemon": task_daemon,
+        "task_toolchains": task_toolchains,
     }
 
 

@@ -3,7 +3,7 @@
 A toolchain is a kind of source ("pytorch", "jax") and the pinned requirements
 that convert it. Its environment is a virtual environment under the user's cache
 directory (``$XDG_CACHE_HOME/tflite-build/toolchains``, else
-``~/.cache/tflite-build/toolchains``; ``TFLITE_BUILD_TOOLCHAINS`` moves it), in a
+``~/.cache/tflite-build/toolchains``; a build's ``toolchains_dir`` setting moves it), in a
 folder named by the kind and the digest of the requirements and the Python
 version: new pins make a new environment beside the old, and the same pins find
 the one already made, from any project.
@@ -95,10 +95,7 @@ class Environment:
 
 
 def home() -> Path:
-    """Where the tool makes its toolchains."""
-    chosen = os.environ.get("TFLITE_BUILD_TOOLCHAINS")
-    if chosen:
-        return Path(chosen).expanduser()
+    """Where the tool makes its toolchains unless told otherwise (the ``toolchains_dir`` setting)."""
     cache = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
     return Path(cache).expanduser() / "tflite-build" / "toolchains"
 

@@ -118,6 +118,32 @@ def _json_object(text: str) -> dict[str, Any] | None:
 
 
 TEXT = Kind("text", "a string", _string, lambda text: text)
+TOOLCHAIN_KEYS = ("requirements", "python", "pip_args")
+
+
+def _strings(value: object) -> tuple[str, ...] | None:
+    if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
+        return tuple(value)
+    return None
+
+
+def _toolchains(value: object) -> dict[str, dict[str, Any]] | None:
+    """``{kind: {requirements = [...]} or {python = "..."}, pip_args = [...]}``, checked."""
+    if not isinstance(value, dict):
+        return None
+    out: dict[str, dict[str, Any]] = {}
+    for kind, table in value.items():
+        if not isinstance(table, dict) or set(table) - set(TOOLCHAIN_KEYS):
+            return None
+        requirements = _strings(table.get("requirements", []))
+        pip_args = _strings(table.get("pip_args", []))
+        python = table.get("python")
+        if requirements is None or pip_args is None or (python is not None and not _string(python)):
+            return None
+        if python is not None and requirements:  # one or the other
+            return None
+        out[str(kind)] = {"requirements": requirements, "python": python, "pip_args": pip_args}
+    return out
 
 
 def _executor(text: str) -> str | None:
@@ -137,6 +163,12 @@ FLAG = Kind(
     f"one of {', '.join(TRUE + FALSE)}",
 )
 SECONDS = Kind("seconds", "seconds > 0", _seconds)
+TOOLCHAINS = Kind(
+    "tables",
+    "a table per toolchain: [tool.tflite-build.toolchains.<kind>] with requirements = [...] "
+    '(and pip_args = [...]), or python = "..."',
+    _toolchains,
+)
 MAX_SIZE = Kind("size", "a size like 10GB or 500MiB", _size(0), _size(0))
 MEMORY = Kind("size", "a size like 16GB", _size(1))
 _LATENCY = _one_of("budgets", "always")
@@ -306,6 +338,19 @@ class Settings:
         "where conversions run: `local`, or `dask://HOST:PORT`, a Dask cluster (needs a "
         "remote cache)",
         variable="TFLITE_BUILD_EXECUTOR",
+    )
+    toolchains: Mapping[str, Mapping[str, Any]] = _setting(
+        {},
+        TOOLCHAINS,
+        "`[tool.tflite-build.toolchains.<kind>]`: a toolchain's pinned `requirements` (and "
+        "`pip_args`), or the `python` of an environment you have, over the defaults",
+    )
+    toolchains_dir: str | None = _setting(
+        None,
+        TEXT,
+        "where toolchains are made (default: `$XDG_CACHE_HOME/tflite-build/toolchains`, else "
+        "`~/.cache/tflite-build/toolchains`)",
+        variable="TFLITE_BUILD_TOOLCHAINS",
     )
     ci: bool | None = _setting(
         None,

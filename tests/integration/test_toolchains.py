@@ -23,6 +23,8 @@ from converter.toolchains.environments import (
     ensure,
     find,
 )
+from tests.support.doit_runs import doit
+from tests.support.project import ProjectFactory
 
 
 def _wheel(folder: Path, name: str, version: str) -> Path:
@@ -138,3 +140,40 @@ def test_an_environment_the_user_has_is_used_as_it_is(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []  # nothing made
     with pytest.raises(ToolchainError, match="cannot be run"):
         ensure(Toolchain("demo", python=str(tmp_path / "no-python")), tmp_path)
+
+
+def test_doit_toolchains_lists_each_made_or_not(
+    wheels: Path, tmp_path: Path, make_project: ProjectFactory
+) -> None:
+    home = tmp_path / "toolchains"
+    pyproject = f"""
+        [tool.tflite-build]
+        toolchains_dir = "{home}"
+        [tool.tflite-build.toolchains.demo]
+        requirements = ["tinypkg==1.2"]
+        pip_args = ["--no-index", "--find-links", "{wheels}"]
+        [tool.tflite-build.toolchains.mine]
+        python = "{sys.executable}"
+    """
+    project = make_project({"pyproject.toml": pyproject})
+    demo = _toolchain(wheels, "tinypkg==1.2")
+
+    def lines() -> dict[str, str]:
+        run = doit(project, "toolchains")
+        assert run.code == 0, run.output
+        return {line.split(":")[0]: line for line in run.output.splitlines() if ": " in line}
+
+    before = lines()
+    assert before["demo"] == (
+        f"demo: not made yet (tinypkg==1.2); a build makes it in {demo.folder(home)}"
+    )
+    assert before["pytorch"].startswith(
+        "pytorch: not made yet (torch==2.13.0, litert-torch==0.10.0)"
+    )
+    assert before["mine"].startswith(f"mine: your environment {sys.executable} (python 3.")
+    assert not home.exists()  # listing makes nothing
+
+    ensure(demo, home, lambda line: None)
+    made = lines()["demo"]
+    assert made.startswith("demo: made, tinypkg 1.2; python 3.")
+    assert f"in {demo.folder(home)} (" in made and made.endswith(" MB)")

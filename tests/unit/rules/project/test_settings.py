@@ -35,6 +35,8 @@ daemon = "off"
 daemon_idle_timeout = 60
 daemon_workers = 3
 executor = "dask://scheduler.example:8786"
+toolchains = {pytorch = {requirements = ["torch==2.13.0"], pip_args = ["--no-index"]}, jax = {python = "/opt/jax/bin/python"}}
+toolchains_dir = "~/toolchains"
 """
 
 
@@ -85,6 +87,15 @@ def test_every_key_is_read_and_typed(tmp_path: Path) -> None:
         daemon_idle_timeout=60.0,
         daemon_workers=3,
         executor="dask://scheduler.example:8786",
+        toolchains={
+            "pytorch": {
+                "requirements": ("torch==2.13.0",),
+                "python": None,
+                "pip_args": ("--no-index",),
+            },
+            "jax": {"requirements": (), "python": "/opt/jax/bin/python", "pip_args": ()},
+        },
+        toolchains_dir="~/toolchains",
     )
     assert set(KEYS) == {line.split(" = ")[0] for line in PYPROJECT.splitlines()[1:]}
 
@@ -286,3 +297,24 @@ def test_the_service_config_comes_from_the_settings(tmp_path: Path) -> None:
         30.0,
     )
     assert service_config(Settings()) == client.ServiceConfig()
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        '{pytorch = {requirements = ["torch"], python = "/usr/bin/python3"}}',  # one or the other
+        '{pytorch = {requirement = ["torch"]}}',  # an unknown key
+        '{pytorch = {requirements = "torch"}}',  # not a list
+        '{pytorch = {python = ""}}',
+        '["pytorch"]',
+    ],
+)
+def test_a_bad_toolchain_table_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (found,) = problems(tmp_path, f"[tool.tflite-build]\ntoolchains = {table}\n")
+    assert found.startswith(
+        "pyproject.toml: tool.tflite-build -> toolchains: expected a table per toolchain: "
+        "[tool.tflite-build.toolchains.<kind>] with requirements = [...]"
+    ), found
