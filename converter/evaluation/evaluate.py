@@ -11,6 +11,7 @@ signature runner.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import math
 import os
 import sys
@@ -91,9 +92,12 @@ def match(
         return [keys.index(t) for t in targets], "name"
     if len(keys) == len(targets):
         return list(range(len(targets))), "position"
+    # A misspelt "labels" in an evaluate file reads as one input too many: say so.
+    spelt = [k for k in keys if k not in targets and difflib.get_close_matches(k, ["labels"])]
+    hint = f" ({spelt[0]!r}: labels go under the key 'labels')" if what == "input" and spelt else ""
     raise ValueError(
         f"cannot match {what}s: have {', '.join(keys) or 'none'}; "
-        f"the model has {', '.join(targets) or 'none'}"
+        f"the model has {', '.join(targets) or 'none'}{hint}"
     )
 
 

@@ -53,3 +53,17 @@ def test_quantization_round_trip() -> None:
     q = quantize(values, detail)
     assert q.dtype == np.int8 and q.tolist() == [-128, -20, -10, -10, -4, 127]
     assert dequantize(q, detail).tolist() == [-59.0, -5.0, 0.0, 0.0, 3.0, 68.5]
+
+
+def test_a_misspelt_labels_key_is_named() -> None:
+    from converter.evaluation.evaluate import match
+
+    with pytest.raises(ValueError) as caught:
+        match(["image", "lables"], ["image"], "input")
+    assert str(caught.value) == (
+        "cannot match inputs: have image, lables; the model has image "
+        "('lables': labels go under the key 'labels')"
+    )
+    with pytest.raises(ValueError) as other:
+        match(["image", "extra"], ["image"], "input")
+    assert "labels" not in str(other.value)
