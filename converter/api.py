@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -40,13 +40,21 @@ from converter.protocol import (
     RunRequest,
 )
 from converter.sources import precheck as sources
-from converter.spec import KerasSource, Options, Source, source_file, source_to_dict
+from converter.spec import (
+    KerasSource,
+    Options,
+    Source,
+    source_file,
+    source_to_dict,
+    toolchain_of,
+)
 from converter.versions import PROJECT, tensorflow_version, version
 
 if TYPE_CHECKING:
     import numpy as np
 
     from converter.service.client import ServiceConfig
+    from converter.toolchains.environments import Toolchain
 
 
 @dataclass(frozen=True)
@@ -116,12 +124,21 @@ class Engine:
         memory_limit_mb: float | None = None,
         daemon: bool | ServiceConfig = False,
         warn: Callable[[str], None] = errors.warn,
+        toolchains: Mapping[str, Toolchain] | None = None,
+        toolchains_dir: Path | None = None,
     ) -> None:
-        """``memory_limit_mb`` defaults to 80% of physical memory."""
+        """``memory_limit_mb`` defaults to 80% of physical memory.
+
+        ``toolchains``: the environments other kinds of source convert in, by kind
+        (default ``converter.toolchains.defaults``), made in ``toolchains_dir``
+        (default: the user's cache directory) on first use.
+        """
         self.timeout = timeout
         self.memory_limit_mb = memory_limit_mb
         self.warn = warn
-        self._workers: dict[bool, Worker] = {}
+        self.toolchains = dict(toolchains) if toolchains is not None else None
+        self.toolchains_dir = toolchains_dir
+        self._workers: dict[bool | str, Worker] = {}
         self._remote: Executor | None = None
         self._remote_failed = False
         if daemon:
@@ -158,6 +175,9 @@ class Engine:
 
     def run(self, request: AnyRequest, log_path: Path) -> AnyOutcome:
         """Run one request where it belongs; raises ConverterError."""
+        toolchain = toolchain_of(request.source)
+        if toolchain != "tensorflow":  # its own environment's worker, in this process
+            return self.toolchain_worker(toolchain).convert(request, log_path)
         remote = self.remote
         if remote is not None:
             try:
@@ -168,6 +188,24 @@ class Engine:
                 self.warn(f"{e}; converting in this process instead")
         legacy = isinstance(request.source, KerasSource) and request.source.legacy
         return self.worker(legacy).convert(request, log_path)
+
+    def toolchain_worker(self, kind: str) -> Worker:
+        """This process's worker of a toolchain, its environment made first if need be."""
+        if kind not in self._workers:
+            from converter.toolchains import defaults, environments
+
+            chosen = self.toolchains if self.toolchains is not None else defaults.DEFAULTS
+            toolchain = chosen.get(kind)
+            if toolchain is None:
+                raise errors.OptionsError(f"no {kind} toolchain is configured")
+            made = environments.ensure(toolchain, self.toolchains_dir, self.warn)
+            self._workers[kind] = Worker(
+                timeout=self.timeout,
+                memory_limit_mb=self.memory_limit_mb,
+                python=str(made.python),
+                toolchain=kind,
+            )
+        return self._workers[kind]
 
     def worker(self, legacy_keras: bool = False) -> Worker:
         """This process's own worker of a kind (made on first use)."""

@@ -154,7 +154,51 @@ class PythonSource:
         return parsed.files(self.base_dir) if parsed is not None else ()
 
 
-Source = SavedModelSource | TF1SavedModelSource | KerasSource | FrozenGraphSource | PythonSource
+@dataclass(frozen=True)
+class PyTorchSource:
+    """``file.py:make`` or ``module:make``, whose ``make()`` returns ``(module, example_args)``.
+
+    A ``torch.nn.Module`` and a tuple of example tensors, converted by litert-torch
+    in the PyTorch toolchain's worker (``converter.toolchains``), never in
+    TensorFlow's. ``base_dir`` is where a relative file is looked up.
+    """
+
+    entry: str
+    base_dir: Path = Path(".")
+
+    kind: ClassVar[str] = "pytorch"
+    api: ClassVar[ConverterApi | None] = None  # no TF converter: litert-torch's own
+
+    @property
+    def entry_point(self) -> EntryPoint | None:
+        return EntryPoint.parse(self.entry)
+
+    @property
+    def file(self) -> Path | None:
+        parsed = self.entry_point
+        return parsed.file(self.base_dir) if parsed is not None else None
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        parsed = self.entry_point
+        return parsed.files(self.base_dir) if parsed is not None else ()
+
+
+Source = (
+    SavedModelSource
+    | TF1SavedModelSource
+    | KerasSource
+    | FrozenGraphSource
+    | PythonSource
+    | PyTorchSource
+)
+# The toolchain each kind of source converts in; every other kind is TensorFlow's.
+TOOLCHAINS = {PyTorchSource.kind: "pytorch"}
+
+
+def toolchain_of(source: Source) -> str:
+    """``tensorflow``, or the toolchain (``converter.toolchains``) the source converts in."""
+    return TOOLCHAINS.get(source.kind, "tensorflow")
 
 
 @dataclass(frozen=True)
@@ -289,14 +333,14 @@ def _option_defaults() -> dict[str, Any]:
 
 def runs_code(source: Source) -> bool:
     """Whether loading ``source`` runs the project's Python code: what it reads is then discovered."""
-    return isinstance(source, PythonSource) or (
+    return isinstance(source, (PythonSource, PyTorchSource)) or (
         isinstance(source, KerasSource) and source.runs_code
     )
 
 
 def source_file(source: Source) -> Path | None:
     """The file or directory a source's bytes come from (a Python entry's file, if it names one)."""
-    return source.file if isinstance(source, PythonSource) else source.path
+    return source.file if isinstance(source, (PythonSource, PyTorchSource)) else source.path
 
 
 def source_to_dict(source: Source) -> dict[str, Any]:

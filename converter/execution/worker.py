@@ -136,8 +136,11 @@ class Worker:
         python: str = sys.executable,
         recycle_after: int | None = None,
         recycle_mb: float | None = None,
+        toolchain: str = "tensorflow",
     ) -> None:
         self.legacy_keras = legacy_keras
+        # Whose handlers the child serves: TensorFlow's, or a toolchain's run by ``python``.
+        self.toolchain = toolchain
         self.timeout = timeout
         self.memory_limit_mb = memory_limit_mb or default_memory_limit_mb()
         self.python = python
@@ -178,6 +181,7 @@ class Worker:
         env["PYTHONUNBUFFERED"] = "1"
         if self.legacy_keras:
             env["TF_USE_LEGACY_KERAS"] = "1"
+        env[TOOLCHAIN_VARIABLE] = self.toolchain
         with open(startup_log, "wb") as log:
             self._proc = (
                 _spawner()
@@ -329,19 +333,31 @@ def _output_to(path: str) -> Iterator[None]:
         os.close(saved[1])
 
 
-def serve(conn: Connection) -> None:
-    """The child's loop: answer requests until told to stop or the parent goes away."""
+TOOLCHAIN_VARIABLE = "TFLITE_BUILD_WORKER_TOOLCHAIN"  # set for the child by its parent
+
+
+def _handlers(toolchain: str) -> dict[type, Callable[[Any], object]]:
+    """What a worker of ``toolchain`` answers: TensorFlow's requests, or a toolchain's."""
+    if toolchain == "pytorch":  # torch and litert-torch, no TensorFlow in this environment
+        from converter.execution import torchrun
+
+        return {Request: torchrun.run}
     import tensorflow  # noqa: F401  (imported once, here, for every request to come)
 
     from converter.evaluation import reference
     from converter.execution import convert as conversion
     from converter.quantization import keepfloat
 
-    handlers: dict[type, Callable[[Any], object]] = {
+    return {
         Request: conversion.run,
         RunRequest: reference.run,
         LayersRequest: keepfloat.measure_layers,
     }
+
+
+def serve(conn: Connection) -> None:
+    """The child's loop: answer requests until told to stop or the parent goes away."""
+    handlers = _handlers(os.environ.get(TOOLCHAIN_VARIABLE, "tensorflow"))
 
     base = isolation.baseline()
     conn.send("ready")
@@ -361,7 +377,12 @@ def serve(conn: Connection) -> None:
         request, log_path, cwd = message
         with _output_to(log_path), isolation.request_scope(cwd):
             try:
-                reply: tuple[str, object] = ("ok", handlers[type(request)](request))
+                handler = handlers.get(type(request))
+                if handler is None:
+                    raise ConversionError(
+                        f"a {type(request).__name__} cannot run in this toolchain's worker, yet"
+                    )
+                reply: tuple[str, object] = ("ok", handler(request))
             except ConverterError as e:
                 reply = ("error", to_wire(e))
             except Exception as e:

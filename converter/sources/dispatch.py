@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from converter.errors import SourceError
 from converter.sources.entrypoint import call_entry, from_entry
 from converter.sources.graph import FrozenGraphLoader, TF1SavedModelLoader
 from converter.sources.kerasmodel import KerasLoader, load_keras_model
@@ -11,6 +12,7 @@ from converter.sources.savedmodel import SavedModelLoader
 from converter.spec import (
     FrozenGraphSource,
     KerasSource,
+    PyTorchSource,
     SavedModelSource,
     Source,
     TF1SavedModelSource,
@@ -28,4 +30,6 @@ def load(source: Source) -> Loader:
         return KerasLoader(load_keras_model(source))
     if isinstance(source, FrozenGraphSource):
         return FrozenGraphLoader(source)
+    if isinstance(source, PyTorchSource):
+        raise SourceError(f"{source.entry!r}: a PyTorch source converts in its toolchain's worker")
     return from_entry(source.entry, call_entry(source))

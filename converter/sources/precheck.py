@@ -26,6 +26,7 @@ from converter.spec import (
     FrozenGraphSource,
     KerasSource,
     PythonSource,
+    PyTorchSource,
     SavedModelSource,
     Source,
     TF1SavedModelSource,
@@ -43,7 +44,7 @@ def legacy_keras_available() -> bool:
 
 def precheck(source: Source) -> None:
     """SourceError for problems visible from the file system alone."""
-    if isinstance(source, PythonSource):
+    if isinstance(source, (PythonSource, PyTorchSource)):
         _precheck_entry(source.entry, source.file)
         return
     path = source.path
@@ -130,13 +131,17 @@ def on_sys_path(directory: Path) -> Iterator[None]:
             sys.path.remove(entry)
 
 
-def load_entry(entry: str, base_dir: Path, what: str = "function") -> Callable[..., Any]:
+def load_entry(
+    entry: str, base_dir: Path, what: str = "function", stable_name: bool = False
+) -> Callable[..., Any]:
     """The callable behind ``file.py:function`` or ``module:function``, freshly loaded.
 
     ``what`` it should be (a function, a class) is for messages.
 
     A persistent worker serves many builds, so a file is executed anew on every
-    call (an edited file is never stale) under a throwaway module name.
+    call (an edited file is never stale) under a throwaway module name; with
+    ``stable_name``, under its file's stem (``build.py`` as ``build``), for
+    converters that write class's module names into the artifact.
     """
     parsed = EntryPoint.parse(entry)
     if parsed is None:
@@ -145,7 +150,7 @@ def load_entry(entry: str, base_dir: Path, what: str = "function") -> Callable[.
     file = parsed.file(base_dir)
     with on_sys_path(file.parent if file is not None else base_dir):
         if file is not None:
-            module = _exec_file(file)
+            module = _exec_file(file, file.stem if stable_name else None)
         else:
             sys.modules.pop(target, None)
             try:
@@ -182,8 +187,8 @@ def import_module(text: str, base_dir: Path) -> None:
             raise SourceError(f"{text}: failed while loading: {type(e).__name__}: {e}") from None
 
 
-def _exec_file(file: Path) -> ModuleType:
-    name = f"_tflite_build_entry_{file.stem}_{uuid.uuid4().hex[:8]}"
+def _exec_file(file: Path, name: str | None = None) -> ModuleType:
+    name = name or f"_tflite_build_entry_{file.stem}_{uuid.uuid4().hex[:8]}"
     spec = importlib.util.spec_from_file_location(name, file)
     if spec is None or spec.loader is None:
         raise SourceError(f"{file}: cannot be loaded as a Python module")

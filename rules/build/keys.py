@@ -28,6 +28,7 @@ from converter.digest import bytes_digest, canonical_json, tree_digest
 from converter.spec import (
     KerasSource,
     PythonSource,
+    PyTorchSource,
     Source,
     runs_code,
     source_file,
@@ -49,7 +50,7 @@ def source_inputs(manifest: Manifest) -> tuple[Path, ...]:
     """The files and directories whose bytes key the source model itself (see ``inputs_of``)."""
     source = manifest.source
     found: list[Path] = []
-    if isinstance(source, PythonSource):
+    if isinstance(source, (PythonSource, PyTorchSource)):
         found.extend(source.files)
     elif manifest.task is None:
         found.append(source.path)

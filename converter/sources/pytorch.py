@@ -1,0 +1,59 @@
+"""PyTorch sources: ``make()`` returns ``(module, example_args)``; litert-torch converts them.
+
+Runs in the PyTorch toolchain's worker only (``converter.toolchains``), where torch
+and litert-torch are installed and TensorFlow is not. litert-torch names tensors
+after the module's class and its Python module, so the entry's file is loaded
+under a stable name (its stem): the same source gives the same bytes in any
+worker, on any build.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from converter.errors import ConversionError, SourceError, brief
+from converter.sources.precheck import load_entry, on_sys_path
+from converter.spec import PyTorchSource
+
+SEED = 0
+
+
+def load(source: PyTorchSource) -> tuple[Any, tuple[Any, ...]]:
+    """The module (in eval mode) and its example arguments, from the entry point."""
+    import torch
+
+    make = load_entry(source.entry, source.base_dir, stable_name=True)
+    torch.manual_seed(SEED)  # random weights the same on every call, in any worker
+    with on_sys_path(source.base_dir):
+        try:
+            made = make()
+        except SourceError:
+            raise
+        except Exception as e:
+            raise SourceError(f"{source.entry!r}: raised {type(e).__name__}: {brief(e)}") from None
+    if not (isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], torch.nn.Module)):
+        raise SourceError(
+            f"{source.entry!r}: returned {type(made).__name__}; expected (module, example_args): "
+            "a torch.nn.Module and a tuple of example tensors"
+        )
+    module, args = made
+    if isinstance(args, torch.Tensor):
+        args = (args,)
+    if not (isinstance(args, tuple) and all(isinstance(a, torch.Tensor) for a in args)):
+        raise SourceError(f"{source.entry!r}: the example arguments must be a tuple of tensors")
+    return module.eval(), args
+
+
+def convert(source: PyTorchSource) -> bytes:
+    """The module converted by litert-torch, as the bytes of a .tflite file."""
+    import litert_torch
+
+    module, args = load(source)
+    try:
+        converted = litert_torch.convert(module, args)
+    except Exception as e:
+        raise ConversionError(
+            f"litert-torch could not convert {source.entry}: {brief(e)}"
+        ) from None
+    content = converted.model_content
+    return bytes(content() if callable(content) else content)
