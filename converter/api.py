@@ -189,23 +189,32 @@ class Engine:
         legacy = isinstance(request.source, KerasSource) and request.source.legacy
         return self.worker(legacy).convert(request, log_path)
 
+    def use_toolchains(
+        self, toolchains: Mapping[str, Toolchain] | None, where: Path | None
+    ) -> None:
+        """Convert other kinds of source with these toolchains, made in ``where``, from now on."""
+        self.toolchains = dict(toolchains) if toolchains is not None else None
+        self.toolchains_dir = where
+
     def toolchain_worker(self, kind: str) -> Worker:
         """This process's worker of a toolchain, its environment made first if need be."""
-        if kind not in self._workers:
-            from converter.toolchains import defaults, environments
+        from converter.toolchains import defaults, environments
 
-            chosen = self.toolchains if self.toolchains is not None else defaults.DEFAULTS
-            toolchain = chosen.get(kind)
-            if toolchain is None:
-                raise errors.OptionsError(f"no {kind} toolchain is configured")
+        chosen = self.toolchains if self.toolchains is not None else defaults.DEFAULTS
+        toolchain = chosen.get(kind)
+        if toolchain is None:
+            raise errors.OptionsError(f"no {kind} toolchain is configured")
+        # One worker per environment: a process that builds two projects may use two.
+        name = f"{kind}:{toolchain.digest}:{toolchain.python}:{self.toolchains_dir}"
+        if name not in self._workers:
             made = environments.ensure(toolchain, self.toolchains_dir, self.warn)
-            self._workers[kind] = Worker(
+            self._workers[name] = Worker(
                 timeout=self.timeout,
                 memory_limit_mb=self.memory_limit_mb,
                 python=str(made.python),
                 toolchain=kind,
             )
-        return self._workers[kind]
+        return self._workers[name]
 
     def worker(self, legacy_keras: bool = False) -> Worker:
         """This process's own worker of a kind (made on first use)."""
@@ -260,7 +269,7 @@ class Engine:
         if source.api is not None:  # checked and planned here, once: the worker applies it
             planned = options_module.plan(options, source.api)
         else:  # what can be checked before the entry point says which converter it is
-            problems = options_module.check(options, None)
+            problems = options_module.check(options, None, toolchain_of(source))
             if problems:
                 raise OptionsError(options_module.format_problems(problems))
         rep = options.representative
@@ -383,14 +392,18 @@ def default_engine(
     memory_limit_mb: float | None = None,
     daemon: bool | ServiceConfig = False,
     warn: Callable[[str], None] = errors.warn,
+    toolchains: Mapping[str, Toolchain] | None = None,
+    toolchains_dir: Path | None = None,
 ) -> Engine:
-    """The process-wide engine, made on first use with these limits, executor and warning."""
+    """The process-wide engine, made on first use with these limits, executor and warning;
+    the toolchains are the latest caller's (a process may build two projects)."""
     global _default
     if _default is None:
         _default = Engine(
             timeout=timeout, memory_limit_mb=memory_limit_mb, daemon=daemon, warn=warn
         )
         atexit.register(_default.close)
+    _default.use_toolchains(toolchains, toolchains_dir)
     return _default
 
 

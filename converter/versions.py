@@ -89,6 +89,11 @@ def conversion(legacy_keras: bool = False) -> dict[str, str]:
     return found
 
 
+def own() -> dict[str, str]:
+    """This project's version: part of every key, whatever converts."""
+    return {PROJECT: version(PROJECT)}
+
+
 @functools.cache
 def measurement() -> dict[str, str]:
     """Name -> version of what a report's measurements depend on: a conversion's, and the interpreter."""

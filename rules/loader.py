@@ -102,7 +102,9 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
         yield from daemon_tasks(project.settings if project is not None else Settings())
 
     def task_toolchains() -> dict[str, Any]:
-        return toolchains_task(project.settings if project is not None else Settings())
+        if project is None:
+            return toolchains_task(Settings(), None)
+        return toolchains_task(project.settings, project.root)
 
     def task_check() -> dict[str, Any]:
         """Validate every manifest without building"""

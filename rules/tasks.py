@@ -39,7 +39,7 @@ def job_for(
         root=project.root,
         manifest=manifest.path,
         build_dir=project.build_dir,
-        fingerprint=fingerprint_of(project.root, manifest, variant, source),
+        fingerprint=fingerprint_of(project, manifest, variant, source),
         discovers=discovers(manifest, variant),
     )
 

@@ -170,11 +170,16 @@ def _representative_problems(rep: Representative, where: str) -> list[Problem]:
     return problems
 
 
-def check(options: Options, api: ConverterApi | None) -> list[Problem]:
-    """Every problem with ``options`` for a converter of ``api`` (None: not known yet).
+def check(
+    options: Options, api: ConverterApi | None, toolchain: str = "tensorflow"
+) -> list[Problem]:
+    """Every problem with ``options`` for a converter of ``api`` (None: not known yet), in
+    ``toolchain`` (``converter.spec.toolchain_of``: another converts with its own tools).
 
     Pure: no TF, no file access beyond what the option values say.
     """
+    if toolchain != "tensorflow":
+        return _toolchain_problems(options, toolchain)
     problems: list[Problem] = []
     mode = options.quantize
     integer = mode in ("int8", "int16x8")
@@ -236,6 +241,75 @@ def check(options: Options, api: ConverterApi | None) -> list[Problem]:
             problems.append(("supported_ops", _one_of(OPS_SETS, name) + suggest(name, OPS_SETS)))
     problems += _check_v1_only(options, api)
     problems += _check_converter_attributes(options.converter, api)
+    return problems
+
+
+# What a toolchain other than TensorFlow's applies (the PyTorch toolchain: litert-torch
+# converts, ai-edge-quantizer quantizes, see converter.quantization.recipes); every other
+# option is TensorFlow's converter's own.
+TOOLCHAIN_OPTIONS = frozenset(
+    {"quantize", "representative", "float_fallback", "input_type", "output_type", "probe"}
+)
+# The I/O types each mode may give (the quantizer keeps the other modes' I/O in float).
+TOOLCHAIN_IO_TYPES = {"int8": ("float32", "int8"), "int16x8": ("float32", "int16")}
+
+
+def _toolchain_problems(options: Options, toolchain: str) -> list[Problem]:
+    """What a toolchain other than TensorFlow's cannot do with ``options``, in sentences."""
+    problems: list[Problem] = []
+    applied = ", ".join(sorted(TOOLCHAIN_OPTIONS))
+    for name in options.to_dict():
+        if name not in TOOLCHAIN_OPTIONS and name != "allow_resource_variables":
+            problems.append(
+                (name, f"is TensorFlow's converter's; the {toolchain} toolchain applies {applied}")
+            )
+    mode = options.quantize
+    integer = mode in TOOLCHAIN_IO_TYPES
+    if mode not in QUANTIZE_MODES:
+        problems.append(("quantize", _one_of(QUANTIZE_MODES, mode)))
+    rep = options.representative
+    if integer and rep is None:
+        problems.append(
+            (
+                "representative",
+                f"quantize {mode} needs representative data to calibrate activation ranges; "
+                "give representative: {data: samples.npz} (keyed args_0, args_1...) or "
+                "{python: file.py:function}",
+            )
+        )
+    if rep is not None:
+        if not integer and mode in QUANTIZE_MODES:
+            problems.append(
+                (
+                    "representative",
+                    f"representative data is used only by quantize int8 or int16x8, not {mode}",
+                )
+            )
+        if rep.signatures:
+            problems.append(
+                (
+                    "representative",
+                    f"a {toolchain} model has one signature: give data or python, not signatures",
+                )
+            )
+        else:
+            problems += _representative_problems(rep, "representative")
+    if options.float_fallback and not integer:
+        problems.append(("float_fallback", f"applies only to quantize int8 or int16x8, not {mode}"))
+    for key in ("input_type", "output_type"):
+        value = getattr(options, key)
+        if value is None or value == "float32":
+            continue
+        allowed = TOOLCHAIN_IO_TYPES.get(mode, ("float32",))
+        if value not in allowed:
+            side = key.split("_")[0]
+            problems.append(
+                (
+                    key,
+                    f"the {toolchain} toolchain gives {' or '.join(allowed)} {side}s with "
+                    f"quantize {mode}, not {value}",
+                )
+            )
     return problems
 
 

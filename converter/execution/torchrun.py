@@ -1,9 +1,11 @@
 """One conversion in the PyTorch toolchain's worker: the handler its worker serves instead of TF's.
 
-Float32 only so far: a variant with options (quantization, I/O types) is refused
-with a sentence before anything loads. The artifact gets the same checks and
-provenance stamp as TensorFlow's, and the project files the entry's code reads
-are recorded as for any Python entry.
+litert-torch converts the module to a float artifact; a quantized variant is
+then quantized by ai-edge-quantizer (``converter.quantization.recipes``). Options
+the toolchain cannot apply are refused with a sentence before anything loads
+(``converter.conversion.options.check``). The artifact gets the same checks and
+provenance stamp as TensorFlow's, and the project files the entry's code (and a
+calibration generator) reads are recorded as for any Python entry.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import time
 
-from converter.conversion import checks
+from converter.conversion import checks, options
 from converter.errors import OptionsError
 from converter.protocol import Outcome, Request
+from converter.quantization import recipes
 from converter.sources import discovery, pytorch
-from converter.spec import Options, PyTorchSource
+from converter.spec import PyTorchSource
 from converter.tflite import modelinfo
 
 
@@ -25,18 +28,16 @@ def run(request: Request) -> Outcome:
     source = request.source
     if not isinstance(source, PyTorchSource):
         raise OptionsError(f"the PyTorch toolchain converts PyTorch sources, not {source.kind}")
-    if request.options != Options():
-        raise OptionsError(
-            "the PyTorch toolchain converts float32 only, so far: quantization and the other "
-            "options are not yet applied to PyTorch sources"
-        )
+    problems = options.check(request.options, None, "pytorch")
+    if problems:
+        raise OptionsError(options.format_problems(problems))
     discovered: dict[str, str] = {}
     if request.track is not None:
         with discovery.recording(request.track, request.track_ignore) as recorder:
-            data = pytorch.convert(source)
+            data = recipes.quantize(pytorch.convert(source), request.options)
         discovered = recorder.digests()
     else:
-        data = pytorch.convert(source)
+        data = recipes.quantize(pytorch.convert(source), request.options)
     notes: list[str] = []
     if request.options.probe:
         warning = checks.probe(data)

@@ -309,6 +309,17 @@ def describe(data: bytes) -> ModelInfo:
     )
 
 
+def signature_input_names(data: bytes) -> dict[str, list[str]]:
+    """Each signature's input names (``args_0``...; not its tensors' names), in its order."""
+    model = root(data)
+    out = {}
+    for i in range(model.SignatureDefsLength()):
+        sig = model.SignatureDefs(i)
+        key = (sig.SignatureKey() or b"").decode()
+        out[key] = [(sig.Inputs(j).Name() or b"").decode() for j in range(sig.InputsLength())]
+    return out
+
+
 @functools.cache
 def _conversion_schema() -> ModuleType | None:
     """TF's generated schema for CONVERSION_METADATA, loaded by path: importing it as

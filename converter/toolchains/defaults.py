@@ -1,22 +1,46 @@
-"""The toolchains a project gets without asking: each kind's pinned requirements.
+"""The toolchains a project gets without asking, and what identifies each in a cache key.
 
 A project overrides one in pyproject.toml (``[tool.tflite-build.toolchains.<kind>]``,
 ``requirements = [...]`` or ``python = "..."``); ``chosen`` merges the two.
+
+A toolchain's *identity* is the versions of the packages its artifacts' bytes
+depend on (``IDENTITY``). When its requirements pin each of them exactly
+(``name==version``), as the defaults do, the identity is known without the
+environment: a fresh clone with a warm cache takes its artifacts from the cache
+without making the toolchain. Otherwise it is read from the made environment.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
-from converter.toolchains.environments import Toolchain
+from converter.toolchains.environments import Toolchain, ensure
 
 # torch 2.13.0's CPU build: another torch version (or a bare `torch`) pulls a CUDA build of
 # several GB. litert-torch 0.10.0 brings litert-converter, ai-edge-quantizer and
-# ai-edge-litert with it.
-PYTORCH = Toolchain("pytorch", ("torch==2.13.0", "litert-torch==0.10.0"))
+# ai-edge-litert; they are pinned too, being what a key names.
+PYTORCH = Toolchain(
+    "pytorch",
+    (
+        "torch==2.13.0",
+        "litert-torch==0.10.0",
+        "litert-converter==0.5.0",
+        "ai-edge-quantizer==0.10.0",
+        "ai-edge-litert==2.3.0",
+    ),
+)
 
 DEFAULTS: dict[str, Toolchain] = {PYTORCH.kind: PYTORCH}
+
+# The packages whose versions a toolchain's artifacts depend on: what its identity names.
+IDENTITY: dict[str, tuple[str, ...]] = {
+    "pytorch": ("torch", "litert-torch", "litert-converter", "ai-edge-quantizer", "ai-edge-litert"),
+}
+
+_PIN = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([A-Za-z0-9.+!_-]+)\s*$")
 
 
 def chosen(overrides: Mapping[str, Mapping[str, Any]]) -> dict[str, Toolchain]:
@@ -30,3 +54,35 @@ def chosen(overrides: Mapping[str, Mapping[str, Any]]) -> dict[str, Toolchain]:
             tuple(table.get("pip_args", ())),
         )
     return dict(sorted(out.items()))
+
+
+def pins(toolchain: Toolchain) -> dict[str, str]:
+    """Normalized name -> version of each requirement pinned exactly (``name==version``)."""
+    found = {}
+    for requirement in toolchain.requirements:
+        matched = _PIN.match(requirement)
+        if matched:
+            found[normalized(matched.group(1))] = matched.group(2)
+    return found
+
+
+def identity(
+    toolchain: Toolchain,
+    where: Path | None = None,
+    say: Callable[[str], None] | None = None,
+) -> dict[str, str]:
+    """Name -> version of the packages the toolchain's artifacts depend on.
+
+    From the pins when they name every one of them; else from the environment,
+    made first if it is not yet (``say`` tells the user).
+    """
+    names = IDENTITY.get(toolchain.kind, ())
+    pinned = pins(toolchain) if toolchain.python is None else {}
+    if all(normalized(name) in pinned for name in names):
+        return {name: pinned[normalized(name)] for name in names}
+    made = ensure(toolchain, where, say) if say is not None else ensure(toolchain, where)
+    return {name: made.version(name) for name in names}
+
+
+def normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()

@@ -3,7 +3,7 @@
 What a conversion writes, and when a variant counts as current, is
 ``rules.build.variants``'s; where it runs is ``rules.execute.choice``'s. This
 module turns their outcome into what doit shows: a record, or a one-sentence
-``TaskFailed`` with the path of TensorFlow's log.
+``TaskFailed`` with the path of the converter's log.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def convert(job: ConvertJob, build: Build) -> dict[str, Any] | TaskFailed:
     except ConverterError as e:
         if e.log:
             write_atomic(job.log, (e.log + "\n").encode())
-        where = f"\n  (TensorFlow's log: {os.path.relpath(job.log)})" if e.log else ""
+        where = f"\n  (the converter's log: {os.path.relpath(job.log)})" if e.log else ""
         return TaskFailed(f"{job.name}: {e}{where}")
 
 

@@ -12,25 +12,26 @@ from typing import Any
 
 from doit.exceptions import TaskFailed
 
+from rules.project import toolchains as project_toolchains
 from rules.project.settings import Settings
 
 
-def toolchains_task(settings: Settings) -> dict[str, Any]:
+def toolchains_task(settings: Settings, root: Path | None) -> dict[str, Any]:
     return {
         "basename": "toolchains",
         "doc": "List the toolchains: made or not, their versions, where they live, their size",
-        "actions": [(toolchains, [settings])],
+        "actions": [(toolchains, [settings, root])],
         "uptodate": [False],
         "verbosity": 2,
     }
 
 
-def toolchains(settings: Settings) -> TaskFailed | None:
-    from converter.toolchains import defaults, environments
+def toolchains(settings: Settings, root: Path | None) -> TaskFailed | None:
+    from converter.toolchains import environments
 
-    where = toolchains_home(settings)
+    where = project_toolchains.home(settings, root)
     failures = []
-    for kind, toolchain in defaults.chosen(settings.toolchains).items():
+    for kind, toolchain in project_toolchains.chosen(settings).items():
         try:
             found = environments.find(toolchain, where)
         except environments.ToolchainError as e:
@@ -38,13 +39,6 @@ def toolchains(settings: Settings) -> TaskFailed | None:
             continue
         print(describe(toolchain, found, where), file=sys.stdout)
     return TaskFailed("\n".join(failures)) if failures else None
-
-
-def toolchains_home(settings: Settings) -> Path:
-    """Where this build's toolchains live: the setting, else the user's cache directory."""
-    from converter.toolchains.environments import home
-
-    return Path(settings.toolchains_dir).expanduser() if settings.toolchains_dir else home()
 
 
 def describe(toolchain: Any, found: Any, where: Path) -> str:

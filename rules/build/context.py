@@ -55,11 +55,19 @@ class Build:
         cache, and converts in this process.
         """
         from converter.api import default_engine  # here: a build of cache hits never needs it
+        from rules.project import toolchains
 
         limits = self.project.limits
         settings = self.project.settings
         daemon = service_config(settings) if settings.daemon_on else False
-        return default_engine(limits.timeout, limits.memory_mb, daemon, warn=errors.warn)
+        return default_engine(
+            limits.timeout,
+            limits.memory_mb,
+            daemon,
+            warn=errors.warn,
+            toolchains=toolchains.chosen(settings),
+            toolchains_dir=toolchains.home(settings, self.project.root),
+        )
 
     @property
     def caching(self) -> bool:

@@ -33,16 +33,23 @@ from converter.spec import (
     runs_code,
     source_file,
     source_to_dict,
+    toolchain_of,
 )
 from rules.build.jobs import ConvertJob
 from rules.manifest.types import Manifest, Variant
+from rules.project import toolchains
+from rules.project.root import Project
 from rules.project.state import BuildState
 
 KEY_FORMAT = 3  # bump when the key's recipe changes (3: Keras, and tf-keras for legacy models)
 
 
-def tool_versions(source: Source) -> dict[str, str]:
-    """The versions a conversion of ``source`` depends on (``converter.versions``' one recipe)."""
+def tool_versions(source: Source, project: Project) -> dict[str, str]:
+    """The versions a conversion of ``source`` depends on: TensorFlow's (``converter.versions``'
+    one recipe), or the identity of the toolchain it converts in, and this project's."""
+    kind = toolchain_of(source)
+    if kind != "tensorflow":
+        return {**toolchains.identity(project.settings, project.root, kind), **versions.own()}
     return versions.conversion(legacy_keras=isinstance(source, KerasSource) and source.legacy)
 
 
@@ -111,9 +118,10 @@ def source_part(root: Path, source: Source) -> dict[str, Any]:
 
 
 def fingerprint_of(
-    root: Path, manifest: Manifest, variant: Variant, source: dict[str, Any] | None = None
+    project: Project, manifest: Manifest, variant: Variant, source: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The non-file part of the key: names, source description, options, tool versions."""
+    root = project.root
     own = manifest.source_for(variant)
     return {
         "format": KEY_FORMAT,
@@ -122,7 +130,7 @@ def fingerprint_of(
         "task": manifest.task,
         "source": source if source is not None else source_part(root, own),
         "options": portable(variant.options.to_dict(), root),
-        **tool_versions(own),
+        **tool_versions(own, project),
     }
 
 

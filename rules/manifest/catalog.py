@@ -32,6 +32,7 @@ from converter.spec import (
     KerasSource,
     Options,
     PythonSource,
+    PyTorchSource,
     Representative,
     SavedModelSource,
     TF1SavedModelSource,
@@ -43,7 +44,7 @@ from rules.manifest.types import Evaluate, Manifest, Variant
 from rules.project.root import Project, path_state
 from rules.project.state import BuildState
 
-CACHE_FORMAT = 3  # 3: a Keras source's imports, custom_objects, safe_mode
+CACHE_FORMAT = 4  # 3: a Keras source's imports, custom_objects, safe_mode; 4: pytorch
 
 # The only classes a cached manifest may build.
 CLASSES: dict[str, type[Any]] = {
@@ -62,6 +63,7 @@ CLASSES: dict[str, type[Any]] = {
         KerasSource,
         FrozenGraphSource,
         PythonSource,
+        PyTorchSource,
     )
 }
 

@@ -118,6 +118,12 @@ SOURCE = KeySet(
         Key("tf1_saved_model", "directory", "SavedModel for the TF1 converter"),
         Key("python", "entry", f"{SYNTAX} returning the model"),
         Key(
+            "pytorch",
+            "entry",
+            f"{SYNTAX} returning (module, example_args): a torch.nn.Module and a tuple of "
+            "example tensors, converted by litert-torch in the PyTorch toolchain",
+        ),
+        Key(
             "inputs",
             "inputs",
             "input tensor names, or {name: shape} to set their shapes",
@@ -163,6 +169,7 @@ SOURCE = KeySet(
         Alternative("frozen_graph", ("inputs", "outputs"), required=("inputs", "outputs")),
         Alternative("tf1_saved_model", ("signature_key", "tags", "inputs", "outputs")),
         Alternative("python"),
+        Alternative("pytorch"),
     ),
 )
 _SAMPLE_KEYS = (

@@ -20,6 +20,7 @@ from converter.spec import (
     FrozenGraphSource,
     KerasSource,
     PythonSource,
+    PyTorchSource,
     SavedModelSource,
     Source,
     TF1SavedModelSource,
@@ -139,6 +140,8 @@ def _source(fmt: str, values: dict[str, Any], folder: Path) -> Source | None:
         return None
     if fmt == "python":
         return PythonSource(main, folder)
+    if fmt == "pytorch":
+        return PyTorchSource(main, folder)
     if fmt == "keras":
         imports = values.get("imports", ())
         objects = values.get("custom_objects", ())

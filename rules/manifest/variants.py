@@ -15,7 +15,15 @@ from typing import Any
 import yaml
 
 from converter.conversion.options import check
-from converter.spec import Goal, KeepFloat, Options, Representative, SavedModelSource, Source
+from converter.spec import (
+    Goal,
+    KeepFloat,
+    Options,
+    Representative,
+    SavedModelSource,
+    Source,
+    toolchain_of,
+)
 from rules.manifest import budgets
 from rules.manifest.budgets import Budget
 from rules.manifest.fields import (
@@ -150,7 +158,9 @@ def _read_options(
         node, origin = fields["keep_float"]
         searches[keys[-1]] = (node, origin or (*keys, "keep_float"))
     reported = set()
-    for key, message in check(options, source.api if source is not None else None):
+    api = source.api if source is not None else None
+    toolchain = toolchain_of(source) if source is not None else "tensorflow"
+    for key, message in check(options, api, toolchain):
         head, *rest = key.split(" -> ")
         if head in ("input_type", "output_type") and head not in fields and "io_type" in fields:
             head = "io_type"

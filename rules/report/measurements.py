@@ -44,6 +44,7 @@ from converter.errors import ConverterError
 from rules.build import keys as fingerprint
 from rules.build.context import Build
 from rules.build.jobs import ReportJob
+from rules.project.root import Project
 from rules.project.state import BuildState
 from rules.report.reference import (
     arrays_digest,
@@ -122,7 +123,7 @@ class Measuring:
     and inputs) and each report's plan.
     """
 
-    root: Path
+    project: Project
     state: BuildState
     measure_latency: str  # the setting: "always", or only where a budget needs this host's figure
     cache: Callable[[], ArtifactCache] | None
@@ -130,11 +131,15 @@ class Measuring:
     references: dict[str, dict[str, Any]]
     plans: dict[str, object]
 
+    @property
+    def root(self) -> Path:
+        return self.project.root
+
     @classmethod
     def of(cls, build: Build) -> Measuring:
         project = build.project
         return cls(
-            project.root,
+            project,
             build.state,
             project.measure_latency,
             build.cache if build.caching else None,
@@ -202,7 +207,7 @@ def plan(job: ReportJob, on: Measuring) -> Plan:
         }
         data = {"inputs": digests[""] if signatures == ("",) else digests}
     reference_key = bytes_digest(
-        canonical_json({"source": source_key(job, on.root, state), **data}).encode()
+        canonical_json({"source": source_key(job, on.project, state), **data}).encode()
     )
     key = bytes_digest(
         canonical_json(

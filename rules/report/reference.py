@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from converter.digest import bytes_digest, canonical_json
@@ -21,19 +20,21 @@ from converter.spec import SavedModelSource, Source
 from rules.build import keys as fingerprint
 from rules.build import layout
 from rules.build.jobs import ReportJob
+from rules.project.root import Project
 from rules.project.state import BuildState
 
 if TYPE_CHECKING:
     from rules.cache.artifacts import ArtifactCache
 
 
-def source_key(job: ReportJob, root: Path, state: BuildState) -> str:
+def source_key(job: ReportJob, project: Project, state: BuildState) -> str:
     """The key of the source model as this variant converts it, discovered inputs included.
 
     The files its Python code was seen to read come from the variant's own
     conversion record (the restored one, on a fresh clone), so they may include
     a calibration generator's: a few extra misses, never a wrong hit.
     """
+    root = project.root
     manifest = job.manifest
     record = state.record(layout.task_name(layout.CONVERT, job.name))
     discovered = record.discovered if record is not None else ()
@@ -47,7 +48,7 @@ def source_key(job: ReportJob, root: Path, state: BuildState) -> str:
         "source": fingerprint.source_part(root, manifest.source_for(job.variant)),
         "task": manifest.task,
         "inputs": dict(sorted(files.items())),
-        **fingerprint.tool_versions(manifest.source_for(job.variant)),
+        **fingerprint.tool_versions(manifest.source_for(job.variant), project),
     }
     return bytes_digest(canonical_json(described).encode())
 

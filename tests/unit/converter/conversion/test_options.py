@@ -180,3 +180,57 @@ def test_options_to_dict_leaves_out_defaults() -> None:
         "quantize": "int8",
         "representative": {"data": "d/c.npz", "samples": 5},
     }
+
+
+# The PyTorch toolchain: what litert-torch and ai-edge-quantizer can do, checked without either.
+CALIB = Representative(data=Path("calib.npz"))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        Options(),
+        Options(quantize="dynamic"),
+        Options(quantize="float16", probe=False),
+        Options(quantize="int8", representative=CALIB),
+        Options(quantize="int8", representative=CALIB, input_type="int8", output_type="int8"),
+        Options(quantize="int16x8", representative=CALIB, input_type="int16", float_fallback=True),
+    ],
+)
+def test_the_pytorch_toolchain_takes_what_its_quantizer_gives(options: Options) -> None:
+    assert opts.check(options, None, "pytorch") == []
+
+
+@pytest.mark.parametrize(
+    ("options", "key", "words"),
+    [
+        (Options(supported_ops=("builtins",)), "supported_ops", "is TensorFlow's converter's"),
+        (Options(converter={"x": 1}), "converter", "the pytorch toolchain applies"),
+        (
+            Options(quantize="int8", representative=CALIB, input_type="uint8"),
+            "input_type",
+            "not uint8",
+        ),
+        (Options(quantize="int8"), "representative", "keyed args_0"),
+        (Options(quantize="dynamic", output_type="int8"), "output_type", "float32 outputs"),
+        (
+            Options(
+                quantize="int8",
+                representative=Representative(signatures=(("a", CALIB),)),
+            ),
+            "representative",
+            "one signature",
+        ),
+        (
+            Options(quantize="int8", representative=CALIB, keep_float=KeepFloat(("d",))),
+            "keep_float",
+            "",
+        ),
+    ],
+)
+def test_the_pytorch_toolchain_refuses_what_it_cannot_do(
+    options: Options, key: str, words: str
+) -> None:
+    found = dict(opts.check(options, None, "pytorch"))
+    assert key in found, found
+    assert words in found[key]

@@ -104,6 +104,12 @@ GOOD = {
                 encode: {data: data/calib.npz, samples: 50}
                 decode: {python: build.py:decode_samples}
     """,
+        "pytorch, quantized by the toolchain": """
+        source: {pytorch: layers.py:Scale, deps: [data/samples.txt]}
+        variants:
+          float32: {}
+          int8: {quantize: int8, io_type: int8, representative: {data: data/calib.npz}}
+    """,
         "keras, nulls read as empty": """
         source: {keras: model.keras, legacy: true}
         defaults:
