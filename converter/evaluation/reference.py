@@ -51,10 +51,10 @@ def outputs_of(loader: Loader, given: dict[str, np.ndarray]) -> tuple[dict[str, 
     order, matched = match(list(given), [s.name for s in specs], what="input")
     values = list(given.values())
     arrays = [values[i].astype(s.dtype) for i, s in zip(order, specs, strict=True)]
-    return _batched(call, _fixed_batch(specs), arrays), matched
+    return batched(call, fixed_batch(specs), arrays), matched
 
 
-def _fixed_batch(specs: Sequence[InputSpec]) -> int | None:
+def fixed_batch(specs: Sequence[InputSpec]) -> int | None:
     """The first dimension when every input fixes it, else None (free)."""
     firsts = {spec.shape[0] if spec.shape else None for spec in specs}
     if len(firsts) == 1:
@@ -63,7 +63,7 @@ def _fixed_batch(specs: Sequence[InputSpec]) -> int | None:
     return None
 
 
-def _batched(call: Call, batch: int | None, arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
+def batched(call: Call, batch: int | None, arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
     count = len(arrays[0])
     step = batch or BATCH
     parts: dict[str, list[np.ndarray]] = {}

@@ -13,13 +13,48 @@ from __future__ import annotations
 import hashlib
 import time
 
+import numpy as np
+
 from converter.conversion import checks, options
 from converter.errors import OptionsError
-from converter.protocol import Outcome, Request
+from converter.evaluation.evaluate import match
+from converter.evaluation.reference import batched
+from converter.protocol import Outcome, Request, RunOutcome, RunRequest
 from converter.quantization import recipes
 from converter.sources import discovery, pytorch
 from converter.spec import PyTorchSource
 from converter.tflite import modelinfo
+
+
+def reference(request: RunRequest) -> RunOutcome:
+    """Run the module itself on ``request.inputs``: the reference a report measures against.
+
+    The module is made as for its conversion (same seed), called in eval mode
+    without gradients, one fixed batch at a time as its example arguments give
+    it; inputs are matched to ``args_0``, ``args_1``... by name, else by position,
+    and cast to the example arguments' dtypes (int64 token ids stay int64 here).
+    """
+    start = time.perf_counter()
+    source = request.source
+    if not isinstance(source, PyTorchSource):
+        raise OptionsError(f"the PyTorch toolchain runs PyTorch sources, not {source.kind}")
+    with np.load(request.inputs, allow_pickle=False) as data:
+        given = {name: data[name] for name in data.files}
+    module, args = pytorch.load(source)
+    names = pytorch.input_names(args)
+    order, matched = match(list(given), names, what="input")
+    values = list(given.values())
+    arrays = [values[i] for i in order]
+    firsts = {a.shape[0] if a.dim() else None for a in args}
+    batch = firsts.pop() if len(firsts) == 1 else None
+    outputs = batched(pytorch.caller(module, args), batch, arrays)
+    np.savez(request.output, **outputs)  # type: ignore[arg-type]
+    return RunOutcome(
+        inputs=tuple(names),
+        outputs=tuple(outputs),
+        matched=matched,
+        seconds=time.perf_counter() - start,
+    )
 
 
 def run(request: Request) -> Outcome:

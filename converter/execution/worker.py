@@ -341,7 +341,7 @@ def _handlers(toolchain: str) -> dict[type, Callable[[Any], object]]:
     if toolchain == "pytorch":  # torch and litert-torch, no TensorFlow in this environment
         from converter.execution import torchrun
 
-        return {Request: torchrun.run}
+        return {Request: torchrun.run, RunRequest: torchrun.reference}
     import tensorflow  # noqa: F401  (imported once, here, for every request to come)
 
     from converter.evaluation import reference

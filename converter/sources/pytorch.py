@@ -9,13 +9,46 @@ worker, on any build.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
+
+import numpy as np
 
 from converter.errors import ConversionError, SourceError, brief
 from converter.sources.precheck import load_entry, on_sys_path
 from converter.spec import PyTorchSource
 
 SEED = 0
+
+
+def input_names(args: tuple[Any, ...]) -> list[str]:
+    """The converted model's input names: litert-torch names them by position."""
+    return [f"args_{i}" for i in range(len(args))]
+
+
+def caller(
+    module: Any, args: tuple[Any, ...]
+) -> Callable[[list[np.ndarray]], dict[str, np.ndarray]]:
+    """A function from arrays (in ``args`` order) to the module's outputs, named as the
+    converted model names them: a dict's keys, else ``output_0``, ``output_1``..."""
+    import torch
+
+    dtypes = [a.dtype for a in args]
+
+    def call(arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
+        tensors = [
+            torch.from_numpy(np.ascontiguousarray(a)).to(d)
+            for a, d in zip(arrays, dtypes, strict=True)
+        ]
+        with torch.no_grad():
+            produced = module(*tensors)
+        if isinstance(produced, Mapping):
+            return {str(k): v.detach().numpy() for k, v in produced.items()}
+        if isinstance(produced, torch.Tensor):
+            produced = (produced,)
+        return {f"output_{i}": v.detach().numpy() for i, v in enumerate(produced)}
+
+    return call
 
 
 def load(source: PyTorchSource) -> tuple[Any, tuple[Any, ...]]:

@@ -41,6 +41,7 @@ from converter import versions
 from converter.codec import Record, format_number, from_json, omitted_when_none
 from converter.digest import bytes_digest, canonical_json
 from converter.errors import ConverterError
+from converter.spec import toolchain_of
 from rules.build import keys as fingerprint
 from rules.build.context import Build
 from rules.build.jobs import ReportJob
@@ -383,12 +384,20 @@ def _accuracy(job: ReportJob, on: Measuring, found: Plan) -> tuple[AccuracySecti
             outputs = reference(job, on, found, inputs, signature)
             candidate = Runner(model, signature=signature or None)
             sections[signature] = AccuracySection.measure(
-                candidate, inputs, labels, origin, outputs
+                candidate, inputs, labels, origin, outputs, _reference_words(job)
             )
         except (RuntimeError, ValueError, ConverterError) as e:
             sections[signature] = AccuracySection(skipped=_first_line(e))
             keep = keep and cacheable(e)
     return AccuracySection.per_signature(sections), keep
+
+
+def _reference_words(job: ReportJob) -> str:
+    """What the accuracy section compares against, in words."""
+    toolchain = toolchain_of(job.model_source)
+    if toolchain == "tensorflow":
+        return "the source model, run in TensorFlow"
+    return f"the source model, run in its own framework (the {toolchain} toolchain)"
 
 
 def _layers(
@@ -405,6 +414,12 @@ def _layers(
 
     if job.variant.options.quantize != "int8":
         return LayersSection(skipped="TF's quantization debugger measures int8 models only"), True
+    toolchain = toolchain_of(job.model_source)
+    if toolchain != "tensorflow":
+        why = (
+            f"per-layer errors come from TF's quantization debugger, not the {toolchain} toolchain"
+        )
+        return LayersSection(skipped=why), True
     if job.source is not None and not job.source.exists():
         return LayersSection(skipped=f"the source model {job.source} is not on disk"), False
     stamp = modelinfo.describe(job.artifact.read_bytes()).provenance or {}

@@ -145,7 +145,7 @@ class OutputErrors(Record):
 
 @dataclass(frozen=True)
 class AccuracySection(Record):
-    """The variant against the source model run in TensorFlow on the same inputs, or why not.
+    """The variant against the source model run in its toolchain on the same inputs, or why not.
 
     A skipped section holds its reason and nothing else. ``accuracy``,
     ``reference_accuracy`` and ``accuracy_drop`` are there when the inputs
@@ -177,6 +177,7 @@ class AccuracySection(Record):
         labels: Any,
         origin: str,
         want: dict[str, Any],
+        reference: str = "the source model, run in TensorFlow",
     ) -> AccuracySection:
         """The variant (``candidate``, an interpreter) against the reference outputs, on the same inputs.
 
@@ -187,7 +188,7 @@ class AccuracySection(Record):
 
         compared = compare(candidate, inputs, want, labels)
         return cls(
-            reference="the source model, run in TensorFlow",
+            reference=reference,
             data=origin,
             outputs_matched_by=compared.matched,
             primary_output=compared.primary,

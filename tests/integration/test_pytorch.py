@@ -7,6 +7,9 @@ that finds it missing makes it (about a minute, once).
 
 from __future__ import annotations
 
+import io
+import json
+import shutil
 import subprocess
 import textwrap
 from collections.abc import Iterator
@@ -18,6 +21,8 @@ import pytest
 import converter
 from converter.tflite import modelinfo
 from converter.toolchains import defaults, environments
+from tests.support.doit_runs import converted, doit
+from tests.support.project import ProjectFactory
 
 BUILD = """
 import torch
@@ -119,12 +124,12 @@ def test_the_files_its_code_reads_are_recorded_and_change_the_bytes(
     assert wide.sha256 != narrow.sha256 and wide.size > narrow.size
 
 
-def test_what_it_cannot_do_yet_or_at_all_is_said(engine: converter.Engine, tmp_path: Path) -> None:
+def test_what_it_cannot_do_is_said(engine: converter.Engine, tmp_path: Path) -> None:
     project = _project(tmp_path / "p")
-    with pytest.raises(converter.OptionsError, match="converts float32 only, so far"):
+    with pytest.raises(converter.OptionsError, match="is TensorFlow's converter's"):
         engine.convert(
             converter.PyTorchSource("build.py:make", project),
-            converter.Options(quantize="dynamic"),
+            converter.Options(supported_ops=("builtins",)),
             tmp_path / "q.tflite",
         )
     with pytest.raises(converter.SourceError) as wrong:
@@ -133,3 +138,129 @@ def test_what_it_cannot_do_yet_or_at_all_is_said(engine: converter.Engine, tmp_p
         )
     assert "returned Net; expected (module, example_args)" in str(wrong.value)
     assert not (tmp_path / "q.tflite").exists() and not (tmp_path / "x.tflite").exists()
+
+
+# Two models, so that an edit shows which variants it feeds: `net` reads helper.py, `other`
+# does not. Calibration data is keyed as litert-torch names the inputs (args_0).
+OTHER = """
+import torch
+
+
+def make():
+    torch.manual_seed(1)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 4)), (torch.zeros(1, 1, 8, 8),)
+"""
+MANIFEST = """
+name: net
+source: {pytorch: build.py:make}
+variants:
+  float32: {}
+  dynamic: {quantize: dynamic}
+  float16: {quantize: float16}
+  int8: {quantize: int8, representative: {data: calib.npz}}
+  int8io: {quantize: int8, io_type: int8, representative: {data: calib.npz}}
+"""
+
+
+def _calibration() -> bytes:
+    buffer = io.BytesIO()
+    rng = np.random.default_rng(0)
+    np.savez(buffer, args_0=rng.random((24, 1, 8, 8), dtype=np.float32))
+    return buffer.getvalue()
+
+
+def _stripped(path: Path) -> bytes:
+    return modelinfo.strip_provenance(path.read_bytes())
+
+
+def test_a_manifest_builds_quantizes_reports_and_rebuilds_only_what_an_edit_feeds(
+    toolchain: environments.Environment,
+    make_project: ProjectFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project = make_project(
+        {
+            "net/build.py": BUILD,
+            "net/helper.py": "WIDTH = 4\n",
+            "net/calib.npz": _calibration(),
+            "net/model.yaml": MANIFEST,
+            "other/build.py": OTHER,
+            "other/model.yaml": "name: other\nsource: {pytorch: build.py:make}\nvariants: {float32: {}}\n",
+        }
+    )
+    first = doit(project, "report")
+    assert first.code == 0, first.output
+    variants = {"float32", "dynamic", "float16", "int8", "int8io"}
+    assert converted(first) == {f"convert:net/{v}" for v in variants} | {"convert:other/float32"}
+    build = project / "build"
+    for variant in variants:
+        report = json.loads((build / "net" / f"{variant}.report.json").read_text())
+        accuracy = report["accuracy"]
+        assert "run in its own framework (the pytorch toolchain)" in accuracy["reference"]
+        assert accuracy["max_abs_error"] < (1e-4 if variant == "float32" else 0.05), variant
+        if variant in ("int8", "int8io"):
+            assert report["layers"]["skipped"].startswith("per-layer errors come from TF's")
+    from ai_edge_litert.interpreter import Interpreter
+
+    kinds = {}
+    for variant in ("int8", "int8io"):
+        interpreter = Interpreter(model_path=str(build / "net" / f"{variant}.tflite"))
+        kinds[variant] = interpreter.get_input_details()[0]["dtype"]
+    assert kinds == {"int8": np.float32, "int8io": np.int8}
+    before = {v: _stripped(build / "net" / f"{v}.tflite") for v in variants}
+
+    again = doit(project, "report")
+    assert again.code == 0 and converted(again) == set() and again.conversions == 0
+    assert again.references == 0  # measurements come back from the cache too
+
+    (project / "net" / "helper.py").write_text("WIDTH = 5\n")  # feeds net, not other
+    edited = doit(project, "convert")
+    assert converted(edited) == {f"convert:net/{v}" for v in variants}, edited.output
+    (project / "net" / "helper.py").write_text("WIDTH = 4\n")
+    back = doit(project, "convert")  # back to the first bytes: from the cache
+    assert back.conversions == 0, back.output
+    assert {v: _stripped(build / "net" / f"{v}.tflite") for v in variants} == before
+
+    # A fresh clone with a warm cache: every artifact from the cache, no toolchain made.
+    clone = tmp_path / "clone"
+    shutil.copytree(project, clone, ignore=shutil.ignore_patterns("build"))
+    nowhere = tmp_path / "no-toolchains"
+    nowhere.mkdir()
+    monkeypatch.setenv("TFLITE_BUILD_TOOLCHAINS", str(nowhere))
+    restored = doit(clone, "convert")
+    assert restored.code == 0 and restored.conversions == 0, restored.output
+    assert list(nowhere.iterdir()) == []
+    assert {v: _stripped(clone / "build" / "net" / f"{v}.tflite") for v in variants} == before
+
+    # Without the cache, converted again: the same bytes.
+    monkeypatch.setenv("TFLITE_BUILD_CACHE", "off")
+    monkeypatch.delenv("TFLITE_BUILD_TOOLCHAINS")
+    shutil.rmtree(clone / "build")
+    rebuilt = doit(clone, "convert")
+    assert rebuilt.conversions == len(variants) + 1, rebuilt.output
+    assert {v: _stripped(clone / "build" / "net" / f"{v}.tflite") for v in variants} == before
+
+
+def test_doit_check_refuses_what_the_toolchain_cannot_do(make_project: ProjectFactory) -> None:
+    project = make_project(
+        {
+            "net/build.py": BUILD,
+            "net/helper.py": "WIDTH = 4\n",
+            "net/model.yaml": """
+            name: net
+            source: {pytorch: build.py:make}
+            variants:
+              ops: {supported_ops: [builtins]}
+              uint8: {quantize: int8, io_type: uint8, representative: {data: calib.npz}}
+            """,
+            "net/calib.npz": _calibration(),
+        }
+    )
+    run = doit(project, "check")
+    assert run.code != 0
+    assert "variants -> ops -> supported_ops: is TensorFlow's converter's" in run.output
+    assert (
+        "the pytorch toolchain gives float32 or int8 inputs with quantize int8, not uint8"
+        in run.output
+    )
