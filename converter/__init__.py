@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from converter.spec import (
         FrozenGraphSource,
         Goal,
+        JaxSource,
         KeepFloat,
         KerasSource,
         Options,
@@ -61,6 +62,7 @@ _HOME = {
             "KerasSource",
             "Options",
             "PythonSource",
+            "JaxSource",
             "PyTorchSource",
             "Representative",
             "SavedModelSource",
@@ -87,6 +89,7 @@ __all__ = [
     "Engine",
     "FrozenGraphSource",
     "Goal",
+    "JaxSource",
     "KeepFloat",
     "KerasSource",
     "Options",

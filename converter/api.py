@@ -207,7 +207,7 @@ class Engine:
         # One worker per environment: a process that builds two projects may use two.
         name = f"{kind}:{toolchain.digest}:{toolchain.python}:{self.toolchains_dir}"
         if name not in self._workers:
-            made = environments.ensure(toolchain, self.toolchains_dir, self.warn)
+            made = environments.ensure(toolchain, self.toolchains_dir)  # says so on stderr
             self._workers[name] = Worker(
                 timeout=self.timeout,
                 memory_limit_mb=self.memory_limit_mb,

@@ -155,19 +155,15 @@ class PythonSource:
 
 
 @dataclass(frozen=True)
-class PyTorchSource:
-    """``file.py:make`` or ``module:make``, whose ``make()`` returns ``(module, example_args)``.
+class _FrameworkEntry:
+    """``file.py:make`` or ``module:make``: a model of another framework, made by the project's code.
 
-    A ``torch.nn.Module`` and a tuple of example tensors, converted by litert-torch
-    in the PyTorch toolchain's worker (``converter.toolchains``), never in
-    TensorFlow's. ``base_dir`` is where a relative file is looked up.
+    ``base_dir`` is where a relative file is looked up. It converts in its
+    toolchain's worker (``converter.toolchains``), never in TensorFlow's.
     """
 
     entry: str
     base_dir: Path = Path(".")
-
-    kind: ClassVar[str] = "pytorch"
-    api: ClassVar[ConverterApi | None] = None  # no TF converter: litert-torch's own
 
     @property
     def entry_point(self) -> EntryPoint | None:
@@ -184,6 +180,25 @@ class PyTorchSource:
         return parsed.files(self.base_dir) if parsed is not None else ()
 
 
+@dataclass(frozen=True)
+class PyTorchSource(_FrameworkEntry):
+    """``make()`` returns ``(module, example_args)``: a ``torch.nn.Module`` and a tuple of
+    example tensors, converted by litert-torch (and quantized by ai-edge-quantizer)."""
+
+    kind: ClassVar[str] = "pytorch"
+    api: ClassVar[ConverterApi | None] = None  # no TF converter: litert-torch's own
+
+
+@dataclass(frozen=True)
+class JaxSource(_FrameworkEntry):
+    """``make()`` returns ``(function, example_args)``: a traceable function with its
+    parameters closed over and a tuple of example arrays, converted through jax2tf by
+    TensorFlow's converter (so every TensorFlow option applies)."""
+
+    kind: ClassVar[str] = "jax"
+    api: ClassVar[ConverterApi | None] = "v2"
+
+
 Source = (
     SavedModelSource
     | TF1SavedModelSource
@@ -191,9 +206,14 @@ Source = (
     | FrozenGraphSource
     | PythonSource
     | PyTorchSource
+    | JaxSource
 )
+# Sources that are the project's code: an entry point called in the worker.
+ENTRY_SOURCES = (PythonSource, PyTorchSource, JaxSource)
 # The toolchain each kind of source converts in; every other kind is TensorFlow's.
-TOOLCHAINS = {PyTorchSource.kind: "pytorch"}
+TOOLCHAINS = {PyTorchSource.kind: "pytorch", JaxSource.kind: "jax"}
+# Toolchains whose worker converts with TensorFlow's converter (jax: through jax2tf).
+THROUGH_TENSORFLOW = frozenset({"tensorflow", "jax"})
 
 
 def toolchain_of(source: Source) -> str:
@@ -333,14 +353,14 @@ def _option_defaults() -> dict[str, Any]:
 
 def runs_code(source: Source) -> bool:
     """Whether loading ``source`` runs the project's Python code: what it reads is then discovered."""
-    return isinstance(source, (PythonSource, PyTorchSource)) or (
+    return isinstance(source, ENTRY_SOURCES) or (
         isinstance(source, KerasSource) and source.runs_code
     )
 
 
 def source_file(source: Source) -> Path | None:
     """The file or directory a source's bytes come from (a Python entry's file, if it names one)."""
-    return source.file if isinstance(source, (PythonSource, PyTorchSource)) else source.path
+    return source.file if isinstance(source, ENTRY_SOURCES) else source.path
 
 
 def source_to_dict(source: Source) -> dict[str, Any]:

@@ -76,6 +76,17 @@ def _installed() -> dict[str, str]:
     return found
 
 
+def installed() -> dict[str, str]:
+    """Normalized name -> version of every distribution this environment has ('' for a
+    development install's, whose folder names no version)."""
+    return dict(sorted(_installed().items()))
+
+
+def normalized(name: str) -> str:
+    """A distribution's name as ``installed`` keys it."""
+    return _normalized(name)
+
+
 def tensorflow_version() -> str:
     return next((v for v in map(version, TENSORFLOW) if v), "")
 

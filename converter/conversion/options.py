@@ -17,6 +17,7 @@ from converter.spec import (
     INFERENCE_TYPES,
     IO_TYPES,
     QUANTIZE_MODES,
+    THROUGH_TENSORFLOW,
     ConverterApi,
     Options,
     Representative,
@@ -178,7 +179,7 @@ def check(
 
     Pure: no TF, no file access beyond what the option values say.
     """
-    if toolchain != "tensorflow":
+    if toolchain not in THROUGH_TENSORFLOW:
         return _toolchain_problems(options, toolchain)
     problems: list[Problem] = []
     mode = options.quantize

@@ -11,6 +11,7 @@ from converter.sources.precheck import precheck
 from converter.sources.savedmodel import SavedModelLoader
 from converter.spec import (
     FrozenGraphSource,
+    JaxSource,
     KerasSource,
     PyTorchSource,
     SavedModelSource,
@@ -30,6 +31,10 @@ def load(source: Source) -> Loader:
         return KerasLoader(load_keras_model(source))
     if isinstance(source, FrozenGraphSource):
         return FrozenGraphLoader(source)
+    if isinstance(source, JaxSource):
+        from converter.sources.jaxmodel import JaxLoader  # jax: only in the JAX toolchain
+
+        return JaxLoader(source)
     if isinstance(source, PyTorchSource):
         raise SourceError(f"{source.entry!r}: a PyTorch source converts in its toolchain's worker")
     return from_entry(source.entry, call_entry(source))

@@ -23,10 +23,9 @@ from typing import Any
 from converter.entry import CLASS_SYNTAX, MODULE_SYNTAX, SYNTAX, EntryPoint, Module
 from converter.errors import SourceError
 from converter.spec import (
+    ENTRY_SOURCES,
     FrozenGraphSource,
     KerasSource,
-    PythonSource,
-    PyTorchSource,
     SavedModelSource,
     Source,
     TF1SavedModelSource,
@@ -44,7 +43,7 @@ def legacy_keras_available() -> bool:
 
 def precheck(source: Source) -> None:
     """SourceError for problems visible from the file system alone."""
-    if isinstance(source, (PythonSource, PyTorchSource)):
+    if isinstance(source, ENTRY_SOURCES):
         _precheck_entry(source.entry, source.file)
         return
     path = source.path

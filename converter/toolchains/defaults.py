@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from converter.spec import THROUGH_TENSORFLOW
 from converter.toolchains.environments import Toolchain, ensure
 
 # torch 2.13.0's CPU build: another torch version (or a bare `torch`) pulls a CUDA build of
@@ -33,11 +34,17 @@ PYTORCH = Toolchain(
     ),
 )
 
-DEFAULTS: dict[str, Toolchain] = {PYTORCH.kind: PYTORCH}
+# jax 0.10.2 installs beside TensorFlow 2.21's pins; the environment adds it to the
+# project's own (TensorFlow converts what jax2tf traces), so it holds jax alone.
+JAX = Toolchain("jax", ("jax==0.10.2", "jaxlib==0.10.2"), layered=True)
 
-# The packages whose versions a toolchain's artifacts depend on: what its identity names.
+DEFAULTS: dict[str, Toolchain] = {PYTORCH.kind: PYTORCH, JAX.kind: JAX}
+
+# The packages whose versions a toolchain's artifacts depend on: what its identity names
+# (a JAX artifact's also depend on TensorFlow's, which the project's environment gives).
 IDENTITY: dict[str, tuple[str, ...]] = {
     "pytorch": ("torch", "litert-torch", "litert-converter", "ai-edge-quantizer", "ai-edge-litert"),
+    "jax": ("jax", "jaxlib"),
 }
 
 _PIN = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([A-Za-z0-9.+!_-]+)\s*$")
@@ -52,6 +59,7 @@ def chosen(overrides: Mapping[str, Mapping[str, Any]]) -> dict[str, Toolchain]:
             tuple(table.get("requirements", ())),
             table.get("python"),
             tuple(table.get("pip_args", ())),
+            layered=kind in THROUGH_TENSORFLOW,
         )
     return dict(sorted(out.items()))
 

@@ -16,6 +16,13 @@ failed install raises ToolchainError with pip's last lines and its log's path.
 
 ``Toolchain(python=...)`` names an environment the user already has: it is used
 as it is, never changed.
+
+A *layered* toolchain (JAX's, which converts with TensorFlow) sees the
+environment that makes it (the project's, TensorFlow included) beneath its own
+packages, through a ``.pth`` file: it installs only what the project lacks,
+with pip held to the versions the project has, so TensorFlow's pins are never
+disturbed and TensorFlow is not installed twice. Its folder's name includes the
+project environment's installed versions: a change there makes it anew.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from converter import versions
 from converter.errors import ConverterError
 
 FORMAT = 1  # of the folder's name and its toolchain.json: bump to make every environment anew
@@ -61,17 +69,21 @@ class Toolchain:
     python: str | None = None  # an environment the user already has: used, never changed
     # More pip arguments (an index, a constraints file): part of the environment's name.
     pip_args: tuple[str, ...] = ()
+    layered: bool = False  # sees the environment that makes it beneath its own packages
 
     @property
     def digest(self) -> str:
-        """What names its environment: the requirements, pip's arguments and this Python."""
-        described = {
+        """What names its environment: the requirements, pip's arguments and this Python
+        (and for a layered one, the environment beneath: where it is and what it holds)."""
+        described: dict[str, object] = {
             "format": FORMAT,
             "kind": self.kind,
             "requirements": sorted(self.requirements),
             "pip_args": list(self.pip_args),
             "python": list(sys.version_info[:2]),
         }
+        if self.layered:
+            described["beneath"] = {"prefix": sys.prefix, "packages": versions.installed()}
         return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 
     def folder(self, home: Path) -> Path:
@@ -103,7 +115,7 @@ def home() -> Path:
 def ensure(
     toolchain: Toolchain,
     where: Path | None = None,
-    say: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    say: Callable[[str], None] = lambda line: print(f"tflite-build: {line}", file=sys.stderr),
 ) -> Environment:
     """The toolchain's environment, made first when it is not yet (``say`` tells the user)."""
     if toolchain.python is not None:
@@ -173,9 +185,12 @@ def _make(toolchain: Toolchain, folder: Path, say: Callable[[str], None]) -> Env
     try:
         with open(log, "wb") as out:
             _run([sys.executable, "-m", "venv", str(folder)], out, toolchain, log)
+            held: list[str] = []
+            if toolchain.layered:
+                held = ["--constraint", str(_layer(folder))]
             if toolchain.requirements:
                 pip = [str(folder / "bin" / "python"), "-m", "pip", "install"]
-                pip += ["--disable-pip-version-check", *toolchain.pip_args]
+                pip += ["--disable-pip-version-check", *held, *toolchain.pip_args]
                 _run([*pip, *toolchain.requirements], out, toolchain, log)
         found = _inspect(folder / "bin" / "python")
         if found is None:
@@ -202,6 +217,32 @@ def _make(toolchain: Toolchain, folder: Path, say: Callable[[str], None]) -> Env
     made = _read(toolchain, folder)
     assert made is not None
     return made
+
+
+def _layer(folder: Path) -> Path:
+    """Put this environment's packages beneath the new one's; the constraints file that keeps
+    pip to their versions."""
+    import sysconfig
+
+    here = sysconfig.get_paths()
+    beneath = list(dict.fromkeys([here["purelib"], here["platlib"]]))
+    done = subprocess.run(
+        [
+            str(folder / "bin" / "python"),
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    site = Path(done.stdout.strip())
+    (site / "_tflite_build_beneath.pth").write_text("".join(f"{p}\n" for p in beneath))
+    constraints = folder / "constraints.txt"
+    pinned = {name: version for name, version in versions.installed().items() if version}
+    pinned.pop(versions.normalized(versions.PROJECT), None)  # ours: importable, never pip's
+    constraints.write_text("".join(f"{name}=={v}\n" for name, v in sorted(pinned.items())))
+    return constraints
 
 
 def _run(command: list[str], out: IO[bytes], toolchain: Toolchain, log: Path) -> None:

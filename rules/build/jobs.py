@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from converter.digest import canonical_json
-from converter.spec import Options, PythonSource, PyTorchSource, Source
+from converter.spec import ENTRY_SOURCES, Options, Source
 from rules.build import layout
 from rules.manifest.budgets import Budget
 from rules.manifest.types import Evaluate, Manifest, Variant, budget_for
@@ -104,7 +104,7 @@ class ReportJob:
     def source(self) -> Path | None:
         """The source model on disk, for its size (None: a Python entry point)."""
         source = self.manifest.source
-        return None if isinstance(source, (PythonSource, PyTorchSource)) else source.path
+        return None if isinstance(source, ENTRY_SOURCES) else source.path
 
     @property
     def model_source(self) -> Source:

@@ -26,9 +26,10 @@ from typing import Any
 from converter import versions
 from converter.digest import bytes_digest, canonical_json, tree_digest
 from converter.spec import (
+    ENTRY_SOURCES,
+    THROUGH_TENSORFLOW,
     KerasSource,
     PythonSource,
-    PyTorchSource,
     Source,
     runs_code,
     source_file,
@@ -48,16 +49,19 @@ def tool_versions(source: Source, project: Project) -> dict[str, str]:
     """The versions a conversion of ``source`` depends on: TensorFlow's (``converter.versions``'
     one recipe), or the identity of the toolchain it converts in, and this project's."""
     kind = toolchain_of(source)
-    if kind != "tensorflow":
-        return {**toolchains.identity(project.settings, project.root, kind), **versions.own()}
-    return versions.conversion(legacy_keras=isinstance(source, KerasSource) and source.legacy)
+    if kind == "tensorflow":
+        return versions.conversion(legacy_keras=isinstance(source, KerasSource) and source.legacy)
+    own = toolchains.identity(project.settings, project.root, kind)
+    if kind in THROUGH_TENSORFLOW:  # its environment holds the project's TensorFlow too
+        return {**versions.conversion(), **own}
+    return {**own, **versions.own()}
 
 
 def source_inputs(manifest: Manifest) -> tuple[Path, ...]:
     """The files and directories whose bytes key the source model itself (see ``inputs_of``)."""
     source = manifest.source
     found: list[Path] = []
-    if isinstance(source, (PythonSource, PyTorchSource)):
+    if isinstance(source, ENTRY_SOURCES):
         found.extend(source.files)
     elif manifest.task is None:
         found.append(source.path)

@@ -28,6 +28,7 @@ from typing import Any
 from converter.spec import (
     FrozenGraphSource,
     Goal,
+    JaxSource,
     KeepFloat,
     KerasSource,
     Options,
@@ -44,7 +45,7 @@ from rules.manifest.types import Evaluate, Manifest, Variant
 from rules.project.root import Project, path_state
 from rules.project.state import BuildState
 
-CACHE_FORMAT = 4  # 3: a Keras source's imports, custom_objects, safe_mode; 4: pytorch
+CACHE_FORMAT = 5  # 3: a Keras source's imports, custom_objects, safe_mode; 4: pytorch; 5: jax
 
 # The only classes a cached manifest may build.
 CLASSES: dict[str, type[Any]] = {
@@ -64,6 +65,7 @@ CLASSES: dict[str, type[Any]] = {
         FrozenGraphSource,
         PythonSource,
         PyTorchSource,
+        JaxSource,
     )
 }
 

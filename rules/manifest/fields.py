@@ -124,6 +124,13 @@ SOURCE = KeySet(
             "example tensors, converted by litert-torch in the PyTorch toolchain",
         ),
         Key(
+            "jax",
+            "entry",
+            f"{SYNTAX} returning (function, example_args): a traceable function with its "
+            "parameters closed over and a tuple of example arrays, converted through jax2tf "
+            "in the JAX toolchain",
+        ),
+        Key(
             "inputs",
             "inputs",
             "input tensor names, or {name: shape} to set their shapes",
@@ -170,6 +177,7 @@ SOURCE = KeySet(
         Alternative("tf1_saved_model", ("signature_key", "tags", "inputs", "outputs")),
         Alternative("python"),
         Alternative("pytorch"),
+        Alternative("jax"),
     ),
 )
 _SAMPLE_KEYS = (

@@ -18,6 +18,7 @@ from typing import Any
 from converter.conversion.options import suggest
 from converter.spec import (
     FrozenGraphSource,
+    JaxSource,
     KerasSource,
     PythonSource,
     PyTorchSource,
@@ -142,6 +143,8 @@ def _source(fmt: str, values: dict[str, Any], folder: Path) -> Source | None:
         return PythonSource(main, folder)
     if fmt == "pytorch":
         return PyTorchSource(main, folder)
+    if fmt == "jax":
+        return JaxSource(main, folder)
     if fmt == "keras":
         imports = values.get("imports", ())
         objects = values.get("custom_objects", ())

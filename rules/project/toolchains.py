@@ -7,7 +7,6 @@ import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from converter import errors as converter_errors
 from rules.errors import RulesError
 from rules.project.settings import Settings
 
@@ -52,5 +51,5 @@ def _identity(toolchain: Toolchain, where: Path) -> dict[str, str]:
 
     return {
         "toolchain": toolchain.kind,
-        **defaults.identity(toolchain, where, converter_errors.warn),
+        **defaults.identity(toolchain, where),
     }

@@ -41,7 +41,7 @@ from converter import versions
 from converter.codec import Record, format_number, from_json, omitted_when_none
 from converter.digest import bytes_digest, canonical_json
 from converter.errors import ConverterError
-from converter.spec import toolchain_of
+from converter.spec import THROUGH_TENSORFLOW, toolchain_of
 from rules.build import keys as fingerprint
 from rules.build.context import Build
 from rules.build.jobs import ReportJob
@@ -415,7 +415,7 @@ def _layers(
     if job.variant.options.quantize != "int8":
         return LayersSection(skipped="TF's quantization debugger measures int8 models only"), True
     toolchain = toolchain_of(job.model_source)
-    if toolchain != "tensorflow":
+    if toolchain not in THROUGH_TENSORFLOW:
         why = (
             f"per-layer errors come from TF's quantization debugger, not the {toolchain} toolchain"
         )

@@ -75,7 +75,7 @@ GOLDEN = [
         "two sources",
         "source:\n  saved_model: export\n  keras: model.keras\nvariants: {float32: {}}\n",
         "m/model.yaml:2: source: give exactly one of saved_model, keras, frozen_graph, "
-        "tf1_saved_model, python, pytorch; got saved_model, keras",
+        "tf1_saved_model, python, pytorch, jax; got saved_model, keras",
     ),
     (
         "no variants",

@@ -110,6 +110,11 @@ GOOD = {
           float32: {}
           int8: {quantize: int8, io_type: int8, representative: {data: data/calib.npz}}
     """,
+        "jax, every TensorFlow option": """
+        source: {jax: layers.py:Scale}
+        variants:
+          int8: {quantize: int8, supported_ops: [builtins], representative: {data: data/calib.npz}}
+    """,
         "keras, nulls read as empty": """
         source: {keras: model.keras, legacy: true}
         defaults:
