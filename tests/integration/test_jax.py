@@ -136,7 +136,8 @@ def make():
 
 def _calibration(shape: tuple[int, ...], **extra: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    np.savez(buffer, args_0=np.random.default_rng(0).random(shape, dtype=np.float32), **extra)
+    arrays = {"args_0": np.random.default_rng(0).random(shape, dtype=np.float32), **extra}
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
     return buffer.getvalue()
 
 
