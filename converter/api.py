@@ -176,8 +176,8 @@ class Engine:
     def run(self, request: AnyRequest, log_path: Path) -> AnyOutcome:
         """Run one request where it belongs; raises ConverterError."""
         toolchain = toolchain_of(request.source)
-        if toolchain != "tensorflow":  # its own environment's worker, in this process
-            return self.toolchain_worker(toolchain).convert(request, log_path)
+        if toolchain != "tensorflow":
+            return self._run_in_toolchain(toolchain, request, log_path)
         remote = self.remote
         if remote is not None:
             try:
@@ -188,6 +188,23 @@ class Engine:
                 self.warn(f"{e}; converting in this process instead")
         legacy = isinstance(request.source, KerasSource) and request.source.legacy
         return self.worker(legacy).convert(request, log_path)
+
+    def _run_in_toolchain(self, kind: str, request: AnyRequest, log_path: Path) -> AnyOutcome:
+        """In the warm service's pool of the toolchain while it answers, else in this process's
+        own worker of it; the environment is made here first, either way."""
+        worker = self.toolchain_worker(kind)
+        remote = self.remote
+        if remote is not None:
+            from converter.service.client import ServiceClient
+
+            assert isinstance(remote, ServiceClient)
+            try:
+                return remote.convert(request, log_path, toolchain=(kind, worker.python))
+            except ExecutorUnavailable as e:
+                self._remote_failed = True
+                remote.close()
+                self.warn(f"{e}; converting in this process instead")
+        return worker.convert(request, log_path)
 
     def use_toolchains(
         self, toolchains: Mapping[str, Toolchain] | None, where: Path | None

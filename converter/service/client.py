@@ -87,7 +87,11 @@ class ServiceClient:
         self._conn: Connection | None = None
         self._owner = os.getpid()  # a forked doit worker opens its own connection
 
-    def convert(self, request: AnyRequest, log_path: Path) -> AnyOutcome:
+    def convert(
+        self, request: AnyRequest, log_path: Path, toolchain: tuple[str, str] | None = None
+    ) -> AnyOutcome:
+        """``toolchain``: (kind, interpreter) of the toolchain worker the request needs (its
+        environment made already), for a source TensorFlow's workers do not convert."""
         conn = self.connect()
         message = (
             "convert",
@@ -96,6 +100,7 @@ class ServiceClient:
             os.getcwd(),
             self.timeout,
             self.memory_limit_mb,
+            toolchain,
         )
         try:
             conn.send(message)

@@ -80,40 +80,60 @@ class Closing(Exception):
     """The service is stopping: no request starts any more."""
 
 
+# A pool's kinds of worker: TensorFlow's (False: Keras 3, True: legacy tf_keras), or a
+# toolchain's, by (kind, interpreter): one pool per toolchain environment.
+PoolKey = bool | tuple[str, str]
+
+
 class Pool:
-    """Workers of two kinds; a request takes a free one of its kind, the most recently used first."""
+    """Workers by kind; a request takes a free one of its kind, the most recently used first.
+
+    ``sizes`` caps each of TensorFlow's kinds; a toolchain's kind has ``toolchain_size``.
+    """
 
     def __init__(
-        self, sizes: dict[bool, int], background: ThreadPoolExecutor, make: Callable[[bool], Worker]
+        self,
+        sizes: dict[bool, int],
+        background: ThreadPoolExecutor,
+        make: Callable[[PoolKey], Worker],
+        toolchain_size: int = 1,
     ) -> None:
         self.sizes = sizes
+        self.toolchain_size = toolchain_size
         self._background = background  # warm starts and replacements
         self._make = make
-        self._all: dict[bool, list[Worker]] = {False: [], True: []}
-        self._free: dict[bool, list[Worker]] = {False: [], True: []}
+        self._all: dict[PoolKey, list[Worker]] = {False: [], True: []}
+        self._free: dict[PoolKey, list[Worker]] = {False: [], True: []}
+        self._keys: dict[int, PoolKey] = {}  # id(worker) -> its kind
         self._cond = threading.Condition()
         self._closed = False
+
+    def _size(self, key: PoolKey) -> int:
+        return self.sizes[key] if isinstance(key, bool) else self.toolchain_size
+
+    def _new(self, key: PoolKey) -> Worker:
+        worker = self._make(key)
+        self._all.setdefault(key, []).append(worker)
+        self._free.setdefault(key, [])
+        self._keys[id(worker)] = key
+        return worker
 
     def warm(self) -> None:
         """Create the Keras 3 workers and start their processes now, in the background."""
         with self._cond:
             while len(self._all[False]) < self.sizes[False]:
-                worker = self._make(False)
-                self._all[False].append(worker)
-                self._background.submit(self._restart, worker)
+                self._background.submit(self._restart, self._new(False))
 
-    def acquire(self, legacy: bool) -> Worker:
+    def acquire(self, key: PoolKey) -> Worker:
         """A free worker of this kind (waits for one); raises Closing when the pool closes."""
         with self._cond:
             while True:
                 if self._closed:
                     raise Closing
-                if self._free[legacy]:
-                    return self._free[legacy].pop()
-                if len(self._all[legacy]) < self.sizes[legacy]:
-                    worker = self._make(legacy)
-                    self._all[legacy].append(worker)
-                    return worker
+                if self._free.get(key):
+                    return self._free[key].pop()
+                if len(self._all.get(key, ())) < self._size(key):
+                    return self._new(key)
                 self._cond.wait()
 
     def release(self, worker: Worker) -> None:
@@ -132,17 +152,17 @@ class Pool:
         with self._cond:
             closed = self._closed
             if not closed:
-                self._free[worker.legacy_keras].append(worker)
+                self._free[self._keys[id(worker)]].append(worker)
                 self._cond.notify_all()
         if closed:
             worker.close()
 
     def statuses(self) -> tuple[WorkerStatus, ...]:
         with self._cond:
-            workers = [w for kind in (False, True) for w in self._all[kind]]
+            workers = [w for kind in self._all.values() for w in kind]
         return tuple(
             WorkerStatus(
-                kind=KINDS[w.legacy_keras],
+                kind=KINDS[w.legacy_keras] if w.toolchain == "tensorflow" else w.toolchain,
                 pid=w.pid,
                 requests_served=w.requests_served,
                 conversions_served=w.conversions_served,
@@ -156,7 +176,7 @@ class Pool:
         """Stop every worker: free ones now, busy ones when their request returns."""
         with self._cond:
             self._closed = True
-            free = [w for kind in (False, True) for w in self._free[kind]]
+            free = [w for kind in self._free.values() for w in kind]
             self._cond.notify_all()
         for worker in free:
             worker.close()
@@ -268,11 +288,15 @@ class Service:
                 ServiceError(f"the conversion service got an unknown request {kind!r}"),
                 False,
             )
-        _, request, log_path, cwd, timeout, memory_limit_mb = message
-        legacy = isinstance(request.source, KerasSource) and request.source.legacy
+        _, request, log_path, cwd, timeout, memory_limit_mb, toolchain = message
+        key: PoolKey = (
+            (toolchain[0], toolchain[1])
+            if toolchain is not None
+            else isinstance(request.source, KerasSource) and request.source.legacy
+        )
         with self._lock:
             self._longest_timeout = max(self._longest_timeout, timeout)
-        worker = self.pool.acquire(legacy)  # raises Closing when the service stops
+        worker = self.pool.acquire(key)  # raises Closing when the service stops
         before = worker.requests_served
         try:
             worker.timeout = timeout
@@ -390,9 +414,17 @@ def main(argv: list[str]) -> int:
     sizes = {False: max(args.workers, 1), True: max(args.legacy_workers, 1)}
     background = ThreadPoolExecutor(max_workers=sum(sizes.values()), thread_name_prefix="warm")
 
-    def make(legacy: bool) -> Worker:
+    def make(key: PoolKey) -> Worker:
+        if isinstance(key, bool):
+            return Worker(
+                legacy_keras=key, recycle_after=args.recycle_after, recycle_mb=args.recycle_mb
+            )
+        kind, python = key
         return Worker(
-            legacy_keras=legacy, recycle_after=args.recycle_after, recycle_mb=args.recycle_mb
+            python=python,
+            toolchain=kind,
+            recycle_after=args.recycle_after,
+            recycle_mb=args.recycle_mb,
         )
 
     service = Service(place, Pool(sizes, background, make), idle_timeout=args.idle_timeout)

@@ -154,6 +154,30 @@ def _conversion_seconds(job: ConvertJob) -> float:
     return float(seconds) if isinstance(seconds, (int, float)) else 0.0
 
 
+def _toolchain_mismatch(job: ConvertJob, project: Any) -> str | None:
+    """How this worker's toolchain for ``job`` differs from the build's (None: it does not).
+
+    The build's is in the job's key; this worker's comes from the same settings,
+    from the pins or from the environment it has made (made now if need be).
+    """
+    from converter.spec import toolchain_of
+    from rules.project import toolchains
+
+    kind = toolchain_of(job.source)
+    if kind == "tensorflow":
+        return None
+    try:
+        mine = toolchains.identity(project.settings, project.root, kind)
+    except ConverterError as e:
+        return f"{kind} toolchain cannot be made: {e}"
+    differ = [
+        f"{name} {version} (the build: {job.fingerprint.get(name)})"
+        for name, version in mine.items()
+        if job.fingerprint.get(name) != version
+    ]
+    return f"{kind} toolchain has {', '.join(differ)}" if differ else None
+
+
 def run(
     job: ConvertJob,
     shipped: bundle.Bundle,
@@ -174,6 +198,9 @@ def run(
             if mine[name] != wanted.get(name)
         ]
         return "failed", f"the cluster worker {worker.address} runs {', '.join(differ)}", ""
+    toolchain = _toolchain_mismatch(job, project)
+    if toolchain is not None:
+        return "failed", f"the cluster worker {worker.address}'s {toolchain}", ""
     base = Path(worker.local_directory) / "tflite-build"
     here = dataclasses.replace(settings, local=base / "cache")
     root = base / "jobs" / declared[:16]

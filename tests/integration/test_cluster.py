@@ -237,3 +237,33 @@ def test_a_conversion_that_fails_on_the_cluster_fails_as_it_would_locally(
     assert theirs == sentence(here.output)
     assert "no quantized layer is named 'nope'" in theirs
     assert (project / "build/m/bad.convert.log").read_text().strip()  # TensorFlow's log came back
+
+
+TORCH = """
+import torch
+
+
+def make():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3)), (torch.zeros(1, 4, 4),)
+"""
+TORCH_PROJECT: Files = {
+    "m/net.py": TORCH,
+    "m/model.yaml": "source: {pytorch: net.py:make}\nvariants: {float32: {}, dynamic: {quantize: dynamic}}\n",
+}
+
+
+def test_a_toolchains_variants_convert_on_the_cluster_like_locally(
+    cluster: tuple[DaskCluster, Path], shared: str, make_project: ProjectFactory
+) -> None:
+    from converter.toolchains import defaults, environments
+
+    environments.ensure(defaults.PYTORCH)  # the workers' machine has it: this one
+    running, projects = cluster
+    local = make_project(TORCH_PROJECT, at="local")
+    assert doit(local, "convert").code == 0
+    project = make_project(TORCH_PROJECT, at=projects / "torch")
+    run = _doit(project, shared, running.url)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2 built (2 on the cluster), 0 from cache" in run.stdout, run.stdout
+    assert _artifacts(project) == _artifacts(local) and len(_artifacts(project)) == 2

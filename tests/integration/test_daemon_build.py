@@ -218,3 +218,45 @@ def test_auto_is_off_under_ci_and_no_service_starts(
     assert code == 0, out + err
     assert (root / "build/m/f.tflite").stat().st_size > 0
     assert service.sockets() == [] and service.status() is None
+
+
+TORCH = """
+import torch
+
+
+def make():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3)), (torch.zeros(1, 4, 4),)
+"""
+
+
+def test_a_toolchains_sources_convert_in_the_services_pool_of_that_toolchain(
+    service: Service, make_project: ProjectFactory
+) -> None:
+    from converter.toolchains import defaults, environments
+
+    environments.ensure(defaults.PYTORCH)
+    root = make_project(
+        {
+            "pyproject.toml": PYPROJECT,
+            "t/net.py": TORCH,
+            "t/model.yaml": """
+            source: {pytorch: net.py:make}
+            variants: {float32: {}, dynamic: {quantize: dynamic}}
+            """,
+        }
+    )
+    code, out, err = doit(root, "convert")
+    assert code == 0, out + err
+    assert "warning" not in err, err  # the service served them
+    status = service.status()
+    assert status is not None
+    (torch_worker,) = [w for w in status.workers if w.kind == "pytorch"]
+    assert torch_worker.conversions_served == 2
+    shutil.rmtree(root / "build")
+    code, out, err = doit(root, "convert")  # the warm worker again: torch is imported already
+    assert code == 0 and "warning" not in err, out + err
+    status = service.status()
+    assert status is not None
+    (again,) = [w for w in status.workers if w.kind == "pytorch"]
+    assert (again.pid, again.conversions_served) == (torch_worker.pid, 4)
