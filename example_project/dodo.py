@@ -58,3 +58,39 @@ def task_train_outlier() -> dict[str, object]:
         ["model.keras", "data/calib.npz", "data/test.npz"],
         "Train a digits MLP whose first layer int8 breaks (for keep_float: auto)",
     )
+
+
+# The PyTorch and JAX models under toolchains/ build when asked (see the README); their
+# training runs in the toolchain the tool makes for each (rules.in_toolchain).
+TOOLCHAINS = HERE / "toolchains"
+
+
+def task_train_torch_digits() -> dict[str, object]:
+    folder = TOOLCHAINS / "torch_digits"
+    return {
+        "doc": "Train the PyTorch digits CNN (in the PyTorch toolchain)",
+        "actions": [
+            [sys.executable, str(folder / "prepare.py")],
+            rules.in_toolchain(HERE, "pytorch", folder / "train.py"),
+        ],
+        "file_dep": [str(folder / name) for name in ("prepare.py", "train.py", "model.py")],
+        "targets": [
+            str(folder / name) for name in ("weights.pt", "data/calib.npz", "data/test.npz")
+        ],
+        "clean": True,
+        "verbosity": 0,
+    }
+
+
+def task_train_jax_digits() -> dict[str, object]:
+    folder = TOOLCHAINS / "jax_digits"
+    return {
+        "doc": "Train the JAX digits perceptron (in the JAX toolchain)",
+        "actions": [rules.in_toolchain(HERE, "jax", folder / "train.py")],
+        "file_dep": [str(folder / name) for name in ("train.py", "model.py")],
+        "targets": [
+            str(folder / name) for name in ("params.npz", "data/calib.npz", "data/test.npz")
+        ],
+        "clean": True,
+        "verbosity": 0,
+    }

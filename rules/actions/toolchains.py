@@ -65,3 +65,35 @@ def describe(toolchain: Any, found: Any, where: Path) -> str:
 def _name(requirement: str) -> str:
     """A requirement's distribution name: ``torch==2.13.0`` -> ``torch``."""
     return re.split(r"[\s\[<>=!~;@]", requirement.strip(), maxsplit=1)[0]
+
+
+def in_toolchain(root: Path | str, kind: str, *command: str | Path) -> tuple[Any, list[Any]]:
+    """A doit action that runs ``command`` with the interpreter of the project's ``kind``
+    toolchain (made first if need be), in the project root: a project's own task that
+    trains a PyTorch or JAX model uses it. ``root``: the dodo.py, or its folder."""
+    folder = Path(root)
+    folder = folder.parent if folder.suffix == ".py" else folder
+    return (_run_in_toolchain, [folder, kind, [str(part) for part in command]])
+
+
+def _run_in_toolchain(root: Path, kind: str, command: list[str]) -> TaskFailed | None:
+    import subprocess
+
+    from converter.errors import ConverterError
+    from converter.toolchains import environments
+    from rules.project.root import load_project
+
+    project = load_project(root)
+    toolchain = project_toolchains.chosen(project.settings).get(kind)
+    if toolchain is None:
+        return TaskFailed(f"no {kind} toolchain: add [tool.tflite-build.toolchains.{kind}]")
+    try:
+        made = environments.ensure(toolchain, project_toolchains.home(project.settings, root))
+    except ConverterError as e:
+        return TaskFailed(str(e))
+    sys.stdout.flush()
+    done = subprocess.run([str(made.python), *command], cwd=root, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        shown = " ".join(command)
+        return TaskFailed(f"`{shown}` exited with {done.returncode} in the {kind} toolchain")
+    return None

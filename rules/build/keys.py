@@ -188,6 +188,17 @@ def declared_key(job: ConvertJob, state: BuildState) -> str:
     return bytes_digest(text.encode())
 
 
+def keys_discovered(job: ConvertJob, path: str) -> bool:
+    """Whether a file the variant's code was seen to read goes into its key.
+
+    Every one, except where a task makes the source: the data its code opens
+    (weights, say) is then the task's product, keyed by the task's ``deps`` like
+    any source a task makes, and only the code it imports counts (a committed
+    data file it reads is listed in ``deps``).
+    """
+    return job.fingerprint.get("task") is None or path.endswith(".py")
+
+
 def discovered_digests(
     job: ConvertJob, state: BuildState, paths: tuple[str, ...]
 ) -> dict[str, str] | None:

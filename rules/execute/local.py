@@ -33,7 +33,11 @@ def convert_here(job: ConvertJob, build: Build, declared: str) -> dict[str, Any]
         track_ignore=(build.state.folder,),
     )
     declared_inputs = keys.input_digests(job, build.state)
-    discovered = {p: d for p, d in result.discovered.items() if p not in declared_inputs}
+    discovered = {
+        p: d
+        for p, d in result.discovered.items()
+        if p not in declared_inputs and keys.keys_discovered(job, p)
+    }
     key = keys.full_key(job, declared, discovered)
     details = {
         "sha256": result.sha256,

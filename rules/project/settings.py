@@ -57,6 +57,12 @@ def _globs(value: object) -> tuple[str, ...] | None:
     return None
 
 
+def _globs_text(text: str) -> tuple[str, ...] | None:
+    """Globs in a variable: separated by commas."""
+    globs = tuple(part.strip() for part in text.split(",") if part.strip())
+    return globs or None
+
+
 def _flag(text: str) -> bool | None:
     lowered = text.strip().lower()
     return True if lowered in TRUE else False if lowered in FALSE else None
@@ -154,7 +160,13 @@ def _executor(text: str) -> str | None:
     return None
 
 
-GLOBS = Kind("list of globs", "a list of globs", _globs)
+GLOBS = Kind(
+    "list of globs",
+    "a list of globs",
+    _globs,
+    _globs_text,
+    "globs separated by commas",
+)
 FLAG = Kind(
     "true or false",
     "true or false",
@@ -233,7 +245,10 @@ class Settings:
         "build", TEXT, "where artifacts and reports go, from the project root"
     )
     manifests: tuple[str, ...] = _setting(
-        ["**/model.yaml"], GLOBS, "which files are manifests, from the project root"
+        ["**/model.yaml"],
+        GLOBS,
+        "which files are manifests, from the project root (the variable: separated by commas)",
+        variable="TFLITE_BUILD_MANIFESTS",
     )
     exclude: tuple[str, ...] = _setting([], GLOBS, "folders and files never searched for manifests")
     cache: str = _setting(

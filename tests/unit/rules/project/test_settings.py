@@ -112,6 +112,7 @@ def test_a_variable_wins_over_its_key_and_an_empty_one_is_unset(tmp_path: Path) 
         TFLITE_BUILD_SHARD="2/4",
         TFLITE_BUILD_LOCAL_CACHE="/tmp/local",
         TFLITE_BUILD_CACHE_OPTIONS='{"endpoint_url": "http://127.0.0.1:9000"}',
+        TFLITE_BUILD_MANIFESTS=" **/model.yaml, extra/*.yaml ,",
     )
     assert (found.cache, found.cache_read_only, found.measure_latency) == (
         "s3://bucket/cache",
@@ -121,6 +122,7 @@ def test_a_variable_wins_over_its_key_and_an_empty_one_is_unset(tmp_path: Path) 
     assert (found.baseline, found.save_baseline, found.shard) == ("cache:main", "main", (2, 4))
     assert found.local_cache == "/tmp/local"
     assert found.cache_options == {"endpoint_url": "http://127.0.0.1:9000"}
+    assert found.manifests == ("**/model.yaml", "extra/*.yaml")
 
 
 def test_every_bad_value_is_a_located_problem_all_at_once(
