@@ -24,9 +24,11 @@ from converter.spec import (
     IO_TYPES,
     QUANTIZE_MODES,
     FrozenGraphSource,
+    JaxSource,
     KerasSource,
     Options,
     PythonSource,
+    PyTorchSource,
     Representative,
     SavedModelSource,
     Source,
@@ -100,7 +102,8 @@ def build_parser() -> StrictParser:
         ),
         usage=(
             "python -m converter --output_file OUT (--saved_model_dir DIR | --keras_model_file "
-            "FILE | --graph_def_file FILE | --python_entry FILE.py:FUNC) [flags]"
+            "FILE | --graph_def_file FILE | --python_entry FILE.py:FUNC | --pytorch_entry "
+            "FILE.py:FUNC | --jax_entry FILE.py:FUNC) [flags]"
         ),
         allow_abbrev=False,
     )
@@ -113,6 +116,16 @@ def build_parser() -> StrictParser:
         "--python_entry",
         help="FILE.py:FUNCTION or MODULE:FUNCTION returning a Keras model, tf.function(s), "
         "ConcreteFunction(s) or a (Session, inputs, outputs) triple. (tflite-build)",
+    )
+    src.add_argument(
+        "--pytorch_entry",
+        help="FILE.py:FUNCTION returning (module, example_args), converted by litert-torch in "
+        "the PyTorch toolchain (made on first use). (tflite-build)",
+    )
+    src.add_argument(
+        "--jax_entry",
+        help="FILE.py:FUNCTION returning (function, example_args), converted through jax2tf in "
+        "the JAX toolchain (made on first use). (tflite-build)",
     )
     src.add_argument(
         "--legacy_keras",
@@ -282,20 +295,30 @@ def _input_shapes(args: argparse.Namespace) -> dict[str, tuple[int, ...]]:
         raise UsageError(f"--input_shapes: expected integers, got {args.input_shapes!r}") from None
 
 
+SOURCE_FLAGS = (
+    "saved_model_dir",
+    "keras_model_file",
+    "graph_def_file",
+    "python_entry",
+    "pytorch_entry",
+    "jax_entry",
+)
+
+
 def make_source(args: argparse.Namespace) -> Source:
-    given = [
-        f
-        for f in ("saved_model_dir", "keras_model_file", "graph_def_file", "python_entry")
-        if getattr(args, f)
-    ]
+    given = [f for f in SOURCE_FLAGS if getattr(args, f)]
     if len(given) != 1:
+        flags = ", ".join(f"--{f}" for f in SOURCE_FLAGS)
         raise UsageError(
-            "give exactly one of --saved_model_dir, --keras_model_file, --graph_def_file, "
-            f"--python_entry (got {', '.join('--' + g for g in given) or 'none'})"
+            f"give exactly one of {flags} (got {', '.join('--' + g for g in given) or 'none'})"
         )
     tags = _split(args.saved_model_tag_set)
     if args.python_entry:
         return PythonSource(args.python_entry, Path.cwd())
+    if args.pytorch_entry:
+        return PyTorchSource(args.pytorch_entry, Path.cwd())
+    if args.jax_entry:
+        return JaxSource(args.jax_entry, Path.cwd())
     if args.keras_model_file:
         return KerasSource(Path(args.keras_model_file), legacy=args.legacy_keras)
     if args.graph_def_file:

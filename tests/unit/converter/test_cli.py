@@ -129,3 +129,14 @@ def test_flag_combinations_that_tflite_convert_would_ignore(
         cli.main(["--output_file", "o.tflite", *argv])
     assert info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_pytorch_and_jax_entries_name_their_toolchains_sources() -> None:
+    from converter.spec import JaxSource, PyTorchSource, toolchain_of
+
+    torch_source, _ = _options("--pytorch_entry", "net.py:make", "--quantize", "dynamic")
+    jax_source, _ = _options("--jax_entry", "fn.py:make")
+    assert isinstance(torch_source, PyTorchSource) and toolchain_of(torch_source) == "pytorch"
+    assert isinstance(jax_source, JaxSource) and toolchain_of(jax_source) == "jax"
+    with pytest.raises(cli.UsageError, match="--pytorch_entry, --jax_entry"):
+        _options("--pytorch_entry", "a.py:f", "--jax_entry", "b.py:g")
