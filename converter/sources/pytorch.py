@@ -21,6 +21,25 @@ from converter.spec import PyTorchSource
 SEED = 0
 
 
+# What litert-torch's errors mean, for the failures users meet (its own words -> ours).
+HINTS = (
+    (
+        "complex<",
+        "; LiteRT has no complex tensors: compute it with real arithmetic inside the model "
+        "(torch.stft: a Conv1d with fixed cosine and sine kernels), or outside it",
+    ),
+    (
+        "target meta.",
+        "; a submodule named 'meta' collides with the exported graph's own 'meta' "
+        "attribute: rename the submodule",
+    ),
+)
+
+
+def _hint(said: str) -> str:
+    return next((hint for words, hint in HINTS if words in said), "")
+
+
 def input_names(args: tuple[Any, ...]) -> list[str]:
     """The converted model's input names: litert-torch names them by position."""
     return [f"args_{i}" for i in range(len(args))]
@@ -85,8 +104,9 @@ def convert(source: PyTorchSource) -> bytes:
     try:
         converted = litert_torch.convert(module, args)
     except Exception as e:
+        said = brief(e)
         raise ConversionError(
-            f"litert-torch could not convert {source.entry}: {brief(e)}"
+            f"litert-torch could not convert {source.entry}: {said}{_hint(said)}"
         ) from None
     content = converted.model_content
     return bytes(content() if callable(content) else content)

@@ -264,3 +264,81 @@ def test_doit_check_refuses_what_the_toolchain_cannot_do(make_project: ProjectFa
         "the pytorch toolchain gives float32 or int8 inputs with quantize int8, not uint8"
         in run.output
     )
+
+
+# What the corpus of real models taught: complex tensors and a submodule named `meta` fail
+# with a sentence that says what to do; int64 token ids become int32 inputs, and their
+# embedding quantizes (dynamic) into a file the interpreter runs.
+TRAPS = """
+import torch
+
+
+class Spectrogram(torch.nn.Module):
+    def forward(self, x):
+        return torch.stft(x, 64, window=torch.hann_window(64), return_complex=True).abs()
+
+
+class Meta(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.meta = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.meta(x)
+
+
+class Tokens(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Embedding(100, 16)
+        self.out = torch.nn.Linear(16, 4)
+
+    def forward(self, ids):
+        return self.out(self.embed(ids).mean(1))
+
+
+def stft():
+    return Spectrogram(), (torch.zeros(1, 1024),)
+
+
+def meta():
+    return Meta(), (torch.zeros(1, 4),)
+
+
+def tokens():
+    return Tokens(), (torch.zeros(1, 8, dtype=torch.long),)
+"""
+
+
+DYNAMIC = converter.Options(quantize="dynamic")
+
+
+def test_the_corpus_traps_say_what_to_do_and_token_ids_run(
+    engine: converter.Engine, tmp_path: Path
+) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "traps.py").write_text(TRAPS)
+    for entry, words in (
+        ("stft", "LiteRT has no complex tensors"),
+        ("meta", "rename the submodule"),
+    ):
+        with pytest.raises(converter.ConversionError, match=words):
+            engine.convert(
+                converter.PyTorchSource(f"traps.py:{entry}", project), None, tmp_path / "x.tflite"
+            )
+    from ai_edge_litert.interpreter import Interpreter
+
+    ids = np.random.default_rng(0).integers(0, 100, (5, 8))
+    want, _ = engine.run_reference(
+        converter.PyTorchSource("traps.py:tokens", project), {"args_0": ids}
+    )
+    for options, tolerance in ((converter.Options(), 1e-4), (DYNAMIC, 0.05)):
+        out = tmp_path / f"{options.quantize}.tflite"
+        engine.convert(converter.PyTorchSource("traps.py:tokens", project), options, out)
+        runner = Interpreter(model_path=str(out)).get_signature_runner()
+        assert runner.get_input_details()["args_0"]["dtype"] == np.int32
+        got = np.concatenate(
+            [runner(args_0=ids[i : i + 1].astype(np.int32))["output_0"] for i in range(len(ids))]
+        )
+        np.testing.assert_allclose(got, want["output_0"], atol=tolerance)
