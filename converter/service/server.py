@@ -427,7 +427,9 @@ def main(argv: list[str]) -> int:
             recycle_mb=args.recycle_mb,
         )
 
-    service = Service(place, Pool(sizes, background, make), idle_timeout=args.idle_timeout)
+    # A toolchain's pool is as large as Keras 3's: `doit -n N` converts N of its models at once.
+    pool = Pool(sizes, background, make, toolchain_size=sizes[False])
+    service = Service(place, pool, idle_timeout=args.idle_timeout)
     signal.signal(signal.SIGTERM, lambda *_: service.stopping.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     log(f"serving {place.socket} with {sizes[False]} workers (identity {place.identity})")

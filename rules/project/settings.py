@@ -337,7 +337,7 @@ class Settings:
         DEFAULT_IDLE_TIMEOUT, SECONDS, "the service exits after this long without a request"
     )
     daemon_workers: int | None = _setting(
-        None, COUNT, "the service's warm workers (default: the number of cores)"
+        None, COUNT, "the service's warm workers, per kind of worker (default: the number of cores)"
     )
     daemon_dir: str | None = _setting(
         None,
