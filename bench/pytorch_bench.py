@@ -385,7 +385,9 @@ class Artifacts:
     def record(self, path: str, model: str, data: bytes) -> None:
         key = (path, model)
         if key in self.seen and self.seen[key] != data:
-            self.problems.append(f"{ARMS[path][:3]} {model}: other bytes than its earlier run")
+            self.problems.append(
+                f"{ARMS[path].split()[0]} {model}: other bytes than its earlier run"
+            )
         self.seen.setdefault(key, data)
 
     def data(self, path: str, model: str, strip: bool = False) -> bytes:
@@ -603,24 +605,28 @@ def facts(m: Measurements) -> list[str]:
             f"({process - imports - converts:.2f} s) starts and ends the interpreter"
         )
     for arm in ("warm", "serial", "local"):
-        if m.in_worker[arm]:
-            inside = median(m.in_worker_build[arm])
-            lines.append(
-                f"{ARMS[arm][:3]} conversions inside the worker (the sidecars' seconds): median "
-                f"{median(m.in_worker[arm]):.2f} s per model, {inside:.2f} s per build of "
-                f"{count}"
-                + (
-                    ""
-                    if arm != "local"
-                    else " (its first conversion imports torch and litert-torch)"
-                )
-                + f"; the rest of the build ({median(m.runs[arm]) - inside:.2f} s) is doit's "
-                + (
-                    "process, loading the tasks and the round trips to the service"
-                    if arm != "local"
-                    else "process, loading the tasks and starting the worker"
-                )
+        if not m.in_worker[arm]:
+            continue
+        inside, wall = median(m.in_worker_build[arm]), median(m.runs[arm])
+        line = (
+            f"{ARMS[arm].split()[0]} conversions inside the workers (the sidecars' seconds): "
+            f"median {median(m.in_worker[arm]):.2f} s per model, {inside:.2f} s per build of "
+            f"{count}"
+        )
+        if arm == "warm":
+            line += f", two at a time: {inside / wall:.2f} conversions under way on average"
+        elif arm == "serial":
+            line += (
+                f"; the rest of the build ({wall - inside:.2f} s) is doit's process, loading "
+                "the tasks and the round trips to the service"
             )
+        else:
+            line += (
+                " (its first conversion imports torch and litert-torch); the rest of the "
+                f"build ({wall - inside:.2f} s) is doit's process, loading the tasks and "
+                "starting the worker"
+            )
+        lines.append(line)
     if m.restarts:
         lines.append(
             f"The PyTorch worker's process was started again {plural(len(m.restarts), 'time')} "
