@@ -168,8 +168,9 @@ def test_doit_toolchains_lists_each_made_or_not(
         f"demo: not made yet (tinypkg==1.2); a build makes it in {demo.folder(home)}"
     )
     assert before["pytorch"].startswith(
-        "pytorch: not made yet (torch==2.13.0, litert-torch==0.10.0)"
+        "pytorch: not made yet (torch==2.13.0, litert-torch==0.10.0, litert-converter==0.5.0"
     )
+    assert before["jax"].startswith("jax: not made yet (jax==0.10.2, jaxlib==0.10.2)")
     assert before["mine"].startswith(f"mine: your environment {sys.executable} (python 3.")
     assert not home.exists()  # listing makes nothing
 

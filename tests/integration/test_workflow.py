@@ -84,9 +84,10 @@ def runs(workflow_runs: InBackground | None) -> Runs:
 
 
 def _variants(workspace: Path) -> set[str]:
-    """model/variant for every manifest in the example project, read from the YAML alone."""
+    """model/variant for every manifest the example project builds by default (its
+    ``manifests`` glob: one level deep), read from the YAML alone."""
     found = set()
-    for manifest in (workspace / "example_project").rglob("model.yaml"):
+    for manifest in (workspace / "example_project").glob("*/model.yaml"):
         spec = yaml.safe_load(manifest.read_text())
         found |= {f"{spec.get('name', manifest.parent.name)}/{v}" for v in spec["variants"]}
     return found
