@@ -59,8 +59,13 @@ def _installed() -> dict[str, str]:
     distribution wins; where that is an ``.egg-info`` folder (a development
     install) or an odd name, the version is '' here and read from its metadata.
     """
+    return installed_in(sys.path)
+
+
+def installed_in(folders: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """``_installed`` over these folders instead of ``sys.path`` (the first that has one wins)."""
     found: dict[str, str] = {}
-    for entry in sys.path:
+    for entry in folders:
         try:
             names = os.listdir(entry or ".")
         except OSError:
@@ -76,10 +81,18 @@ def _installed() -> dict[str, str]:
     return found
 
 
+def site_packages() -> tuple[str, ...]:
+    """This environment's own package folders (not the rest of ``sys.path``)."""
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    return tuple(dict.fromkeys([paths["purelib"], paths["platlib"]]))
+
+
 def installed() -> dict[str, str]:
-    """Normalized name -> version of every distribution this environment has ('' for a
-    development install's, whose folder names no version)."""
-    return dict(sorted(_installed().items()))
+    """Normalized name -> version of every distribution in this environment's own package
+    folders ('' where the folder's name gives none): the same in any process of it."""
+    return dict(sorted(installed_in(site_packages()).items()))
 
 
 def normalized(name: str) -> str:

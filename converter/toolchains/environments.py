@@ -222,10 +222,7 @@ def _make(toolchain: Toolchain, folder: Path, say: Callable[[str], None]) -> Env
 def _layer(folder: Path) -> Path:
     """Put this environment's packages beneath the new one's; the constraints file that keeps
     pip to their versions."""
-    import sysconfig
-
-    here = sysconfig.get_paths()
-    beneath = list(dict.fromkeys([here["purelib"], here["platlib"]]))
+    beneath = versions.site_packages()
     done = subprocess.run(
         [
             str(folder / "bin" / "python"),

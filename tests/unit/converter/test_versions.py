@@ -54,3 +54,16 @@ def test_a_development_install_first_on_the_path_is_read_from_its_metadata(
     finally:
         monkeypatch.undo()
         versions.forget()
+
+
+def test_the_environments_own_packages_do_not_depend_on_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a layered toolchain's name digests: the same in every process of the environment,
+    whatever a process puts on its path (pytest its root, a checkout its .egg-info)."""
+    before = versions.installed()
+    assert before["keras"] and before["tensorflow"]
+    (tmp_path / "Keras-99.1.dist-info").mkdir()
+    (tmp_path / "stray.egg-info").mkdir()
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    assert versions.installed() == before
