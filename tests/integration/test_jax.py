@@ -12,7 +12,6 @@ import io
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -68,12 +67,6 @@ np.savez(sys.argv[3], **{k: np.asarray(v) for k, v in out.items()})
 @pytest.fixture(scope="module")
 def toolchain() -> environments.Environment:
     return environments.ensure(defaults.JAX)
-
-
-@pytest.fixture(scope="module")
-def engine(toolchain: environments.Environment) -> Iterator[converter.Engine]:
-    with converter.Engine() as made:
-        yield made
 
 
 def _files(width: int = 4) -> dict[str, str | bytes]:
