@@ -88,7 +88,12 @@ def _run_in_toolchain(root: Path, kind: str, command: list[str]) -> TaskFailed |
     if toolchain is None:
         return TaskFailed(f"no {kind} toolchain: add [tool.tflite-build.toolchains.{kind}]")
     try:
-        made = environments.ensure(toolchain, project_toolchains.home(project.settings, root))
+        # Straight to the terminal: doit holds a task's own output back until it fails.
+        made = environments.ensure(
+            toolchain,
+            project_toolchains.home(project.settings, root),
+            lambda line: print(f"tflite-build: {line}", file=sys.__stderr__, flush=True),
+        )
     except ConverterError as e:
         return TaskFailed(str(e))
     sys.stdout.flush()
