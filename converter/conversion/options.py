@@ -181,20 +181,10 @@ def check(
     """
     if toolchain not in THROUGH_TENSORFLOW:
         return _toolchain_problems(options, toolchain)
-    problems: list[Problem] = []
     mode = options.quantize
     integer = mode in ("int8", "int16x8")
-    if mode not in QUANTIZE_MODES:
-        problems.append(("quantize", _one_of(QUANTIZE_MODES, mode)))
+    problems = _mode_problems(options, integer)
     rep = options.representative
-    if integer and rep is None:
-        problems.append(
-            (
-                "representative",
-                f"quantize {mode} needs representative data to calibrate activation "
-                "ranges; give representative: {data: samples.npz} or {python: file.py:function}",
-            )
-        )
     if rep is not None:
         if not integer and mode in QUANTIZE_MODES:
             problems.append(
@@ -266,18 +256,8 @@ def _toolchain_problems(options: Options, toolchain: str) -> list[Problem]:
             )
     mode = options.quantize
     integer = mode in TOOLCHAIN_IO_TYPES
-    if mode not in QUANTIZE_MODES:
-        problems.append(("quantize", _one_of(QUANTIZE_MODES, mode)))
+    problems += _mode_problems(options, integer, " (keyed args_0, args_1...)")
     rep = options.representative
-    if integer and rep is None:
-        problems.append(
-            (
-                "representative",
-                f"quantize {mode} needs representative data to calibrate activation ranges; "
-                "give representative: {data: samples.npz} (keyed args_0, args_1...) or "
-                "{python: file.py:function}",
-            )
-        )
     if rep is not None:
         if not integer and mode in QUANTIZE_MODES:
             problems.append(
@@ -312,6 +292,23 @@ def _toolchain_problems(options: Options, toolchain: str) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _mode_problems(options: Options, integer: bool, keyed: str = "") -> list[Problem]:
+    """An unknown mode, or an integer one without calibration data (``keyed``: how to key it)."""
+    mode = options.quantize
+    if mode not in QUANTIZE_MODES:
+        return [("quantize", _one_of(QUANTIZE_MODES, mode))]
+    if integer and options.representative is None:
+        return [
+            (
+                "representative",
+                f"quantize {mode} needs representative data to calibrate activation ranges; "
+                f"give representative: {{data: samples.npz}}{keyed} or "
+                "{python: file.py:function}",
+            )
+        ]
+    return []
 
 
 def _check_v1_only(options: Options, api: ConverterApi | None) -> list[Problem]:

@@ -22,27 +22,20 @@ import numpy as np
 
 from converter.errors import SourceError, brief
 from converter.sources.loader import Call, named_outputs
-from converter.sources.precheck import load_entry, on_sys_path
+from converter.sources.precheck import made_pair
 from converter.sources.savedmodel import SavedModelLoader
 from converter.spec import JaxSource, SavedModelSource
 
 
 def load(source: JaxSource) -> tuple[Any, tuple[np.ndarray, ...]]:
     """The function and its example arguments (as numpy arrays), from the entry point."""
-    make = load_entry(source.entry, source.base_dir, stable_name=True)
-    with on_sys_path(source.base_dir):
-        try:
-            made = make()
-        except SourceError:
-            raise
-        except Exception as e:
-            raise SourceError(f"{source.entry!r}: raised {type(e).__name__}: {brief(e)}") from None
-    if not (isinstance(made, tuple) and len(made) == 2 and callable(made[0])):
-        raise SourceError(
-            f"{source.entry!r}: returned {type(made).__name__}; expected (function, example_args): "
-            "a traceable function with its parameters closed over and a tuple of example arrays"
-        )
-    function, args = made
+    function, args = made_pair(
+        source.entry,
+        source.base_dir,
+        callable,
+        "(function, example_args): a traceable function with its parameters closed over and "
+        "a tuple of example arrays",
+    )
     if not isinstance(args, (tuple, list)):
         args = (args,)
     try:

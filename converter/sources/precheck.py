@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from converter.entry import CLASS_SYNTAX, MODULE_SYNTAX, SYNTAX, EntryPoint, Module
-from converter.errors import SourceError
+from converter.errors import SourceError, brief
 from converter.spec import (
     ENTRY_SOURCES,
     FrozenGraphSource,
@@ -202,3 +202,23 @@ def _exec_file(file: Path, name: str | None = None) -> ModuleType:
     finally:
         sys.modules.pop(name, None)
     return module
+
+
+def made_pair(entry: str, base_dir: Path, is_model: Callable[[Any], bool], expected: str) -> Any:
+    """What a framework entry's ``make()`` returns, checked to be ``(model, example_args)``.
+
+    The entry's file is loaded under a stable name (converters write module names
+    into the model) and called with its folder on ``sys.path``; ``is_model`` checks
+    the pair's first item, ``expected`` says what the pair should be.
+    """
+    make = load_entry(entry, base_dir, stable_name=True)
+    with on_sys_path(base_dir):
+        try:
+            made = make()
+        except SourceError:
+            raise
+        except Exception as e:
+            raise SourceError(f"{entry!r}: raised {type(e).__name__}: {brief(e)}") from None
+    if not (isinstance(made, tuple) and len(made) == 2 and is_model(made[0])):
+        raise SourceError(f"{entry!r}: returned {type(made).__name__}; expected {expected}")
+    return made

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from converter.errors import ConversionError, SourceError, brief
-from converter.sources.precheck import load_entry, on_sys_path
+from converter.sources.precheck import made_pair
 from converter.spec import PyTorchSource
 
 SEED = 0
@@ -74,21 +74,13 @@ def load(source: PyTorchSource) -> tuple[Any, tuple[Any, ...]]:
     """The module (in eval mode) and its example arguments, from the entry point."""
     import torch
 
-    make = load_entry(source.entry, source.base_dir, stable_name=True)
     torch.manual_seed(SEED)  # random weights the same on every call, in any worker
-    with on_sys_path(source.base_dir):
-        try:
-            made = make()
-        except SourceError:
-            raise
-        except Exception as e:
-            raise SourceError(f"{source.entry!r}: raised {type(e).__name__}: {brief(e)}") from None
-    if not (isinstance(made, tuple) and len(made) == 2 and isinstance(made[0], torch.nn.Module)):
-        raise SourceError(
-            f"{source.entry!r}: returned {type(made).__name__}; expected (module, example_args): "
-            "a torch.nn.Module and a tuple of example tensors"
-        )
-    module, args = made
+    module, args = made_pair(
+        source.entry,
+        source.base_dir,
+        lambda model: isinstance(model, torch.nn.Module),
+        "(module, example_args): a torch.nn.Module and a tuple of example tensors",
+    )
     if isinstance(args, torch.Tensor):
         args = (args,)
     if not (isinstance(args, tuple) and all(isinstance(a, torch.Tensor) for a in args)):
