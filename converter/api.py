@@ -215,12 +215,19 @@ class Engine:
 
     def toolchain_worker(self, kind: str) -> Worker:
         """This process's worker of a toolchain, its environment made first if need be."""
-        from converter.toolchains import defaults, environments
+        from converter.toolchains import defaults
 
         chosen = self.toolchains if self.toolchains is not None else defaults.DEFAULTS
         toolchain = chosen.get(kind)
         if toolchain is None:
             raise errors.OptionsError(f"no {kind} toolchain is configured")
+        return self.worker_of(toolchain)
+
+    def worker_of(self, toolchain: Toolchain) -> Worker:
+        """This process's worker in ``toolchain``'s environment, made first if need be."""
+        from converter.toolchains import environments
+
+        kind = toolchain.kind
         # One worker per environment: a process that builds two projects may use two.
         name = f"{kind}:{toolchain.digest}:{toolchain.python}:{self.toolchains_dir}"
         if name not in self._workers:
@@ -252,9 +259,12 @@ class Engine:
         provenance: bool | dict[str, Any] = False,
         track: Path | None = None,
         track_ignore: tuple[Path, ...] = (),
+        toolchain: Toolchain | None = None,
     ) -> Result:
         """Convert ``source`` to ``output``. Raises a ConverterError subclass on any failure.
 
+        ``toolchain``: convert in that environment instead of the one the source's kind
+        gets (another TensorFlow, say: a shadow build), made first if need be.
         ``provenance`` stamps a metadata entry (a dict adds caller fields, e.g. a cache key).
         ``track`` (a project root) records the files under it that Python code
         reads while it runs (an entry point, a Keras source's imports and custom
@@ -265,7 +275,7 @@ class Engine:
         output = Path(output)
         try:
             return self._convert(
-                source, options or Options(), output, provenance, track, track_ignore
+                source, options or Options(), output, provenance, track, track_ignore, toolchain
             )
         except ConverterError:
             # Like make's .DELETE_ON_ERROR: an earlier artifact no longer matches its inputs.
@@ -280,6 +290,7 @@ class Engine:
         provenance: bool | dict[str, Any],
         track: Path | None,
         track_ignore: tuple[Path, ...],
+        toolchain: Toolchain | None = None,
     ) -> Result:
         sources.precheck(source)
         planned = None
@@ -302,10 +313,13 @@ class Engine:
         temporary = files.temporary_for(output)
         log_path = self._logs / f"{uuid.uuid4().hex}.log"
         try:
-            outcome = self.run(
-                Request(source, options, temporary.resolve(), stamp, track, track_ignore, planned),
-                log_path,
+            request = Request(
+                source, options, temporary.resolve(), stamp, track, track_ignore, planned
             )
+            if toolchain is not None:
+                outcome = self.worker_of(toolchain).convert(request, log_path)
+            else:
+                outcome = self.run(request, log_path)
             assert isinstance(outcome, Outcome)
             os.replace(temporary, output)
         except BaseException:  # Ctrl-C included: never leave a half-written file

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from converter import versions
 from converter.conversion import checks
 from converter.conversion import options as options_module
 from converter.conversion.configure import configure
@@ -57,6 +58,8 @@ def run(request: Request) -> Outcome:
             notes.append(warning)
     if request.provenance is not None:
         stamp = dict(request.provenance)
+        # The TensorFlow that converted it: this worker's (a shadow build's may be another).
+        stamp["tensorflow"] = versions.tensorflow_version()
         if request.options.keep_float is not None:
             stamp["kept_float"] = list(kept)
         if request.track is not None:

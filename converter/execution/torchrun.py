@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from converter import versions
 from converter.conversion import checks, options
 from converter.errors import OptionsError
 from converter.evaluation.evaluate import match
@@ -24,6 +25,9 @@ from converter.quantization import recipes
 from converter.sources import discovery, pytorch
 from converter.spec import PyTorchSource
 from converter.tflite import modelinfo
+
+# What a PyTorch artifact's provenance names as its converters.
+CONVERTERS = ("torch", "litert-torch", "ai-edge-quantizer")
 
 
 def reference(request: RunRequest) -> RunOutcome:
@@ -80,6 +84,8 @@ def run(request: Request) -> Outcome:
             notes.append(warning)
     if request.provenance is not None:
         stamp = dict(request.provenance)
+        stamp.pop("tensorflow", None)  # what converted it is this toolchain, not TensorFlow
+        stamp.update({name: versions.version(name) for name in CONVERTERS})
         if request.track is not None:
             stamp["discovered"] = discovered
         data = modelinfo.stamp_provenance(data, stamp)

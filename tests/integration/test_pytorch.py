@@ -197,6 +197,9 @@ def test_a_manifest_builds_quantizes_reports_and_rebuilds_only_what_an_edit_feed
         assert accuracy["max_abs_error"] < (1e-4 if variant == "float32" else 0.05), variant
         if variant in ("int8", "int8io"):
             assert report["layers"]["skipped"].startswith("per-layer errors come from TF's")
+    stamp = modelinfo.read_provenance(build / "net" / "float32.tflite")
+    assert stamp is not None and "tensorflow" not in stamp  # what converted it, by name
+    assert stamp["torch"].startswith("2.13.0") and stamp["litert-torch"] == "0.10.0"
     from ai_edge_litert.interpreter import Interpreter
 
     kinds = {}
