@@ -34,6 +34,7 @@ from rules.tasks import (
     convert_tasks,
     ops_task,
     report_tasks,
+    shadow_tasks,
     source_gates,
     summary_task,
 )
@@ -91,6 +92,10 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
         """Summarize every report in build/summary.json, summary.md and summary.html"""
         return summary_task(*manifests())
 
+    def task_shadow() -> Iterator[dict[str, Any]]:
+        """Convert every variant with the shadow toolchain and say what changes"""
+        yield from shadow_tasks(*manifests())
+
     def task_ops() -> dict[str, Any]:
         """Write the fleet's op inventory (build/ops.json) and a selective runtime's registration source"""
         return ops_task(*manifests())
@@ -118,6 +123,7 @@ def doit_tasks(dodo_file_or_root: Path | str) -> dict[str, Any]:
         "task_report": task_report,
         "task_summary": task_summary,
         "task_ops": task_ops,
+        "task_shadow": task_shadow,
         "task_cache": task_cache,
         "task_watch": _watch_task(Path(dodo_file_or_root)),
         "task_daemon": task_daemon,

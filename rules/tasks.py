@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any
 
-from rules.actions import convert, maintenance, ops, report, summary
+from rules.actions import convert, maintenance, ops, report, shadow, summary
 from rules.build import layout, variants
 from rules.build.context import Build
 from rules.build.jobs import ConvertJob, ReportJob
@@ -97,6 +97,90 @@ def convert_tasks(
                 "clean": [(variants.clean, [job])],
                 "verbosity": 1,
             }
+
+
+def shadow_tasks(build: Build, manifests: list[Manifest]) -> Iterator[dict[str, Any]]:
+    """The ``shadow`` group: every variant converted with the shadow toolchain, then the summary."""
+    import dataclasses
+
+    from converter import versions
+    from converter.toolchains import defaults
+
+    project = build.project
+    table = project.settings.shadow
+    yield {
+        "basename": layout.SHADOW,
+        "name": None,
+        "doc": "Convert every variant with the shadow toolchain and say what changes "
+        "(shadow:<model>/<variant> for one)",
+    }
+    if not table:
+        yield {
+            "name": "summary",
+            "actions": [
+                (
+                    _refuse,
+                    [
+                        "no shadow toolchain: set the shadow setting, [tool.tflite-build.shadow] "
+                        "requirements = [...] in pyproject.toml (or its variable, see the README)"
+                    ],
+                )
+            ],
+            "uptodate": [False],
+        }
+        return
+    toolchain = defaults.shadow_of(table)
+    identity = {
+        "requirements": sorted(toolchain.requirements),
+        "python": toolchain.python,
+        "pip_args": list(toolchain.pip_args),
+    }
+    shadow_dir = project.build_dir / layout.SHADOW
+    jobs = []
+    for manifest in manifests:
+        source = source_part(project.root, manifest.source)
+        for variant in manifest.variants:
+            job = job_for(project, manifest, variant, source)
+            if job.source.kind in ("pytorch", "jax"):
+                continue  # the shadow is a TensorFlow; other toolchains come next
+            job = dataclasses.replace(
+                job,
+                build_dir=shadow_dir,
+                fingerprint={**job.fingerprint, "shadow": identity},
+                group=layout.SHADOW,
+                toolchain=toolchain,
+            )
+            jobs.append(job)
+            stem = layout.stem(shadow_dir, manifest.name, variant.name)
+            yield {
+                "name": job.name,
+                "doc": f"{manifest.name} {variant.name} with the shadow toolchain",
+                "actions": [(shadow.shadow_convert, [job, build])],
+                "targets": [stem + layout.ARTIFACT, stem + layout.SIDECAR],
+                "uptodate": [variants.ConvertUpToDate(job, build)],
+                "setup": [manifest.task] if manifest.task else [],
+                "clean": [(variants.clean, [job])],
+                "verbosity": 1,
+            }
+    today = {"tensorflow": versions.tensorflow_version()}
+    described = {
+        "today": ", ".join(f"{k} {v}" for k, v in today.items()),
+        "shadow": " ".join(toolchain.requirements) or f"python {toolchain.python}",
+    }
+    yield {
+        "name": "summary",
+        "doc": "What the shadow changes, in build/shadow/summary.json and summary.md",
+        "actions": [(shadow.summary, [jobs, build, described])],
+        "task_dep": [layout.task_name(layout.SHADOW, job.name) for job in jobs],
+        "uptodate": [False],
+        "verbosity": 2,
+    }
+
+
+def _refuse(message: str) -> Any:
+    from doit.exceptions import TaskFailed
+
+    return TaskFailed(message)
 
 
 def report_tasks(

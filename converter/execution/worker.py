@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from converter.errors import (
     ConversionError,
@@ -209,14 +209,23 @@ class Worker:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while not self._conn.poll(POLL_SECONDS):
             if self._proc.poll() is not None or time.monotonic() > deadline:
-                code = self._proc.poll()
-                self._kill()
-                raise WorkerError(
-                    f"the conversion worker could not start: it {_describe_exit(code)} "
-                    "while importing TensorFlow",
-                    log=log_tail(startup_log),
-                )
-        self._conn.recv()  # "ready"
+                self._failed_start(startup_log)
+        try:
+            self._conn.recv()  # "ready"
+        except (EOFError, OSError):  # it died before saying so: readable means closed
+            self._proc.wait(timeout=STARTUP_TIMEOUT)
+            self._failed_start(startup_log)
+
+    def _failed_start(self, startup_log: Path) -> NoReturn:
+        assert self._proc is not None
+        code = self._proc.poll()
+        self._kill()
+        what = "TensorFlow" if self.toolchain == "tensorflow" else f"the {self.toolchain} toolchain"
+        raise WorkerError(
+            f"the conversion worker could not start: it {_describe_exit(code)} while "
+            f"importing {what} ({self.python})",
+            log=log_tail(startup_log),
+        )
 
     def convert(self, request: AnyRequest, log_path: Path, *, cwd: str | None = None) -> AnyOutcome:
         """Run one request (a conversion, or a reference run of a source model).

@@ -94,3 +94,18 @@ def identity(
 
 def normalized(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+# What the project's worker needs beside TensorFlow in a second TensorFlow environment.
+WORKER_NEEDS = ("ai-edge-litert>=2.3", "flatbuffers>=25.2")
+
+
+def shadow_of(table: Mapping[str, Any]) -> Toolchain:
+    """The second TensorFlow a shadow build converts with: the requirements given (the
+    worker's own needs added), or an environment the user has."""
+    requirements = tuple(table.get("requirements", ()))
+    if requirements:
+        requirements = (*requirements, *WORKER_NEEDS)
+    return Toolchain(
+        "tensorflow", requirements, table.get("python"), tuple(table.get("pip_args", ()))
+    )

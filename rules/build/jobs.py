@@ -28,6 +28,9 @@ class ConvertJob:
     build_dir: Path  # the project's build folder (one object, shared by every job)
     fingerprint: dict[str, Any]
     discovers: bool = False  # its Python code runs in the worker: it has discovered inputs
+    # A shadow build's: its task group, and the toolchain it converts with (else the kind's).
+    group: str = layout.CONVERT
+    toolchain: Any = None  # converter.toolchains.environments.Toolchain
 
     @property
     def name(self) -> str:
@@ -35,7 +38,7 @@ class ConvertJob:
 
     @property
     def task(self) -> str:
-        return layout.task_name(layout.CONVERT, self.name)
+        return layout.task_name(self.group, self.name)
 
     @functools.cached_property
     def fingerprint_json(self) -> str:

@@ -14,6 +14,7 @@ CONVERT = "convert"
 REPORT = "report"
 SOURCE = "_source"  # the gate that runs a user's task making a source, when a report needs it
 SUMMARY = "summary"
+SHADOW = "shadow"  # a second toolchain's build: its artifacts under build/shadow/
 OPS = "ops"
 
 SUMMARY_FILES = ("summary.json", "summary.md", "summary.html")

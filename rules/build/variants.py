@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from converter import versions
+from converter.digest import bytes_digest
 from converter.files import write_atomic
 from rules.build import keys, layout
 from rules.build.context import Build
@@ -72,7 +73,9 @@ def stat_signature(job: ConvertJob, state: BuildState, discovered: tuple[str, ..
     """What a no-op build compares: the stats of the manifest, every input and the artifact.
 
     The manifest's own stats stand for the options it sets, and the tool versions
-    are part of it too; when all of this is unchanged so is the key.
+    are part of it too; when all of this is unchanged so is the key. A toolchain's
+    identity (and a shadow build's) comes from the settings, not the environment: such
+    a job adds a digest of its whole fingerprint.
     """
 
     def paths() -> list[str]:
@@ -82,6 +85,8 @@ def stat_signature(job: ConvertJob, state: BuildState, discovered: tuple[str, ..
         return inputs + [str(job.root / path) for path in discovered]
 
     tools = ",".join(versions.environment().values())
+    if job.toolchain is not None or "toolchain" in job.fingerprint:
+        tools += "|" + bytes_digest(job.fingerprint_json.encode())
     inputs = state.input_stats((job.manifest, job.inputs, discovered), paths)
     output = state.stats([job.stem + layout.ARTIFACT])
     return f"{tools}|{inputs}|{output}"

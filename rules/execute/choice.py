@@ -19,7 +19,8 @@ _clusters: dict[tuple[int, str], Cluster] = {}
 def convert(job: ConvertJob, build: Build, declared: str) -> dict[str, Any]:
     """Convert ``job`` where the settings say; raises ConverterError (ClusterError on the cluster)."""
     cluster = cluster_for(build.project.settings.executor)
-    if cluster is not None and cluster.available(build.cache_settings):
+    shadow = job.toolchain is not None  # a shadow build converts here, in its own toolchain
+    if cluster is not None and not shadow and cluster.available(build.cache_settings):
         return cluster.convert(job, build, declared)
     return convert_here(job, build, declared)
 

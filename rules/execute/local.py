@@ -31,6 +31,7 @@ def convert_here(job: ConvertJob, build: Build, declared: str) -> dict[str, Any]
         provenance=provenance,
         track=job.root if job.discovers else None,
         track_ignore=(build.state.folder,),
+        toolchain=job.toolchain,
     )
     declared_inputs = keys.input_digests(job, build.state)
     discovered = {

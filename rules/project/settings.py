@@ -152,6 +152,18 @@ def _toolchains(value: object) -> dict[str, dict[str, Any]] | None:
     return out
 
 
+def _shadow(value: object) -> dict[str, Any] | None:
+    """``{requirements = [...]}`` or ``{python = "..."}`` (and ``pip_args``), checked."""
+    checked = _toolchains({"shadow": value})
+    return checked["shadow"] if checked is not None else None
+
+
+def _shadow_text(text: str) -> dict[str, Any] | None:
+    """Requirements separated by commas or spaces: ``tensorflow==2.20.0``."""
+    wanted = tuple(part for part in text.replace(",", " ").split() if part)
+    return {"requirements": wanted, "python": None, "pip_args": ()} if wanted else None
+
+
 def _executor(text: str) -> str | None:
     import re
 
@@ -180,6 +192,14 @@ TOOLCHAINS = Kind(
     "a table per toolchain: [tool.tflite-build.toolchains.<kind>] with requirements = [...] "
     '(and pip_args = [...]), or python = "..."',
     _toolchains,
+)
+SHADOW = Kind(
+    "table",
+    "a table: [tool.tflite-build.shadow] with requirements = [...] (and pip_args = [...]), or "
+    'python = "..."',
+    _shadow,
+    _shadow_text,
+    "requirements separated by commas or spaces",
 )
 MAX_SIZE = Kind("size", "a size like 10GB or 500MiB", _size(0), _size(0))
 MEMORY = Kind("size", "a size like 16GB", _size(1))
@@ -366,6 +386,13 @@ class Settings:
         "where toolchains are made (default: `$XDG_CACHE_HOME/tflite-build/toolchains`, else "
         "`~/.cache/tflite-build/toolchains`)",
         variable="TFLITE_BUILD_TOOLCHAINS",
+    )
+    shadow: Mapping[str, Any] | None = _setting(
+        None,
+        SHADOW,
+        "the second TensorFlow `doit shadow` converts every variant with: its `requirements` "
+        "(`tensorflow==2.20.0`), or the `python` of an environment you have",
+        variable="TFLITE_BUILD_SHADOW",
     )
     ci: bool | None = _setting(
         None,

@@ -82,7 +82,7 @@ def test_every_task_name(make_project: ProjectFactory) -> None:
     assert set(_group(tasks, "_source")) == {"made/float32", "made/f16"}
     assert set(tasks) - {f"{k}:{v}" for k in ("convert", "report", "_source") for v in VARIANTS} == {
         "convert", "report", "summary", "ops", "check", "cache_stats", "cache_prune", "watch",
-        "daemon_status", "daemon_stop", "toolchains",
+        "daemon_status", "daemon_stop", "toolchains", "shadow", "shadow:summary",
     }  # fmt: skip
     assert tasks["convert"].keys() == tasks["report"].keys() == {"basename", "name", "doc"}
 

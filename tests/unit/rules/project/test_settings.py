@@ -37,6 +37,7 @@ daemon_workers = 3
 executor = "dask://scheduler.example:8786"
 toolchains = {pytorch = {requirements = ["torch==2.13.0"], pip_args = ["--no-index"]}, jax = {python = "/opt/jax/bin/python"}}
 toolchains_dir = "~/toolchains"
+shadow = {requirements = ["tensorflow==2.20.0"]}
 """
 
 
@@ -96,6 +97,7 @@ def test_every_key_is_read_and_typed(tmp_path: Path) -> None:
             "jax": {"requirements": (), "python": "/opt/jax/bin/python", "pip_args": ()},
         },
         toolchains_dir="~/toolchains",
+        shadow={"requirements": ("tensorflow==2.20.0",), "python": None, "pip_args": ()},
     )
     assert set(KEYS) == {line.split(" = ")[0] for line in PYPROJECT.splitlines()[1:]}
 

@@ -1,0 +1,149 @@
+"""``doit shadow``: every variant converted with a second toolchain, and what that changes.
+
+Each variant's shadow conversion is a convert task of its own group (``shadow:<model>/
+<variant>``), writing under ``build/shadow/`` and keyed with the shadow's identity, so
+the cache and the up-to-date check treat it like any conversion and the main artifacts
+are never touched. A shadow conversion that fails is written down
+(``<variant>.shadow-failed.json``), not raised, so every variant is tried; the summary
+task (``shadow:summary``) then compares each shadow artifact with today's and writes
+``build/shadow/summary.json`` and ``summary.md``. It fails (the gate) when a variant that
+converts today fails under the shadow.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from doit.exceptions import TaskFailed
+
+from converter.files import write_atomic
+from rules.actions import convert
+from rules.build import layout
+from rules.build.context import Build
+from rules.build.jobs import ConvertJob
+
+FAILED = ".shadow-failed.json"  # beside the shadow artifact: why it did not convert
+SUMMARY_JSON = "summary.json"
+SUMMARY_MD = "summary.md"
+
+
+def shadow_convert(job: ConvertJob, build: Build) -> dict[str, Any] | None:
+    """Convert one variant with the shadow toolchain (or restore it); a failure is recorded."""
+    failed = Path(job.stem + FAILED)
+    outcome = convert.convert(job, build)
+    if isinstance(outcome, TaskFailed):
+        error = outcome.message.removeprefix(f"{job.name}: ")
+        write_atomic(failed, (json.dumps({"error": error}, indent=2) + "\n").encode())
+        print(f"    {job.name}: fails under the shadow", file=sys.stderr)
+        return None
+    failed.unlink(missing_ok=True)
+    return outcome
+
+
+def compare(today: bytes, shadow: bytes) -> dict[str, Any]:
+    """What the shadow changed in one artifact: bytes, ops, op versions, runtime, size."""
+    from converter.tflite import modelinfo, runtimes
+
+    ops = {
+        side: modelinfo.op_versions(data) for side, data in (("today", today), ("shadow", shadow))
+    }
+    need = {
+        side: runtimes.need_of(data).version
+        for side, data in (("today", today), ("shadow", shadow))
+    }
+    changed = {
+        op: {"today": list(ops["today"][op]), "shadow": list(ops["shadow"][op])}
+        for op in sorted(set(ops["today"]) & set(ops["shadow"]))
+        if ops["today"][op] != ops["shadow"][op]
+    }
+    return {
+        "identical": modelinfo.strip_provenance(today) == modelinfo.strip_provenance(shadow),
+        "size": {"today": len(today), "shadow": len(shadow), "change": len(shadow) - len(today)},
+        "ops_added": sorted(set(ops["shadow"]) - set(ops["today"])),
+        "ops_removed": sorted(set(ops["today"]) - set(ops["shadow"])),
+        "op_versions_changed": changed,
+        "runtime": need,
+    }
+
+
+def variant_row(job: ConvertJob, today_dir: Path) -> dict[str, Any]:
+    """One variant's line of the summary: what happened today and under the shadow."""
+    today_path = Path(layout.stem(today_dir, job.model, job.variant) + layout.ARTIFACT)
+    failed = Path(job.stem + FAILED)
+    row: dict[str, Any] = {"variant": job.name}
+    if failed.exists():
+        row["shadow_error"] = json.loads(failed.read_text())["error"]
+    if not today_path.exists():
+        row["today"] = "no artifact: build it with `doit convert` first"
+        if "shadow_error" not in row:
+            row["status"] = "converts under the shadow only"
+        else:
+            row["status"] = "fails both ways"
+        return row
+    if "shadow_error" in row:
+        row["status"] = "fails under the shadow"
+        return row
+    if not job.output.exists():
+        row["status"] = "not converted under the shadow"
+        return row
+    row.update(compare(today_path.read_bytes(), job.output.read_bytes()))
+    row["status"] = "identical" if row["identical"] else "changed"
+    return row
+
+
+def summary(jobs: list[ConvertJob], build: Build, described: dict[str, Any]) -> TaskFailed | None:
+    """``build/shadow/summary.json`` and ``summary.md`` for every shadow variant; the gate."""
+    project = build.project
+    rows = [variant_row(job, project.build_dir) for job in jobs]
+    folder = project.build_dir / layout.SHADOW
+    folder.mkdir(parents=True, exist_ok=True)
+    document = {"toolchains": described, "variants": rows}
+    write_atomic(folder / SUMMARY_JSON, (json.dumps(document, indent=2) + "\n").encode())
+    write_atomic(folder / SUMMARY_MD, markdown(document).encode())
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    said = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    print(f"shadow: {said}; see {project.display(folder / SUMMARY_MD)}", file=sys.stdout)
+    broken = [row for row in rows if row["status"] == "fails under the shadow"]
+    if broken:
+        lines = [f"  {row['variant']}: {row['shadow_error']}" for row in broken]
+        return TaskFailed(
+            f"{len(broken)} variant(s) that convert today fail under the shadow:\n"
+            + "\n".join(lines)
+        )
+    return None
+
+
+def markdown(document: dict[str, Any]) -> str:
+    """The summary for people: the toolchains compared, then a row per variant."""
+    tools = document["toolchains"]
+    lines = [
+        "# Shadow build",
+        "",
+        f"Today: {tools['today']}. Shadow: {tools['shadow']}.",
+        "",
+        "| variant | status | size | ops added | ops removed | op versions | runtime |",
+        "| --- | --- | ---: | --- | --- | --- | --- |",
+    ]
+    for row in document["variants"]:
+        if "size" not in row:
+            why = row.get("shadow_error", row.get("today", "")).splitlines()[0]
+            lines.append(f"| {row['variant']} | {row['status']}: {why} | | | | | |")
+            continue
+        size = row["size"]
+        versions = "; ".join(
+            f"{op} {'/'.join(map(str, v['today']))} -> {'/'.join(map(str, v['shadow']))}"
+            for op, v in row["op_versions_changed"].items()
+        )
+        runtime = row["runtime"]
+        lines.append(
+            f"| {row['variant']} | {row['status']} | {size['today']:,} -> {size['shadow']:,} "
+            f"({size['change']:+,}) | {', '.join(row['ops_added'])} | "
+            f"{', '.join(row['ops_removed'])} | {versions} | "
+            f"{runtime['today']} -> {runtime['shadow']} |"
+        )
+    return "\n".join(lines) + "\n"
