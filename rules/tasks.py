@@ -150,7 +150,7 @@ def shadow_tasks(build: Build, manifests: list[Manifest]) -> Iterator[dict[str, 
                 group=layout.SHADOW,
                 toolchain=toolchain,
             )
-            jobs.append(job)
+            jobs.append((job, ReportJob(manifest, variant, project.build_dir)))
             stem = layout.stem(shadow_dir, manifest.name, variant.name)
             yield {
                 "name": job.name,
@@ -171,7 +171,7 @@ def shadow_tasks(build: Build, manifests: list[Manifest]) -> Iterator[dict[str, 
         "name": "summary",
         "doc": "What the shadow changes, in build/shadow/summary.json and summary.md",
         "actions": [(shadow.summary, [jobs, build, described])],
-        "task_dep": [layout.task_name(layout.SHADOW, job.name) for job in jobs],
+        "task_dep": [layout.task_name(layout.SHADOW, job.name) for job, _ in jobs],
         "uptodate": [False],
         "verbosity": 2,
     }

@@ -23,7 +23,8 @@ from converter.files import write_atomic
 from rules.actions import convert
 from rules.build import layout
 from rules.build.context import Build
-from rules.build.jobs import ConvertJob
+from rules.build.jobs import ConvertJob, ReportJob
+from rules.report.sections import reference_inputs
 
 FAILED = ".shadow-failed.json"  # beside the shadow artifact: why it did not convert
 SUMMARY_JSON = "summary.json"
@@ -69,10 +70,42 @@ def compare(today: bytes, shadow: bytes) -> dict[str, Any]:
     }
 
 
-def variant_row(job: ConvertJob, today_dir: Path) -> dict[str, Any]:
+def outputs(today: bytes, shadow: bytes, report: ReportJob) -> dict[str, Any]:
+    """Both artifacts on the variant's evaluate data (else the seeded samples a report uses):
+    the largest output difference, top-1 agreement, and each one's accuracy where the data
+    has labels (``drop``: today's minus the shadow's)."""
+    from converter.evaluation.evaluate import Runner, compare
+    from converter.evaluation.samples import MissingData
+
+    try:
+        ours = Runner(today)
+        inputs, labels, origin = reference_inputs(report, ours)
+        got = ours.run([inputs[name] for name in ours.input_names])
+        theirs = compare(
+            Runner(shadow), inputs, dict(zip(ours.output_names, got, strict=True)), labels
+        )
+    except (MissingData, RuntimeError, ValueError) as e:
+        return {"skipped": str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}
+    found: dict[str, Any] = {
+        "data": origin,
+        "max_abs_difference": theirs.max_abs_error,
+        "top1_agreement": theirs.top1_agreement,
+    }
+    if theirs.accuracy is not None:
+        found["accuracy"] = {
+            "today": theirs.reference_accuracy,
+            "shadow": theirs.accuracy,
+            "drop": theirs.accuracy_drop,
+        }
+    return found
+
+
+def variant_row(job: ConvertJob, report: ReportJob, today_dir: Path) -> dict[str, Any]:
     """One variant's line of the summary: what happened today and under the shadow."""
     today_path = Path(layout.stem(today_dir, job.model, job.variant) + layout.ARTIFACT)
     failed = Path(job.stem + FAILED)
+    if job.output.exists():  # converted (or restored) since: a failure deletes the artifact
+        failed.unlink(missing_ok=True)
     row: dict[str, Any] = {"variant": job.name}
     if failed.exists():
         row["shadow_error"] = json.loads(failed.read_text())["error"]
@@ -89,15 +122,28 @@ def variant_row(job: ConvertJob, today_dir: Path) -> dict[str, Any]:
     if not job.output.exists():
         row["status"] = "not converted under the shadow"
         return row
-    row.update(compare(today_path.read_bytes(), job.output.read_bytes()))
+    today, shadow = today_path.read_bytes(), job.output.read_bytes()
+    row.update(compare(today, shadow))
     row["status"] = "identical" if row["identical"] else "changed"
+    if not row["identical"]:
+        row["outputs"] = outputs(today, shadow, report)
+        budget = report.budget
+        limit = budget.max_accuracy_drop if budget is not None else None
+        drop = row["outputs"].get("accuracy", {}).get("drop")
+        if limit is not None and drop is not None and drop > limit:
+            row["status"] = "worse under the shadow"
+            row["over"] = (
+                f"accuracy drops {drop:.4f} against today's, over max_accuracy_drop {limit:g}"
+            )
     return row
 
 
-def summary(jobs: list[ConvertJob], build: Build, described: dict[str, Any]) -> TaskFailed | None:
+def summary(
+    jobs: list[tuple[ConvertJob, ReportJob]], build: Build, described: dict[str, Any]
+) -> TaskFailed | None:
     """``build/shadow/summary.json`` and ``summary.md`` for every shadow variant; the gate."""
     project = build.project
-    rows = [variant_row(job, project.build_dir) for job in jobs]
+    rows = [variant_row(job, report, project.build_dir) for job, report in jobs]
     folder = project.build_dir / layout.SHADOW
     folder.mkdir(parents=True, exist_ok=True)
     document = {"toolchains": described, "variants": rows}
@@ -106,16 +152,21 @@ def summary(jobs: list[ConvertJob], build: Build, described: dict[str, Any]) -> 
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
-    said = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    print(f"shadow: {said}; see {project.display(folder / SUMMARY_MD)}", file=sys.stdout)
+    tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    print(f"shadow: {tally}; see {project.display(folder / SUMMARY_MD)}", file=sys.stdout)
     broken = [row for row in rows if row["status"] == "fails under the shadow"]
+    worse = [row for row in rows if row["status"] == "worse under the shadow"]
+    said: list[str] = []
     if broken:
         lines = [f"  {row['variant']}: {row['shadow_error']}" for row in broken]
-        return TaskFailed(
+        said.append(
             f"{len(broken)} variant(s) that convert today fail under the shadow:\n"
             + "\n".join(lines)
         )
-    return None
+    if worse:
+        lines = [f"  {row['variant']}: {row['over']}" for row in worse]
+        said.append(f"{len(worse)} variant(s) are worse under the shadow:\n" + "\n".join(lines))
+    return TaskFailed("\n".join(said)) if said else None
 
 
 def markdown(document: dict[str, Any]) -> str:
@@ -126,13 +177,13 @@ def markdown(document: dict[str, Any]) -> str:
         "",
         f"Today: {tools['today']}. Shadow: {tools['shadow']}.",
         "",
-        "| variant | status | size | ops added | ops removed | op versions | runtime |",
-        "| --- | --- | ---: | --- | --- | --- | --- |",
+        "| variant | status | size | ops added | ops removed | op versions | runtime | outputs |",
+        "| --- | --- | ---: | --- | --- | --- | --- | --- |",
     ]
     for row in document["variants"]:
         if "size" not in row:
             why = row.get("shadow_error", row.get("today", "")).splitlines()[0]
-            lines.append(f"| {row['variant']} | {row['status']}: {why} | | | | | |")
+            lines.append(f"| {row['variant']} | {row['status']}: {why} | | | | | | |")
             continue
         size = row["size"]
         versions = "; ".join(
@@ -144,6 +195,20 @@ def markdown(document: dict[str, Any]) -> str:
             f"| {row['variant']} | {row['status']} | {size['today']:,} -> {size['shadow']:,} "
             f"({size['change']:+,}) | {', '.join(row['ops_added'])} | "
             f"{', '.join(row['ops_removed'])} | {versions} | "
-            f"{runtime['today']} -> {runtime['shadow']} |"
+            f"{runtime['today']} -> {runtime['shadow']} | {_outputs_cell(row.get('outputs'))} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _outputs_cell(found: dict[str, Any] | None) -> str:
+    if found is None:
+        return "the same bytes"
+    if "skipped" in found:
+        return f"not compared: {found['skipped']}"
+    words = [f"max difference {found['max_abs_difference']:.3g}"]
+    if found.get("top1_agreement") is not None:
+        words.append(f"top-1 agreement {found['top1_agreement']:.4f}")
+    if "accuracy" in found:
+        accuracy = found["accuracy"]
+        words.append(f"accuracy {accuracy['today']:.4f} -> {accuracy['shadow']:.4f}")
+    return ", ".join(words)
