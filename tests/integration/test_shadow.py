@@ -1,16 +1,17 @@
 """``doit shadow``: every variant converted with a second toolchain, and what that changes.
 
-This first part's tests use environments that exist already: the project's own
-interpreter as the shadow (the same TensorFlow in another worker: identical bytes),
-and the PyTorch toolchain's (no TensorFlow there: every variant fails under the shadow,
-and the gate says so). A second TensorFlow version comes with the rest of the issue.
+The shadow is a real second TensorFlow, 2.20 (``SHADOW``, made where the tool makes
+toolchains; `.ci/run` makes it first): its artifacts must be TF 2.20's own bytes, checked
+against TF 2.20's converter run directly in that environment. The gate's test uses the
+PyTorch toolchain's interpreter as the shadow: no TensorFlow there, so every variant
+fails under the shadow.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sys
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,18 @@ from tests.support.models import Tiny
 from tests.support.project import Files, ProjectFactory
 
 pytestmark = pytest.mark.tf
+
+SHADOW = ("tensorflow==2.20.0",)  # what .ci/run makes: defaults.shadow_of({"requirements": SHADOW})
+# TF 2.20's own converter, run in its environment on the same SavedModel.
+DIRECT = """
+import sys, tensorflow as tf
+for variant in ("float32", "dynamic"):
+    converter = tf.lite.TFLiteConverter.from_saved_model(sys.argv[1])
+    if variant == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    open(f"{sys.argv[2]}/{variant}.tflite", "wb").write(converter.convert())
+print(tf.__version__)
+"""
 
 PROJECT: Files = {
     "m/export": Tiny.saved_model,
@@ -34,30 +47,46 @@ def _digests(folder: Path) -> dict[str, str]:
     }
 
 
-def test_a_shadow_converts_beside_todays_artifacts_and_a_second_run_converts_nothing(
-    make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch
+def test_a_shadow_converts_with_tf_220s_own_bytes_beside_todays_artifacts(
+    make_project: ProjectFactory, tmp_path: Path
 ) -> None:
+    from converter.tflite import modelinfo
+
+    toolchain = defaults.shadow_of({"requirements": SHADOW})
+    made = environments.ensure(toolchain)
     project = make_project(PROJECT)
     refused = doit(project, "shadow")
     assert refused.code != 0 and "no shadow toolchain: set the shadow setting" in refused.output
     assert doit(project, "convert").code == 0
     today = _digests(project / "build/m")
-    # The project's own interpreter as the shadow: the same TensorFlow, in a worker of its own.
+    requirements = ", ".join(f'"{r}"' for r in SHADOW)
     (project / "pyproject.toml").write_text(
-        f'[tool.tflite-build.shadow]\npython = "{sys.executable}"\n'
+        f"[tool.tflite-build.shadow]\nrequirements = [{requirements}]\n"
     )
     first = doit(project, "shadow")
     assert first.code == 0, first.output
     assert {"shadow:m/float32", "shadow:m/dynamic"} <= first.executed and first.conversions == 2
     assert _digests(project / "build/m") == today  # today's artifacts untouched
+    done = subprocess.run(
+        [str(made.python), "-c", DIRECT, str(project / "m/export"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip().splitlines()[-1] == "2.20.0"
+    for variant in ("float32", "dynamic"):
+        direct = tmp_path / f"{variant}.tflite"
+        ours = (project / f"build/shadow/m/{variant}.tflite").read_bytes()
+        assert modelinfo.strip_provenance(ours) == direct.read_bytes()
+        assert modelinfo.read_provenance(ours)["tensorflow"] == "2.20.0"  # type: ignore[index]
     summary = json.loads((project / "build/shadow/summary.json").read_text())
     rows = {row["variant"]: row for row in summary["variants"]}
-    assert {name: row["status"] for name, row in rows.items()} == {
-        "m/float32": "identical",
-        "m/dynamic": "identical",
-    }
-    assert rows["m/float32"]["ops_added"] == [] and rows["m/float32"]["size"]["change"] == 0
-    assert "| m/dynamic | identical |" in (project / "build/shadow/summary.md").read_text()
+    assert set(rows) == {"m/float32", "m/dynamic"}
+    for row in rows.values():  # 2.20 writes other bytes (its version, at least)
+        assert row["status"] == "changed" and row["identical"] is False
+        assert row["outputs"]["max_abs_difference"] < 1e-5, row
+        assert row["outputs"]["top1_agreement"] == 1.0
+    assert "Shadow: tensorflow==2.20.0" in (project / "build/shadow/summary.md").read_text()
     again = doit(project, "shadow")
     assert again.code == 0 and again.conversions == 0
     assert {t for t in again.executed if t != "shadow:summary"} == set()
