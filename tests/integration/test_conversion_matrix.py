@@ -296,15 +296,21 @@ def service_engine() -> Iterator[converter.Engine]:
 def test_the_warm_service_gives_the_bytes_of_a_fresh_process_over_the_matrix(
     models: Models, engine: converter.Engine, service_engine: converter.Engine, tmp_path: Path
 ) -> None:
-    """Every format in every mode, one after the other in one warm worker (whatever state
-    each leaves behind), against the matrix's artifacts from this session's own worker
-    (converted here when the matrix did not run, under a -k selection say)."""
+    """Every format in two modes and every mode with several formats, one after the other
+    in one warm worker (whatever state each leaves behind), against the matrix's artifacts
+    from this session's own worker (converted here when the matrix did not run, under a -k
+    selection say). The pairs rotate, so consecutive requests differ in format and mode."""
+    pairs = [
+        (fmt, MODES[(i + shift) % len(MODES)])
+        for shift in (0, len(MODES) // 2)
+        for i, fmt in enumerate(FORMATS)
+    ]
+    assert {mode for _, mode in pairs} == set(MODES)
     differ = []
     (tmp_path / "service").mkdir()
-    for fmt in FORMATS:
-        for mode in MODES:
-            local = MADE.get((fmt, mode)) or _convert(engine, fmt, mode, models, tmp_path)
-            if _convert(service_engine, fmt, mode, models, tmp_path / "service") != local:
-                differ.append(f"{fmt}/{mode}")
-    assert service_engine.conversions_served == len(FORMATS) * len(MODES)
+    for fmt, mode in pairs:
+        local = MADE.get((fmt, mode)) or _convert(engine, fmt, mode, models, tmp_path)
+        if _convert(service_engine, fmt, mode, models, tmp_path / "service") != local:
+            differ.append(f"{fmt}/{mode}")
+    assert service_engine.conversions_served == len(pairs)
     assert differ == []
