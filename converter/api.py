@@ -138,7 +138,8 @@ class Engine:
         self.warn = warn
         self.toolchains = dict(toolchains) if toolchains is not None else None
         self.toolchains_dir = toolchains_dir
-        self._workers: dict[bool | str, Worker] = {}
+        self._workers: dict[bool | tuple[str, str], Worker] = {}
+        self._interpreters: dict[str, str] = {}  # a toolchain's name -> its made interpreter
         self._remote: Executor | None = None
         self._remote_failed = False
         if daemon:
@@ -228,17 +229,21 @@ class Engine:
         from converter.toolchains import environments
 
         kind = toolchain.kind
-        # One worker per environment: a process that builds two projects may use two.
+        # One worker per interpreter: a process that builds two projects may use two, and a
+        # toolchain given as the interpreter of another (a shadow of itself) shares its worker.
         name = f"{kind}:{toolchain.digest}:{toolchain.python}:{self.toolchains_dir}"
-        if name not in self._workers:
+        python = self._interpreters.get(name)
+        if python is None:
             made = environments.ensure(toolchain, self.toolchains_dir)  # says so on stderr
-            self._workers[name] = Worker(
+            python = self._interpreters[name] = str(made.python)
+        if (kind, python) not in self._workers:
+            self._workers[kind, python] = Worker(
                 timeout=self.timeout,
                 memory_limit_mb=self.memory_limit_mb,
-                python=str(made.python),
+                python=python,
                 toolchain=kind,
             )
-        return self._workers[name]
+        return self._workers[kind, python]
 
     def worker(self, legacy_keras: bool = False) -> Worker:
         """This process's own worker of a kind (made on first use)."""
@@ -401,6 +406,7 @@ class Engine:
         for executor in self._executors():
             executor.close()
         self._workers.clear()
+        self._interpreters.clear()
         shutil.rmtree(self._logs, ignore_errors=True)
 
     def __enter__(self) -> Engine:

@@ -100,21 +100,22 @@ def convert_tasks(
 
 
 def shadow_tasks(build: Build, manifests: list[Manifest]) -> Iterator[dict[str, Any]]:
-    """The ``shadow`` group: every variant converted with the shadow toolchain, then the summary."""
+    """The ``shadow`` group: every variant converted with the shadow toolchain of its kind
+    (a second TensorFlow, a second PyTorch toolchain), then the summary."""
     import dataclasses
 
-    from converter import versions
+    from converter.spec import toolchain_of
     from converter.toolchains import defaults
 
     project = build.project
-    table = project.settings.shadow
+    tables = project.settings.shadow or {}
     yield {
         "basename": layout.SHADOW,
         "name": None,
         "doc": "Convert every variant with the shadow toolchain and say what changes "
         "(shadow:<model>/<variant> for one)",
     }
-    if not table:
+    if not tables:
         yield {
             "name": "summary",
             "actions": [
@@ -129,24 +130,23 @@ def shadow_tasks(build: Build, manifests: list[Manifest]) -> Iterator[dict[str, 
             "uptodate": [False],
         }
         return
-    toolchain = defaults.shadow_of(table)
-    identity = {
-        "requirements": sorted(toolchain.requirements),
-        "python": toolchain.python,
-        "pip_args": list(toolchain.pip_args),
-    }
+    shadows = {kind: defaults.shadow_of(table, kind) for kind, table in tables.items()}
     shadow_dir = project.build_dir / layout.SHADOW
     jobs = []
+    unshadowed: list[tuple[str, str]] = []  # variant, why not
     for manifest in manifests:
         source = source_part(project.root, manifest.source)
         for variant in manifest.variants:
             job = job_for(project, manifest, variant, source)
-            if job.source.kind in ("pytorch", "jax"):
-                continue  # the shadow is a TensorFlow; other toolchains come next
+            kind = toolchain_of(job.source)
+            toolchain = shadows.get(kind)
+            if toolchain is None:
+                unshadowed.append((job.name, _unshadowed(kind)))
+                continue
             job = dataclasses.replace(
                 job,
                 build_dir=shadow_dir,
-                fingerprint={**job.fingerprint, "shadow": identity},
+                fingerprint={**job.fingerprint, "shadow": _described(toolchain)},
                 group=layout.SHADOW,
                 toolchain=toolchain,
             )
@@ -154,27 +154,39 @@ def shadow_tasks(build: Build, manifests: list[Manifest]) -> Iterator[dict[str, 
             stem = layout.stem(shadow_dir, manifest.name, variant.name)
             yield {
                 "name": job.name,
-                "doc": f"{manifest.name} {variant.name} with the shadow toolchain",
+                "doc": f"{manifest.name} {variant.name} with the shadow {kind} toolchain",
                 "actions": [(shadow.shadow_convert, [job, build])],
                 "targets": [stem + layout.ARTIFACT, stem + layout.SIDECAR],
-                "uptodate": [variants.ConvertUpToDate(job, build)],
+                "uptodate": [shadow.ShadowUpToDate(job, build)],
                 "setup": [manifest.task] if manifest.task else [],
                 "clean": [(variants.clean, [job])],
                 "verbosity": 1,
             }
-    today = {"tensorflow": versions.tensorflow_version()}
-    described = {
-        "today": ", ".join(f"{k} {v}" for k, v in today.items()),
-        "shadow": " ".join(toolchain.requirements) or f"python {toolchain.python}",
-    }
     yield {
         "name": "summary",
         "doc": "What the shadow changes, in build/shadow/summary.json and summary.md",
-        "actions": [(shadow.summary, [jobs, build, described])],
+        "actions": [(shadow.summary, [jobs, unshadowed, shadows, build])],
         "task_dep": [layout.task_name(layout.SHADOW, job.name) for job, _ in jobs],
         "uptodate": [False],
         "verbosity": 2,
     }
+
+
+def _described(toolchain: Any) -> dict[str, Any]:
+    """What a shadow toolchain is, as its key and its summary name it (its versions come
+    when it runs: ``rules.actions.shadow.resolved``)."""
+    return {
+        "kind": toolchain.kind,
+        "requirements": sorted(toolchain.requirements),
+        "python": toolchain.python,
+        "pip_args": list(toolchain.pip_args),
+    }
+
+
+def _unshadowed(kind: str) -> str:
+    if kind == "jax":
+        return "JAX variants are not shadowed: jax2tf converts them over today's TensorFlow"
+    return f"no {kind} shadow: set [tool.tflite-build.shadow.{kind}] to shadow it"
 
 
 def _refuse(message: str) -> Any:

@@ -45,7 +45,10 @@ DEFAULTS: dict[str, Toolchain] = {PYTORCH.kind: PYTORCH, JAX.kind: JAX}
 IDENTITY: dict[str, tuple[str, ...]] = {
     "pytorch": ("torch", "litert-torch", "litert-converter", "ai-edge-quantizer", "ai-edge-litert"),
     "jax": ("jax", "jaxlib"),
+    "tensorflow": ("tensorflow", "keras"),  # a shadow's (the project's own are its versions)
 }
+# A nightly build's package stands for its release's (what a shadow build often tries).
+NIGHTLY = {"tf-nightly": "tensorflow"}
 
 _PIN = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([A-Za-z0-9.+!_-]+)\s*$")
 
@@ -78,34 +81,37 @@ def identity(
     toolchain: Toolchain,
     where: Path | None = None,
     say: Callable[[str], None] | None = None,
+    names: tuple[str, ...] | None = None,
 ) -> dict[str, str]:
-    """Name -> version of the packages the toolchain's artifacts depend on.
+    """Name -> version of the packages the toolchain's artifacts depend on (``names``, else
+    its kind's ``IDENTITY``; '' for one it lacks).
 
     From the pins when they name every one of them; else from the environment,
     made first if it is not yet (``say`` tells the user).
     """
-    names = IDENTITY.get(toolchain.kind, ())
+    names = IDENTITY.get(toolchain.kind, ()) if names is None else names
     pinned = pins(toolchain) if toolchain.python is None else {}
     if all(normalized(name) in pinned for name in names):
         return {name: pinned[normalized(name)] for name in names}
     made = ensure(toolchain, where, say) if say is not None else ensure(toolchain, where)
-    return {name: made.version(name) for name in names}
+    installed = {normalized(name): version for name, version in made.packages.items()}
+    return {name: installed.get(normalized(name), "") for name in names}
 
 
 def normalized(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+    """A package's name as pip compares them; a nightly's, as its release's name."""
+    name = re.sub(r"[-_.]+", "-", name).lower()
+    return NIGHTLY.get(name, name.removesuffix("-nightly"))
 
 
 # What the project's worker needs beside TensorFlow in a second TensorFlow environment.
 WORKER_NEEDS = ("ai-edge-litert>=2.3", "flatbuffers>=25.2")
 
 
-def shadow_of(table: Mapping[str, Any]) -> Toolchain:
-    """The second TensorFlow a shadow build converts with: the requirements given (the
-    worker's own needs added), or an environment the user has."""
+def shadow_of(table: Mapping[str, Any], kind: str = "tensorflow") -> Toolchain:
+    """The second toolchain of ``kind`` a shadow build converts with: the requirements given
+    (a TensorFlow's with the worker's own needs added), or an environment the user has."""
     requirements = tuple(table.get("requirements", ()))
-    if requirements:
+    if requirements and kind == "tensorflow":
         requirements = (*requirements, *WORKER_NEEDS)
-    return Toolchain(
-        "tensorflow", requirements, table.get("python"), tuple(table.get("pip_args", ()))
-    )
+    return Toolchain(kind, requirements, table.get("python"), tuple(table.get("pip_args", ())))

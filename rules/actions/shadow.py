@@ -12,6 +12,7 @@ converts today fails under the shadow.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -19,11 +20,17 @@ from typing import Any
 
 from doit.exceptions import TaskFailed
 
+from converter import versions
 from converter.files import write_atomic
+from converter.toolchains import defaults
+from converter.toolchains.environments import Toolchain, ToolchainError
 from rules.actions import convert
 from rules.build import layout
 from rules.build.context import Build
 from rules.build.jobs import ConvertJob, ReportJob
+from rules.build.uptodate import UpToDate
+from rules.build.variants import ConvertUpToDate
+from rules.project import toolchains
 from rules.report.sections import reference_inputs
 
 FAILED = ".shadow-failed.json"  # beside the shadow artifact: why it did not convert
@@ -31,10 +38,63 @@ SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
 
 
+class ShadowUpToDate(UpToDate):
+    """A shadow variant's check: a conversion's (``ConvertUpToDate``), keyed with the shadow
+    toolchain's own versions. A shadow that cannot be made is not up to date: the task
+    then writes down why."""
+
+    def __init__(self, job: ConvertJob, build: Build) -> None:
+        self.job = job
+        self.build = build
+
+    def __call__(self, task: object) -> bool:
+        try:
+            job = resolved(self.job, self.build)
+        except ToolchainError:
+            return False
+        return ConvertUpToDate(job, self.build)(task)
+
+
+def resolved(job: ConvertJob, build: Build) -> ConvertJob:
+    """``job`` keyed with the versions its shadow toolchain converts with, in place of
+    today's (raises ToolchainError: see ``shadow_versions``)."""
+    names = defaults.IDENTITY[job.toolchain.kind]
+    if versions.LEGACY_KERAS in job.fingerprint:
+        names = (*names, versions.LEGACY_KERAS)
+    found = shadow_versions(job.toolchain, names, build)
+    return dataclasses.replace(job, fingerprint={**job.fingerprint, **found})
+
+
+def shadow_versions(toolchain: Toolchain, names: tuple[str, ...], build: Build) -> dict[str, str]:
+    """Name -> version of ``names`` in the shadow toolchain: from its pins when they name
+    each one, else from its environment, made first if need be. Found once per build; a
+    toolchain that cannot be made raises ToolchainError, and is not tried again for every
+    variant."""
+    found = build.shadows.get((toolchain, names))
+    if found is None:
+        where = toolchains.home(build.project.settings, build.project.root)
+        try:
+            found = defaults.identity(toolchain, where, names=names)
+        except ToolchainError as e:
+            found = e
+        build.shadows[(toolchain, names)] = found
+    if isinstance(found, ToolchainError):
+        raise found
+    assert isinstance(found, dict)
+    return found
+
+
 def shadow_convert(job: ConvertJob, build: Build) -> dict[str, Any] | None:
     """Convert one variant with the shadow toolchain (or restore it); a failure is recorded."""
     failed = Path(job.stem + FAILED)
-    outcome = convert.convert(job, build)
+    try:
+        job = resolved(job, build)
+    except ToolchainError as e:
+        outcome: dict[str, Any] | TaskFailed | None = TaskFailed(
+            f"the shadow's {job.toolchain.kind} toolchain cannot be made: {e}"
+        )
+    else:
+        outcome = convert.convert(job, build)
     if isinstance(outcome, TaskFailed):
         error = outcome.message.removeprefix(f"{job.name}: ")
         write_atomic(failed, (json.dumps({"error": error}, indent=2) + "\n").encode())
@@ -139,14 +199,19 @@ def variant_row(job: ConvertJob, report: ReportJob, today_dir: Path) -> dict[str
 
 
 def summary(
-    jobs: list[tuple[ConvertJob, ReportJob]], build: Build, described: dict[str, Any]
+    jobs: list[tuple[ConvertJob, ReportJob]],
+    unshadowed: list[tuple[str, str]],
+    shadows: dict[str, Toolchain],
+    build: Build,
 ) -> TaskFailed | None:
-    """``build/shadow/summary.json`` and ``summary.md`` for every shadow variant; the gate."""
+    """``build/shadow/summary.json`` and ``summary.md`` for every variant; the gate."""
     project = build.project
     rows = [variant_row(job, report, project.build_dir) for job, report in jobs]
+    rows += [{"variant": name, "status": "not shadowed", "why": why} for name, why in unshadowed]
+    rows.sort(key=lambda row: str(row["variant"]))
     folder = project.build_dir / layout.SHADOW
     folder.mkdir(parents=True, exist_ok=True)
-    document = {"toolchains": described, "variants": rows}
+    document = {"toolchains": compared(shadows, build), "variants": rows}
     write_atomic(folder / SUMMARY_JSON, (json.dumps(document, indent=2) + "\n").encode())
     write_atomic(folder / SUMMARY_MD, markdown(document).encode())
     counts: dict[str, int] = {}
@@ -169,21 +234,59 @@ def summary(
     return TaskFailed("\n".join(said)) if said else None
 
 
+def compared(shadows: dict[str, Toolchain], build: Build) -> dict[str, Any]:
+    """Per kind shadowed: today's toolchain and the shadow's, by the versions of what their
+    bytes depend on (the shadow's requirements too, or why it could not be made)."""
+    project = build.project
+    out: dict[str, Any] = {}
+    for kind, toolchain in sorted(shadows.items()):
+        names = defaults.IDENTITY[kind]
+        if kind == "tensorflow":
+            current = versions.conversion()
+            today = {name: current.get(name, "") for name in names}
+        else:
+            today = toolchains.identity(project.settings, project.root, kind)
+            today = {name: today[name] for name in names}
+        given: dict[str, Any] = (
+            {"python": toolchain.python}
+            if toolchain.python is not None
+            else {"requirements": list(toolchain.requirements)}
+        )
+        try:
+            given["versions"] = shadow_versions(toolchain, names, build)
+        except ToolchainError as e:
+            given["error"] = str(e).strip().splitlines()[0]
+        out[kind] = {"today": today, "shadow": given}
+    return out
+
+
 def markdown(document: dict[str, Any]) -> str:
     """The summary for people: the toolchains compared, then a row per variant."""
-    tools = document["toolchains"]
-    lines = [
-        "# Shadow build",
-        "",
-        f"Today: {tools['today']}. Shadow: {tools['shadow']}.",
+    lines = ["# Shadow build", "", "| toolchain | today | shadow |", "| --- | --- | --- |"]
+    for kind, both in document["toolchains"].items():
+        shadow = both["shadow"]
+        given = (
+            f"python {shadow['python']}"
+            if "python" in shadow
+            else "requirements " + " ".join(shadow["requirements"])
+        )
+        found = (
+            _named(shadow["versions"])
+            if "versions" in shadow
+            else f"cannot be made: {shadow['error']}"
+        )
+        lines.append(f"| {kind} | {_named(both['today'])} | {found} ({given}) |")
+    lines += [
         "",
         "| variant | status | size | ops added | ops removed | op versions | runtime | outputs |",
         "| --- | --- | ---: | --- | --- | --- | --- | --- |",
     ]
     for row in document["variants"]:
         if "size" not in row:
-            why = row.get("shadow_error", row.get("today", "")).splitlines()[0]
-            lines.append(f"| {row['variant']} | {row['status']}: {why} | | | | | | |")
+            why = row.get("shadow_error", row.get("why", row.get("today", "")))
+            lines.append(
+                f"| {row['variant']} | {row['status']}: {why.splitlines()[0]} | | | | | | |"
+            )
             continue
         size = row["size"]
         versions = "; ".join(
@@ -212,3 +315,7 @@ def _outputs_cell(found: dict[str, Any] | None) -> str:
         accuracy = found["accuracy"]
         words.append(f"accuracy {accuracy['today']:.4f} -> {accuracy['shadow']:.4f}")
     return ", ".join(words)
+
+
+def _named(found: dict[str, str]) -> str:
+    return ", ".join(f"{name} {version or 'missing'}" for name, version in found.items())

@@ -39,6 +39,8 @@ class Build:
     references: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Report name -> its keys and hits (rules.report.measurements.Plan), once per process.
     plans: dict[str, object] = field(default_factory=dict)
+    # A shadow toolchain's identity, or why it cannot be made: found once per build.
+    shadows: dict[object, object] = field(default_factory=dict)
     # This run, as the reporter sees it: the tasks the command line selected, and those that
     # have failed so far (a later task can then name the cause of what it misses).
     selected: frozenset[str] = frozenset()

@@ -152,16 +152,45 @@ def _toolchains(value: object) -> dict[str, dict[str, Any]] | None:
     return out
 
 
-def _shadow(value: object) -> dict[str, Any] | None:
-    """``{requirements = [...]}`` or ``{python = "..."}`` (and ``pip_args``), checked."""
-    checked = _toolchains({"shadow": value})
-    return checked["shadow"] if checked is not None else None
+SHADOW_KINDS = ("tensorflow", "pytorch")  # what a shadow build can stand in for
 
 
-def _shadow_text(text: str) -> dict[str, Any] | None:
-    """Requirements separated by commas or spaces: ``tensorflow==2.20.0``."""
-    wanted = tuple(part for part in text.replace(",", " ").split() if part)
-    return {"requirements": wanted, "python": None, "pip_args": ()} if wanted else None
+def _shadow(value: object) -> dict[str, dict[str, Any]] | None:
+    """Kind -> ``{requirements = [...]}`` or ``{python = "..."}`` (and ``pip_args``), checked.
+
+    The table's own keys are TensorFlow's shadow; a sub-table per kind (``pytorch``,
+    ``tensorflow``) gives that kind's.
+    """
+    if not isinstance(value, dict):
+        return None
+    own = {key: v for key, v in value.items() if key in TOOLCHAIN_KEYS}
+    kinds = {key: v for key, v in value.items() if key not in TOOLCHAIN_KEYS}
+    if set(kinds) - set(SHADOW_KINDS) or (own and "tensorflow" in kinds):
+        return None
+    tables = {**({"tensorflow": own} if own else {}), **kinds}
+    checked = _toolchains(tables)
+    if not checked or any(not t["requirements"] and t["python"] is None for t in checked.values()):
+        return None  # a shadow converts with something: requirements or an interpreter
+    return checked
+
+
+def _shadow_text(text: str) -> dict[str, dict[str, Any]] | None:
+    """Requirements separated by commas or spaces (``tensorflow==2.20.0``), TensorFlow's; or
+    a part per kind, ``pytorch: torch==2.13.0 litert-torch==...; tensorflow: ...``."""
+    tables: dict[str, dict[str, Any]] = {}
+    for part in text.split(";"):
+        kind, colon, rest = part.partition(":")
+        if colon and kind.strip() in SHADOW_KINDS:
+            kind, part = kind.strip(), rest
+        elif colon and kind.strip().isidentifier():
+            return None  # a kind that cannot be shadowed
+        else:
+            kind = "tensorflow"
+        wanted = tuple(piece for piece in part.replace(",", " ").split() if piece)
+        if not wanted or kind in tables:
+            return None
+        tables[kind] = {"requirements": wanted, "python": None, "pip_args": ()}
+    return tables or None
 
 
 def _executor(text: str) -> str | None:
@@ -195,11 +224,13 @@ TOOLCHAINS = Kind(
 )
 SHADOW = Kind(
     "table",
-    "a table: [tool.tflite-build.shadow] with requirements = [...] (and pip_args = [...]), or "
-    'python = "..."',
+    "a table: [tool.tflite-build.shadow] with requirements = [...] (and pip_args = [...]) or "
+    'python = "..." for TensorFlow, and [tool.tflite-build.shadow.pytorch] alike for the '
+    "PyTorch toolchain",
     _shadow,
     _shadow_text,
-    "requirements separated by commas or spaces",
+    "requirements separated by commas or spaces, and `pytorch: ...; tensorflow: ...` for "
+    "several kinds",
 )
 MAX_SIZE = Kind("size", "a size like 10GB or 500MiB", _size(0), _size(0))
 MEMORY = Kind("size", "a size like 16GB", _size(1))
@@ -387,11 +418,12 @@ class Settings:
         "`~/.cache/tflite-build/toolchains`)",
         variable="TFLITE_BUILD_TOOLCHAINS",
     )
-    shadow: Mapping[str, Any] | None = _setting(
+    shadow: Mapping[str, Mapping[str, Any]] | None = _setting(
         None,
         SHADOW,
-        "the second TensorFlow `doit shadow` converts every variant with: its `requirements` "
-        "(`tensorflow==2.20.0`), or the `python` of an environment you have",
+        "the second toolchain `doit shadow` converts every variant with: its `requirements` "
+        "(`tensorflow==2.20.0`), or the `python` of an environment you have; "
+        "`[tool.tflite-build.shadow.pytorch]` for the PyTorch toolchain's variants",
         variable="TFLITE_BUILD_SHADOW",
     )
     ci: bool | None = _setting(

@@ -2,9 +2,10 @@
 
 The shadow is a real second TensorFlow, 2.20 (``SHADOW``, made where the tool makes
 toolchains; `.ci/run` makes it first): its artifacts must be TF 2.20's own bytes, checked
-against TF 2.20's converter run directly in that environment. The gate's test uses the
-PyTorch toolchain's interpreter as the shadow: no TensorFlow there, so every variant
-fails under the shadow.
+against TF 2.20's converter run directly in that environment. The gate's tests use
+interpreters that break in known ways: the PyTorch toolchain's (no TensorFlow there, so
+every variant fails under the shadow), and this environment's own with a converter that
+zeroes the largest weights of what it writes (outputs change, accuracy drops).
 """
 
 from __future__ import annotations
@@ -12,14 +13,18 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from converter import versions
 from converter.toolchains import defaults, environments
 from tests.support.doit_runs import doit
 from tests.support.models import Tiny
-from tests.support.project import Files, ProjectFactory
+from tests.support.project import Files, ProjectFactory, npz
 
 pytestmark = pytest.mark.tf
 
@@ -86,7 +91,13 @@ def test_a_shadow_converts_with_tf_220s_own_bytes_beside_todays_artifacts(
         assert row["status"] == "changed" and row["identical"] is False
         assert row["outputs"]["max_abs_difference"] < 1e-5, row
         assert row["outputs"]["top1_agreement"] == 1.0
-    assert "Shadow: tensorflow==2.20.0" in (project / "build/shadow/summary.md").read_text()
+    tools = summary["toolchains"]["tensorflow"]
+    assert tools["today"]["tensorflow"] == versions.tensorflow_version()
+    assert tools["shadow"]["versions"]["tensorflow"] == "2.20.0"
+    assert tools["shadow"]["requirements"][0] == "tensorflow==2.20.0"
+    text = (project / "build/shadow/summary.md").read_text()
+    assert f"| tensorflow | tensorflow {versions.tensorflow_version()}" in text
+    assert "| tensorflow 2.20.0, keras " in text
     again = doit(project, "shadow")
     assert again.code == 0 and again.conversions == 0
     assert {t for t in again.executed if t != "shadow:summary"} == set()
@@ -106,3 +117,175 @@ def test_a_variant_that_converts_today_and_fails_under_the_shadow_fails_the_gate
     summary = json.loads((project / "build/shadow/summary.json").read_text())
     assert {row["status"] for row in summary["variants"]} == {"fails under the shadow"}
     assert all("tensorflow" in row["shadow_error"].lower() for row in summary["variants"])
+
+
+# This interpreter's TensorFlow converter zeroes the largest float32 constant of every model
+# it writes: a converter whose artifacts give other outputs.
+ZEROING = """
+import functools
+
+
+def _zeroed(data):
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    buffer = bytearray(data)
+    model = schema.Model.GetRootAs(buffer, 0)
+    graph = model.Subgraphs(0)
+    weights = [
+        model.Buffers(graph.Tensors(i).Buffer())
+        for i in range(graph.TensorsLength())
+        if graph.Tensors(i).Type() == schema.TensorType.FLOAT32
+    ]
+    max(weights, key=lambda b: b.DataLength()).DataAsNumpy()[:] = 0  # a view into buffer
+    return bytes(buffer)
+
+
+def _patch():
+    from tensorflow.lite.python import lite
+
+    depth = [0]
+
+    def wrapped(convert):
+        @functools.wraps(convert)
+        def outer(self, *args, **kwargs):
+            depth[0] += 1
+            try:
+                data = convert(self, *args, **kwargs)
+            finally:
+                depth[0] -= 1
+            return _zeroed(data) if depth[0] == 0 and isinstance(data, bytes) else data
+
+        return outer
+
+    for value in list(vars(lite).values()):
+        if isinstance(value, type) and "convert" in vars(value):
+            value.convert = wrapped(vars(value)["convert"])
+
+
+_patch()
+"""
+
+
+def test_a_shadow_whose_outputs_lose_accuracy_fails_the_gate(
+    make_project: ProjectFactory, tmp_path: Path
+) -> None:
+    from converter.evaluation.evaluate import Runner
+
+    patch = tmp_path / "zeroing"
+    patch.mkdir()
+    (patch / "sitecustomize.py").write_text(ZEROING)
+    python = tmp_path / "python"
+    python.write_text(
+        f'#!/bin/sh\nPYTHONPATH="{patch}${{PYTHONPATH:+:$PYTHONPATH}}" exec {sys.executable} "$@"\n'
+    )
+    python.chmod(0o755)
+    images = np.random.default_rng(3).normal(size=(60, 8, 8, 1)).astype(np.float32)
+    project = make_project(
+        {
+            "m/export": Tiny.saved_model,
+            "m/eval.npz": npz(img=images, labels=np.zeros(60, np.int64)),  # labels come below
+            "m/model.yaml": "source: {saved_model: export}\nvariants: {float32: {}}\n"
+            "evaluate: {data: eval.npz}\nbudgets: {float32: {max_accuracy_drop: 0.05}}\n",
+            "pyproject.toml": f'[tool.tflite-build.shadow]\npython = "{python}"\n',
+        }
+    )
+    assert doit(project, "convert").code == 0
+    # Labels are today's own answers: today's accuracy is 1.
+    (scores,) = Runner((project / "build/m/float32.tflite").read_bytes()).run([images])
+    labels = scores.argmax(-1)
+    assert len(set(labels.tolist())) > 1  # else zeroing could keep every answer
+    np.savez(project / "m/eval.npz", img=images, labels=labels)
+    run = doit(project, "shadow")
+    assert run.code != 0
+    assert "1 variant(s) are worse under the shadow:" in run.output
+    assert "m/float32: accuracy drops " in run.output
+    (row,) = json.loads((project / "build/shadow/summary.json").read_text())["variants"]
+    assert row["status"] == "worse under the shadow", row
+    assert row["outputs"]["accuracy"]["today"] == 1.0
+    assert row["outputs"]["accuracy"]["drop"] > 0.05
+    assert row["outputs"]["max_abs_difference"] > 0
+    assert (project / "build/m/float32.tflite").read_bytes() != (
+        project / "build/shadow/m/float32.tflite"
+    ).read_bytes()
+
+
+def test_a_shadow_that_cannot_be_made_is_tried_once_and_fails_every_variant(
+    make_project: ProjectFactory, tmp_path: Path
+) -> None:
+    project = make_project(
+        {
+            **PROJECT,
+            "pyproject.toml": "[tool.tflite-build]\n"
+            f'toolchains_dir = "{tmp_path / "toolchains"}"\n'
+            "[tool.tflite-build.shadow]\n"
+            'requirements = ["tflite-build-no-such-package==1.0"]\npip_args = ["--no-index"]\n',
+        }
+    )
+    assert doit(project, "convert").code == 0
+    run = doit(project, "shadow")
+    assert run.code != 0
+    assert run.output.count("making the tensorflow toolchain") == 1, run.output
+    assert "2 variant(s) that convert today fail under the shadow:" in run.output
+    summary = json.loads((project / "build/shadow/summary.json").read_text())
+    for row in summary["variants"]:
+        assert row["status"] == "fails under the shadow"
+        assert row["shadow_error"].startswith("the shadow's tensorflow toolchain cannot be made")
+    assert "error" in summary["toolchains"]["tensorflow"]["shadow"]
+    assert list((tmp_path / "toolchains").glob("tensorflow-*/")) == []  # nothing half-made
+
+
+TORCH = """
+import torch
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(6, 3)
+
+    def forward(self, x):
+        return torch.softmax(self.fc(x), -1)
+
+
+def make():
+    torch.manual_seed(0)
+    return Net(), (torch.zeros(1, 6),)
+"""
+
+
+def test_the_pytorch_toolchain_is_shadowed_on_its_own_and_the_rest_is_listed(
+    make_project: ProjectFactory,
+) -> None:
+    """The shadow of the PyTorch toolchain is that toolchain's own interpreter: the same
+    bytes, under keys of its own; TensorFlow's variants have no shadow here and say so."""
+    from converter.tflite import modelinfo
+
+    made = environments.ensure(defaults.PYTORCH)
+    project = make_project(
+        {
+            **PROJECT,
+            "t/build.py": textwrap.dedent(TORCH).lstrip(),
+            "t/model.yaml": "source: {pytorch: build.py:make}\nvariants: {float32: {}}\n",
+            "pyproject.toml": f'[tool.tflite-build.shadow.pytorch]\npython = "{made.python}"\n',
+        }
+    )
+    assert doit(project, "convert").code == 0
+    first = doit(project, "shadow")
+    assert first.code == 0, first.output
+    assert first.conversions == 1 and "shadow:t/float32" in first.executed
+    summary = json.loads((project / "build/shadow/summary.json").read_text())
+    rows = {row["variant"]: row for row in summary["variants"]}
+    assert rows["t/float32"]["status"] == "identical"
+    for name in ("m/float32", "m/dynamic"):
+        assert rows[name]["status"] == "not shadowed"
+        assert "[tool.tflite-build.shadow.tensorflow]" in rows[name]["why"]
+    tools = summary["toolchains"]
+    assert set(tools) == {"pytorch"} and tools["pytorch"]["shadow"]["python"] == str(made.python)
+    assert tools["pytorch"]["shadow"]["versions"]["torch"].startswith("2.13.0")
+    ours = (project / "build/shadow/t/float32.tflite").read_bytes()
+    today = (project / "build/t/float32.tflite").read_bytes()
+    assert modelinfo.strip_provenance(ours) == modelinfo.strip_provenance(today)
+    shadow_key = modelinfo.read_provenance(ours)["key"]  # type: ignore[index]
+    assert shadow_key != modelinfo.read_provenance(today)["key"]  # type: ignore[index]
+    again = doit(project, "shadow")
+    assert again.code == 0 and again.conversions == 0

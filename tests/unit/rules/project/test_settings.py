@@ -97,7 +97,9 @@ def test_every_key_is_read_and_typed(tmp_path: Path) -> None:
             "jax": {"requirements": (), "python": "/opt/jax/bin/python", "pip_args": ()},
         },
         toolchains_dir="~/toolchains",
-        shadow={"requirements": ("tensorflow==2.20.0",), "python": None, "pip_args": ()},
+        shadow={
+            "tensorflow": {"requirements": ("tensorflow==2.20.0",), "python": None, "pip_args": ()}
+        },
     )
     assert set(KEYS) == {line.split(" = ")[0] for line in PYPROJECT.splitlines()[1:]}
 
@@ -322,3 +324,38 @@ def test_a_bad_toolchain_table_is_refused(
         "pyproject.toml: tool.tflite-build -> toolchains: expected a table per toolchain: "
         "[tool.tflite-build.toolchains.<kind>] with requirements = [...]"
     ), found
+
+
+def test_a_shadow_per_kind_from_the_table_or_the_variable(tmp_path: Path) -> None:
+    torch = ("torch==2.13.0", "litert-torch-nightly==0.11.0.dev20261026")
+    both = settings(
+        tmp_path,
+        "[tool.tflite-build.shadow]\nrequirements = ['tensorflow==2.20.0']\n"
+        "[tool.tflite-build.shadow.pytorch]\n"
+        f"requirements = {list(torch)!r}\npip_args = ['--pre']\n",
+    )
+    assert both.shadow == {
+        "tensorflow": {"requirements": ("tensorflow==2.20.0",), "python": None, "pip_args": ()},
+        "pytorch": {"requirements": torch, "python": None, "pip_args": ("--pre",)},
+    }
+    text = settings(
+        tmp_path,
+        None,
+        TFLITE_BUILD_SHADOW=f"pytorch: {', '.join(torch)}; tensorflow==2.20.0",
+    )
+    assert text.shadow is not None and set(text.shadow) == {"pytorch", "tensorflow"}
+    assert text.shadow["pytorch"]["requirements"] == torch
+
+
+def test_a_shadow_of_an_unknown_kind_or_of_nothing_is_refused(tmp_path: Path) -> None:
+    for pyproject in (
+        "[tool.tflite-build.shadow.jax]\nrequirements = ['jax==0.9']\n",
+        "[tool.tflite-build.shadow.pytorch]\n",
+        "[tool.tflite-build.shadow]\nrequirements = ['tensorflow==2.20.0']\n"
+        "[tool.tflite-build.shadow.tensorflow]\nrequirements = ['tensorflow==2.19.0']\n",
+    ):
+        (problem,) = problems(tmp_path, pyproject)
+        assert "tool.tflite-build -> shadow: expected a table" in problem, problem
+    (tmp_path / "pyproject.toml").unlink()
+    (problem,) = problems(tmp_path, None, TFLITE_BUILD_SHADOW="jax: jax==0.9")
+    assert problem.startswith("TFLITE_BUILD_SHADOW='jax: jax==0.9': expected requirements")
