@@ -21,6 +21,7 @@ from typing import Any
 from doit.exceptions import TaskFailed
 
 from converter import versions
+from converter.digest import bytes_digest
 from converter.files import write_atomic
 from converter.toolchains import defaults
 from converter.toolchains.environments import Toolchain, ToolchainError
@@ -32,6 +33,7 @@ from rules.build.uptodate import UpToDate
 from rules.build.variants import ConvertUpToDate
 from rules.project import toolchains
 from rules.report.sections import reference_inputs
+from rules.summary.shadow import markdown
 
 FAILED = ".shadow-failed.json"  # beside the shadow artifact: why it did not convert
 SUMMARY_JSON = "summary.json"
@@ -184,6 +186,7 @@ def variant_row(job: ConvertJob, report: ReportJob, today_dir: Path) -> dict[str
         return row
     today, shadow = today_path.read_bytes(), job.output.read_bytes()
     row.update(compare(today, shadow))
+    row["today_sha256"] = bytes_digest(today)  # summary.html tells when today's has changed
     row["status"] = "identical" if row["identical"] else "changed"
     if not row["identical"]:
         row["outputs"] = outputs(today, shadow, report)
@@ -258,64 +261,3 @@ def compared(shadows: dict[str, Toolchain], build: Build) -> dict[str, Any]:
             given["error"] = str(e).strip().splitlines()[0]
         out[kind] = {"today": today, "shadow": given}
     return out
-
-
-def markdown(document: dict[str, Any]) -> str:
-    """The summary for people: the toolchains compared, then a row per variant."""
-    lines = ["# Shadow build", "", "| toolchain | today | shadow |", "| --- | --- | --- |"]
-    for kind, both in document["toolchains"].items():
-        shadow = both["shadow"]
-        given = (
-            f"python {shadow['python']}"
-            if "python" in shadow
-            else "requirements " + " ".join(shadow["requirements"])
-        )
-        found = (
-            _named(shadow["versions"])
-            if "versions" in shadow
-            else f"cannot be made: {shadow['error']}"
-        )
-        lines.append(f"| {kind} | {_named(both['today'])} | {found} ({given}) |")
-    lines += [
-        "",
-        "| variant | status | size | ops added | ops removed | op versions | runtime | outputs |",
-        "| --- | --- | ---: | --- | --- | --- | --- | --- |",
-    ]
-    for row in document["variants"]:
-        if "size" not in row:
-            why = row.get("shadow_error", row.get("why", row.get("today", "")))
-            lines.append(
-                f"| {row['variant']} | {row['status']}: {why.splitlines()[0]} | | | | | | |"
-            )
-            continue
-        size = row["size"]
-        versions = "; ".join(
-            f"{op} {'/'.join(map(str, v['today']))} -> {'/'.join(map(str, v['shadow']))}"
-            for op, v in row["op_versions_changed"].items()
-        )
-        runtime = row["runtime"]
-        lines.append(
-            f"| {row['variant']} | {row['status']} | {size['today']:,} -> {size['shadow']:,} "
-            f"({size['change']:+,}) | {', '.join(row['ops_added'])} | "
-            f"{', '.join(row['ops_removed'])} | {versions} | "
-            f"{runtime['today']} -> {runtime['shadow']} | {_outputs_cell(row.get('outputs'))} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _outputs_cell(found: dict[str, Any] | None) -> str:
-    if found is None:
-        return "the same bytes"
-    if "skipped" in found:
-        return f"not compared: {found['skipped']}"
-    words = [f"max difference {found['max_abs_difference']:.3g}"]
-    if found.get("top1_agreement") is not None:
-        words.append(f"top-1 agreement {found['top1_agreement']:.4f}")
-    if "accuracy" in found:
-        accuracy = found["accuracy"]
-        words.append(f"accuracy {accuracy['today']:.4f} -> {accuracy['shadow']:.4f}")
-    return ", ".join(words)
-
-
-def _named(found: dict[str, str]) -> str:
-    return ", ".join(f"{name} {version or 'missing'}" for name, version in found.items())

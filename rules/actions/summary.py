@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,7 +50,7 @@ def summary(reports: list[str], build: Build) -> TaskFailed | None:
     json_file, md_file, html_file = (build_dir / name for name in layout.SUMMARY_FILES)
     write_atomic(json_file, text.encode())
     write_atomic(md_file, markdown(data).encode())
-    write_atomic(html_file, html(data).encode())
+    write_atomic(html_file, html(data, shadow_section(build)).encode())
     line = f"    summary: {len(data.variants)} variants, {data.total_bytes:,} bytes"
     if data.baseline:
         line += f", {data.baseline.total_delta:+,} bytes against {data.baseline.source}"
@@ -65,6 +66,28 @@ def summary(reports: list[str], build: Build) -> TaskFailed | None:
             f"    summary saved in the cache as baseline {project.save_baseline!r}", file=sys.stderr
         )
     return TaskFailed("\n".join(breaches)) if breaches else None
+
+
+def shadow_section(build: Build) -> str:
+    """summary.html's section of the last shadow build ('' when there is none, or it is of
+    an older format); it marks the variants whose artifact has changed since."""
+    from converter.digest import file_digest
+    from rules.actions.shadow import SUMMARY_JSON
+    from rules.summary.shadow import section
+
+    build_dir = build.project.build_dir
+    try:
+        document = json.loads((build_dir / layout.SHADOW / SUMMARY_JSON).read_text())
+        changed = set()
+        for row in document["variants"]:
+            if "today_sha256" in row:
+                model, _, variant = row["variant"].partition("/")
+                artifact = Path(layout.stem(build_dir, model, variant) + layout.ARTIFACT)
+                if not artifact.is_file() or file_digest(artifact) != row["today_sha256"]:
+                    changed.add(row["variant"])
+        return section(document, changed)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return ""
 
 
 def baseline_key(name: str) -> str:

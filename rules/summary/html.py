@@ -225,17 +225,19 @@ def _fleet(summary: Summary) -> str:
     return "".join(parts) + "</section>"
 
 
-def html(summary: Summary) -> str:
-    """The whole page: totals, breaches, one section per model, then the fleet's ops."""
+def html(summary: Summary, shadow: str = "") -> str:
+    """The whole page: totals, breaches, one section per model, the fleet's ops, then the
+    last shadow build's section when there is one (``rules.summary.shadow.section``)."""
     rows = sorted(summary.variants, key=lambda r: (r.model, r.variant))
     models = [(m, list(group)) for m, group in groupby(rows, key=lambda r: r.model)]
     links = "".join(f'<a href="#model-{escape(m)}">{escape(m)}</a>' for m, _ in models)
     sections = "\n".join(_model_section(m, g, summary.baseline is not None) for m, g in models)
     fleet_link = '<a href="#fleet">runtime and ops</a>' if summary.ops.variants else ""
+    shadow_link = '<a href="#shadow">shadow build</a>' if shadow else ""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>TFLite models: summary</title><style>{_CSS}</style></head>\n<body>"
-        f"{_header(summary)}{_breaches(rows)}<nav>Models: {links}{fleet_link}</nav>\n"
-        f"{sections}\n{_fleet(summary)}\n</body></html>\n"
+        f"{_header(summary)}{_breaches(rows)}<nav>Models: {links}{fleet_link}{shadow_link}</nav>\n"
+        f"{sections}\n{_fleet(summary)}\n{shadow}\n</body></html>\n"
     )

@@ -207,6 +207,11 @@ def test_a_shadow_whose_outputs_lose_accuracy_fails_the_gate(
     assert (project / "build/m/float32.tflite").read_bytes() != (
         project / "build/shadow/m/float32.tflite"
     ).read_bytes()
+    # The project's summary page shows the last shadow build.
+    assert doit(project, "summary").code == 0
+    page = (project / "build/summary.html").read_text()
+    assert '<section class="shadow" id="shadow">' in page
+    assert '<td class="bad">worse under the shadow</td>' in page
 
 
 def test_a_shadow_that_cannot_be_made_is_tried_once_and_fails_every_variant(
