@@ -107,7 +107,8 @@ def shadow_convert(job: ConvertJob, build: Build) -> dict[str, Any] | None:
 
 
 def compare(today: bytes, shadow: bytes) -> dict[str, Any]:
-    """What the shadow changed in one artifact: bytes, ops, op versions, runtime, size."""
+    """What the shadow changed in one artifact: bytes and size (provenance aside), ops, op
+    versions, runtime."""
     from converter.tflite import modelinfo, runtimes
 
     ops = {
@@ -122,9 +123,15 @@ def compare(today: bytes, shadow: bytes) -> dict[str, Any]:
         for op in sorted(set(ops["today"]) & set(ops["shadow"]))
         if ops["today"][op] != ops["shadow"][op]
     }
+    # Both without the provenance entry: it names the versions and keys, not what converted.
+    bare = {
+        "today": modelinfo.strip_provenance(today),
+        "shadow": modelinfo.strip_provenance(shadow),
+    }
+    size = {side: len(data) for side, data in bare.items()}
     return {
-        "identical": modelinfo.strip_provenance(today) == modelinfo.strip_provenance(shadow),
-        "size": {"today": len(today), "shadow": len(shadow), "change": len(shadow) - len(today)},
+        "identical": bare["today"] == bare["shadow"],
+        "size": {**size, "change": size["shadow"] - size["today"]},
         "ops_added": sorted(set(ops["shadow"]) - set(ops["today"])),
         "ops_removed": sorted(set(ops["today"]) - set(ops["shadow"])),
         "op_versions_changed": changed,
