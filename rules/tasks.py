@@ -106,6 +106,7 @@ def shadow_tasks(build: Build, manifests: list[Manifest]) -> Iterator[dict[str, 
 
     from converter.spec import toolchain_of
     from converter.toolchains import defaults
+    from rules.project.settings import variable_of
 
     project = build.project
     tables = project.settings.shadow or {}
@@ -122,8 +123,8 @@ def shadow_tasks(build: Build, manifests: list[Manifest]) -> Iterator[dict[str, 
                 (
                     _refuse,
                     [
-                        "no shadow toolchain: set the shadow setting, [tool.tflite-build.shadow] "
-                        "requirements = [...] in pyproject.toml (or its variable, see the README)"
+                        "no shadow toolchain: set [tool.tflite-build.shadow] requirements = "
+                        f'[...] in pyproject.toml, or {variable_of("shadow")}="tensorflow==..."'
                     ],
                 )
             ],
@@ -131,13 +132,21 @@ def shadow_tasks(build: Build, manifests: list[Manifest]) -> Iterator[dict[str, 
         }
         return
     shadows = {kind: defaults.shadow_of(table, kind) for kind, table in tables.items()}
+    problems = [p for t in shadows.values() if (p := defaults.shadow_problem(t)) is not None]
+    if problems:
+        yield {
+            "name": "summary",
+            "actions": [(_refuse, ["; ".join(problems)])],
+            "uptodate": [False],
+        }
+        return
     shadow_dir = project.build_dir / layout.SHADOW
     jobs = []
     unshadowed: list[tuple[str, str]] = []  # variant, why not
     for manifest in manifests:
         source = source_part(project.root, manifest.source)
         for variant in manifest.variants:
-            job = job_for(project, manifest, variant, source)
+            today = job = job_for(project, manifest, variant, source)
             kind = toolchain_of(job.source)
             toolchain = shadows.get(kind)
             if toolchain is None:
@@ -150,7 +159,7 @@ def shadow_tasks(build: Build, manifests: list[Manifest]) -> Iterator[dict[str, 
                 group=layout.SHADOW,
                 toolchain=toolchain,
             )
-            jobs.append((job, ReportJob(manifest, variant, project.build_dir)))
+            jobs.append((today, job, ReportJob(manifest, variant, project.build_dir)))
             stem = layout.stem(shadow_dir, manifest.name, variant.name)
             yield {
                 "name": job.name,
@@ -166,7 +175,7 @@ def shadow_tasks(build: Build, manifests: list[Manifest]) -> Iterator[dict[str, 
         "name": "summary",
         "doc": "What the shadow changes, in build/shadow/summary.json and summary.md",
         "actions": [(shadow.summary, [jobs, unshadowed, shadows, build])],
-        "task_dep": [layout.task_name(layout.SHADOW, job.name) for job, _ in jobs],
+        "task_dep": [layout.task_name(layout.SHADOW, job.name) for _, job, _ in jobs],
         "uptodate": [False],
         "verbosity": 2,
     }

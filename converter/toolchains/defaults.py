@@ -50,6 +50,7 @@ IDENTITY: dict[str, tuple[str, ...]] = {
 # A nightly build's package stands for its release's (what a shadow build often tries).
 NIGHTLY = {"tf-nightly": "tensorflow"}
 
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _PIN = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([A-Za-z0-9.+!_-]+)\s*$")
 
 
@@ -106,6 +107,31 @@ def normalized(name: str) -> str:
 
 # What the project's worker needs beside TensorFlow in a second TensorFlow environment.
 WORKER_NEEDS = ("ai-edge-litert>=2.3", "flatbuffers>=25.2")
+
+
+# What a shadow's requirements must name, by kind: the converter it tries (any of these).
+SHADOW_NEEDS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "tensorflow": (("tensorflow", "tensorflow-cpu", "tf-nightly", "tf-nightly-cpu"),),
+    "pytorch": (("torch",), ("litert-torch", "litert-torch-nightly")),
+}
+
+
+def shadow_problem(toolchain: Toolchain) -> str | None:
+    """Why a shadow's requirements cannot be what it converts with (None: they can), said
+    before anything is installed. An interpreter given as it is is taken at its word."""
+    if toolchain.python is not None:
+        return None
+    found = (_NAME.match(requirement) for requirement in toolchain.requirements)
+    named = {re.sub(r"[-_.]+", "-", m.group(0)).lower() for m in found if m is not None}
+    missing = [
+        " or ".join(one) for one in SHADOW_NEEDS.get(toolchain.kind, ()) if not named & set(one)
+    ]
+    if not missing:
+        return None
+    return (
+        f"the {toolchain.kind} shadow's requirements ({', '.join(toolchain.requirements)}) name "
+        f"no {' and no '.join(missing)}: the shadow would convert with nothing new"
+    )
 
 
 def shadow_of(table: Mapping[str, Any], kind: str = "tensorflow") -> Toolchain:

@@ -33,11 +33,12 @@ from rules.build.uptodate import UpToDate
 from rules.build.variants import ConvertUpToDate
 from rules.project import toolchains
 from rules.report.sections import reference_inputs
-from rules.summary.shadow import markdown
+from rules.summary.shadow import markdown, named
 
 FAILED = ".shadow-failed.json"  # beside the shadow artifact: why it did not convert
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
+SUMMARY_TASK = layout.task_name(layout.SHADOW, "summary")
 
 
 class ShadowUpToDate(UpToDate):
@@ -86,8 +87,9 @@ def shadow_versions(toolchain: Toolchain, names: tuple[str, ...], build: Build) 
     return found
 
 
-def shadow_convert(job: ConvertJob, build: Build) -> dict[str, Any] | None:
-    """Convert one variant with the shadow toolchain (or restore it); a failure is recorded."""
+def shadow_convert(job: ConvertJob, build: Build) -> dict[str, Any] | TaskFailed | None:
+    """Convert one variant with the shadow toolchain (or restore it). A failure is recorded for
+    the summary, which gates; a run without the summary (`doit shadow:m/v`) fails here."""
     failed = Path(job.stem + FAILED)
     try:
         job = resolved(job, build)
@@ -99,9 +101,14 @@ def shadow_convert(job: ConvertJob, build: Build) -> dict[str, Any] | None:
         outcome = convert.convert(job, build)
     if isinstance(outcome, TaskFailed):
         error = outcome.message.removeprefix(f"{job.name}: ")
+        # An earlier shadow artifact is not what this shadow gives: it must not be compared.
+        job.output.unlink(missing_ok=True)
+        job.sidecar.unlink(missing_ok=True)
         write_atomic(failed, (json.dumps({"error": error}, indent=2) + "\n").encode())
-        print(f"    {job.name}: fails under the shadow", file=sys.stderr)
-        return None
+        if not {layout.SHADOW, SUMMARY_TASK} & build.selected:  # no summary to gate: fail here
+            return TaskFailed(f"{job.name} fails under the shadow: {error}")
+        print(f"    {job.name}: fails under the shadow: {_first_line(error)}", file=sys.stderr)
+        return {"origin": "failed under the shadow"}  # not a conversion the closing line counts
     failed.unlink(missing_ok=True)
     return outcome
 
@@ -140,21 +147,43 @@ def compare(today: bytes, shadow: bytes) -> dict[str, Any]:
 
 
 def outputs(today: bytes, shadow: bytes, report: ReportJob) -> dict[str, Any]:
-    """Both artifacts on the variant's evaluate data (else the seeded samples a report uses):
-    the largest output difference, top-1 agreement, and each one's accuracy where the data
-    has labels (``drop``: today's minus the shadow's)."""
-    from converter.evaluation.evaluate import Runner, compare
+    """Both artifacts on the variant's evaluate data (else the seeded samples a report uses),
+    signature by signature as a report measures them: the largest output difference, the
+    top-1 agreement, and each one's accuracy where the data has labels (``drop``: today's
+    minus the shadow's). The figures are the primary signature's (the first), the largest
+    difference the largest of all; ``signatures`` holds each one's."""
+    from converter.evaluation.evaluate import Runner
     from converter.evaluation.samples import MissingData
 
     try:
-        ours = Runner(today)
-        inputs, labels, origin = reference_inputs(report, ours)
-        got = ours.run([inputs[name] for name in ours.input_names])
-        theirs = compare(
-            Runner(shadow), inputs, dict(zip(ours.output_names, got, strict=True)), labels
-        )
-    except (MissingData, RuntimeError, ValueError) as e:
-        return {"skipped": str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}
+        keys = Runner(today).signatures
+        each = {
+            key: _on_signature(today, shadow, report, key if len(keys) > 1 else None, len(keys))
+            for key in keys or [""]
+        }
+    except (MissingData, RuntimeError, ValueError, KeyError) as e:
+        return {"skipped": _first_line(str(e)) or type(e).__name__}
+    primary = dict(next(iter(each.values())))
+    primary["max_abs_difference"] = max(found["max_abs_difference"] for found in each.values())
+    if len(each) > 1:
+        primary["signatures"] = each
+    return primary
+
+
+def _on_signature(
+    today: bytes, shadow: bytes, report: ReportJob, key: str | None, signatures: int
+) -> dict[str, Any]:
+    from converter.evaluation.evaluate import Runner, compare
+
+    ours = Runner(today, signature=key)
+    inputs, labels, origin = reference_inputs(report, ours, signatures)
+    got = ours.run([inputs[name] for name in ours.input_names])
+    theirs = compare(
+        Runner(shadow, signature=key),
+        inputs,
+        dict(zip(ours.output_names, got, strict=True)),
+        labels,
+    )
     found: dict[str, Any] = {
         "data": origin,
         "max_abs_difference": theirs.max_abs_error,
@@ -169,21 +198,22 @@ def outputs(today: bytes, shadow: bytes, report: ReportJob) -> dict[str, Any]:
     return found
 
 
-def variant_row(job: ConvertJob, report: ReportJob, today_dir: Path) -> dict[str, Any]:
-    """One variant's line of the summary: what happened today and under the shadow."""
-    today_path = Path(layout.stem(today_dir, job.model, job.variant) + layout.ARTIFACT)
+def variant_row(
+    today: ConvertJob, job: ConvertJob, report: ReportJob, build: Build
+) -> dict[str, Any]:
+    """One variant's line of the summary: what happens today and under the shadow."""
     failed = Path(job.stem + FAILED)
-    if job.output.exists():  # converted (or restored) since: a failure deletes the artifact
+    if job.output.exists():  # restored from the cache since it failed: the artifact wins
         failed.unlink(missing_ok=True)
     row: dict[str, Any] = {"variant": job.name}
     if failed.exists():
         row["shadow_error"] = json.loads(failed.read_text())["error"]
-    if not today_path.exists():
-        row["today"] = "no artifact: build it with `doit convert` first"
-        if "shadow_error" not in row:
-            row["status"] = "converts under the shadow only"
-        else:
-            row["status"] = "fails both ways"
+    today_error = current(today, build)
+    if today_error is not None:
+        row["today_error"] = today_error
+        row["status"] = (
+            "fails both ways" if "shadow_error" in row else "converts under the shadow only"
+        )
         return row
     if "shadow_error" in row:
         row["status"] = "fails under the shadow"
@@ -191,12 +221,12 @@ def variant_row(job: ConvertJob, report: ReportJob, today_dir: Path) -> dict[str
     if not job.output.exists():
         row["status"] = "not converted under the shadow"
         return row
-    today, shadow = today_path.read_bytes(), job.output.read_bytes()
-    row.update(compare(today, shadow))
-    row["today_sha256"] = bytes_digest(today)  # summary.html tells when today's has changed
+    ours, shadow = today.output.read_bytes(), job.output.read_bytes()
+    row.update(compare(ours, shadow))
+    row["today_sha256"] = bytes_digest(ours)  # summary.html tells when today's has changed
     row["status"] = "identical" if row["identical"] else "changed"
     if not row["identical"]:
-        row["outputs"] = outputs(today, shadow, report)
+        row["outputs"] = outputs(ours, shadow, report)
         budget = report.budget
         limit = budget.max_accuracy_drop if budget is not None else None
         drop = row["outputs"].get("accuracy", {}).get("drop")
@@ -208,20 +238,45 @@ def variant_row(job: ConvertJob, report: ReportJob, today_dir: Path) -> dict[str
     return row
 
 
+def current(today: ConvertJob, build: Build) -> str | None:
+    """Today's artifact brought up to date as ``doit convert`` would (from the cache, or
+    converted): the shadow is compared with what today's build gives, not an older file.
+    The error when today's conversion fails."""
+    if ConvertUpToDate(today, build)(None):
+        return None
+    print(
+        f"    {today.name}: today's artifact is out of date: converting it first", file=sys.stderr
+    )
+    outcome = convert.convert(today, build)
+    return (
+        outcome.message.removeprefix(f"{today.name}: ") if isinstance(outcome, TaskFailed) else None
+    )
+
+
 def summary(
-    jobs: list[tuple[ConvertJob, ReportJob]],
+    jobs: list[tuple[ConvertJob, ConvertJob, ReportJob]],
     unshadowed: list[tuple[str, str]],
     shadows: dict[str, Toolchain],
     build: Build,
 ) -> TaskFailed | None:
-    """``build/shadow/summary.json`` and ``summary.md`` for every variant; the gate."""
+    """``build/shadow/summary.json`` and ``summary.md`` for every variant (today's job, the
+    shadow's, its report's); the gate."""
     project = build.project
-    rows = [variant_row(job, report, project.build_dir) for job, report in jobs]
+    rows = [variant_row(today, job, report, build) for today, job, report in jobs]
     rows += [{"variant": name, "status": "not shadowed", "why": why} for name, why in unshadowed]
     rows.sort(key=lambda row: str(row["variant"]))
     folder = project.build_dir / layout.SHADOW
     folder.mkdir(parents=True, exist_ok=True)
-    document = {"toolchains": compared(shadows, build), "variants": rows}
+    used = {job.toolchain.kind for _, job, _ in jobs}
+    tools = compared({kind: t for kind, t in shadows.items() if kind in used}, build)
+    for kind, both in tools.items():
+        if both["shadow"].get("versions") == both["today"]:
+            print(
+                f"    warning: the {kind} shadow has today's versions ({named(both['today'])}): "
+                "pin the ones to try",
+                file=sys.stderr,
+            )
+    document = {"toolchains": tools, "variants": rows}
     write_atomic(folder / SUMMARY_JSON, (json.dumps(document, indent=2) + "\n").encode())
     write_atomic(folder / SUMMARY_MD, markdown(document).encode())
     counts: dict[str, int] = {}
@@ -265,6 +320,10 @@ def compared(shadows: dict[str, Toolchain], build: Build) -> dict[str, Any]:
         try:
             given["versions"] = shadow_versions(toolchain, names, build)
         except ToolchainError as e:
-            given["error"] = str(e).strip().splitlines()[0]
+            given["error"] = str(e).strip()
         out[kind] = {"today": today, "shadow": given}
     return out
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""

@@ -21,6 +21,15 @@ from rules.console.display import Display, display_for
 
 PREFIX = f"{layout.CONVERT}:"
 REPORTS = f"{layout.REPORT}:"
+SHADOWS = f"{layout.SHADOW}:"  # a shadow build's conversions (and its summary)
+SHADOW_SUMMARY = f"{layout.SHADOW}:summary"
+
+
+def converts(name: str) -> bool:
+    """Whether the task ``name`` is a conversion: a variant's, or its shadow's."""
+    return name.startswith(PREFIX) or (name.startswith(SHADOWS) and name != SHADOW_SUMMARY)
+
+
 NAMED_FAILURES = 5  # the closing line names this many failed tasks, then counts the rest
 
 
@@ -53,7 +62,7 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
 
         def _finished(self, task: Any, outcome: str) -> None:
             if self.display is not None and task.actions:
-                self.display.finished(task.name, outcome, task.name.startswith(PREFIX))
+                self.display.finished(task.name, outcome, converts(task.name))
 
         def execute_task(self, task: Any) -> None:
             super().execute_task(task)
@@ -68,11 +77,11 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
 
         def add_success(self, task: Any) -> None:
             super().add_success(task)
-            if task.name.startswith(PREFIX):
+            if converts(task.name):
                 self.counts[task.values.get("origin", "built")] += 1
             elif task.name.startswith(REPORTS):
                 self.reports[task.values.get("measurements", "measured")] += 1
-            self._finished(task, "built" if task.name.startswith(PREFIX) else "done")
+            self._finished(task, "built" if converts(task.name) else "done")
 
         def add_failure(self, task: Any, fail: Any) -> None:
             super().add_failure(task, fail)
@@ -96,7 +105,7 @@ def reporter_for(build: Build) -> type[ConsoleReporter]:
                 self.counts[origin] += 1
                 return
             super().skip_uptodate(task)
-            if task.name.startswith(PREFIX):
+            if converts(task.name):
                 self.counts["up to date"] += 1
             elif task.name.startswith(REPORTS):
                 self.reports["up to date"] += 1
@@ -139,7 +148,7 @@ def variants_in(tasks: dict[str, Any], selected: list[str]) -> set[str]:
             continue
         seen.add(name)
         stack += [*task.task_dep, *task.setup_tasks]
-    return {name for name in seen if name.startswith(PREFIX) and tasks[name].actions}
+    return {name for name in seen if converts(name) and tasks[name].actions}
 
 
 def closing_line(

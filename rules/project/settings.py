@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -153,6 +154,10 @@ def _toolchains(value: object) -> dict[str, dict[str, Any]] | None:
 
 
 SHADOW_KINDS = ("tensorflow", "pytorch")  # what a shadow build can stand in for
+# One requirement as a variable writes it: a name, extras, and a version specifier.
+_REQUIREMENT = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,-]*\])?((===?|[<>!~]=|[<>])[A-Za-z0-9.*+!_-]+)?"
+)
 
 
 def _shadow(value: object) -> dict[str, dict[str, Any]] | None:
@@ -187,15 +192,13 @@ def _shadow_text(text: str) -> dict[str, dict[str, Any]] | None:
         else:
             kind = "tensorflow"
         wanted = tuple(piece for piece in part.replace(",", " ").split() if piece)
-        if not wanted or kind in tables:
+        if not wanted or kind in tables or not all(_REQUIREMENT.fullmatch(w) for w in wanted):
             return None
         tables[kind] = {"requirements": wanted, "python": None, "pip_args": ()}
     return tables or None
 
 
 def _executor(text: str) -> str | None:
-    import re
-
     if text == "local" or re.fullmatch(r"dask://[A-Za-z0-9.\-\[\]:]+:\d+", text):
         return text
     return None
@@ -454,6 +457,11 @@ TABLE: tuple[Setting, ...] = tuple(
 
 KEYS = tuple(s.key for s in TABLE if s.key)
 VARIABLES = tuple(s.variable for s in TABLE if s.variable)
+
+
+def variable_of(name: str) -> str | None:
+    """The variable of the setting ``name`` (for a sentence that tells the user what to set)."""
+    return next(s.variable for s in TABLE if s.name == name)
 
 
 def load_settings(root: Path, environ: Mapping[str, str] | None = None) -> Settings:

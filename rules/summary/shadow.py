@@ -32,19 +32,19 @@ def toolchain_lines(document: dict[str, Any]) -> list[tuple[str, str, str]]:
             else "requirements " + " ".join(shadow["requirements"])
         )
         found = (
-            _named(shadow["versions"])
+            named(shadow["versions"])
             if "versions" in shadow
-            else f"cannot be made: {shadow['error']}"
+            else f"cannot be made: {condensed(shadow['error'])}"
         )
-        lines.append((kind, _named(both["today"]), f"{found} ({given})"))
+        lines.append((kind, named(both["today"]), f"{found} ({given})"))
     return lines
 
 
 def cells(row: dict[str, Any]) -> list[str]:
     """One variant's cells, in ``COLUMNS``' order (a variant not compared: two)."""
     if "size" not in row:
-        why = row.get("shadow_error", row.get("why", row.get("today", "")))
-        return [row["variant"], f"{row['status']}: {why.splitlines()[0]}"]
+        why = row.get("today_error") or row.get("shadow_error") or row.get("why", "")
+        return [row["variant"], f"{row['status']}: {condensed(why)}"]
     size = row["size"]
     versions = "; ".join(
         f"{op} {'/'.join(map(str, v['today']))} -> {'/'.join(map(str, v['shadow']))}"
@@ -132,5 +132,12 @@ def _outputs_cell(found: dict[str, Any] | None) -> str:
     return ", ".join(words)
 
 
-def _named(found: dict[str, str]) -> str:
+def named(found: dict[str, str]) -> str:
     return ", ".join(f"{name} {version or 'missing'}" for name, version in found.items())
+
+
+def condensed(text: str, limit: int = 300) -> str:
+    """An error on one line (a table cell), its lines joined, cut at ``limit`` characters."""
+    line = " ".join(part.strip() for part in text.strip().splitlines() if part.strip())
+    line = line.replace("|", "/")  # a Markdown cell ends at a bar
+    return line if len(line) <= limit else line[: limit - 1] + "\N{HORIZONTAL ELLIPSIS}"

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -52,6 +53,28 @@ def _digests(folder: Path) -> dict[str, str]:
     }
 
 
+def _two_signatures(folder: Path) -> Path:
+    """A SavedModel of two signatures: the shadow compares each, as a report measures them."""
+    import tensorflow as tf
+
+    class TwoHeads(tf.Module):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = tf.Variable(tf.random.stateless_normal([4, 3], seed=[1, 2]))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])  # type: ignore[untyped-decorator]
+        def predict(self, x: Any) -> Any:
+            return {"probs": tf.nn.softmax(x @ self.w)}
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])  # type: ignore[untyped-decorator]
+        def embed(self, x: Any) -> Any:
+            return {"vec": tf.tanh(x @ self.w)}
+
+    two = TwoHeads()
+    tf.saved_model.save(two, str(folder), signatures={"predict": two.predict, "embed": two.embed})
+    return folder
+
+
 def test_a_shadow_converts_with_tf_220s_own_bytes_beside_todays_artifacts(
     make_project: ProjectFactory, tmp_path: Path
 ) -> None:
@@ -59,19 +82,33 @@ def test_a_shadow_converts_with_tf_220s_own_bytes_beside_todays_artifacts(
 
     toolchain = defaults.shadow_of({"requirements": SHADOW})
     made = environments.ensure(toolchain)
-    project = make_project(PROJECT)
+    project = make_project(
+        {
+            **PROJECT,
+            "two/export": _two_signatures(tmp_path / "two"),
+            "two/model.yaml": "source: {saved_model: export}\nvariants: {float32: {}}\n",
+        }
+    )
     refused = doit(project, "shadow")
-    assert refused.code != 0 and "no shadow toolchain: set the shadow setting" in refused.output
+    assert (
+        refused.code != 0
+        and "no shadow toolchain: set [tool.tflite-build.shadow]" in refused.output
+    )
+    assert 'or TFLITE_BUILD_SHADOW="tensorflow==..."' in refused.output
     assert doit(project, "convert").code == 0
     today = _digests(project / "build/m")
+    # Today's artifact as a build gives it is what the shadow is compared with: brought back.
+    (project / "build/m/dynamic.tflite").unlink()
     requirements = ", ".join(f'"{r}"' for r in SHADOW)
     (project / "pyproject.toml").write_text(
         f"[tool.tflite-build.shadow]\nrequirements = [{requirements}]\n"
     )
     first = doit(project, "shadow")
     assert first.code == 0, first.output
-    assert {"shadow:m/float32", "shadow:m/dynamic"} <= first.executed and first.conversions == 2
-    assert _digests(project / "build/m") == today  # today's artifacts untouched
+    assert {"shadow:m/float32", "shadow:m/dynamic", "shadow:two/float32"} <= first.executed
+    assert first.conversions == 3  # today's m/dynamic comes back from the cache
+    assert "tflite-build: 3 built, 0 from cache, 0 up to date, 0 failed in " in first.output
+    assert _digests(project / "build/m") == today  # today's artifacts as they were
     done = subprocess.run(
         [str(made.python), "-c", DIRECT, str(project / "m/export"), str(tmp_path)],
         capture_output=True,
@@ -86,11 +123,12 @@ def test_a_shadow_converts_with_tf_220s_own_bytes_beside_todays_artifacts(
         assert modelinfo.read_provenance(ours)["tensorflow"] == "2.20.0"  # type: ignore[index]
     summary = json.loads((project / "build/shadow/summary.json").read_text())
     rows = {row["variant"]: row for row in summary["variants"]}
-    assert set(rows) == {"m/float32", "m/dynamic"}
+    assert set(rows) == {"m/float32", "m/dynamic", "two/float32"}
     for row in rows.values():  # 2.20 writes other bytes (its version, at least)
         assert row["status"] == "changed" and row["identical"] is False
         assert row["outputs"]["max_abs_difference"] < 1e-5, row
         assert row["outputs"]["top1_agreement"] == 1.0
+    assert set(rows["two/float32"]["outputs"]["signatures"]) == {"predict", "embed"}
     tools = summary["toolchains"]["tensorflow"]
     assert tools["today"]["tensorflow"] == versions.tensorflow_version()
     assert tools["shadow"]["versions"]["tensorflow"] == "2.20.0"
@@ -101,6 +139,32 @@ def test_a_shadow_converts_with_tf_220s_own_bytes_beside_todays_artifacts(
     again = doit(project, "shadow")
     assert again.code == 0 and again.conversions == 0
     assert {t for t in again.executed if t != "shadow:summary"} == set()
+
+    # A shadow that cannot be made (an unknown package, pip offline): one variant alone fails
+    # with pip's words; the whole build tries it once, and no earlier shadow artifact stays
+    # to be compared.
+    (project / "pyproject.toml").write_text(
+        f'[tool.tflite-build]\ntoolchains_dir = "{tmp_path / "toolchains"}"\n'
+        "[tool.tflite-build.shadow]\n"
+        'requirements = ["tensorflow==2.20.0", "tflite-build-no-such-package==1.0"]\n'
+        'pip_args = ["--no-index"]\n'
+    )
+    alone = doit(project, "shadow:m/float32")
+    assert alone.code != 0
+    assert "m/float32 fails under the shadow: the shadow's tensorflow toolchain cannot be made" in (
+        alone.output
+    )
+    broken = doit(project, "shadow")
+    assert broken.code != 0
+    assert broken.output.count("making the tensorflow toolchain") == 1, broken.output
+    assert "3 variant(s) that convert today fail under the shadow:" in broken.output
+    summary = json.loads((project / "build/shadow/summary.json").read_text())
+    for row in summary["variants"]:
+        assert row["status"] == "fails under the shadow"
+        assert row["shadow_error"].startswith("the shadow's tensorflow toolchain cannot be made")
+    assert "error" in summary["toolchains"]["tensorflow"]["shadow"]
+    assert list((project / "build/shadow").rglob("*.tflite")) == []
+    assert list((tmp_path / "toolchains").glob("tensorflow-*/")) == []  # nothing half-made
 
 
 def test_a_variant_that_converts_today_and_fails_under_the_shadow_fails_the_gate(
@@ -212,31 +276,6 @@ def test_a_shadow_whose_outputs_lose_accuracy_fails_the_gate(
     page = (project / "build/summary.html").read_text()
     assert '<section class="shadow" id="shadow">' in page
     assert '<td class="bad">worse under the shadow</td>' in page
-
-
-def test_a_shadow_that_cannot_be_made_is_tried_once_and_fails_every_variant(
-    make_project: ProjectFactory, tmp_path: Path
-) -> None:
-    project = make_project(
-        {
-            **PROJECT,
-            "pyproject.toml": "[tool.tflite-build]\n"
-            f'toolchains_dir = "{tmp_path / "toolchains"}"\n'
-            "[tool.tflite-build.shadow]\n"
-            'requirements = ["tflite-build-no-such-package==1.0"]\npip_args = ["--no-index"]\n',
-        }
-    )
-    assert doit(project, "convert").code == 0
-    run = doit(project, "shadow")
-    assert run.code != 0
-    assert run.output.count("making the tensorflow toolchain") == 1, run.output
-    assert "2 variant(s) that convert today fail under the shadow:" in run.output
-    summary = json.loads((project / "build/shadow/summary.json").read_text())
-    for row in summary["variants"]:
-        assert row["status"] == "fails under the shadow"
-        assert row["shadow_error"].startswith("the shadow's tensorflow toolchain cannot be made")
-    assert "error" in summary["toolchains"]["tensorflow"]["shadow"]
-    assert list((tmp_path / "toolchains").glob("tensorflow-*/")) == []  # nothing half-made
 
 
 TORCH = """

@@ -357,5 +357,9 @@ def test_a_shadow_of_an_unknown_kind_or_of_nothing_is_refused(tmp_path: Path) ->
         (problem,) = problems(tmp_path, pyproject)
         assert "tool.tflite-build -> shadow: expected a table" in problem, problem
     (tmp_path / "pyproject.toml").unlink()
-    (problem,) = problems(tmp_path, None, TFLITE_BUILD_SHADOW="jax: jax==0.9")
-    assert problem.startswith("TFLITE_BUILD_SHADOW='jax: jax==0.9': expected requirements")
+    for text in ("jax: jax==0.9", "{requirements = 5}", "tensorflow==2.20.0; tensorflow==2.19.0"):
+        (problem,) = problems(tmp_path, None, TFLITE_BUILD_SHADOW=text)
+        assert problem.startswith(f"TFLITE_BUILD_SHADOW={text!r}: expected requirements")
+    found = settings(tmp_path, None, TFLITE_BUILD_SHADOW="tf-nightly, keras[tf]>=3.1 numpy<3")
+    assert found.shadow is not None
+    assert found.shadow["tensorflow"]["requirements"] == ("tf-nightly", "keras[tf]>=3.1", "numpy<3")

@@ -59,7 +59,7 @@ def test_markdown_names_both_toolchains_and_every_variant() -> None:
         "| 2.14.0 -> 2.17.0 | max difference 0.25, top-1 agreement 0.9000, "
         "accuracy 0.9500 -> 0.8500 |"
     ) in text
-    assert "| cnn/float32 | fails under the shadow: boom |" in text  # its first line
+    assert "| cnn/float32 | fails under the shadow: boom more |" in text  # on one line
     assert "| jx/float32 | not shadowed: JAX variants are not shadowed |" in text
     # Every row has as many cells as the header.
     widths = {line.count("|") for line in text.splitlines() if line.startswith("| ")}
@@ -73,7 +73,7 @@ def test_the_html_section_marks_failures_and_what_changed_since() -> None:
         '<td class="bad">worse under the shadow (today&#x27;s artifact has changed since: '
         "run doit shadow again)</td>"
     ) in html
-    assert '<td class="bad" colspan="7">fails under the shadow: boom</td>' in html
+    assert '<td class="bad" colspan="7">fails under the shadow: boom more</td>' in html
     assert '<td class="muted" colspan="7">not shadowed: JAX variants are not shadowed</td>' in html
     assert "<td>CONV_2D 3 -&gt; 3/5</td>" in html
     assert section(DOCUMENT, set()).count("changed since") == 0
