@@ -40,6 +40,26 @@ def check_resource_variables(data: bytes) -> None:
     )
 
 
+def check_signatures(data: bytes, wanted: tuple[str, ...]) -> None:
+    """CheckError when the artifact lacks a signature the source asked for.
+
+    TF's converter can keep fewer signatures than ``signature_keys`` names without a
+    word: a tf.Module whose method is named ``serve``, say, is exported as that one
+    function. A build must not ship a model without the entry points it was asked for.
+    """
+    if len(wanted) < 2:
+        return  # one key: TF converts that signature or fails to load it
+    have = list(modelinfo.signature_input_names(data))
+    missing = [key for key in wanted if key not in have]
+    if missing:
+        raise CheckError(
+            f"TensorFlow's converter kept the signature(s) {', '.join(have) or 'none'} of the "
+            f"{', '.join(wanted)} asked for (signature_keys): {', '.join(missing)} would be "
+            "missing. TF exports a tf.Module through one of its methods when one is named "
+            "like a serving function (serve): rename it, or convert one signature per variant."
+        )
+
+
 def probe(data: bytes) -> str | None:
     """Run one inference and fail on non-finite outputs.
 

@@ -52,6 +52,7 @@ def run(request: Request) -> Outcome:
         loader.close()
     if not request.options.allow_resource_variables:
         checks.check_resource_variables(data)
+    checks.check_signatures(data, getattr(request.source, "signature_keys", ()))
     if request.options.probe:
         warning = checks.probe(data)
         if warning:

@@ -132,3 +132,43 @@ def test_select_tf_ops_model_converts_and_is_reported(
     )
     assert result.path.is_file()
     assert any("the stock interpreter cannot load this model" in w for w in result.warnings)
+
+
+SERVE_QUIRK = """
+import tensorflow as tf
+
+
+class Two(tf.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = tf.Variable(tf.ones([4, 3]))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+    def serve(self, x):
+        return {"y": x @ self.w}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 5], tf.int32, name="tokens")])
+    def encode(self, tokens):
+        return {"v": tf.cast(tokens, tf.float32) * 2.0}
+
+
+two = Two()
+tf.saved_model.save(two, PATH, signatures={"serving_default": two.serve, "encode": two.encode})
+"""
+
+
+def test_a_signature_the_converter_drops_is_caught(
+    engine: converter.Engine, tmp_path: Path
+) -> None:
+    """TF keeps only `serving_default` of the two asked for: a method named `serve` is what
+    it exports. The build refuses the artifact instead of shipping it without `encode`."""
+    exec(SERVE_QUIRK, {"PATH": str(tmp_path / "two")})
+    source = converter.SavedModelSource(
+        tmp_path / "two", signature_keys=("serving_default", "encode")
+    )
+    error = _fails(engine, tmp_path, source)
+    assert isinstance(error, converter.CheckError)
+    assert str(error).startswith(
+        "TensorFlow's converter kept the signature(s) serving_default of the serving_default, "
+        "encode asked for (signature_keys): encode would be missing."
+    )
