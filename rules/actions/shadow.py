@@ -21,7 +21,7 @@ from typing import Any
 from doit.exceptions import TaskFailed
 
 from converter import versions
-from converter.digest import bytes_digest
+from converter.digest import bytes_digest, canonical_json
 from converter.files import write_atomic
 from converter.toolchains import defaults
 from converter.toolchains.environments import Toolchain, ToolchainError
@@ -39,6 +39,7 @@ FAILED = ".shadow-failed.json"  # beside the shadow artifact: why it did not con
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
 SUMMARY_TASK = layout.task_name(layout.SHADOW, "summary")
+COMPARISON_FORMAT = 1  # of a cached comparison of outputs: bump when outputs() changes
 
 
 class ShadowUpToDate(UpToDate):
@@ -161,7 +162,13 @@ def outputs(today: bytes, shadow: bytes, report: ReportJob) -> dict[str, Any]:
             key: _on_signature(today, shadow, report, key if len(keys) > 1 else None, len(keys))
             for key in keys or [""]
         }
-    except (MissingData, RuntimeError, ValueError, KeyError) as e:
+    except (
+        FileNotFoundError
+    ) as e:  # evaluate data that a task makes, in a clone that has not run it
+        task = report.manifest.task
+        made = f": the task {task} makes it (doit {task})" if task else ""
+        return {"skipped": f"no {e.filename}{made}"}
+    except (MissingData, RuntimeError, ValueError, KeyError, OSError) as e:
         return {"skipped": _first_line(str(e)) or type(e).__name__}
     primary = dict(next(iter(each.values())))
     primary["max_abs_difference"] = max(found["max_abs_difference"] for found in each.values())
@@ -226,7 +233,7 @@ def variant_row(
     row["today_sha256"] = bytes_digest(ours)  # summary.html tells when today's has changed
     row["status"] = "identical" if row["identical"] else "changed"
     if not row["identical"]:
-        row["outputs"] = outputs(ours, shadow, report)
+        row["outputs"], row["measured"] = compared_outputs(ours, shadow, report, build)
         budget = report.budget
         limit = budget.max_accuracy_drop if budget is not None else None
         drop = row["outputs"].get("accuracy", {}).get("drop")
@@ -236,6 +243,38 @@ def variant_row(
                 f"accuracy drops {drop:.4f} against today's, over max_accuracy_drop {limit:g}"
             )
     return row
+
+
+def compared_outputs(
+    ours: bytes, shadow: bytes, report: ReportJob, build: Build
+) -> tuple[dict[str, Any], str]:
+    """``outputs``, cached like a report's measurements: under the key of today's report
+    measurements (today's artifact, the evaluate data, the samples, the tool versions) and
+    the shadow artifact's digest. Also says where they came from: ``measured``, ``cache``
+    or ``skipped`` (not kept: the data may be there next time)."""
+    from rules.report.measurements import Measuring, plan
+
+    cache = build.cache() if build.caching else None
+    try:
+        measurements = plan(report, Measuring.of(build)).key
+    except OSError:  # evaluate data missing: outputs() says so
+        measurements = None
+    key = None
+    if measurements is not None:
+        described = {"format": COMPARISON_FORMAT, "measurements": measurements}
+        described["shadow"] = bytes_digest(shadow)
+        key = bytes_digest(f"tflite-build shadow comparison\0{canonical_json(described)}".encode())
+    if key is not None and cache is not None:
+        hit = cache.fetch(key)
+        if hit is not None:
+            return json.loads(hit.artifact), "cache"
+    found = outputs(ours, shadow, report)
+    if "skipped" in found:
+        return found, "skipped"
+    if key is not None and cache is not None:
+        record = {"shadow comparison": f"{report.model}/{report.variant.name}"}
+        cache.store(key, json.dumps(found, sort_keys=True).encode(), record, "")
+    return found, "measured"
 
 
 def current(today: ConvertJob, build: Build) -> str | None:
@@ -263,6 +302,7 @@ def summary(
     shadow's, its report's); the gate."""
     project = build.project
     rows = [variant_row(today, job, report, build) for today, job, report in jobs]
+    origins = [row.pop("measured") for row in rows if "measured" in row]  # for the tally
     rows += [{"variant": name, "status": "not shadowed", "why": why} for name, why in unshadowed]
     rows.sort(key=lambda row: str(row["variant"]))
     folder = project.build_dir / layout.SHADOW
@@ -283,6 +323,11 @@ def summary(
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    if origins:
+        tally += (
+            f"; outputs compared: {origins.count('measured')} measured, "
+            f"{origins.count('cache')} from the cache"
+        )
     print(f"shadow: {tally}; see {project.display(folder / SUMMARY_MD)}", file=sys.stdout)
     broken = [row for row in rows if row["status"] == "fails under the shadow"]
     worse = [row for row in rows if row["status"] == "worse under the shadow"]

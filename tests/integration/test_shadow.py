@@ -136,9 +136,12 @@ def test_a_shadow_converts_with_tf_220s_own_bytes_beside_todays_artifacts(
     text = (project / "build/shadow/summary.md").read_text()
     assert f"| tensorflow | tensorflow {versions.tensorflow_version()}" in text
     assert "| tensorflow 2.20.0, keras " in text
+    assert "outputs compared: 3 measured, 0 from the cache" in first.output
     again = doit(project, "shadow")
-    assert again.code == 0 and again.conversions == 0
+    assert again.code == 0 and again.conversions == 0  # converts nothing, measures nothing
     assert {t for t in again.executed if t != "shadow:summary"} == set()
+    assert "outputs compared: 0 measured, 3 from the cache" in again.output
+    assert json.loads((project / "build/shadow/summary.json").read_text()) == summary
 
     # A shadow that cannot be made (an unknown package, pip offline): one variant alone fails
     # with pip's words; the whole build tries it once, and no earlier shadow artifact stays
