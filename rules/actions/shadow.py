@@ -1,13 +1,16 @@
 """``doit shadow``: every variant converted with a second toolchain, and what that changes.
 
-Each variant's shadow conversion is a convert task of its own group (``shadow:<model>/
-<variant>``), writing under ``build/shadow/`` and keyed with the shadow's identity, so
-the cache and the up-to-date check treat it like any conversion and the main artifacts
-are never touched. A shadow conversion that fails is written down
-(``<variant>.shadow-failed.json``), not raised, so every variant is tried; the summary
-task (``shadow:summary``) then compares each shadow artifact with today's and writes
-``build/shadow/summary.json`` and ``summary.md``. It fails (the gate) when a variant that
-converts today fails under the shadow.
+- Each variant's shadow conversion is a convert task of its own group (``shadow:<model>/
+  <variant>``), writing under ``build/shadow/``, so the cache and the up-to-date check treat
+  it like any conversion and today's artifacts are never written. Its key names the
+  shadow's own versions (``resolved``), found when it runs, not when doit loads tasks.
+- A shadow conversion that fails is written down (``<variant>.shadow-failed.json``), not
+  raised, so every variant is tried; run alone (``doit shadow:m/v``) it fails the task.
+- The summary task (``shadow:summary``) brings today's artifact up to date (``current``),
+  compares the two (``compare``; their outputs with ``compared_outputs``, cached like a
+  report's measurements) and writes ``build/shadow/summary.json`` and ``summary.md``
+  (their text: ``rules.summary.shadow``). It fails (the gate) when a variant that converts
+  today fails under the shadow, or loses more accuracy than its ``max_accuracy_drop``.
 """
 
 from __future__ import annotations
