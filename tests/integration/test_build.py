@@ -209,7 +209,22 @@ def _installed(site: Path, distribution: str, version: str) -> None:
     )
 
 
-@pytest.mark.parametrize("distribution", ["keras", "tensorflow", "tflite-build"])
+@pytest.mark.parametrize("distribution", ["keras", "tensorflow", "tflite-build", "tf-keras"])
+def test_the_key_recipe_reads_each_installed_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, distribution: str
+) -> None:
+    """Each version a conversion's bytes depend on is read from what is installed (faked
+    as below); the build test after it shows that what the recipe reads keys the cache."""
+    _installed(tmp_path, distribution, "99.0.0")
+    with monkeypatch.context() as upgraded:
+        upgraded.syspath_prepend(str(tmp_path))
+        versions.forget()
+        assert versions.conversion(legacy_keras=True)[distribution] == "99.0.0"
+    versions.forget()
+    assert versions.conversion(legacy_keras=True)[distribution] != "99.0.0"
+
+
+@pytest.mark.parametrize("distribution", ["tensorflow"])
 @pytest.mark.usefixtures("warm_cache")
 def test_a_tool_upgrade_misses_the_cache_and_the_same_environment_hits_it(
     make_project: ProjectFactory,
@@ -221,7 +236,8 @@ def test_a_tool_upgrade_misses_the_cache_and_the_same_environment_hits_it(
     """The key recipe reads what is installed: an upgrade converts again, going back restores.
 
     The installed version is faked the way an upgrade shows itself to the recipe (package
-    metadata first on the path); the conversion itself still runs the real packages.
+    metadata first on the path); the conversion itself still runs the real packages. One
+    distribution is enough here: the test above shows the recipe reads each of them.
     """
     project = make_project(FOUR_MODELS)  # the cache holds this environment's entries
     site = tmp_path / "upgraded"
