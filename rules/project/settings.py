@@ -314,7 +314,8 @@ class Settings:
     local_cache: str = _setting(
         DEFAULT_CACHE,
         TEXT,
-        "the local cache in front of a remote one",
+        "the local cache in front of a remote one (a cache that is a directory is its own "
+        "local cache: this is then unused)",
         key=False,
         variable="TFLITE_BUILD_LOCAL_CACHE",
     )
